@@ -1,0 +1,55 @@
+/* limits.h -- every server limit and timeout of coordd, with its unit and
+ * the reason for its value. Each is the default of a config option of the
+ * same name (lower case, without the COORDD_ prefix) unless marked fixed.
+ * Relations between limits are checked with _Static_assert below.
+ * Client-visible limits (path, data, frame, multi) live in coord.h. */
+#ifndef COORDD_LIMITS_H
+#define COORDD_LIMITS_H
+
+#include "coord.h"
+
+/* ---- Raft -------------------------------------------------------------- */
+/* Voters plus learners. 7 voters is the practical maximum for a coordination
+ * cluster; the rest is room for learners being added. Fixed. */
+#define COORDD_MEMBERS_MAX 16
+/* One tick is the unit of Raft time. */
+#define COORDD_TICK_MS 10
+/* Heartbeat every 5 ticks (50 ms); elections after 15..30 ticks (150-300 ms)
+ * without a leader: fast failover on a LAN while staying well above loopback
+ * and fsync latency spikes. */
+#define COORDD_HEARTBEAT_TICKS 5
+#define COORDD_ELECTION_TICKS 15
+/* AppendEntries messages in flight per follower (pipelining window). */
+#define COORDD_INFLIGHT_MSGS_MAX 64
+/* Bytes of entries carried by one AppendEntries. */
+#define COORDD_APPEND_BYTES_MAX (1024 * 1024)
+/* Uncommitted bytes a leader accepts before refusing proposals
+ * (backpressure when quorum is slow or lost). */
+#define COORDD_UNCOMMITTED_BYTES_MAX (64 * 1024 * 1024)
+/* Entries kept in memory since the last snapshot before a new one is taken. */
+#define COORDD_SNAPSHOT_ENTRIES 100000
+/* Snapshot chunk size for InstallSnapshot. */
+#define COORDD_SNAPSHOT_CHUNK_BYTES (1024 * 1024)
+
+/* ---- Clients ----------------------------------------------------------- */
+#define COORDD_CONNS_MAX 10000
+/* Requests outstanding on one connection before the server stops reading
+ * its socket (backpressure). */
+#define COORDD_CONN_INFLIGHT_MAX 1024
+#define COORDD_SESSIONS_MAX 100000
+#define COORDD_WATCHES_PER_SESSION_MAX 100000
+#define COORDD_SESSION_TIMEOUT_MS_MIN 1000
+#define COORDD_SESSION_TIMEOUT_MS_MAX 60000
+/* Nodes in the tree, and children of one node. */
+#define COORDD_NODES_MAX (16 * 1024 * 1024)
+#define COORDD_CHILDREN_MAX (1024 * 1024)
+
+_Static_assert(COORDD_ELECTION_TICKS > 2 * COORDD_HEARTBEAT_TICKS,
+               "election timeout must exceed two heartbeats");
+_Static_assert(COORDD_APPEND_BYTES_MAX <= COORD_FRAME_BYTES_MAX,
+               "an append batch must fit a peer frame");
+_Static_assert(COORDD_SESSION_TIMEOUT_MS_MIN >=
+                   COORDD_ELECTION_TICKS * COORDD_TICK_MS * 2,
+               "sessions must outlive an election");
+
+#endif /* COORDD_LIMITS_H */

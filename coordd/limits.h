@@ -43,11 +43,36 @@
 /* Nodes in the tree, and children of one node. */
 #define COORDD_NODES_MAX (16 * 1024 * 1024)
 #define COORDD_CHILDREN_MAX (1024 * 1024)
+/* Ping interval the server asks of clients: a third of the idle timeout,
+ * so two lost pings still leave a margin before a link is declared dead. */
+#define COORDD_CLIENT_PING_MS 300
+/* Silence after which a connection is dead (DESIGN.md: about a second,
+ * well under usual session timeouts, so clients move to another server
+ * while their session lives on). */
+#define COORDD_CLIENT_IDLE_MS 1000
+/* Recent changes kept to replay missed watch events on reconnect: at
+ * 50,000 writes/s this covers over a second, longer than a client takes to
+ * notice a dead server and reconnect. Beyond it: "must re-read". */
+#define COORDD_WATCH_HISTORY_MAX 65536
+
+/* ---- Operation --------------------------------------------------------- */
+/* Lines per second per kind of noisy event (session expiries, refused
+ * connections): enough to see a pattern, too few to flood journald. */
+#define COORDD_LOG_RATE_PER_SEC 10
+/* File descriptors beyond client connections: listeners, peer links (two
+ * per member), RocksDB's files, metrics, journald. LimitNOFILE= in the
+ * systemd unit must be at least conns_max plus this. Fixed. */
+#define COORDD_FDS_RESERVED 4096
+/* Room for a frame's own headers beside its largest payload (the same
+ * 1 KiB coord.h's frame assertion allows). Fixed. */
+#define COORDD_FRAME_SLACK_BYTES 1024
 
 _Static_assert(COORDD_ELECTION_TICKS > 2 * COORDD_HEARTBEAT_TICKS,
                "election timeout must exceed two heartbeats");
 _Static_assert(COORDD_APPEND_BYTES_MAX <= COORD_FRAME_BYTES_MAX,
                "an append batch must fit a peer frame");
+_Static_assert(COORDD_CLIENT_PING_MS * 2 <= COORDD_CLIENT_IDLE_MS,
+               "a live connection pings at least twice per idle timeout");
 _Static_assert(COORDD_SESSION_TIMEOUT_MS_MIN >=
                    COORDD_ELECTION_TICKS * COORDD_TICK_MS * 2,
                "sessions must outlive an election");

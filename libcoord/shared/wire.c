@@ -156,6 +156,8 @@ static bool buf_reserve(struct wire_buf *b, size_t n)
         return false;
     }
     size_t cap = b->cap ? b->cap : 256;
+    if (cap > b->max)
+        cap = b->max;
     while (cap - b->len < n)
         cap = cap > b->max / 2 ? b->max : cap * 2;
     uint8_t *p = coord_realloc(b->data, cap);

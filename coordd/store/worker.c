@@ -1,0 +1,215 @@
+/* worker.c -- the storage thread: group commit of persist requests.
+ *
+ * How it fits: node.c submits one request per raft_update that asks for a
+ * persist; this thread writes everything that queued up while its previous
+ * fsync ran as ONE store_write() with sync (one batch, one fsync) and
+ * reports the highest seq made durable through a callback, which node.c
+ * turns into RAFT_EV_PERSISTED on the loop thread. Requests are written in
+ * seq order, so acknowledging seq N acknowledges every seq <= N (raft.h's
+ * contract, rule 1). It must not touch libev, and after a failed write or
+ * sync it stops for good: a failed fsync is never retried.
+ */
+#include "store.h"
+
+#include <string.h>
+
+#include "coord.h"
+#include "libcoord/shared/alloc.h"
+#include "libcoord/shared/check.h"
+#include "store_int.h"
+
+/* One queued request: the write, its entries and their payloads live in
+ * this one allocation. */
+struct store_worker_req {
+    uint64_t seq;
+    uint64_t bytes;
+    struct store_write w;
+};
+
+static struct store_worker_req *req_copy(uint64_t seq,
+                                         const struct store_write *wr)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < wr->n_entries; i++)
+        bytes += wr->entries[i].len;
+    size_t head = sizeof(struct store_worker_req) +
+                  (size_t)wr->n_entries * sizeof(struct store_entry);
+    struct store_worker_req *q = coord_malloc(head + bytes);
+    if (!q)
+        return NULL;
+    q->seq = seq;
+    q->bytes = bytes;
+    q->w = *wr;
+    struct store_entry *es = (struct store_entry *)(q + 1);
+    uint8_t *p = (uint8_t *)q + head;
+    for (uint32_t i = 0; i < wr->n_entries; i++) {
+        es[i] = wr->entries[i];
+        if (es[i].len)
+            memcpy(p, wr->entries[i].data, es[i].len);
+        es[i].data = p;
+        p += es[i].len;
+    }
+    q->w.entries = wr->n_entries ? es : NULL;
+    return q;
+}
+
+/* Writes reqs[0..n) as one synced batch and reports the outcome. Returns
+ * the status. */
+static int commit_group(struct store_worker *w, struct store_worker_req **r,
+                        uint32_t n, struct store_write *ws)
+{
+    for (uint32_t i = 0; i < n; i++)
+        ws[i] = r[i]->w;
+    int rc = store_write(w->s, ws, n, true);
+    uint64_t seq = rc ? r[0]->seq : r[n - 1]->seq;
+    pthread_mutex_lock(&w->mu);
+    if (rc) {
+        w->fatal = rc;
+        memcpy(w->errmsg, w->s->errmsg, sizeof(w->errmsg));
+    } else {
+        w->stats.requests += n;
+        w->stats.batches++;
+        w->stats.syncs++;
+        if (n > w->stats.max_group)
+            w->stats.max_group = n;
+    }
+    pthread_mutex_unlock(&w->mu);
+    w->done_cb(w->done_data, rc, seq);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    struct store_worker *w = arg;
+    struct store_worker_req **batch = w->batch;
+    struct store_write *ws = w->ws;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->n == 0 && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        uint32_t n = w->n;
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = w->q[(w->head + i) % w->queue_max];
+        pthread_mutex_unlock(&w->mu);
+        if (n == 0)
+            break;
+        int rc = commit_group(w, batch, n, ws);
+        pthread_mutex_lock(&w->mu);
+        /* Free the slots only now: the queue bounds what is in flight. */
+        w->head = (w->head + n) % w->queue_max;
+        w->n -= n;
+        for (uint32_t i = 0; i < n; i++)
+            w->bytes -= batch[i]->bytes;
+        pthread_mutex_unlock(&w->mu);
+        for (uint32_t i = 0; i < n; i++)
+            coord_free(batch[i]);
+        if (rc)
+            break;
+    }
+    return NULL;
+}
+
+int store_worker_start(struct store_worker *w, struct store *s,
+                       uint32_t queue_max, uint64_t bytes_max,
+                       store_worker_done_cb done_cb, void *data)
+{
+    memset(w, 0, sizeof(*w));
+    if (queue_max == 0 || bytes_max == 0 || !done_cb) {
+        store__errf(w->errmsg, "worker: bad queue bounds or no callback");
+        return COORD_EINVAL;
+    }
+    w->q = coord_calloc(queue_max, sizeof(*w->q));
+    w->batch = coord_calloc(queue_max, sizeof(*w->batch));
+    w->ws = coord_calloc(queue_max, sizeof(*w->ws));
+    if (!w->q || !w->batch || !w->ws) {
+        coord_free(w->q);
+        coord_free(w->batch);
+        coord_free(w->ws);
+        w->q = NULL;
+        store__errf(w->errmsg, "worker: out of memory");
+        return COORD_ENOMEM;
+    }
+    w->s = s;
+    w->queue_max = queue_max;
+    w->bytes_max = bytes_max;
+    w->done_cb = done_cb;
+    w->done_data = data;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        coord_free(w->q);
+        coord_free(w->batch);
+        coord_free(w->ws);
+        w->q = NULL;
+        store__errf(w->errmsg, "worker: cannot start the thread");
+        return COORD_EIO;
+    }
+    return 0;
+}
+
+static int submit_check(struct store_worker *w, uint64_t seq, uint64_t bytes)
+{
+    if (w->fatal)
+        return w->fatal;
+    if (w->stop || seq <= w->last_seq) {
+        store__errf(w->errmsg, "worker: seq %llu after %llu, or stopped",
+                    (unsigned long long)seq,
+                    (unsigned long long)w->last_seq);
+        return COORD_EINVAL;
+    }
+    /* One oversized request may go alone into an empty queue. */
+    if (w->n == w->queue_max || (w->n && bytes > w->bytes_max - w->bytes))
+        return COORD_EAGAIN;
+    return 0;
+}
+
+int store_worker_submit(struct store_worker *w, uint64_t seq,
+                        const struct store_write *wr)
+{
+    struct store_worker_req *q = req_copy(seq, wr);
+    if (!q)
+        return COORD_ENOMEM;
+    pthread_mutex_lock(&w->mu);
+    int rc = submit_check(w, seq, q->bytes);
+    if (rc == 0) {
+        w->q[(w->head + w->n) % w->queue_max] = q;
+        w->n++;
+        w->bytes += q->bytes;
+        w->last_seq = seq;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc)
+        coord_free(q);
+    return rc;
+}
+
+void store_worker_stop(struct store_worker *w)
+{
+    if (!w->q)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    /* After a fatal error, requests still queued were never written. */
+    for (uint32_t i = 0; i < w->n; i++)
+        coord_free(w->q[(w->head + i) % w->queue_max]);
+    coord_free(w->q);
+    coord_free(w->batch);
+    coord_free(w->ws);
+    w->q = NULL;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+void store_worker_get_stats(struct store_worker *w,
+                            struct store_worker_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}

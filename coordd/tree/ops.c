@@ -24,6 +24,7 @@ static struct tree_undo *undo_push(struct tree *t, uint8_t kind,
                         sizeof(*t->undo));
     struct tree_undo *u = &t->undo[t->n_undo++];
     u->kind = kind;
+    u->data_replaced = false;
     u->node = n;
     return u;
 }
@@ -43,7 +44,7 @@ void tree_commit(struct tree *t)
     /* Data first: a node deleted later in the same batch is still live. */
     for (size_t i = 0; i < t->n_undo; i++) {
         struct tree_undo *u = &t->undo[i];
-        if (u->kind == TREE_UNDO_STAT && u->data != u->node->data)
+        if (u->kind == TREE_UNDO_STAT && u->data_replaced)
             coord_free(u->data);
     }
     for (size_t i = 0; i < t->n_undo; i++)
@@ -67,7 +68,7 @@ void tree_rollback(struct tree *t)
             break;
         default:
             tree_stat_begin(t, n);
-            if (n->data != u->data)
+            if (u->data_replaced)
                 coord_free(n->data);
             n->data = u->data;
             n->dhash = u->dhash;
@@ -155,6 +156,7 @@ static int op_set(struct tree *t, const struct tree_op *op,
         memcpy(d, op->data, op->data_len);
     }
     touch(t, n);
+    t->undo[t->n_undo - 1].data_replaced = true;
     n->data = d;
     n->dhash = tree_hash_bytes(d, op->data_len, 1);
     n->stat.data_length = op->data_len;

@@ -75,6 +75,7 @@ enum tree_undo_kind {
 
 struct tree_undo {
     uint8_t kind;
+    bool data_replaced;     /* TREE_UNDO_STAT: data is the old buffer */
     struct tree_node *node;
     struct coord_stat stat; /* TREE_UNDO_STAT: the old stat */
     char *data;             /* TREE_UNDO_STAT: the old data */

@@ -1,0 +1,998 @@
+/* test_store.c -- unit tests for coordd/store/: the same cases run against
+ * the RocksDB backend (in a mkdtemp directory under /tmp) and the in-memory
+ * backend, plus backend-specific ones: group commit and fault injection on
+ * the memory disk, foreign directories and kill -9 on RocksDB.
+ * Synchronisation with the worker thread uses condition variables only. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coord.h"
+#include "coordd/store/store.h"
+#include "coordd/store/store_int.h"
+
+enum { K_ROCKS = 1, K_MEM = 2 };
+
+struct fx {
+    int kind;
+    char dir[64];
+    struct store_mem_disk *disk;
+    struct store s;
+    bool open;
+};
+
+static const struct store_options opts_a = {7, 1, false};
+static const struct store_options opts_pl = {7, 1, true};
+
+static int fx_open_with(struct fx *f, const struct store_options *o)
+{
+    int rc = f->kind == K_ROCKS ? store_open_rocks(&f->s, f->dir, o)
+                                : store_open_mem(&f->s, f->disk, o);
+    f->open = rc == 0;
+    return rc;
+}
+
+static void fx_open(struct fx *f, const struct store_options *o)
+{
+    int rc = fx_open_with(f, o);
+    if (rc)
+        fprintf(stderr, "open: %s\n", f->s.errmsg);
+    assert_int_equal(rc, 0);
+}
+
+static void fx_close(struct fx *f)
+{
+    if (f->open)
+        store_close(&f->s);
+    f->open = false;
+}
+
+/* A crash: the memory disk drops unsynced writes; RocksDB in power-loss
+ * mode drops them at close (outside that mode nothing is lost). */
+static void fx_crash(struct fx *f)
+{
+    if (f->kind == K_MEM)
+        store_mem_crash(&f->s);
+    else
+        store_close(&f->s);
+    f->open = false;
+}
+
+static int setup_kind(void **state, int kind)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    f->kind = kind;
+    if (kind == K_ROCKS) {
+        snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+        if (!mkdtemp(f->dir))
+            return -1;
+    } else if (store_mem_disk_new(&f->disk)) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int setup_rocks(void **state) { return setup_kind(state, K_ROCKS); }
+static int setup_mem(void **state) { return setup_kind(state, K_MEM); }
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    fx_close(f);
+    if (f->kind == K_ROCKS)
+        nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        store_mem_disk_free(f->disk);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void payload(char *buf, size_t cap, uint64_t index, uint64_t term)
+{
+    snprintf(buf, cap, "entry-%llu-term-%llu", (unsigned long long)index,
+             (unsigned long long)term);
+}
+
+/* Writes entries [lo, hi] with term, optional truncation and hard state. */
+static int put_range(struct store *s, uint64_t lo, uint64_t hi, uint64_t term,
+                     uint64_t trunc, bool sync)
+{
+    static struct store_entry es[256];
+    static char data[256][48];
+    uint32_t n = 0;
+    assert_true(hi - lo < 256 || hi < lo);
+    for (uint64_t i = lo; i <= hi && hi >= lo; i++, n++) {
+        payload(data[n], sizeof(data[n]), i, term);
+        es[n] = (struct store_entry){i, term, (uint8_t)(i % 3 + 1),
+                                     (uint32_t)strlen(data[n]),
+                                     (const uint8_t *)data[n]};
+    }
+    struct store_write w = {false, 0, 0, trunc, es, n};
+    return store_write(s, &w, 1, sync);
+}
+
+/* Checks that [lo, hi] reads back with term (payload derived). */
+static void expect_range(struct store *s, uint64_t lo, uint64_t hi,
+                         uint64_t term)
+{
+    struct store_entry out[300];
+    static uint8_t buf[300 * 64];
+    uint32_t n;
+    int rc = store_read(s, lo, hi + 1, out, 300, buf, sizeof(buf), &n);
+    if (rc)
+        fprintf(stderr, "read: %s\n", s->errmsg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, hi - lo + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        char want[48];
+        payload(want, sizeof(want), lo + i, term);
+        assert_int_equal(out[i].index, lo + i);
+        assert_int_equal(out[i].term, term);
+        assert_int_equal(out[i].type, (lo + i) % 3 + 1);
+        assert_int_equal(out[i].len, strlen(want));
+        assert_memory_equal(out[i].data, want, out[i].len);
+    }
+}
+
+static void expect_log(struct store *s, uint64_t first, uint64_t last)
+{
+    struct store_state st;
+    int rc = store_load(s, &st);
+    if (rc)
+        fprintf(stderr, "load: %s\n", s->errmsg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.first, first);
+    assert_int_equal(st.last, last);
+}
+
+static int hard_state(struct store *s, uint64_t term, uint64_t vote,
+                      bool sync)
+{
+    struct store_write w = {true, term, vote, 0, NULL, 0};
+    return store_write(s, &w, 1, sync);
+}
+
+/* ---- cases run on both backends ----------------------------------------- */
+
+static void write_read_reopen(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 0);
+    assert_int_equal(hard_state(&f->s, 3, 2, false), 0);
+    assert_int_equal(put_range(&f->s, 1, 10, 3, 0, true), 0);
+    expect_range(&f->s, 1, 10, 3);
+    expect_range(&f->s, 4, 6, 3);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 3);
+    assert_int_equal(st.vote, 2);
+    assert_int_equal(st.cluster_id, 7);
+    assert_int_equal(st.node_id, 1);
+    assert_int_equal(st.format, STORE_FORMAT_VERSION);
+    assert_int_equal(st.first, 1);
+    assert_int_equal(st.last, 10);
+    assert_int_equal(st.snap.index, 0);
+    expect_range(&f->s, 1, 10, 3);
+}
+
+static void read_limits(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    struct store_entry out[4];
+    uint8_t buf[64];
+    uint32_t n = 99;
+    /* Stops when out[] is full, then when buf is. */
+    assert_int_equal(store_read(&f->s, 1, 11, out, 4, buf, 1024, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(store_read(&f->s, 1, 11, out, 4, buf, 40, &n), 0);
+    assert_int_equal(n, 2); /* each payload is 14 bytes */
+    assert_int_equal(out[1].index, 2);
+    assert_int_equal(store_read(&f->s, 1, 2, out, 4, buf, 5, &n),
+                     COORD_ETOOBIG);
+    assert_int_equal(store_read(&f->s, 11, 12, out, 4, buf, 64, &n),
+                     COORD_ENONODE);
+    assert_non_null(strstr(f->s.errmsg, "11"));
+    assert_int_equal(store_read(&f->s, 9, 12, out, 4, buf, 64, &n),
+                     COORD_ENONODE);
+    assert_int_equal(store_read(&f->s, 0, 2, out, 4, buf, 64, &n),
+                     COORD_EINVAL);
+    /* Out-of-order entries are refused before anything is written. */
+    struct store_entry bad[2] = {{12, 1, 1, 0, NULL}, {11, 1, 1, 0, NULL}};
+    struct store_write w = {false, 0, 0, 0, bad, 2};
+    assert_int_equal(store_write(&f->s, &w, 1, true), COORD_EINVAL);
+    expect_log(&f->s, 1, 10);
+}
+
+static void truncate_on_conflict(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    /* A new leader overwrites 6.. with term 2 entries. */
+    assert_int_equal(put_range(&f->s, 6, 7, 2, 6, true), 0);
+    expect_log(&f->s, 1, 7);
+    expect_range(&f->s, 1, 5, 1);
+    expect_range(&f->s, 6, 7, 2);
+    struct store_entry out[2];
+    uint8_t buf[64];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 8, 9, out, 2, buf, 64, &n),
+                     COORD_ENONODE);
+    /* Truncation alone. */
+    assert_int_equal(put_range(&f->s, 1, 0, 0, 3, true), 0);
+    expect_log(&f->s, 1, 2);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 2);
+    expect_range(&f->s, 1, 2, 1);
+}
+
+static void several_writes_one_batch(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    struct store_entry e1 = {1, 1, 1, 3, (const uint8_t *)"abc"};
+    struct store_entry e2 = {2, 1, 1, 0, NULL};
+    struct store_entry e2b = {2, 2, 1, 2, (const uint8_t *)"xy"};
+    struct store_write w[3] = {
+        {true, 1, 1, 0, &e1, 1},
+        {false, 0, 0, 0, &e2, 1},
+        {true, 2, 0, 2, &e2b, 1}, /* later writes win, in order */
+    };
+    assert_int_equal(store_write(&f->s, w, 3, true), 0);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 2);
+    assert_int_equal(st.vote, 0);
+    assert_int_equal(st.last, 2);
+    struct store_entry out[2];
+    uint8_t buf[16];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 1, 3, out, 2, buf, 16, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[1].term, 2);
+    assert_memory_equal(out[1].data, "xy", 2);
+    struct store_stats stats;
+    store_get_stats(&f->s, &stats);
+    assert_int_equal(stats.writes, 1);
+}
+
+/* Hard state and entries of one write survive or vanish together. */
+static void hard_state_atomic_with_entries(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_pl);
+    assert_int_equal(hard_state(&f->s, 1, 1, false), 0);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, true), 0);
+    struct store_entry e[2] = {{4, 5, 1, 1, (const uint8_t *)"a"},
+                               {5, 5, 1, 1, (const uint8_t *)"b"}};
+    struct store_write w = {true, 5, 9, 0, e, 2};
+    assert_int_equal(store_write(&f->s, &w, 1, false), 0);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 5); /* visible before the sync ... */
+    assert_int_equal(st.last, 5);
+    fx_crash(f);                  /* ... and gone, together, after a crash */
+    fx_open(f, &opts_pl);
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 1);
+    assert_int_equal(st.vote, 1);
+    assert_int_equal(st.last, 3);
+    assert_int_equal(store_write(&f->s, &w, 1, true), 0);
+    fx_crash(f);
+    fx_open(f, &opts_pl);
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 5);
+    assert_int_equal(st.vote, 9);
+    assert_int_equal(st.last, 5);
+}
+
+static void power_loss_loses_exactly_unsynced(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_pl);
+    assert_int_equal(put_range(&f->s, 1, 5, 1, 0, false), 0);
+    assert_int_equal(store_sync(&f->s), 0);
+    assert_int_equal(put_range(&f->s, 6, 8, 1, 0, false), 0);
+    assert_int_equal(put_range(&f->s, 4, 9, 2, 4, false), 0);
+    expect_log(&f->s, 1, 9);
+    expect_range(&f->s, 4, 9, 2);
+    fx_crash(f);
+    fx_open(f, &opts_pl);
+    expect_log(&f->s, 1, 5);
+    expect_range(&f->s, 1, 5, 1);
+    struct store_stats st;
+    store_get_stats(&f->s, &st);
+    assert_int_equal(st.syncs, 0);
+}
+
+static void compaction(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 20, 1, 0, true), 0);
+    /* Nothing may be compacted before a snapshot covers it. */
+    assert_int_equal(store_compact(&f->s, 2), COORD_EINVAL);
+    assert_int_equal(store_snap_begin(&f->s, 12, 1, NULL, 0), 0);
+    assert_int_equal(store_snap_write(&f->s, 0, (const uint8_t *)"S", 1), 0);
+    assert_int_equal(store_snap_commit(&f->s, 1), 0); /* keep all */
+    expect_log(&f->s, 1, 20);
+    assert_int_equal(store_compact(&f->s, 11), 0);
+    expect_log(&f->s, 11, 20);
+    struct store_entry out[2];
+    uint8_t buf[64];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 10, 11, out, 2, buf, 64, &n),
+                     COORD_ENONODE);
+    assert_int_equal(store_compact(&f->s, 14), COORD_EINVAL);
+    assert_int_equal(store_compact(&f->s, 13), 0);
+    assert_int_equal(store_sync(&f->s), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 13, 20);
+    expect_range(&f->s, 13, 20, 1);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 8)) & 0xff);
+}
+
+/* Writes a snapshot of size bytes in chunks of chunk bytes. */
+static void write_snap(struct store *s, uint64_t index, uint64_t term,
+                       const char *conf, uint8_t *data, size_t size,
+                       size_t chunk, uint64_t keep_from)
+{
+    assert_int_equal(store_snap_begin(s, index, term, (const uint8_t *)conf,
+                                      (uint32_t)strlen(conf)), 0);
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t len = size - off < chunk ? size - off : chunk;
+        assert_int_equal(store_snap_write(s, off, data + off,
+                                          (uint32_t)len), 0);
+    }
+    int rc = store_snap_commit(s, keep_from);
+    if (rc)
+        fprintf(stderr, "commit: %s\n", s->errmsg);
+    assert_int_equal(rc, 0);
+}
+
+static void expect_snap(struct store_snap_reader *r, const uint8_t *data,
+                        size_t size)
+{
+    static uint8_t got[20000];
+    assert_true(size <= sizeof(got));
+    assert_int_equal(r->meta.size, size);
+    /* Odd-sized reads that straddle chunk boundaries. */
+    for (size_t off = 0; off < size; off += 777) {
+        uint32_t len = (uint32_t)(size - off < 777 ? size - off : 777);
+        int rc = store_snap_read(r, off, got + off, len);
+        if (rc)
+            fprintf(stderr, "snap read: %s\n", r->errmsg);
+        assert_int_equal(rc, 0);
+    }
+    assert_memory_equal(got, data, size);
+}
+
+static void snapshot_stream(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t d1[10000], d2[7000];
+    fill(d1, sizeof(d1), 1);
+    fill(d2, sizeof(d2), 2);
+    fx_open(f, &opts_a);
+    struct store_snap_reader r;
+    assert_int_equal(store_snap_open(&f->s, &r), COORD_ENONODE);
+    assert_int_equal(put_range(&f->s, 1, 20, 1, 0, true), 0);
+    write_snap(&f->s, 10, 1, "conf-A", d1, sizeof(d1), 3000, 11);
+    expect_log(&f->s, 11, 20);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.snap.index, 10);
+    assert_int_equal(st.snap.term, 1);
+    assert_int_equal(st.snap.size, sizeof(d1));
+    assert_int_equal(st.snap.conf_len, 6);
+    assert_memory_equal(st.snap.conf, "conf-A", 6);
+
+    /* A reader keeps its view while writes, compaction and a newer
+     * snapshot go on. */
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 10);
+    assert_int_equal(put_range(&f->s, 21, 30, 2, 0, true), 0);
+    write_snap(&f->s, 25, 2, "conf-B", d2, sizeof(d2), 1000, 26);
+    expect_log(&f->s, 26, 30);
+    expect_snap(&r, d1, sizeof(d1));
+    uint8_t x;
+    assert_int_equal(store_snap_read(&r, sizeof(d1), &x, 1), COORD_EINVAL);
+    store_snap_close(&r);
+
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 25);
+    assert_memory_equal(r.meta.conf, "conf-B", 6);
+    expect_snap(&r, d2, sizeof(d2));
+    store_snap_close(&r);
+
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 26, 30);
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 25);
+    expect_snap(&r, d2, sizeof(d2));
+    store_snap_close(&r);
+}
+
+/* An unfinished stream leaves the committed snapshot as it was; bad
+ * stream calls are refused. */
+static void snapshot_unfinished_and_misuse(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t d1[5000], d2[5000];
+    fill(d1, sizeof(d1), 3);
+    fill(d2, sizeof(d2), 4);
+    fx_open(f, &opts_a);
+    assert_int_equal(store_snap_commit(&f->s, 1), COORD_EINVAL);
+    assert_int_equal(store_snap_write(&f->s, 0, d1, 10), COORD_EINVAL);
+    write_snap(&f->s, 5, 1, "c", d1, sizeof(d1), 2048, STORE_DROP_LOG);
+    assert_int_equal(store_snap_begin(&f->s, 9, 2, NULL, 0), 0);
+    assert_int_equal(store_snap_write(&f->s, 0, d2, 100), 0);
+    assert_int_equal(store_snap_write(&f->s, 50, d2, 10), COORD_EINVAL);
+    assert_int_equal(store_snap_commit(&f->s, 11), COORD_EINVAL);
+    assert_int_equal(store_sync(&f->s), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    struct store_snap_reader r;
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 5);
+    expect_snap(&r, d1, sizeof(d1));
+    store_snap_close(&r);
+    expect_log(&f->s, 6, 5);
+    /* A new stream after reopen works and replaces it. */
+    write_snap(&f->s, 9, 2, "c2", d2, sizeof(d2), 999, 10);
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 9);
+    expect_snap(&r, d2, sizeof(d2));
+    store_snap_close(&r);
+}
+
+/* Installing a snapshot: the log is dropped when asked, or when it does
+ * not reach the snapshot's index; entries after it are kept otherwise. */
+static void snapshot_install_log_rules(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[100];
+    fill(d, sizeof(d), 5);
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    write_snap(&f->s, 8, 1, "", d, sizeof(d), 64, STORE_DROP_LOG);
+    expect_log(&f->s, 9, 8);
+    assert_int_equal(put_range(&f->s, 9, 12, 1, 0, true), 0);
+    write_snap(&f->s, 20, 3, "", d, sizeof(d), 64, 21);
+    expect_log(&f->s, 21, 20); /* the log did not reach 20: dropped */
+    assert_int_equal(put_range(&f->s, 21, 25, 3, 0, true), 0);
+    expect_log(&f->s, 21, 25);
+    write_snap(&f->s, 23, 3, "", d, sizeof(d), 64, 24);
+    expect_log(&f->s, 24, 25);
+    expect_range(&f->s, 24, 25, 3);
+}
+
+static void identity_checked(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, true), 0);
+    fx_close(f);
+    struct store_options o = {8, 1, false};
+    assert_int_equal(fx_open_with(f, &o), COORD_EINVAL);
+    assert_non_null(strstr(f->s.errmsg, "cluster id 7"));
+    o = (struct store_options){7, 2, false};
+    assert_int_equal(fx_open_with(f, &o), COORD_EINVAL);
+    assert_non_null(strstr(f->s.errmsg, "node id 1"));
+    o = (struct store_options){0, 1, false};
+    assert_int_equal(fx_open_with(f, &o), COORD_EINVAL);
+    /* A newer format is refused, never rewritten. */
+    fx_open(f, &opts_a);
+    uint8_t v[24];
+    uint32_t n = store__encode_ident(v, STORE_FORMAT_VERSION + 1, 7, 1);
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_META,
+                                    (const uint8_t *)"ident", 5, v, n), 0);
+    fx_close(f);
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_EINVAL);
+    assert_non_null(strstr(f->s.errmsg, "newer"));
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_EINVAL);
+}
+
+static void garbled_ident_refused(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    uint8_t v[24];
+    store__encode_ident(v, STORE_FORMAT_VERSION, 7, 1);
+    v[10] ^= 1;
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_META,
+                                    (const uint8_t *)"ident", 5, v, 24), 0);
+    fx_close(f);
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_ECORRUPT);
+    assert_non_null(strstr(f->s.errmsg, "ident"));
+}
+
+/* Data without an identity record is not silently adopted. */
+static void data_without_ident_refused(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, true), 0);
+    struct store_kv_op op = {STORE_KV_DEL, STORE_CF_META,
+                             (const uint8_t *)"ident", 5, NULL, 0};
+    assert_int_equal(f->s.ops->apply(f->s.impl, f->s.errmsg, &op, 1, true),
+                     0);
+    fx_close(f);
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_ECORRUPT);
+    assert_non_null(strstr(f->s.errmsg, "identity"));
+}
+
+static void corrupt_entry_detected(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 8, 1, 0, true), 0);
+    /* Read entry 5's record and flip one payload bit. */
+    void *it;
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 5}, val[64];
+    size_t vl;
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, NULL,
+                                         STORE_CF_LOG, &it), 0);
+    f->s.ops->iter_seek(it, key, 8);
+    assert_true(f->s.ops->iter_valid(it));
+    const uint8_t *k, *v;
+    size_t kl;
+    f->s.ops->iter_get(it, &k, &kl, &v, &vl);
+    assert_true(vl <= sizeof(val));
+    memcpy(val, v, vl);
+    f->s.ops->iter_close(it);
+    val[vl - 1] ^= 0x10;
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val,
+                                    (uint32_t)vl), 0);
+    struct store_entry out[8];
+    uint8_t buf[256];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 1, 9, out, 8, buf, 256, &n),
+                     COORD_ECORRUPT);
+    assert_non_null(strstr(f->s.errmsg, "entry 5"));
+    assert_non_null(strstr(f->s.errmsg, "checksum"));
+    assert_int_equal(store_read(&f->s, 1, 5, out, 8, buf, 256, &n), 0);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), COORD_ECORRUPT);
+    /* A truncated value, and a record under another index. */
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val, 9), 0);
+    assert_int_equal(store_read(&f->s, 5, 6, out, 8, buf, 256, &n),
+                     COORD_ECORRUPT);
+    assert_non_null(strstr(f->s.errmsg, "truncated"));
+    val[vl - 1] ^= 0x10;
+    key[7] = 6;
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val,
+                                    (uint32_t)vl), 0);
+    assert_int_equal(store_read(&f->s, 6, 7, out, 8, buf, 256, &n),
+                     COORD_ECORRUPT);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    assert_int_equal(store_load(&f->s, &st), COORD_ECORRUPT);
+}
+
+static void corrupt_snapshot_chunk_detected(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[300];
+    fill(d, sizeof(d), 9);
+    fx_open(f, &opts_a);
+    write_snap(&f->s, 3, 1, "", d, sizeof(d), 100, STORE_DROP_LOG);
+    /* Generation 1, chunk at offset 100: replace with garbage. */
+    uint8_t key[16] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 100};
+    uint8_t junk[104];
+    memset(junk, 0xab, sizeof(junk));
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_SNAP, key, 16, junk,
+                                    sizeof(junk)), 0);
+    struct store_snap_reader r;
+    uint8_t got[300];
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(store_snap_read(&r, 0, got, 100), 0);
+    assert_int_equal(store_snap_read(&r, 0, got, 150), COORD_ECORRUPT);
+    assert_non_null(strstr(r.errmsg, "offset 100"));
+    store_snap_close(&r);
+}
+
+/* ---- the worker on both backends ----------------------------------------- */
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t done_seq;
+    int status;
+    int calls;
+    bool ordered;
+    /* sync hook (memory disk) */
+    bool block;
+    bool in_sync;
+    int hooked;
+};
+
+static void waiter_init(struct waiter *w)
+{
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->ordered = true;
+}
+
+static void waiter_destroy(struct waiter *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
+static void done_cb(void *data, int status, uint64_t seq)
+{
+    struct waiter *w = data;
+    pthread_mutex_lock(&w->mu);
+    if (seq <= w->done_seq)
+        w->ordered = false;
+    w->done_seq = seq;
+    w->status = status;
+    w->calls++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void wait_done(struct waiter *w, uint64_t seq)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->done_seq < seq && w->status == 0)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int submit_range(struct store_worker *wk, uint64_t seq, uint64_t lo,
+                        uint64_t hi, uint64_t term)
+{
+    struct store_entry es[16];
+    char data[16][48];
+    uint32_t n = 0;
+    for (uint64_t i = lo; i <= hi; i++, n++) {
+        payload(data[n], sizeof(data[n]), i, term);
+        es[n] = (struct store_entry){i, term, (uint8_t)(i % 3 + 1),
+                                     (uint32_t)strlen(data[n]),
+                                     (const uint8_t *)data[n]};
+    }
+    struct store_write w = {true, term, 1, 0, es, n};
+    return store_worker_submit(wk, seq, &w);
+}
+
+static void worker_persists_in_order(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    struct waiter wt;
+    waiter_init(&wt);
+    struct store_worker wk;
+    assert_int_equal(store_worker_start(&wk, &f->s, 256, 1 << 20, done_cb,
+                                        &wt), 0);
+    for (uint64_t seq = 1; seq <= 100; seq++)
+        assert_int_equal(submit_range(&wk, seq, 2 * seq - 1, 2 * seq, 1), 0);
+    assert_int_equal(submit_range(&wk, 100, 201, 201, 1), COORD_EINVAL);
+    wait_done(&wt, 100);
+    assert_int_equal(wt.status, 0);
+    assert_true(wt.ordered);
+    struct store_worker_stats ws;
+    store_worker_get_stats(&wk, &ws);
+    assert_int_equal(ws.requests, 100);
+    assert_int_equal(ws.syncs, ws.batches);
+    assert_true(ws.batches >= 1 && ws.batches <= 100);
+    assert_int_equal(wt.calls, ws.batches);
+    store_worker_stop(&wk);
+    waiter_destroy(&wt);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 200);
+    expect_range(&f->s, 1, 200, 1);
+}
+
+/* ---- memory disk only ------------------------------------------------------ */
+
+static void hold_sync(void *data)
+{
+    struct waiter *w = data;
+    pthread_mutex_lock(&w->mu);
+    w->hooked++;
+    w->in_sync = true;
+    pthread_cond_broadcast(&w->cv);
+    while (w->block)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->in_sync = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Everything submitted while one fsync runs goes into the next batch. */
+static void mem_group_commit(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    struct waiter wt;
+    waiter_init(&wt);
+    wt.block = true;
+    store_mem_sync_hook(f->disk, hold_sync, &wt);
+    struct store_worker wk;
+    assert_int_equal(store_worker_start(&wk, &f->s, 64, 1 << 20, done_cb,
+                                        &wt), 0);
+    assert_int_equal(submit_range(&wk, 1, 1, 1, 1), 0);
+    pthread_mutex_lock(&wt.mu);
+    while (!wt.in_sync)
+        pthread_cond_wait(&wt.cv, &wt.mu);
+    pthread_mutex_unlock(&wt.mu);
+    /* The first fsync is in progress: queue 49 more. */
+    for (uint64_t seq = 2; seq <= 50; seq++)
+        assert_int_equal(submit_range(&wk, seq, seq, seq, 1), 0);
+    pthread_mutex_lock(&wt.mu);
+    assert_int_equal(wt.done_seq, 0); /* nothing durable yet */
+    wt.block = false;
+    pthread_cond_broadcast(&wt.cv);
+    pthread_mutex_unlock(&wt.mu);
+    wait_done(&wt, 50);
+    struct store_worker_stats ws;
+    store_worker_get_stats(&wk, &ws);
+    assert_int_equal(wt.status, 0);
+    assert_true(wt.ordered);
+    assert_int_equal(wt.calls, 2);
+    assert_int_equal(ws.requests, 50);
+    assert_int_equal(ws.batches, 2);
+    assert_int_equal(ws.syncs, 2);
+    assert_int_equal(ws.max_group, 49);
+    assert_int_equal(wt.hooked, 2);
+    store_worker_stop(&wk);
+    store_mem_sync_hook(f->disk, NULL, NULL);
+    waiter_destroy(&wt);
+    expect_range(&f->s, 1, 50, 1);
+}
+
+/* The queue is bounded: a full queue answers COORD_EAGAIN. */
+static void mem_worker_backpressure(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    struct waiter wt;
+    waiter_init(&wt);
+    wt.block = true;
+    store_mem_sync_hook(f->disk, hold_sync, &wt);
+    struct store_worker wk;
+    assert_int_equal(store_worker_start(&wk, &f->s, 4, 1 << 20, done_cb,
+                                        &wt), 0);
+    assert_int_equal(submit_range(&wk, 1, 1, 1, 1), 0);
+    pthread_mutex_lock(&wt.mu);
+    while (!wt.in_sync)
+        pthread_cond_wait(&wt.cv, &wt.mu);
+    pthread_mutex_unlock(&wt.mu);
+    for (uint64_t seq = 2; seq <= 4; seq++)
+        assert_int_equal(submit_range(&wk, seq, seq, seq, 1), 0);
+    assert_int_equal(submit_range(&wk, 5, 5, 5, 1), COORD_EAGAIN);
+    pthread_mutex_lock(&wt.mu);
+    wt.block = false;
+    pthread_cond_broadcast(&wt.cv);
+    pthread_mutex_unlock(&wt.mu);
+    wait_done(&wt, 4);
+    assert_int_equal(submit_range(&wk, 5, 5, 5, 1), 0);
+    wait_done(&wt, 5);
+    store_worker_stop(&wk);
+    store_mem_sync_hook(f->disk, NULL, NULL);
+    waiter_destroy(&wt);
+    expect_range(&f->s, 1, 5, 1);
+}
+
+static void mem_fault_injection(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, true), 0);
+    store_mem_fail_write(f->disk, 2);
+    assert_int_equal(put_range(&f->s, 4, 4, 1, 0, false), 0);
+    assert_int_equal(put_range(&f->s, 5, 5, 1, 0, false), COORD_EIO);
+    assert_non_null(strstr(f->s.errmsg, "write"));
+    expect_log(&f->s, 1, 4); /* the failed batch left nothing behind */
+    store_mem_fail_sync(f->disk, 1);
+    assert_int_equal(put_range(&f->s, 5, 6, 1, 0, true), COORD_EIO);
+    assert_non_null(strstr(f->s.errmsg, "fsync"));
+    /* The caller must crash now; what the failed sync covered is lost. */
+    fx_crash(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 3);
+    struct store_stats st;
+    store_get_stats(&f->s, &st);
+    assert_int_equal(st.writes, 0);
+}
+
+static void mem_worker_fatal_error(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    struct waiter wt;
+    waiter_init(&wt);
+    struct store_worker wk;
+    assert_int_equal(store_worker_start(&wk, &f->s, 16, 1 << 20, done_cb,
+                                        &wt), 0);
+    assert_int_equal(submit_range(&wk, 1, 1, 2, 1), 0);
+    wait_done(&wt, 1);
+    store_mem_fail_sync(f->disk, 1);
+    assert_int_equal(submit_range(&wk, 2, 3, 3, 1), 0);
+    pthread_mutex_lock(&wt.mu);
+    while (wt.status == 0)
+        pthread_cond_wait(&wt.cv, &wt.mu);
+    pthread_mutex_unlock(&wt.mu);
+    assert_int_equal(wt.status, COORD_EIO);
+    assert_int_equal(wt.done_seq, 2);
+    assert_int_equal(submit_range(&wk, 3, 4, 4, 1), COORD_EIO);
+    assert_non_null(strstr(wk.errmsg, "fsync"));
+    store_worker_stop(&wk);
+    waiter_destroy(&wt);
+    fx_crash(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 2);
+}
+
+/* Closing without power-loss mode keeps unsynced writes (a process exit
+ * keeps the page cache); a crash does not. */
+static void mem_close_versus_crash(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, false), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 3);
+    assert_int_equal(put_range(&f->s, 4, 5, 1, 0, false), 0);
+    fx_crash(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 3);
+    struct store s2;
+    assert_int_equal(store_open_mem(&s2, f->disk, &opts_a), COORD_EBUSY);
+}
+
+/* ---- RocksDB only ------------------------------------------------------------ */
+
+static void rocks_foreign_dir_refused(void **state)
+{
+    struct fx *f = *state;
+    char p[96];
+    snprintf(p, sizeof(p), "%s/notes.txt", f->dir);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("not a database\n", fp);
+    fclose(fp);
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_EINVAL);
+    assert_non_null(strstr(f->s.errmsg, "not a coordd data directory"));
+    remove(p);
+    fx_open(f, &opts_a);
+    fx_close(f);
+    /* A missing parent directory is an I/O error with a message. */
+    struct store s;
+    assert_int_equal(store_open_rocks(&s, "/nonexistent-dir/x", &opts_a),
+                     COORD_EIO);
+    assert_non_null(strstr(s.errmsg, "/nonexistent-dir/x"));
+}
+
+/* A child writes A synced and B unsynced, then is killed with SIGKILL.
+ * Without power-loss mode B survives (the page cache does); with it, B is
+ * lost, as after a power cut. */
+static void kill9_child(struct fx *f, bool power_loss)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store s;
+        struct store_options o = {7, 1, power_loss};
+        close(pfd[0]);
+        if (store_open_rocks(&s, f->dir, &o) ||
+            put_range(&s, 1, 5, 1, 0, true) ||
+            put_range(&s, 6, 9, 1, 0, false))
+            _exit(1);
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(pfd[1]);
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+}
+
+static void rocks_kill9_power_loss(void **state)
+{
+    struct fx *f = *state;
+    kill9_child(f, false);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 9);
+    fx_close(f);
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    kill9_child(f, true);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 5);
+    expect_range(&f->s, 1, 5, 1);
+}
+
+#define BOTH(X)                                                               \
+    X(write_read_reopen)                                                      \
+    X(read_limits)                                                            \
+    X(truncate_on_conflict)                                                   \
+    X(several_writes_one_batch)                                               \
+    X(hard_state_atomic_with_entries)                                         \
+    X(power_loss_loses_exactly_unsynced)                                      \
+    X(compaction)                                                             \
+    X(snapshot_stream)                                                        \
+    X(snapshot_unfinished_and_misuse)                                         \
+    X(snapshot_install_log_rules)                                             \
+    X(identity_checked)                                                       \
+    X(garbled_ident_refused)                                                  \
+    X(data_without_ident_refused)                                             \
+    X(corrupt_entry_detected)                                                 \
+    X(corrupt_snapshot_chunk_detected)                                        \
+    X(worker_persists_in_order)
+
+#define ROCKS_TEST(name)                                                      \
+    cmocka_unit_test_setup_teardown(name, setup_rocks, teardown),
+#define MEM_TEST(name)                                                        \
+    cmocka_unit_test_setup_teardown(name, setup_mem, teardown),
+
+int main(void)
+{
+    const struct CMUnitTest rocks_tests[] = {
+        BOTH(ROCKS_TEST)
+        ROCKS_TEST(rocks_foreign_dir_refused)
+        ROCKS_TEST(rocks_kill9_power_loss)
+    };
+    const struct CMUnitTest mem_tests[] = {
+        BOTH(MEM_TEST)
+        MEM_TEST(mem_group_commit)
+        MEM_TEST(mem_worker_backpressure)
+        MEM_TEST(mem_fault_injection)
+        MEM_TEST(mem_worker_fatal_error)
+        MEM_TEST(mem_close_versus_crash)
+    };
+    int rc = cmocka_run_group_tests_name("store_rocks", rocks_tests, NULL,
+                                         NULL);
+    rc |= cmocka_run_group_tests_name("store_mem", mem_tests, NULL, NULL);
+    return rc;
+}

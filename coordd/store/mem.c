@@ -98,7 +98,8 @@ static int cf_put(struct mem_cf *cf, const struct store_kv_op *op)
     uint8_t *v = coord_malloc(op->vlen ? op->vlen : 1);
     if (!v)
         return COORD_ENOMEM;
-    memcpy(v, op->val, op->vlen);
+    if (op->vlen)
+        memcpy(v, op->val, op->vlen);
     if (found) {
         coord_free(cf->r[pos].val);
         cf->r[pos].val = v;
@@ -119,7 +120,8 @@ static int cf_put(struct mem_cf *cf, const struct store_kv_op *op)
         coord_free(v);
         return COORD_ENOMEM;
     }
-    memcpy(k, op->key, op->klen);
+    if (op->klen)
+        memcpy(k, op->key, op->klen);
     memmove(&cf->r[pos + 1], &cf->r[pos], (cf->n - pos) * sizeof(*cf->r));
     cf->r[pos] = (struct mem_rec){k, op->klen, v, op->vlen};
     cf->n++;
@@ -211,10 +213,12 @@ static struct mem_batch *batch_copy(const struct store_kv_op *ops,
     uint8_t *p = (uint8_t *)(b->ops + n);
     for (uint32_t i = 0; i < n; i++) {
         b->ops[i] = ops[i];
-        memcpy(p, ops[i].key, ops[i].klen);
+        if (ops[i].klen)
+            memcpy(p, ops[i].key, ops[i].klen);
         b->ops[i].key = p;
         p += ops[i].klen;
-        memcpy(p, ops[i].val, ops[i].vlen);
+        if (ops[i].vlen)
+            memcpy(p, ops[i].val, ops[i].vlen);
         b->ops[i].val = ops[i].vlen ? p : NULL;
         p += ops[i].vlen;
     }

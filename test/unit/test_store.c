@@ -504,6 +504,35 @@ static void snapshot_install_log_rules(void **state)
     expect_range(&f->s, 24, 25, 3);
 }
 
+/* Power-loss mode: range deletes become point deletes over the held batch
+ * plus the database, and a snapshot commit makes everything durable. */
+static void power_loss_snapshot_and_compaction(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[3000];
+    fill(d, sizeof(d), 6);
+    fx_open(f, &opts_pl);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    assert_int_equal(put_range(&f->s, 11, 20, 1, 0, false), 0);
+    assert_int_equal(put_range(&f->s, 15, 16, 2, 15, false), 0);
+    expect_log(&f->s, 1, 16);
+    write_snap(&f->s, 12, 1, "pl", d, sizeof(d), 1024, 10);
+    expect_log(&f->s, 10, 16);
+    assert_int_equal(put_range(&f->s, 17, 18, 2, 0, false), 0);
+    assert_int_equal(store_compact(&f->s, 13), 0);
+    expect_log(&f->s, 13, 18);
+    fx_crash(f); /* loses 17..18 and the compaction, not the snapshot */
+    fx_open(f, &opts_pl);
+    expect_log(&f->s, 10, 16);
+    expect_range(&f->s, 10, 14, 1);
+    expect_range(&f->s, 15, 16, 2);
+    struct store_snap_reader r;
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 12);
+    expect_snap(&r, d, sizeof(d));
+    store_snap_close(&r);
+}
+
 static void identity_checked(void **state)
 {
     struct fx *f = *state;
@@ -964,6 +993,7 @@ static void rocks_kill9_power_loss(void **state)
     X(snapshot_stream)                                                        \
     X(snapshot_unfinished_and_misuse)                                         \
     X(snapshot_install_log_rules)                                             \
+    X(power_loss_snapshot_and_compaction)                                     \
     X(identity_checked)                                                       \
     X(garbled_ident_refused)                                                  \
     X(data_without_ident_refused)                                             \

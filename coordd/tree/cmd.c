@@ -154,6 +154,76 @@ int tree_cmd_encode(const struct tree_cmd *cmd, void **out, size_t *out_len)
 }
 
 /* ---- Decoding ----------------------------------------------------------- */
+/* Bytes a msgpack header at p announces beyond itself (fixed-size payload
+ * or a length field), or -1 for a reserved byte or a short header. Sets *items to the number
+ * of nested values that follow (arrays, maps). */
+static long mp_head(const uint8_t *p, const uint8_t *end, size_t *hdr,
+                    uint64_t *items)
+{
+    uint8_t b = *p;
+    *items = 0;
+    *hdr = 1;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
+        return 0;
+    if (b >= 0x80 && b <= 0x9f) {
+        *items = (uint64_t)(b & 0x0f) << (b <= 0x8f ? 1 : 0);
+        return 0;
+    }
+    if (b >= 0xa0 && b <= 0xbf)
+        return b & 0x1f;
+    if (b == 0xca || b == 0xcb || (b >= 0xcc && b <= 0xd3))
+        return (long)1 << ((b == 0xca) ? 2 : (b == 0xcb) ? 3 : (b & 3));
+    if (b >= 0xd4 && b <= 0xd8)
+        return 1 + (1L << (b - 0xd4));
+    int n;            /* width of the length field */
+    bool ext = false; /* ext types carry a type byte */
+    if (b >= 0xc4 && b <= 0xc6)
+        n = 1 << (b - 0xc4);
+    else if (b >= 0xc7 && b <= 0xc9)
+        n = 1 << (b - 0xc7), ext = true;
+    else if (b >= 0xd9 && b <= 0xdb)
+        n = 1 << (b - 0xd9);
+    else if (b >= 0xdc && b <= 0xdf)
+        n = (b & 1) ? 4 : 2;
+    else
+        return -1;
+    if (end - p < 1 + n)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[1 + i];
+    *hdr = 1 + (size_t)n;
+    if (b >= 0xdc) {
+        *items = (b >= 0xde) ? 2 * v : v;
+        return 0;
+    }
+    return (long)v + (ext ? 1 : 0);
+}
+
+/* Walks one msgpack value without allocating, checking that every length
+ * and element count fits in the input: msgpack-c allocates element arrays
+ * from the announced counts, so these are bounded before it runs. */
+static bool mp_check(const uint8_t **pp, const uint8_t *end, int depth)
+{
+    const uint8_t *p = *pp;
+    size_t hdr;
+    uint64_t items;
+    if (p >= end || depth > 8)
+        return false;
+    long extra = mp_head(p, end, &hdr, &items);
+    if (extra < 0 || (size_t)(end - p) < hdr ||
+        (uint64_t)(end - p - (long)hdr) < (uint64_t)extra)
+        return false;
+    p += hdr + (size_t)extra;
+    if (items > (uint64_t)(end - p))
+        return false;
+    for (uint64_t i = 0; i < items; i++)
+        if (!mp_check(&p, end, depth + 1))
+            return false;
+    *pp = p;
+    return true;
+}
+
 static bool get_u64(const msgpack_object *o, uint64_t max, uint64_t *v)
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
@@ -301,6 +371,9 @@ static int decode_root(const msgpack_object *o, struct tree_cmd_buf *b)
 int tree_cmd_decode(const void *bytes, size_t len, struct tree_cmd_buf *buf)
 {
     if (bytes == NULL || len == 0 || len > COORD_FRAME_BYTES_MAX)
+        return COORD_EPROTO;
+    const uint8_t *p = bytes;
+    if (!mp_check(&p, p + len, 0) || p != (const uint8_t *)bytes + len)
         return COORD_EPROTO;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);

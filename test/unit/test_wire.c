@@ -1196,6 +1196,33 @@ static void random_bytes(void **state)
     wire_buf_free(&samples);
 }
 
+/* The worked example of docs/protocol.md section 7, byte for byte. */
+static void doc_example_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t create[] = {0x00, 0x00, 0x00, 0x0d, 0x97, 0x0a,
+                                     0x05, 0xa2, 0x2f, 0x61, 0xc4, 0x02,
+                                     0x68, 0x69, 0x01, 0x00, 0xc0};
+    static const uint8_t exists_err[] = {0x00, 0x00, 0x00, 0x07, 0x94, 0x0a,
+                                         0x05, 0xcd, 0x01, 0x2c, 0xf6};
+    struct wire_buf b;
+    wire_buf_init(&b, 1024);
+    struct wire_req q = {.op = WIRE_OP_CREATE, .xid = 5};
+    q.u.create.path = B("/a");
+    q.u.create.data = B("hi");
+    q.u.create.mode = COORD_EPHEMERAL;
+    assert_int_equal(wire_encode_req(&b, &q, &lim), 0);
+    assert_int_equal(b.len, sizeof(create));
+    assert_memory_equal(b.data, create, sizeof(create));
+    wire_buf_reset(&b);
+    struct wire_resp r = {.op = WIRE_OP_CREATE, .xid = 5, .zxid = 300,
+                          .err = COORD_ENODEEXISTS};
+    assert_int_equal(wire_encode_resp(&b, &r, &lim), 0);
+    assert_int_equal(b.len, sizeof(exists_err));
+    assert_memory_equal(b.data, exists_err, sizeof(exists_err));
+    wire_buf_free(&b);
+}
+
 static void op_names(void **state)
 {
     (void)state;
@@ -1343,6 +1370,7 @@ int main(void)
         cmocka_unit_test(allocation_failure),
         cmocka_unit_test(msgpack_c_reads_our_frames),
         cmocka_unit_test(random_bytes),
+        cmocka_unit_test(doc_example_bytes),
         cmocka_unit_test(op_names),
     };
     return cmocka_run_group_tests_name("wire", tests, setup, NULL);

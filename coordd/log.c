@@ -333,8 +333,16 @@ static void out_fields(struct log_out *o, const char *fields, va_list *ap)
 
     while (*p && !o->full) {
         const char *lit = p;
-        while (*p && *p != '%')
+        while (*p && *p != '%') {
+            /* Text before a space ends a field: a place to cut. */
+            if (*p == ' ' && p > lit) {
+                out_bytes(o, lit, (size_t)(p - lit));
+                if (!o->full)
+                    o->good = o->len;
+                lit = p;
+            }
             p++;
+        }
         out_bytes(o, lit, (size_t)(p - lit));
         if (*p == '\0')
             break;

@@ -730,13 +730,23 @@ static void worker_persists_in_order(void **state)
     fx_open(f, &opts_a);
     struct waiter wt;
     waiter_init(&wt);
+    static uint8_t d[6000];
+    fill(d, sizeof(d), 8);
+    write_snap(&f->s, 1, 1, "w", d, sizeof(d), 2500, 1);
+    struct store_snap_reader r;
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
     struct store_worker wk;
     assert_int_equal(store_worker_start(&wk, &f->s, 256, 1 << 20, done_cb,
                                         &wt), 0);
-    for (uint64_t seq = 1; seq <= 100; seq++)
+    for (uint64_t seq = 1; seq <= 100; seq++) {
         assert_int_equal(submit_range(&wk, seq, 2 * seq - 1, 2 * seq, 1), 0);
+        /* The snapshot reads consistently while the worker writes. */
+        if (seq % 25 == 0)
+            expect_snap(&r, d, sizeof(d));
+    }
     assert_int_equal(submit_range(&wk, 100, 201, 201, 1), COORD_EINVAL);
     wait_done(&wt, 100);
+    store_snap_close(&r);
     assert_int_equal(wt.status, 0);
     assert_true(wt.ordered);
     struct store_worker_stats ws;
@@ -934,6 +944,22 @@ static void rocks_foreign_dir_refused(void **state)
     assert_non_null(strstr(s.errmsg, "/nonexistent-dir/x"));
 }
 
+/* The child side of kill9_child, in a freshly exec'd process (forking a
+ * process that already runs RocksDB threads is unsafe): writes A synced
+ * and B unsynced, reports on fd, waits to be killed. */
+static int kill9_child_main(const char *dir, bool power_loss, int fd)
+{
+    struct store s;
+    struct store_options o = {7, 1, power_loss};
+    if (store_open_rocks(&s, dir, &o) || put_range(&s, 1, 5, 1, 0, true) ||
+        put_range(&s, 6, 9, 1, 0, false))
+        return 1;
+    if (write(fd, "x", 1) != 1)
+        return 1;
+    for (;;)
+        pause();
+}
+
 /* A child writes A synced and B unsynced, then is killed with SIGKILL.
  * Without power-loss mode B survives (the page cache does); with it, B is
  * lost, as after a power cut. */
@@ -944,17 +970,12 @@ static void kill9_child(struct fx *f, bool power_loss)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct store s;
-        struct store_options o = {7, 1, power_loss};
+        char fdarg[16];
         close(pfd[0]);
-        if (store_open_rocks(&s, f->dir, &o) ||
-            put_range(&s, 1, 5, 1, 0, true) ||
-            put_range(&s, 6, 9, 1, 0, false))
-            _exit(1);
-        if (write(pfd[1], "x", 1) != 1)
-            _exit(1);
-        for (;;)
-            pause();
+        snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+        execl("/proc/self/exe", "test_store", "--kill9-child", f->dir,
+              power_loss ? "1" : "0", fdarg, (char *)NULL);
+        _exit(127);
     }
     close(pfd[1]);
     char c;
@@ -1006,8 +1027,11 @@ static void rocks_kill9_power_loss(void **state)
 #define MEM_TEST(name)                                                        \
     cmocka_unit_test_setup_teardown(name, setup_mem, teardown),
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "--kill9-child") == 0)
+        return kill9_child_main(argv[2], argv[3][0] == '1',
+                                (int)strtol(argv[4], NULL, 10));
     const struct CMUnitTest rocks_tests[] = {
         BOTH(ROCKS_TEST)
         ROCKS_TEST(rocks_foreign_dir_refused)

@@ -4,8 +4,9 @@
  * ones (so the limit checks are reachable): as a stream of frames through
  * wire_frame_check(), and as one bare message body. Every body goes through
  * both decoders. Whatever decodes is re-encoded, which must succeed and
- * decode again to the same header; encoding that again must give the same
- * bytes (canonical and stable). Also linked into the plain-C corpus replay
+ * hold the same MessagePack value as the input (msgpack-c, an independent
+ * decoder, compares the two trees: nothing dropped or altered), decode
+ * again to the same header, and encode again to the same bytes. Also linked into the plain-C corpus replay
  * (replay.c), which counts failures instead of aborting.
  */
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <msgpack.h>
 
 #include "coord.h"
 #include "libcoord/shared/wire.h"
@@ -46,8 +48,27 @@ static bool documented(int rc)
            rc == COORD_ETOOMANY || rc == COORD_ENOTSUP;
 }
 
-/* Re-encodes a decoded message twice and compares. */
-static void check_req(const struct wire_req *q, const struct wire_limits *lim)
+/* True when a and b each hold exactly one MessagePack value and the two
+ * values are equal (msgpack-c maps every width of an integer to one). */
+static bool same_value(const uint8_t *a, size_t alen, const uint8_t *b,
+                       size_t blen)
+{
+    msgpack_unpacked ua, ub;
+    size_t oa = 0, ob = 0;
+    msgpack_unpacked_init(&ua);
+    msgpack_unpacked_init(&ub);
+    int ra = msgpack_unpack_next(&ua, (const char *)a, alen, &oa);
+    int rb = msgpack_unpack_next(&ub, (const char *)b, blen, &ob);
+    bool ok = ra == MSGPACK_UNPACK_SUCCESS && rb == MSGPACK_UNPACK_SUCCESS &&
+              oa == alen && ob == blen && msgpack_object_equal(ua.data, ub.data);
+    msgpack_unpacked_destroy(&ua);
+    msgpack_unpacked_destroy(&ub);
+    return ok;
+}
+
+/* Re-encodes a message decoded from body[0..len) twice and compares. */
+static void check_req(const struct wire_req *q, const uint8_t *body,
+                      size_t len, const struct wire_limits *lim)
 {
     struct wire_buf b1, b2;
     struct wire_req q2;
@@ -57,6 +78,7 @@ static void check_req(const struct wire_req *q, const struct wire_limits *lim)
     fuzz_checks++;
     FUZZ_CHECK(rc == 0);
     if (rc == 0) {
+        FUZZ_CHECK(same_value(body, len, b1.data + 4, b1.len - 4));
         rc = wire_decode_req(b1.data + 4, b1.len - 4, lim, &q2);
         FUZZ_CHECK(rc == 0);
         FUZZ_CHECK(q2.op == q->op && q2.xid == q->xid);
@@ -72,8 +94,8 @@ static void check_req(const struct wire_req *q, const struct wire_limits *lim)
     wire_buf_free(&b2);
 }
 
-static void check_resp(const struct wire_resp *s,
-                       const struct wire_limits *lim)
+static void check_resp(const struct wire_resp *s, const uint8_t *body,
+                       size_t len, const struct wire_limits *lim)
 {
     struct wire_buf b1, b2;
     struct wire_resp s2;
@@ -83,6 +105,7 @@ static void check_resp(const struct wire_resp *s,
     fuzz_checks++;
     FUZZ_CHECK(rc == 0);
     if (rc == 0) {
+        FUZZ_CHECK(same_value(body, len, b1.data + 4, b1.len - 4));
         rc = wire_decode_resp(b1.data + 4, b1.len - 4, lim, &s2);
         FUZZ_CHECK(rc == 0);
         FUZZ_CHECK(s2.op == s->op && s2.xid == s->xid &&
@@ -106,11 +129,11 @@ static void one_body(const uint8_t *body, size_t len,
     int rc = wire_decode_req(body, len, lim, &q);
     FUZZ_CHECK(documented(rc));
     if (rc == 0)
-        check_req(&q, lim);
+        check_req(&q, body, len, lim);
     rc = wire_decode_resp(body, len, lim, &s);
     FUZZ_CHECK(documented(rc));
     if (rc == 0)
-        check_resp(&s, lim);
+        check_resp(&s, body, len, lim);
 }
 
 static void stream(const uint8_t *data, size_t size,

@@ -573,6 +573,25 @@ static void garbled_ident_refused(void **state)
     assert_non_null(strstr(f->s.errmsg, "ident"));
 }
 
+static void garbled_hard_state_detected(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(hard_state(&f->s, 4, 2, true), 0);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.term, 4);
+    uint8_t junk[20];
+    memset(junk, 0x5a, sizeof(junk));
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_META,
+                                    (const uint8_t *)"hard", 4, junk, 20), 0);
+    assert_int_equal(store_load(&f->s, &st), COORD_ECORRUPT);
+    assert_non_null(strstr(f->s.errmsg, "meta/hard"));
+    assert_int_equal(store__put_raw(&f->s, STORE_CF_META,
+                                    (const uint8_t *)"hard", 4, junk, 7), 0);
+    assert_int_equal(store_load(&f->s, &st), COORD_ECORRUPT);
+}
+
 /* Data without an identity record is not silently adopted. */
 static void data_without_ident_refused(void **state)
 {
@@ -1017,6 +1036,7 @@ static void rocks_kill9_power_loss(void **state)
     X(power_loss_snapshot_and_compaction)                                     \
     X(identity_checked)                                                       \
     X(garbled_ident_refused)                                                  \
+    X(garbled_hard_state_detected)                                            \
     X(data_without_ident_refused)                                             \
     X(corrupt_entry_detected)                                                 \
     X(corrupt_snapshot_chunk_detected)                                        \

@@ -21,9 +21,14 @@
  *   (indeterminate operations left over simply never happened);
  * - every configuration (bitset of linearized operations, model state) is
  *   memoised; a configuration seen before is not explored again.
- * Two prunings keep indeterminate operations from multiplying the search:
+ * Three prunings keep indeterminate operations from multiplying the search:
  * - an indeterminate operation whose effect would leave the state unchanged
  *   is never linearized (dropping it from any linearization keeps it valid);
+ * - symmetry: indeterminate operations of the same kind and expected version
+ *   whose value no read returns are interchangeable, except that an earlier
+ *   invoked one may go anywhere a later one may. So only the earliest
+ *   invoked unused one of such a class is ever tried (any linearization
+ *   maps onto one that uses the earliest ones, in order);
  * - without deletes, versions only grow (absent counts as -1, create makes
  *   0, every set adds 1). An operation that recorded a version needs the
  *   state at exactly some version when it linearizes; a step that raises
@@ -775,6 +780,7 @@ struct lc_search {
     size_t arena_cap; /* in bitsets */
     size_t bytes_max;
     bool use_bound;
+    int32_t *sym_prev; /* symmetry class predecessor, or -1 */
     int64_t *seg; /* min-tree over requirements; leaves at [seg_p + i] */
     size_t seg_p;
     struct lc_frame *stack;
@@ -985,6 +991,9 @@ static int lc_try(struct lc_search *s, int32_t c, uint64_t *state,
 {
     int32_t op = s->ent[c].op;
     uint64_t next;
+    int32_t sp = s->sym_prev[op];
+    if (sp >= 0 && !(s->bits[sp / 64] & (1ull << (sp % 64))))
+        return 0; /* an interchangeable earlier op must be used first */
     s->steps++;
     if (!lc_step(&s->ops[op], *state, &next) || !lc_bound_take(s, op, next))
         return 0;
@@ -1020,20 +1029,37 @@ static int32_t lc_pop(struct lc_search *s, uint64_t *state, size_t *remaining)
     return s->ent[fr.entry].next;
 }
 
-/* The WGL loop. Returns the verdict, or -ENOMEM. */
+/* The WGL loop. Returns the verdict, or -ENOMEM.
+ *
+ * The candidates at a configuration are the calls before the first return
+ * entry. They are tried in two passes: operations that completed first, then
+ * indeterminate ones, so a linearizable history is usually found without
+ * speculating on indeterminate operations at all. A popped operation
+ * resumes the pass it was tried in. */
 static int lc_search_run(struct lc_search *s, uint64_t state)
 {
     size_t remaining = 0;
     for (size_t i = 1; i < s->n_ent; i++)
         remaining += s->ent[i].call && s->ent[i].match >= 0;
     int32_t e = s->ent[0].next;
+    bool info_pass = false;
     while (remaining > 0) {
         coord_assert(e > 0); /* an unlinearized return is still listed */
         if (!s->ent[e].call) {
+            if (!info_pass) {
+                info_pass = true;
+                e = s->ent[0].next;
+                continue;
+            }
             lc_note_stuck(s, e, state);
             if (s->depth == 0)
                 return LINCHECK_NOT_LINEARIZABLE;
+            info_pass = s->ent[s->stack[s->depth - 1].entry].match < 0;
             e = lc_pop(s, &state, &remaining);
+            continue;
+        }
+        if (info_pass != (s->ent[e].match < 0)) {
+            e = s->ent[e].next;
             continue;
         }
         int rc = lc_try(s, e, &state, &remaining);
@@ -1041,7 +1067,12 @@ static int lc_search_run(struct lc_search *s, uint64_t state)
             return LINCHECK_UNKNOWN;
         if (rc < 0)
             return rc;
-        e = rc == 1 ? s->ent[0].next : s->ent[e].next;
+        if (rc == 1) {
+            info_pass = false;
+            e = s->ent[0].next;
+        } else {
+            e = s->ent[e].next;
+        }
     }
     return LINCHECK_LINEARIZABLE;
 }
@@ -1194,8 +1225,71 @@ static int lc_build_entries(struct lc_search *s)
     return 0;
 }
 
+/* Orders indeterminate operations by symmetry class, then invocation. */
+static const struct lc_hop *lc_sym_ops;
+
+static int lc_sym_cmp(const void *a, const void *b)
+{
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    const struct lc_hop *x = &lc_sym_ops[i], *y = &lc_sym_ops[j];
+    if (x->f != y->f)
+        return x->f - y->f;
+    if (x->expected != y->expected)
+        return x->expected < y->expected ? -1 : 1;
+    if (x->invoke != y->invoke)
+        return x->invoke < y->invoke ? -1 : 1;
+    return i - j;
+}
+
+static int lc_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fills s->sym_prev: for each indeterminate operation whose value no read
+ * returns, the previous one (by invocation) of its class (f, expected). */
+static int lc_symmetry_init(struct lc_search *s)
+{
+    size_t n = s->n, n_read = 0, n_sym = 0;
+    uint32_t *seen = coord_malloc((n ? n : 1) * sizeof(*seen));
+    int32_t *sym = coord_malloc((n ? n : 1) * sizeof(*sym));
+    if (seen == NULL || sym == NULL) {
+        coord_free(seen);
+        coord_free(sym);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct lc_hop *o = &s->ops[i];
+        s->sym_prev[i] = -1;
+        if (o->f == LINCHECK_READ && o->result == LINCHECK_R_DONE)
+            seen[n_read++] = o->value;
+    }
+    qsort(seen, n_read, sizeof(*seen), lc_u32_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const struct lc_hop *o = &s->ops[i];
+        if (o->status != LINCHECK_INFO)
+            continue;
+        if (o->value != LC_NONE &&
+            bsearch(&o->value, seen, n_read, sizeof(*seen), lc_u32_cmp))
+            continue; /* observed: not interchangeable */
+        sym[n_sym++] = (int32_t)i;
+    }
+    lc_sym_ops = s->ops;
+    qsort(sym, n_sym, sizeof(*sym), lc_sym_cmp);
+    for (size_t k = 1; k < n_sym; k++) {
+        const struct lc_hop *a = &s->ops[sym[k - 1]], *b = &s->ops[sym[k]];
+        if (a->f == b->f && a->expected == b->expected)
+            s->sym_prev[sym[k]] = sym[k - 1];
+    }
+    coord_free(seen);
+    coord_free(sym);
+    return 0;
+}
+
 static void lc_search_free(struct lc_search *s)
 {
+    coord_free(s->sym_prev);
     coord_free(s->ent);
     coord_free(s->bits);
     coord_free(s->zob);
@@ -1216,7 +1310,9 @@ static int lc_search_init(struct lc_search *s)
     for (s->seg_p = 1; s->seg_p < n;)
         s->seg_p *= 2;
     s->seg = coord_malloc(2 * s->seg_p * sizeof(*s->seg));
-    if (!s->ent || !s->bits || !s->zob || !s->stack || !s->seg)
+    s->sym_prev = coord_malloc(n * sizeof(*s->sym_prev));
+    if (!s->ent || !s->bits || !s->zob || !s->stack || !s->seg ||
+        !s->sym_prev || lc_symmetry_init(s) < 0)
         return -ENOMEM;
     s->use_bound = true;
     for (size_t i = 0; i < n; i++) {

@@ -155,8 +155,9 @@ int tree_cmd_encode(const struct tree_cmd *cmd, void **out, size_t *out_len)
 
 /* ---- Decoding ----------------------------------------------------------- */
 /* Bytes a msgpack header at p announces beyond itself (fixed-size payload
- * or a length field), or -1 for a reserved byte or a short header. Sets *items to the number
- * of nested values that follow (arrays, maps). */
+ * or a length field), or -1 for a reserved byte or a short header. Sets
+ * *hdr to the header's size and *items to the number of nested values
+ * that follow (arrays, maps). */
 static long mp_head(const uint8_t *p, const uint8_t *end, size_t *hdr,
                     uint64_t *items)
 {

@@ -840,6 +840,28 @@ int store_snap_commit(struct store *s, uint64_t keep_from)
     return rc;
 }
 
+int store_snap_commit_meta(struct store *s, uint64_t index, uint64_t term,
+                           const uint8_t *conf, uint32_t conf_len,
+                           uint64_t keep_from)
+{
+    if (index == 0 || index > STORE_INDEX_MAX ||
+        conf_len > STORE_CONF_BYTES_MAX || (conf_len && !conf)) {
+        store__errf(s->errmsg, "snapshot: bad index %llu or conf of %u "
+                    "bytes", (unsigned long long)index, conf_len);
+        return COORD_EINVAL;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->pend.active) {
+        s->pend.meta.index = index;
+        s->pend.meta.term = term;
+        s->pend.meta.conf_len = conf_len;
+        if (conf_len)
+            memcpy(s->pend.meta.conf, conf, conf_len);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return store_snap_commit(s, keep_from);
+}
+
 /* ---- snapshot readers --------------------------------------------------- */
 
 int store_snap_open(struct store *s, struct store_snap_reader *r)

@@ -201,6 +201,12 @@ int store_snap_begin(struct store *s, uint64_t index, uint64_t term,
 int store_snap_write(struct store *s, uint64_t offset, const uint8_t *data,
                      uint32_t len);
 int store_snap_commit(struct store *s, uint64_t keep_from);
+/* Like store_snap_commit, but with the metadata given now, replacing what
+ * begin recorded: for an InstallSnapshot receiver that learns the final
+ * (index, term, configuration) only with the last chunk. */
+int store_snap_commit_meta(struct store *s, uint64_t index, uint64_t term,
+                           const uint8_t *conf, uint32_t conf_len,
+                           uint64_t keep_from);
 
 /* Reads the latest committed snapshot from a consistent view: later
  * writes, compactions and even a newer snapshot do not change what this

@@ -502,6 +502,20 @@ static void snapshot_install_log_rules(void **state)
     write_snap(&f->s, 23, 3, "", d, sizeof(d), 64, 24);
     expect_log(&f->s, 24, 25);
     expect_range(&f->s, 24, 25, 3);
+    /* A receiver that learns the metadata with the last chunk. */
+    assert_int_equal(store_snap_begin(&f->s, 1, 0, NULL, 0), 0);
+    assert_int_equal(store_snap_write(&f->s, 0, d, sizeof(d)), 0);
+    assert_int_equal(store_snap_commit_meta(&f->s, 30, 4,
+                                            (const uint8_t *)"cf", 2,
+                                            STORE_DROP_LOG), 0);
+    expect_log(&f->s, 31, 30);
+    struct store_snap_reader r;
+    assert_int_equal(store_snap_open(&f->s, &r), 0);
+    assert_int_equal(r.meta.index, 30);
+    assert_int_equal(r.meta.term, 4);
+    assert_memory_equal(r.meta.conf, "cf", 2);
+    expect_snap(&r, d, sizeof(d));
+    store_snap_close(&r);
 }
 
 /* Power-loss mode: range deletes become point deletes over the held batch

@@ -163,6 +163,313 @@ enum coord_watch_kind {
     COORD_WATCH_PERSISTENT_RECURSIVE = 5, /* whole subtree, stays */
 };
 
+
+/* ==== Client API ==========================================================
+ * A client holds one session with a coord cluster over one TCP connection
+ * at a time (docs/client.md).
+ *
+ * Threading. coord_open() starts one internal I/O thread per client; the
+ * application needs no event loop. Every call may be made from any thread.
+ * Async calls (coord_a*) return at once; their callback runs exactly once,
+ * on the I/O thread, unless the call itself returned an error (then it
+ * never runs). Callbacks must not block for long (they stall the
+ * connection) and must not call sync calls or coord_close(): those return
+ * COORD_EBUSY on the I/O thread. Sync calls block the calling thread until
+ * the reply, at most the request timeout (then COORD_ETIMEDOUT).
+ *
+ * Ordering. Requests complete in the order they were submitted (one
+ * session's requests are served in order). Watch events and replies are
+ * delivered in the order the server sent them, so a watch event comes
+ * before the reply of any later read that reflects its change.
+ *
+ * Ownership. Pointer arguments are borrowed for the call: paths and data
+ * are copied (encoded) before the call returns. Everything a callback
+ * receives is borrowed until the callback returns; copy it to keep it.
+ * Memory that a sync call returns is freed by the caller with the free
+ * function named at that call.
+ *
+ * Outcomes. COORD_ECONNLOSS: the request was written to a connection that
+ * dropped before its reply; it may or may not have been applied (a write
+ * is deduplicated by (session, xid) only if it is retried within the same
+ * request, which the library never does: re-read to learn the outcome).
+ * COORD_ETIMEDOUT: no reply within the request timeout; same uncertainty.
+ * COORD_ESESSIONEXPIRED: the session is gone; the client is unusable and
+ * must be closed. COORD_ECLOSED: coord_close() was called. */
+
+struct coord_client;
+
+/* In-flight requests per client (submitted and not yet completed). The
+ * async calls return COORD_EAGAIN past it; the sync calls block until a
+ * slot frees or the request timeout passes (COORD_ETIMEDOUT). 1024 keeps a
+ * pipeline deep enough for a fast link while bounding client memory. */
+#define COORD_INFLIGHT_MAX 1024
+/* Servers in a client's server list. */
+#define COORD_SERVERS_MAX 64
+/* Watch registrations per client (one per path, kind and callback). */
+#define COORD_CLIENT_WATCHES_MAX 65536
+/* Default port when a server list entry has none (DESIGN.md). */
+#define COORD_CLIENT_PORT_DEFAULT 2281
+
+/* Session states reported to the state callback. */
+enum coord_state {
+    COORD_STATE_CONNECTING = 0,   /* no session yet; never reported */
+    COORD_STATE_CONNECTED = 1,    /* session established (new or resumed) */
+    COORD_STATE_DISCONNECTED = 2, /* connection lost; the session may still
+                                     be alive: jeopardy */
+    COORD_STATE_RECONNECTED = 3,  /* same session on a new connection */
+    COORD_STATE_EXPIRED = 4,      /* the cluster ended the session: final */
+    COORD_STATE_CLOSED = 5,       /* coord_close(): final */
+};
+
+/* Runs on the I/O thread at every state change. */
+typedef void (*coord_state_cb)(void *data, int state);
+
+struct coord_options {
+    /* "host:port,host:port", a host being a name, an IPv4 address or an
+     * [IPv6] address; the port defaults to COORD_CLIENT_PORT_DEFAULT.
+     * Borrowed for coord_open(). */
+    const char *servers;
+    uint32_t session_timeout_ms; /* requested; the server bounds it */
+    uint32_t connect_timeout_ms; /* TCP connect + handshake, per server */
+    uint32_t request_timeout_ms; /* bound on every call's wait */
+    uint32_t ping_interval_ms;   /* ping after this much send silence */
+    /* A server silent this long is treated as dead (a hung server keeps
+     * its TCP connection open): the client moves to the next server while
+     * its session stays alive on the cluster. */
+    uint32_t silent_timeout_ms;
+    uint32_t backoff_initial_ms; /* first reconnect delay after a failure */
+    uint32_t backoff_max_ms;     /* reconnect delay cap */
+    coord_state_cb state_cb;     /* optional */
+    void *state_data;
+    /* Resume an existing session (e.g. after a process restart): id and
+     * secret from coord_session(); 0 / NULL for a new session. */
+    uint64_t resume_session_id;
+    const uint8_t *resume_secret; /* COORD_SECRET_BYTES, borrowed */
+    bool read_only;               /* ask for a read-only session */
+};
+
+/* Defaults: session 10000 ms, connect 1000 ms, request 10000 ms, ping
+ * 300 ms, silent 1000 ms, backoff 50..2000 ms, servers "127.0.0.1:2281". */
+COORD_API void coord_options_init(struct coord_options *opts);
+
+/* Validates opts, starts the I/O thread and begins connecting; returns
+ * before the session exists (requests submitted meanwhile wait for it).
+ * On success *out is the client; close it with coord_close().
+ * COORD_EINVAL for a bad server list or option; COORD_ENOMEM; COORD_EIO
+ * when the thread or wakeup descriptor cannot be created. */
+COORD_API int coord_open(struct coord_client **out,
+                         const struct coord_options *opts);
+
+/* Ends the session (a CLOSE request, waited for at most the request
+ * timeout), fails every pending request with COORD_ECLOSED, reports
+ * COORD_STATE_CLOSED, stops the thread and frees the client. Returns 0,
+ * or COORD_EBUSY when called on the I/O thread (nothing is done). */
+COORD_API int coord_close(struct coord_client *c);
+
+/* The current enum coord_state. */
+COORD_API int coord_state(struct coord_client *c);
+/* Session id and secret (secret may be NULL); COORD_EAGAIN before the
+ * first handshake. */
+COORD_API int coord_session(struct coord_client *c, uint64_t *session_id,
+                            uint8_t *secret);
+/* The largest zxid seen in any reply or event (0 before any). */
+COORD_API uint64_t coord_last_zxid(struct coord_client *c);
+/* Frees memory returned by a sync call. NULL is fine. */
+COORD_API void coord_free_mem(void *p);
+
+/* ---- Watches ------------------------------------------------------------ */
+
+struct coord_event {
+    int type;         /* enum coord_event_type */
+    int kind;         /* enum coord_watch_kind of the watch that fired */
+    const char *path; /* NUL-terminated; the changed node (for
+                         MUST_REREAD: the watched path) */
+    uint64_t zxid;    /* of the change */
+};
+
+/* Runs on the I/O thread; ev is borrowed until it returns. */
+typedef void (*coord_watch_cb)(void *data, const struct coord_event *ev);
+
+/* A watch to register with a read: copied at submission. */
+struct coord_watcher {
+    coord_watch_cb cb;
+    void *data;
+};
+
+/* Read flags. Reads are linearizable unless COORD_READ_LOCAL asks for the
+ * connected server's own (possibly stale, never older than this session
+ * has seen) view. COORD_READ_STATS: children entries carry stats. */
+#define COORD_READ_LOCAL (1u << 1)
+#define COORD_READ_STATS (1u << 2)
+
+/* ---- Callbacks ---------------------------------------------------------- */
+
+/* DELETE, CHECK, SYNC, ADD/REMOVE_WATCH. */
+typedef void (*coord_void_cb)(void *data, int status);
+/* EXISTS, SET: stat is NULL unless status == 0. */
+typedef void (*coord_stat_cb)(void *data, int status,
+                              const struct coord_stat *stat);
+/* CREATE: path is the created node's (with a sequence suffix). */
+typedef void (*coord_create_cb)(void *data, int status, const char *path,
+                                const struct coord_stat *stat);
+/* GET: value is not NUL-terminated. */
+typedef void (*coord_data_cb)(void *data, int status, const void *value,
+                              size_t len, const struct coord_stat *stat);
+
+struct coord_child {
+    const char *name;       /* NUL-terminated, relative to the parent */
+    struct coord_stat stat; /* zero unless the page has stats */
+};
+
+struct coord_children_page {
+    size_t n;
+    const struct coord_child *entries; /* in name order */
+    bool more;       /* more children after the last entry */
+    bool with_stats;
+};
+typedef void (*coord_children_cb)(void *data, int status,
+                                  const struct coord_children_page *page);
+
+/* ---- Async operations --------------------------------------------------
+ * Each returns 0 (the callback will run) or an error (it will not):
+ * COORD_EINVAL (bad argument), COORD_ETOOBIG / COORD_ETOOMANY (over a
+ * limit), COORD_EAGAIN (COORD_INFLIGHT_MAX reached), COORD_ECLOSED,
+ * COORD_ESESSIONEXPIRED, COORD_ENOMEM. version -1 means any version. */
+
+COORD_API int coord_acreate(struct coord_client *c, const char *path,
+                            const void *value, size_t len, int mode,
+                            uint64_t ttl_ms, coord_create_cb cb,
+                            void *data);
+COORD_API int coord_adelete(struct coord_client *c, const char *path,
+                            int32_t version, coord_void_cb cb, void *data);
+/* A missing node is status COORD_ENONODE; a watcher then waits for its
+ * creation (COORD_WATCH_EXISTS), else for a change (COORD_WATCH_DATA). */
+COORD_API int coord_aexists(struct coord_client *c, const char *path,
+                            unsigned flags, const struct coord_watcher *w,
+                            coord_stat_cb cb, void *data);
+COORD_API int coord_aget(struct coord_client *c, const char *path,
+                         unsigned flags, const struct coord_watcher *w,
+                         coord_data_cb cb, void *data);
+COORD_API int coord_aset(struct coord_client *c, const char *path,
+                         const void *value, size_t len, int32_t version,
+                         coord_stat_cb cb, void *data);
+/* One page of children after start_after (NULL or "" = from the first),
+ * at most max_count (0 = the server's page maximum). */
+COORD_API int coord_achildren(struct coord_client *c, const char *path,
+                              unsigned flags, const char *start_after,
+                              uint32_t max_count,
+                              const struct coord_watcher *w,
+                              coord_children_cb cb, void *data);
+COORD_API int coord_acheck(struct coord_client *c, const char *path,
+                           int32_t version, coord_void_cb cb, void *data);
+/* Completes once the connected server has caught up with the leader as
+ * of the call, so a following local read sees every earlier write. */
+COORD_API int coord_async(struct coord_client *c, const char *path,
+                          coord_void_cb cb, void *data);
+/* kind: COORD_WATCH_PERSISTENT or COORD_WATCH_PERSISTENT_RECURSIVE. The
+ * watch stays until removed; re-registered on every reconnect. */
+COORD_API int coord_aadd_watch(struct coord_client *c, const char *path,
+                               int kind, const struct coord_watcher *w,
+                               coord_void_cb cb, void *data);
+/* Removes every watch of this kind on path (all callbacks). */
+COORD_API int coord_aremove_watch(struct coord_client *c, const char *path,
+                                  int kind, coord_void_cb cb, void *data);
+
+/* ---- Multi: all-or-nothing batch ----------------------------------------
+ * Build with coord_multi_new() and the coord_multi_* adders (paths and data
+ * are copied), submit with coord_amulti()/coord_multi(), free with
+ * coord_multi_free(). A builder is not thread-safe; it may be submitted
+ * any number of times. */
+struct coord_multi;
+
+struct coord_op_result {
+    int op;           /* 10 create, 11 delete, 14 set, 16 check */
+    int err;          /* 0, the op's error, or COORD_ESKIPPED */
+    const char *path; /* created path (create), else NULL */
+    struct coord_stat stat; /* create and set */
+};
+/* status: 0 if every op succeeded, else the first failed op's error (or
+ * the whole request's error, then n == 0). */
+typedef void (*coord_multi_cb)(void *data, int status, size_t n,
+                               const struct coord_op_result *results);
+
+COORD_API int coord_multi_new(struct coord_multi **out);
+COORD_API void coord_multi_free(struct coord_multi *m);
+COORD_API int coord_multi_create(struct coord_multi *m, const char *path,
+                                 const void *value, size_t len, int mode,
+                                 uint64_t ttl_ms);
+COORD_API int coord_multi_delete(struct coord_multi *m, const char *path,
+                                 int32_t version);
+COORD_API int coord_multi_set(struct coord_multi *m, const char *path,
+                              const void *value, size_t len,
+                              int32_t version);
+COORD_API int coord_multi_check(struct coord_multi *m, const char *path,
+                                int32_t version);
+/* Ops added so far. */
+COORD_API size_t coord_multi_count(const struct coord_multi *m);
+/* m is borrowed for the call (encoded before return). */
+COORD_API int coord_amulti(struct coord_client *c,
+                           const struct coord_multi *m, coord_multi_cb cb,
+                           void *data);
+
+/* ---- Sync operations ----------------------------------------------------
+ * Block until done (at most the request timeout). Return the operation's
+ * status; output pointers may be NULL when not wanted. COORD_EBUSY when
+ * called on the I/O thread. */
+
+/* *path_out: caller frees with coord_free_mem(). */
+COORD_API int coord_create(struct coord_client *c, const char *path,
+                           const void *value, size_t len, int mode,
+                           uint64_t ttl_ms, char **path_out,
+                           struct coord_stat *stat);
+COORD_API int coord_delete(struct coord_client *c, const char *path,
+                           int32_t version);
+COORD_API int coord_exists(struct coord_client *c, const char *path,
+                           unsigned flags, const struct coord_watcher *w,
+                           struct coord_stat *stat);
+/* *value: len bytes plus a NUL; caller frees with coord_free_mem(). */
+COORD_API int coord_get(struct coord_client *c, const char *path,
+                        unsigned flags, const struct coord_watcher *w,
+                        void **value, size_t *len, struct coord_stat *stat);
+COORD_API int coord_set(struct coord_client *c, const char *path,
+                        const void *value, size_t len, int32_t version,
+                        struct coord_stat *stat);
+
+/* A list of children; caller frees with coord_child_list_free(). */
+struct coord_child_list {
+    size_t n;
+    char **names;             /* n NUL-terminated names */
+    struct coord_stat *stats; /* n stats with COORD_READ_STATS, else NULL */
+    bool more;                /* one page only: more after the last name */
+};
+COORD_API void coord_child_list_free(struct coord_child_list *l);
+/* One page (see coord_achildren). */
+COORD_API int coord_children(struct coord_client *c, const char *path,
+                             unsigned flags, const char *start_after,
+                             uint32_t max_count,
+                             const struct coord_watcher *w,
+                             struct coord_child_list *out);
+/* Every page, appended into *out (the watch is set with the first page).
+ * Pages are separate reads: a listing that changes between pages may show
+ * a mix; the watch reports such a change. */
+COORD_API int coord_children_all(struct coord_client *c, const char *path,
+                                 unsigned flags,
+                                 const struct coord_watcher *w,
+                                 struct coord_child_list *out);
+COORD_API int coord_check(struct coord_client *c, const char *path,
+                          int32_t version);
+/* Results stay in m until the next submission or coord_multi_free(). */
+COORD_API int coord_multi(struct coord_client *c, struct coord_multi *m);
+/* The i-th result of the last coord_multi(), or NULL. */
+COORD_API const struct coord_op_result *
+coord_multi_result(const struct coord_multi *m, size_t i);
+COORD_API int coord_sync(struct coord_client *c, const char *path);
+COORD_API int coord_add_watch(struct coord_client *c, const char *path,
+                              int kind, const struct coord_watcher *w);
+COORD_API int coord_remove_watch(struct coord_client *c, const char *path,
+                                 int kind);
+/* ==== End of Client API ================================================ */
+
 #ifdef __cplusplus
 }
 #endif

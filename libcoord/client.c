@@ -1,0 +1,747 @@
+/* client.c -- the client's I/O thread: connection and session state
+ * machine (connect, HELLO, SET_WATCHES, ping, silence detection, reconnect
+ * with backoff to the next server, expiry, close), request submission and
+ * the public lifecycle calls. Frames are encoded and decoded only by
+ * libcoord/shared/wire.c; replies become callbacks in ops.c. One thread per
+ * client, poll() on the socket and an eventfd. It must never run a
+ * callback while holding the client mutex, and never write a request to a
+ * connection twice: requests outlive a dropped connection only if they
+ * were never written to it.
+ */
+#include "client_int.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "libcoord/shared/alloc.h"
+#include "libcoord/shared/check.h"
+
+/* Input buffer: start size; grows up to one frame. */
+#define CLIENT_IN_BYTES_MIN (64 * 1024)
+/* Stop moving requests to the output buffer past this: the rest wait in
+ * the table, so memory stays bounded by what the socket accepts. */
+#define CLIENT_OUT_BYTES_HIGH (256 * 1024)
+
+COORD_STATIC_ASSERT(COORD_READ_LOCAL == WIRE_READ_LOCAL, "read flags");
+COORD_STATIC_ASSERT(COORD_READ_STATS == WIRE_READ_STATS, "read flags");
+
+_Thread_local bool coord__submit_blocks;
+
+/* ---- Small helpers ------------------------------------------------------- */
+
+void coord__wake(struct coord_client *c)
+{
+    uint64_t one = 1;
+    ssize_t n = write(c->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, a wake pends */
+}
+
+bool coord__on_io_thread(struct coord_client *c)
+{
+    return c->io_started && pthread_equal(pthread_self(), c->thread);
+}
+
+static void set_state(struct coord_client *c, int state)
+{
+    pthread_mutex_lock(&c->mu);
+    c->state = state;
+    pthread_mutex_unlock(&c->mu);
+    if (c->opts.state_cb != NULL)
+        c->opts.state_cb(c->opts.state_data, state);
+}
+
+static int out_append(struct coord_client *c, const uint8_t *p, size_t n)
+{
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        uint8_t *q = coord_realloc(c->out, cap);
+        if (q == NULL)
+            return COORD_ENOMEM;
+        c->out = q;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    c->last_send_ms = coord__now_ms();
+    return 0;
+}
+
+/* Encodes a session-control request (xid 0) and appends it. */
+static int send_ctl(struct coord_client *c, const struct wire_req *req)
+{
+    struct wire_buf b;
+    wire_buf_init(&b, (size_t)c->lim.frame_bytes_max + WIRE_PREFIX_BYTES);
+    int err = wire_encode_req(&b, req, &c->lim);
+    if (err == 0)
+        err = out_append(c, b.data, b.len);
+    wire_buf_free(&b);
+    return err;
+}
+
+/* Runs the callbacks of a list of removed requests with err. */
+static void complete_list(struct coord_client *c, struct coord__req *list,
+                          int err)
+{
+    if (list != NULL) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->slot_cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    while (list != NULL) {
+        struct coord__req *r = list;
+        list = r->next;
+        r->next = NULL;
+        if (r->cb_kind == COORD__CB_INTERNAL)
+            c->close_done = true;
+        coord__complete(c, r, NULL, err);
+    }
+}
+
+/* ---- Connection lifecycle ----------------------------------------------- */
+
+static void conn_reset(struct coord_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->in_len = 0;
+    c->out_len = 0;
+}
+
+/* The connection failed or went silent: fail what was written to it
+ * (ECONNLOSS), report jeopardy once, and schedule the next server. */
+static void conn_fail(struct coord_client *c)
+{
+    bool was_ready = c->conn == COORD__CONN_READY;
+    struct coord__req *lost;
+
+    conn_reset(c);
+    pthread_mutex_lock(&c->mu);
+    coord__reqtab_drop_sent(&c->reqs, &lost);
+    pthread_mutex_unlock(&c->mu);
+    uint32_t delay = coord__backoff_ms(&c->rng, c->attempt,
+                                       c->opts.backoff_initial_ms,
+                                       c->opts.backoff_max_ms);
+    if (c->attempt < UINT32_MAX)
+        c->attempt++;
+    c->conn = COORD__CONN_IDLE;
+    c->conn_deadline_ms = coord__now_ms() + delay;
+    complete_list(c, lost, COORD_ECONNLOSS);
+    if (was_ready)
+        set_state(c, COORD_STATE_DISCONNECTED);
+}
+
+/* The session is gone: fail everything, report once, stop connecting. */
+static void session_dead(struct coord_client *c, int err, int state)
+{
+    struct coord__req *all;
+
+    conn_reset(c);
+    c->conn = COORD__CONN_IDLE;
+    c->conn_deadline_ms = UINT64_MAX;
+    pthread_mutex_lock(&c->mu);
+    c->dead = true;
+    c->dead_err = err;
+    coord__reqtab_drain(&c->reqs, &all);
+    pthread_mutex_unlock(&c->mu);
+    coord__watchtab_clear(&c->watches);
+    complete_list(c, all, err);
+    set_state(c, state);
+}
+
+static int send_hello(struct coord_client *c)
+{
+    struct wire_req q = {.op = WIRE_OP_HELLO, .xid = 0};
+    pthread_mutex_lock(&c->mu);
+    q.u.hello = (struct wire_hello){
+        .version = COORD_PROTOCOL_VERSION,
+        .session_id = c->have_session ? c->session_id : 0,
+        .secret = {(const char *)c->secret,
+                   c->have_session ? COORD_SECRET_BYTES : 0},
+        .timeout_ms = c->opts.session_timeout_ms,
+        .last_zxid = c->last_zxid,
+        .flags = c->opts.read_only ? WIRE_HELLO_READ_ONLY : 0,
+    };
+    pthread_mutex_unlock(&c->mu);
+    c->conn = COORD__CONN_HELLO;
+    c->last_recv_ms = coord__now_ms();
+    return send_ctl(c, &q);
+}
+
+/* Starts a non-blocking connect to the next server in the list. */
+static void conn_start(struct coord_client *c)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    char port[8];
+
+    c->server_idx = (c->server_idx + 1) % c->n_servers;
+    const struct coord__server *s = &c->servers[c->server_idx];
+    snprintf(port, sizeof(port), "%u", (unsigned)s->port);
+    c->conn_deadline_ms = coord__now_ms() + c->opts.connect_timeout_ms;
+    if (getaddrinfo(s->host, port, &hints, &ai) != 0 || ai == NULL)
+        goto out_fail;
+    c->fd = socket(ai->ai_family,
+                   ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   ai->ai_protocol);
+    if (c->fd < 0)
+        goto out_free_ai;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+        errno != EINPROGRESS)
+        goto out_free_ai;
+    freeaddrinfo(ai);
+    c->conn = COORD__CONN_CONNECTING;
+    return;
+
+out_free_ai:
+    freeaddrinfo(ai);
+out_fail:
+    conn_fail(c);
+}
+
+/* Re-registers every watch after a reconnect, in frames that fit. */
+static int send_set_watches(struct coord_client *c)
+{
+    size_t n = c->watches.n, got[WIRE_WATCH_KINDS], total = 0;
+    if (n == 0)
+        return 0;
+    struct wire_bytes *all = coord_calloc(n, sizeof(*all));
+    if (all == NULL)
+        return COORD_ENOMEM;
+    for (uint32_t k = 0; k < WIRE_WATCH_KINDS; k++) {
+        got[k] = coord__watchtab_paths(&c->watches, k + 1, all + total,
+                                       n - total);
+        total += got[k];
+    }
+    struct wire_req q = {.op = WIRE_OP_SET_WATCHES, .xid = 0};
+    q.u.set_watches.last_zxid = c->last_zxid;
+    size_t pos = 0, bytes = 0, budget = c->lim.frame_bytes_max / 2;
+    int err = 0;
+    for (uint32_t k = 0; k < WIRE_WATCH_KINDS && err == 0; k++) {
+        struct wire_paths *ps = &q.u.set_watches.kinds[k];
+        ps->paths = all + pos;
+        for (size_t i = 0; i < got[k] && err == 0; i++) {
+            if (bytes + all[pos].len + 16 > budget && bytes > 0) {
+                err = send_ctl(c, &q); /* a full frame: send, go on */
+                memset(q.u.set_watches.kinds, 0,
+                       sizeof(q.u.set_watches.kinds));
+                ps->paths = all + pos;
+                bytes = 0;
+            }
+            ps->n++;
+            bytes += all[pos++].len + 16;
+        }
+    }
+    if (err == 0)
+        err = send_ctl(c, &q);
+    coord_free(all);
+    return err;
+}
+
+/* The HELLO reply: session established, resumed, or refused. */
+static int on_hello(struct coord_client *c, const struct wire_resp *m)
+{
+    if (m->err == COORD_ESESSIONEXPIRED || m->err == COORD_ENOSESSION ||
+        m->err == COORD_EAUTH) {
+        session_dead(c, COORD_ESESSIONEXPIRED, COORD_STATE_EXPIRED);
+        return 1;
+    }
+    if (m->err != 0)
+        return m->err; /* this server cannot serve us: try the next */
+    const struct wire_hello_reply *h = &m->u.hello;
+    if (h->version != COORD_PROTOCOL_VERSION || h->session_id == 0 ||
+        h->secret.len != COORD_SECRET_BYTES ||
+        wire_limits_check(&h->limits) != 0)
+        return COORD_EPROTO;
+    pthread_mutex_lock(&c->mu);
+    bool resumed = c->have_session;
+    bool other = resumed && h->session_id != c->session_id;
+    if (!other) {
+        c->session_id = h->session_id;
+        memcpy(c->secret, h->secret.ptr, COORD_SECRET_BYTES);
+        c->have_session = true;
+        c->timeout_ms = h->timeout_ms;
+        c->lim = h->limits;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (other) { /* a new session is not ours: ours is gone */
+        session_dead(c, COORD_ESESSIONEXPIRED, COORD_STATE_EXPIRED);
+        return 1;
+    }
+    c->conn = COORD__CONN_READY;
+    c->attempt = 0;
+    int err = send_set_watches(c);
+    if (err != 0)
+        return err;
+    bool again = c->connected_once;
+    c->connected_once = true;
+    set_state(c, again ? COORD_STATE_RECONNECTED : COORD_STATE_CONNECTED);
+    return 0;
+}
+
+static void note_zxid(struct coord_client *c, uint64_t zxid)
+{
+    pthread_mutex_lock(&c->mu);
+    if (zxid > c->last_zxid)
+        c->last_zxid = zxid;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* One decoded frame. Returns 0 to go on, 1 when the connection is no
+ * longer usable (already handled), or an error to drop it. */
+static int on_frame(struct coord_client *c, const struct wire_resp *m)
+{
+    if (c->conn == COORD__CONN_HELLO)
+        return m->op == WIRE_OP_HELLO ? on_hello(c, m) : COORD_EPROTO;
+    note_zxid(c, m->zxid);
+    if (m->op == WIRE_OP_WATCH_EVENT) {
+        if (m->xid != WIRE_XID_EVENT)
+            return COORD_EPROTO;
+        return coord__deliver_event(c, m);
+    }
+    if (m->xid == 0) /* PING and SET_WATCHES replies: liveness only */
+        return m->op == WIRE_OP_PING || m->op == WIRE_OP_SET_WATCHES
+                   ? 0
+                   : COORD_EPROTO;
+    if (m->err == COORD_ESESSIONEXPIRED) {
+        session_dead(c, COORD_ESESSIONEXPIRED, COORD_STATE_EXPIRED);
+        return 1;
+    }
+    pthread_mutex_lock(&c->mu);
+    struct coord__req *r = coord__reqtab_take(&c->reqs, m->xid);
+    if (r != NULL)
+        pthread_cond_broadcast(&c->slot_cv);
+    pthread_mutex_unlock(&c->mu);
+    if (r == NULL)
+        return 0; /* it timed out earlier */
+    if (r->op != m->op) {
+        coord__complete(c, r, NULL, COORD_EPROTO);
+        return COORD_EPROTO;
+    }
+    if (r->cb_kind == COORD__CB_INTERNAL)
+        c->close_done = true;
+    coord__complete(c, r, m, m->err);
+    return 0;
+}
+
+/* Decodes and handles every whole frame in the input buffer. */
+static int read_frames(struct coord_client *c)
+{
+    size_t off = 0;
+    int err = 0;
+    while (err == 0) {
+        size_t fb;
+        err = wire_frame_check(c->in + off, c->in_len - off,
+                               c->lim.frame_bytes_max, &fb);
+        if (err == COORD_EAGAIN) {
+            err = 0;
+            if (fb > c->in_cap) {
+                uint8_t *p = coord_realloc(c->in, fb);
+                if (p == NULL)
+                    return COORD_ENOMEM;
+                c->in = p;
+                c->in_cap = fb;
+            }
+            break;
+        }
+        if (err != 0)
+            break;
+        struct wire_resp m;
+        err = wire_decode_resp(c->in + off + WIRE_PREFIX_BYTES,
+                               fb - WIRE_PREFIX_BYTES, &c->lim, &m);
+        if (err == 0)
+            err = on_frame(c, &m);
+        off += fb;
+    }
+    if (err == 0 && off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    return err;
+}
+
+static int do_read(struct coord_client *c)
+{
+    for (;;) {
+        ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n == 0)
+            return COORD_ECONNLOSS;
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : COORD_EIO;
+        c->in_len += (size_t)n;
+        c->last_recv_ms = coord__now_ms();
+        int err = read_frames(c);
+        if (err != 0 || c->fd < 0)
+            return err;
+    }
+}
+
+static int do_write(struct coord_client *c)
+{
+    while (c->out_len > 0) {
+        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : COORD_EIO;
+        memmove(c->out, c->out + n, c->out_len - (size_t)n);
+        c->out_len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Moves unsent requests into the output buffer, in xid order. */
+static int flush_requests(struct coord_client *c)
+{
+    int err = 0;
+    pthread_mutex_lock(&c->mu);
+    struct coord__req *r = coord__reqtab_next_unsent(&c->reqs);
+    for (; r != NULL && err == 0 && c->out_len < CLIENT_OUT_BYTES_HIGH;
+         r = r->next) {
+        err = out_append(c, r->frame.data, r->frame.len);
+        r->sent = err == 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+static void send_ping(struct coord_client *c)
+{
+    struct wire_req q = {.op = WIRE_OP_PING, .xid = 0};
+    if (send_ctl(c, &q) != 0)
+        conn_fail(c);
+}
+
+/* Time-driven work: request deadlines, connect and handshake deadlines,
+ * server silence, pings, the backoff timer. */
+static void run_timers(struct coord_client *c, uint64_t now)
+{
+    struct coord__req *late;
+
+    pthread_mutex_lock(&c->mu);
+    coord__reqtab_expire(&c->reqs, now, &late);
+    pthread_mutex_unlock(&c->mu);
+    complete_list(c, late, COORD_ETIMEDOUT);
+
+    switch (c->conn) {
+    case COORD__CONN_IDLE:
+        if (now >= c->conn_deadline_ms && !c->closing_seen)
+            conn_start(c);
+        break;
+    case COORD__CONN_CONNECTING:
+    case COORD__CONN_HELLO:
+        if (now >= c->conn_deadline_ms)
+            conn_fail(c);
+        break;
+    case COORD__CONN_READY:
+        if (now - c->last_recv_ms >= c->opts.silent_timeout_ms)
+            conn_fail(c); /* hung or partitioned: move on */
+        else if (now - c->last_send_ms >= c->opts.ping_interval_ms)
+            send_ping(c);
+        break;
+    }
+}
+
+static uint64_t next_wakeup(struct coord_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t t = coord__reqtab_next_deadline(&c->reqs);
+    pthread_mutex_unlock(&c->mu);
+    uint64_t d = UINT64_MAX;
+    if (c->conn == COORD__CONN_READY) {
+        d = c->last_recv_ms + c->opts.silent_timeout_ms;
+        uint64_t p = c->last_send_ms + c->opts.ping_interval_ms;
+        d = p < d ? p : d;
+    } else if (!c->closing_seen || c->conn != COORD__CONN_IDLE) {
+        d = c->conn_deadline_ms;
+    }
+    return d < t ? d : t;
+}
+
+/* A non-blocking connect finished (POLLOUT): check it, then say HELLO. */
+static void on_connected(struct coord_client *c)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 ||
+        soerr != 0 || send_hello(c) != 0)
+        conn_fail(c);
+}
+
+static void on_socket(struct coord_client *c, short revents)
+{
+    int err = 0;
+    if (c->conn == COORD__CONN_CONNECTING) {
+        if (revents & (POLLOUT | POLLERR | POLLHUP))
+            on_connected(c);
+        return;
+    }
+    if (revents & (POLLIN | POLLERR | POLLHUP))
+        err = do_read(c);
+    if (err == 0 && c->fd >= 0 && (revents & POLLOUT))
+        err = do_write(c);
+    if (err < 0)
+        conn_fail(c);
+}
+
+/* First sight of coord_close(): a CLOSE request if a session is up. */
+static void begin_close(struct coord_client *c)
+{
+    c->closing_seen = true;
+    if (c->conn != COORD__CONN_READY)
+        return;
+    struct coord__req *r = coord__req_new(c->lim.frame_bytes_max);
+    if (r == NULL)
+        return;
+    r->op = WIRE_OP_CLOSE;
+    r->cb_kind = COORD__CB_INTERNAL;
+    pthread_mutex_lock(&c->mu);
+    r->xid = c->next_xid++;
+    r->deadline_ms = coord__now_ms() + c->opts.request_timeout_ms;
+    struct wire_req q = {.op = WIRE_OP_CLOSE, .xid = r->xid};
+    int err = wire_encode_req(&r->frame, &q, &c->lim);
+    if (err == 0) {
+        c->reqs.cap++; /* CLOSE always fits */
+        err = coord__reqtab_add(&c->reqs, r);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (err != 0)
+        coord__req_free(r);
+    else
+        c->close_sent = true;
+}
+
+static void poll_once(struct coord_client *c)
+{
+    struct pollfd p[2] = {{.fd = c->wake_fd, .events = POLLIN}};
+    nfds_t n = 1;
+    if (c->fd >= 0) {
+        p[1].fd = c->fd;
+        p[1].events = POLLIN;
+        if (c->conn == COORD__CONN_CONNECTING || c->out_len > 0)
+            p[1].events |= POLLOUT;
+        n = 2;
+    }
+    uint64_t now = coord__now_ms(), at = next_wakeup(c);
+    int ms = at == UINT64_MAX ? -1
+             : at <= now      ? 0
+             : at - now > 60000 ? 60000
+                                : (int)(at - now);
+    if (poll(p, n, ms) < 0)
+        return; /* EINTR: the loop recomputes */
+    if (p[0].revents & POLLIN) {
+        uint64_t v;
+        ssize_t r = read(c->wake_fd, &v, sizeof(v));
+        (void)r;
+    }
+    if (n == 2 && p[1].revents != 0)
+        on_socket(c, p[1].revents);
+}
+
+static void *io_main(void *arg)
+{
+    struct coord_client *c = arg;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        bool closing = c->closing;
+        pthread_mutex_unlock(&c->mu);
+        if (closing && !c->closing_seen)
+            begin_close(c);
+        if (c->closing_seen && (!c->close_sent || c->close_done))
+            break;
+        run_timers(c, coord__now_ms());
+        if (c->conn == COORD__CONN_READY && flush_requests(c) != 0)
+            conn_fail(c);
+        if (c->fd >= 0 && c->conn != COORD__CONN_CONNECTING &&
+            c->out_len > 0 && do_write(c) != 0)
+            conn_fail(c);
+        poll_once(c);
+    }
+    conn_reset(c);
+    session_dead(c, COORD_ECLOSED, COORD_STATE_CLOSED);
+    return NULL;
+}
+
+/* ---- Public lifecycle ---------------------------------------------------- */
+
+static int client_init(struct coord_client *c, const struct coord_options *o)
+{
+    int err = coord__options_resolve(o, &c->opts);
+    if (err != 0)
+        return err;
+    err = coord__servers_parse(c->opts.servers, c->servers,
+                               COORD_SERVERS_MAX, &c->n_servers);
+    if (err != 0)
+        return err;
+    c->opts.servers = NULL; /* borrowed only for coord_open() */
+    coord__rng_seed(&c->rng);
+    coord__servers_shuffle(&c->rng, c->servers, c->n_servers);
+    c->server_idx = c->n_servers - 1; /* the first attempt takes [0] */
+    c->fd = -1;
+    c->next_xid = 1;
+    c->state = COORD_STATE_CONNECTING;
+    wire_limits_default(&c->lim);
+    coord__reqtab_init(&c->reqs, COORD_INFLIGHT_MAX);
+    coord__watchtab_init(&c->watches, COORD_CLIENT_WATCHES_MAX);
+    if (o->resume_session_id != 0) {
+        c->session_id = o->resume_session_id;
+        memcpy(c->secret, o->resume_secret, COORD_SECRET_BYTES);
+        c->have_session = true;
+    }
+    c->in = coord_malloc(CLIENT_IN_BYTES_MIN);
+    if (c->in == NULL)
+        return COORD_ENOMEM;
+    c->in_cap = CLIENT_IN_BYTES_MIN;
+    return 0;
+}
+
+int coord_open(struct coord_client **out, const struct coord_options *opts)
+{
+    pthread_condattr_t ca;
+    int err = COORD_EIO;
+
+    *out = NULL;
+    if (opts == NULL)
+        return COORD_EINVAL;
+    struct coord_client *c = coord_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return COORD_ENOMEM;
+    err = client_init(c, opts);
+    if (err != 0)
+        goto out_free;
+    err = COORD_EIO;
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wake_fd < 0)
+        goto out_free;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->slot_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&c->mu); /* publish c->thread before it runs */
+    if (pthread_create(&c->thread, NULL, io_main, c) != 0) {
+        pthread_mutex_unlock(&c->mu);
+        goto out_destroy;
+    }
+    c->io_started = true;
+    pthread_mutex_unlock(&c->mu);
+    *out = c;
+    return 0;
+
+out_destroy:
+    pthread_cond_destroy(&c->slot_cv);
+    pthread_mutex_destroy(&c->mu);
+    close(c->wake_fd);
+out_free:
+    coord_free(c->in);
+    coord_free(c);
+    return err;
+}
+
+int coord_close(struct coord_client *c)
+{
+    if (c == NULL)
+        return 0;
+    if (coord__on_io_thread(c))
+        return COORD_EBUSY;
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    pthread_mutex_unlock(&c->mu);
+    coord__wake(c);
+    pthread_join(c->thread, NULL);
+    coord_assert(c->reqs.n == 0);
+    coord__watchtab_free(&c->watches);
+    close(c->wake_fd);
+    pthread_cond_destroy(&c->slot_cv);
+    pthread_mutex_destroy(&c->mu);
+    coord_free(c->in);
+    coord_free(c->out);
+    coord_free(c);
+    return 0;
+}
+
+int coord_state(struct coord_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int s = c->state;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+int coord_session(struct coord_client *c, uint64_t *session_id,
+                  uint8_t *secret)
+{
+    int err = COORD_EAGAIN;
+    pthread_mutex_lock(&c->mu);
+    if (c->have_session && c->timeout_ms != 0) {
+        if (session_id != NULL)
+            *session_id = c->session_id;
+        if (secret != NULL)
+            memcpy(secret, c->secret, COORD_SECRET_BYTES);
+        err = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+uint64_t coord_last_zxid(struct coord_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t z = c->last_zxid;
+    pthread_mutex_unlock(&c->mu);
+    return z;
+}
+
+void coord_free_mem(void *p)
+{
+    coord_free(p);
+}
+
+/* Waits for a free request slot; mu held. */
+static int wait_slot(struct coord_client *c, bool block, uint64_t deadline)
+{
+    while (!c->closing && !c->dead && coord__reqtab_full(&c->reqs)) {
+        if (!block)
+            return COORD_EAGAIN;
+        struct timespec ts = {(time_t)(deadline / 1000),
+                              (long)(deadline % 1000) * 1000000};
+        if (pthread_cond_timedwait(&c->slot_cv, &c->mu, &ts) == ETIMEDOUT)
+            return COORD_ETIMEDOUT;
+    }
+    if (c->closing)
+        return COORD_ECLOSED;
+    if (c->dead)
+        return c->dead_err;
+    return 0;
+}
+
+int coord__submit(struct coord_client *c, struct coord__req *r,
+                  coord__encode_fn enc, const void *arg, bool block)
+{
+    uint64_t now = coord__now_ms();
+    pthread_mutex_lock(&c->mu);
+    int err = wait_slot(c, block, now + c->opts.request_timeout_ms);
+    if (err == 0) {
+        r->xid = c->next_xid++;
+        r->deadline_ms = now + c->opts.request_timeout_ms;
+        err = enc(c, r, arg);
+    }
+    if (err == 0)
+        err = coord__reqtab_add(&c->reqs, r);
+    pthread_mutex_unlock(&c->mu);
+    if (err != 0) {
+        coord__req_free(r);
+        return err;
+    }
+    coord__wake(c);
+    return 0;
+}

@@ -1196,6 +1196,78 @@ static void random_bytes(void **state)
     wire_buf_free(&samples);
 }
 
+/* Integers at every format boundary round-trip, and our encoding is the
+ * same canonical (shortest) one msgpack-c produces. */
+static void int_widths_canonical(void **state)
+{
+    (void)state;
+    static const int64_t sv[] = {0, 1, 127, 128, 255, 256, 65535, 65536,
+                                 INT32_MAX, (int64_t)UINT32_MAX + 1,
+                                 INT64_MAX, -1, -32, -33, -128, -129,
+                                 -32768, -32769, INT32_MIN,
+                                 (int64_t)INT32_MIN - 1, INT64_MIN};
+    static const uint64_t uv[] = {0, 127, 128, 255, 256, 65535, 65536,
+                                  UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+                                  UINT64_MAX};
+    for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++) {
+        struct wire_resp in = {.op = WIRE_OP_EXISTS, .xid = 1}, out;
+        struct wire_buf b;
+        in.zxid = uv[i % 10];
+        in.u.stat.ctime_ms = sv[i];
+        in.u.stat.mzxid = uv[i % 10];
+        in.u.stat.version = (int32_t)(sv[i] >= INT32_MIN && sv[i] <= INT32_MAX
+                                          ? sv[i] : -5);
+        resp_roundtrip(&in, &b, &out);
+        assert_stat(&out.u.stat, &in.u.stat);
+        /* The same message packed by msgpack-c. */
+        struct mp m;
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, 5);
+        msgpack_pack_uint32(&m.pk, WIRE_OP_EXISTS);
+        msgpack_pack_int64(&m.pk, 1);
+        msgpack_pack_uint64(&m.pk, in.zxid);
+        msgpack_pack_int64(&m.pk, 0);
+        msgpack_pack_array(&m.pk, WIRE_STAT_FIELDS);
+        msgpack_pack_uint64(&m.pk, 0);
+        msgpack_pack_uint64(&m.pk, in.u.stat.mzxid);
+        msgpack_pack_uint64(&m.pk, 0);
+        msgpack_pack_int64(&m.pk, in.u.stat.ctime_ms);
+        msgpack_pack_int64(&m.pk, 0);
+        msgpack_pack_int32(&m.pk, in.u.stat.version);
+        for (int k = 0; k < 5; k++)
+            msgpack_pack_uint32(&m.pk, 0);
+        assert_int_equal(m.sb.size, b.len - 4);
+        assert_memory_equal(m.sb.data, b.data + 4, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+        wire_buf_free(&b);
+    }
+}
+
+/* Lists longer than 65535 use array 32. */
+static void long_lists(void **state)
+{
+    (void)state;
+    enum { N = 70000 };
+    struct wire_bytes *paths = coord_malloc(N * sizeof(*paths));
+    for (int i = 0; i < N; i++)
+        paths[i] = B(i % 2 ? "/a" : "/bb");
+    struct wire_req in = {.op = WIRE_OP_SET_WATCHES, .xid = 1}, out;
+    struct wire_buf b;
+    in.u.set_watches.kinds[2].n = N;
+    in.u.set_watches.kinds[2].paths = paths;
+    req_roundtrip(&in, &b, &out);
+    struct wire_paths *ps = &out.u.set_watches.kinds[2];
+    assert_int_equal(ps->n, N);
+    struct wire_bytes p;
+    for (int i = 0; i < N; i++) {
+        assert_true(wire_next_path(&ps->it, &p));
+        assert_bytes(p, paths[i]);
+    }
+    assert_false(wire_next_path(&ps->it, &p));
+    wire_buf_free(&b);
+    coord_free(paths);
+}
+
 /* The worked example of docs/protocol.md section 7, byte for byte. */
 static void doc_example_bytes(void **state)
 {
@@ -1370,6 +1442,8 @@ int main(void)
         cmocka_unit_test(allocation_failure),
         cmocka_unit_test(msgpack_c_reads_our_frames),
         cmocka_unit_test(random_bytes),
+        cmocka_unit_test(int_widths_canonical),
+        cmocka_unit_test(long_lists),
         cmocka_unit_test(doc_example_bytes),
         cmocka_unit_test(op_names),
     };

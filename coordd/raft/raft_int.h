@@ -48,6 +48,7 @@ struct raft_prog {
     uint64_t snap_term;
     uint64_t snap_offset;  /* bytes acknowledged so far */
     uint64_t read_ack;     /* highest read round this member confirmed */
+    uint64_t hb_match;     /* match at the previous heartbeat (stall) */
 };
 
 /* A persist batch not yet acknowledged: what it made durable. */

@@ -106,6 +106,14 @@ void raft_broadcast_heartbeat(struct raft *r)
             continue;
         m->commit = p->match < r->commit ? p->match : r->commit;
         m->ctx = r->read_round;
+        /* A window with no ack for a whole heartbeat interval lost its
+         * messages: probe again from match (the response resends). */
+        if (p->state == RAFT_PROG_REPLICATE && p->in_count > 0 &&
+            p->match == p->hb_match) {
+            p->next = p->match + 1;
+            raft_prog_become_probe(p);
+        }
+        p->hb_match = p->match;
         if (p->state == RAFT_PROG_SNAPSHOT)
             raft_send_snapshot(r, p); /* retransmit the awaited chunk */
     }

@@ -95,6 +95,7 @@ int raft_init(struct raft **out, const struct raft_config *cfg,
     r->cfg = *cfg;
     r->id = cfg->id;
     r->prng = cfg->seed ^ (cfg->id * 0x9e3779b97f4a7c15ULL);
+    r->role = RAFT_FOLLOWER;
     int rc = raft_alloc_tables(r);
     if (rc == 0)
         rc = restore_load(r, rs);
@@ -414,8 +415,10 @@ static int step_dispatch(struct raft *r, const struct raft_event *ev)
     case RAFT_EV_UNREACHABLE: {
         struct raft_prog *p = raft_prog_find(r, ev->unreachable.peer);
         if (r->role == RAFT_LEADER && p != NULL && p->id != r->id &&
-            p->state == RAFT_PROG_REPLICATE)
+            p->state == RAFT_PROG_REPLICATE) {
+            p->next = p->match + 1;
             raft_prog_become_probe(p);
+        }
         return 0;
     }
     default: return COORD_EINVAL;

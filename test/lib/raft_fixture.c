@@ -583,6 +583,13 @@ void rfx_isolate(struct rfx *fx, uint64_t id, bool cut)
 
 void rfx_stabilize(struct rfx *fx)
 {
+    rfx_stabilize_drop(fx, 0, 0, 0);
+}
+
+void rfx_stabilize_drop(struct rfx *fx, uint64_t from, uint64_t to,
+                        uint8_t type)
+{
+    bool filter = from != 0 || to != 0 || type != 0;
     for (int round = 0; round < 10000; round++) {
         bool busy = false;
         for (uint32_t i = 0; i < fx->n; i++) {
@@ -593,6 +600,8 @@ void rfx_stabilize(struct rfx *fx)
             rfx_persist(fx, n->id);
             rfx_install(fx, n->id);
         }
+        if (filter)
+            rfx_drop(fx, from, to, type);
         if (fx->n_net > 0) {
             busy = true;
             rfx_deliver(fx, 0, 0, 0);

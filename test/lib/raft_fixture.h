@@ -142,6 +142,9 @@ void rfx_isolate(struct rfx *fx, uint64_t id, bool cut);
 void rfx_cut(struct rfx *fx, uint64_t a, uint64_t b, bool cut);
 /* Persist everything and deliver every message until quiet (bounded). */
 void rfx_stabilize(struct rfx *fx);
+/* Same, dropping every message that matches (from, to, type; 0 = any). */
+void rfx_stabilize_drop(struct rfx *fx, uint64_t from, uint64_t to,
+                        uint8_t type);
 /* Tick id until it campaigns, then stabilize; asserts it leads. */
 void rfx_elect(struct rfx *fx, uint64_t id);
 uint64_t rfx_leader(struct rfx *fx); /* the unique up leader of max term */

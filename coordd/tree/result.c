@@ -15,14 +15,18 @@
 #define RESULT_HEAD_BYTES 16
 #define RESULT_OP_BYTES (4 + TREE_STAT_BYTES + 4)
 
-uint8_t *tree_result_encode(const struct tree_result *r, uint32_t *len)
+size_t tree_result_size(const struct tree_result *r)
 {
     size_t n = RESULT_HEAD_BYTES;
     for (uint32_t i = 0; i < r->n_ops; i++)
         n += RESULT_OP_BYTES + r->ops[i].path_len;
-    uint8_t *b = coord_malloc(n), *p = b;
-    if (b == NULL)
-        coord_panic("tree: out of memory caching a result");
+    return n;
+}
+
+/* Writes tree_result_size(r) bytes to b. */
+void tree_result_encode(const struct tree_result *r, uint8_t *b)
+{
+    uint8_t *p = b;
     p = tree_put_u32(p, (uint32_t)r->err);
     p = tree_put_u64(p, r->zxid);
     p = tree_put_u32(p, r->n_ops);
@@ -35,9 +39,7 @@ uint8_t *tree_result_encode(const struct tree_result *r, uint32_t *len)
             memcpy(p, o->path, o->path_len);
         p += o->path_len;
     }
-    coord_assert((size_t)(p - b) == n);
-    *len = (uint32_t)n;
-    return b;
+    coord_assert((size_t)(p - b) == tree_result_size(r));
 }
 
 /* Decodes into t->result (and its scratch). COORD_ECORRUPT on bad bytes. */

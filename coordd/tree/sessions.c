@@ -140,9 +140,17 @@ void tree_session_cache_put(struct tree_session *s, uint64_t xid,
                             const struct tree_result *r)
 {
     struct tree_cache_entry *c = &s->cache[s->cache_next];
-    coord_free(c->bytes);
+    size_t n = tree_result_size(r);
+    if (n > c->cap) {
+        coord_free(c->bytes);
+        c->bytes = coord_malloc(n);
+        if (c->bytes == NULL)
+            coord_panic("tree: out of memory caching a result");
+        c->cap = (uint32_t)n;
+    }
+    tree_result_encode(r, c->bytes);
+    c->len = (uint32_t)n;
     c->xid = xid;
-    c->bytes = tree_result_encode(r, &c->len);
     s->cache_next = (s->cache_next + 1) % TREE_DEDUP_WINDOW;
     if (s->n_cache < TREE_DEDUP_WINDOW)
         s->n_cache++;

@@ -263,6 +263,7 @@ static int read_cache(struct snap_r *r, struct tree *t, struct tree_session *s)
         c->bytes = coord_malloc(c->len ? c->len : 1);
         if (c->bytes == NULL)
             return COORD_ENOMEM;
+        c->cap = c->len;
         if (!r_bytes(r, c->bytes, c->len))
             break;
         if (tree_result_decode(t, c->bytes, c->len) != 0)

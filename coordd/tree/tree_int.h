@@ -52,6 +52,7 @@ struct tree_cache_entry {
     uint64_t xid;
     uint8_t *bytes; /* encoded result (tree_result_encode) */
     uint32_t len;
+    uint32_t cap;   /* bytes allocated: reused by later results */
 };
 
 struct tree_session {
@@ -167,7 +168,8 @@ const struct tree_cache_entry *tree_session_cache_get(
 void tree_sessions_free_all(struct tree *t);
 
 /* Result encoding for the dedup cache and snapshots (result.c). */
-uint8_t *tree_result_encode(const struct tree_result *r, uint32_t *len);
+size_t tree_result_size(const struct tree_result *r);
+void tree_result_encode(const struct tree_result *r, uint8_t *b);
 int tree_result_decode(struct tree *t, const uint8_t *p, size_t len);
 
 /* Path helpers (path.c). */

@@ -355,6 +355,36 @@ static void many_indeterminate_ops(void **state)
              "1000 100 invoke read k\n1010 100 ok w17 3\n"
              "1020 100 invoke read k\n1030 100 ok w17 5\n");
     assert_int_equal(check_text(text), LINCHECK_NOT_LINEARIZABLE);
+    /* Unread indeterminate writes are interchangeable, but several of them
+     * may have happened: a later set reporting version 4 needs three. */
+    snprintf(text + used, sizeof(text) - used,
+             "1000 100 invoke write k z\n1010 100 ok 4\n"
+             "1020 100 invoke read k\n1030 100 ok z 4\n");
+    assert_int_equal(check_text(text), LINCHECK_LINEARIZABLE);
+    /* ...and only those invoked in time: one was invoked before the set
+     * completed, so the set cannot report version 2. */
+    assert_int_equal(check_text("init k a 0\n"
+                                "0 1 invoke write k w1\n"
+                                "100 2 invoke write k x\n"
+                                "110 2 ok 2\n"
+                                "200 3 invoke write k w3\n"),
+                     LINCHECK_LINEARIZABLE);
+    assert_int_equal(check_text("init k a 0\n"
+                                "0 1 invoke write k w1\n"
+                                "100 2 invoke write k x\n"
+                                "110 2 ok 3\n"
+                                "200 3 invoke write k w3\n"),
+                     LINCHECK_NOT_LINEARIZABLE);
+    /* Both unread writes happened, the first before x, the second (invoked
+     * later) before y. */
+    assert_int_equal(check_text("init k a 0\n"
+                                "0 1 invoke write k w1\n"
+                                "50 2 invoke write k x\n"
+                                "60 2 ok 2\n"
+                                "100 3 invoke write k w2\n"
+                                "200 2 invoke write k y\n"
+                                "210 2 ok 4\n"),
+                     LINCHECK_LINEARIZABLE);
 }
 
 /* Without versions, many indeterminate writes whose values are all read

@@ -128,6 +128,8 @@ void wire_buf_reset(struct wire_buf *b)
 void wire_buf_consume(struct wire_buf *b, size_t n)
 {
     coord_assert(n <= b->len);
+    if (n == 0)
+        return;
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }

@@ -30,3 +30,6 @@ TEST_EXTRA_BINS += $(LINCHECK_BIN)
 .PHONY: bench-checker
 bench-checker: $(LINCHECK_BENCH)
 	$(LINCHECK_BENCH) -n 10000 -k 10 -p 16 -i 30 -f 10 -r 5
+
+# The CLI against the fixture histories (exit codes and messages).
+TEST_EXTRA_SUITES += checker-cli|test/fault/checker/cli_test.sh $(LINCHECK_BIN)

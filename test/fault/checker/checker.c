@@ -1160,8 +1160,8 @@ static char *lc_explain(const struct lc_search *s, int verdict,
     }
     lc_cat(buf, sizeof(buf), "  cannot linearize: ");
     lc_describe_op(s->h, &s->ops[s->best_op], buf, sizeof(buf));
-    lc_cat(buf, sizeof(buf), "\n  it must complete, but no state it could "
-                             "be placed in accepts it:");
+    lc_cat(buf, sizeof(buf), "\n  states reached when it had to complete "
+                             "(none accepts it):");
     for (size_t i = 0; i < s->n_best_states; i++) {
         lc_cat(buf, sizeof(buf), " ");
         lc_describe_state(s->h, s->best_states[i], buf, sizeof(buf));

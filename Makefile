@@ -103,14 +103,16 @@ $(ALL_ARCHIVES): | $(BUILD)/.empty.o
 # ---- programs ----------------------------------------------------------------
 BINS :=
 ifneq ($(wildcard coordd/main.c),)
-BINS += $(BUILD)/coordd
-$(BUILD)/coordd: $(call obj,coordd/main.c) $(A_SERVER) $(A_NET) $(A_STORE) \
+BINS += $(BUILD)/bin/coordd
+$(BUILD)/bin/coordd: $(call obj,coordd/main.c) $(A_SERVER) $(A_NET) $(A_STORE) \
                  $(A_TREE) $(A_RAFT) $(A_SHARED)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 endif
 ifneq ($(CTL_SRC),)
-BINS += $(BUILD)/coordctl
-$(BUILD)/coordctl: $(call obj,$(CTL_SRC)) $(A_RECIPES) $(A_CLIENT) $(A_SHARED)
+BINS += $(BUILD)/bin/coordctl
+$(BUILD)/bin/coordctl: $(call obj,$(CTL_SRC)) $(A_RECIPES) $(A_CLIENT) $(A_SHARED)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 endif
 

@@ -1,0 +1,166 @@
+/* main.c -- coordd's entry point: parse flags and the config file, set up
+ * logging, open the data directory, start the node and the loop, tell
+ * systemd when serving, and on SIGTERM/SIGINT stop cleanly (stop listening,
+ * let the storage worker finish its fsync, close RocksDB), in reverse order
+ * of start-up. The only file that includes <systemd/sd-daemon.h>.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "coord.h"
+#include "coordd/config.h"
+#include "coordd/log.h"
+#include "coordd/net/net.h"
+#include "coordd/node.h"
+#include "coordd/store/store.h"
+#include "libcoord/shared/auth.h"
+
+/* Output not yet read by a client that pauses its reading, and that closes
+ * its connection: a slow consumer cannot hold the server's memory. */
+#define COORDD_CONN_OUT_PAUSE_BYTES (4u * 1024 * 1024)
+#define COORDD_CONN_OUT_BYTES_MAX (64u * 1024 * 1024)
+
+/* The store keeps a 64-bit cluster id: a stable hash (FNV-1a) of the
+ * configured cluster name, so a node refuses another cluster's data. */
+static uint64_t cluster_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = name; *p; p++) {
+        h ^= (uint8_t)*p;
+        h *= 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+static void fill_node_config(const struct coordd_config *c,
+                             struct node_config *nc)
+{
+    *nc = (struct node_config){
+        .id = c->node_id,
+        .cluster_id = cluster_hash(c->cluster_id),
+        .tick_ms = (uint32_t)c->tick_ms,
+        .election_ticks = (uint32_t)c->election_ticks,
+        .heartbeat_ticks = (uint32_t)c->heartbeat_ticks,
+        .pre_vote = c->pre_vote,
+        .check_quorum = c->check_quorum,
+        .inflight_msgs_max = (uint32_t)c->inflight_msgs_max,
+        .append_bytes_max = (uint32_t)c->append_bytes_max,
+        .uncommitted_bytes_max = c->uncommitted_bytes_max,
+        .snapshot_entries = c->snapshot_entries,
+        .snapshot_chunk_bytes = (uint32_t)c->snapshot_chunk_bytes,
+        .session_timeout_ms_min = (uint32_t)c->session_timeout_ms_min,
+        .session_timeout_ms_max = (uint32_t)c->session_timeout_ms_max,
+        .sessions_max = (uint32_t)c->sessions_max,
+        .watches_per_session_max = (uint32_t)c->watches_per_session_max,
+        .conn_inflight_max = (uint32_t)c->conn_inflight_max,
+        .nodes_max = (uint32_t)c->nodes_max,
+        .children_max = (uint32_t)c->children_max,
+        .clock_offset_ms = c->test_clock_offset_ms,
+    };
+    nc->limits = (struct wire_limits){
+        .frame_bytes_max = (uint32_t)c->frame_bytes_max,
+        .data_bytes_max = (uint32_t)c->data_bytes_max,
+        .path_bytes_max = (uint32_t)c->path_bytes_max,
+        .multi_ops_max = (uint32_t)c->multi_ops_max,
+        .children_page_max = (uint32_t)c->children_page_max,
+    };
+}
+
+static void on_ready(void *data)
+{
+    (void)data;
+    sd_notify(0, "READY=1\nSTATUS=serving");
+}
+
+static int run(const struct coordd_config *cfg, struct store *st)
+{
+    struct node_config nc;
+    fill_node_config(cfg, &nc);
+    nc.on_ready = on_ready;
+    char err[1024];
+    struct node *node = NULL;
+    int rc = node_open(&node, &nc, st, err, sizeof(err));
+    if (rc) {
+        log_emit(LOG_LEVEL_FATAL, "cannot load state", "err=%s msg=\"%s\"",
+                 coord_errname(rc), err);
+        return rc;
+    }
+    struct net_callbacks cb;
+    node_net_callbacks(node, &cb);
+    struct net_config netc = {
+        .client_host = cfg->client_listen.host,
+        .client_port = cfg->client_listen.port,
+        .frame_max = nc.limits.frame_bytes_max,
+        .conns_max = (uint32_t)cfg->conns_max,
+        .out_bytes_max = COORDD_CONN_OUT_BYTES_MAX,
+        .out_pause_bytes = COORDD_CONN_OUT_PAUSE_BYTES,
+        .tick_ms = nc.tick_ms,
+    };
+    struct net *net = NULL;
+    rc = net_init(&net, &netc, &cb, err, sizeof(err));
+    if (rc) {
+        log_emit(LOG_LEVEL_FATAL, "cannot listen", "addr=%s:%u msg=\"%s\"",
+                 cfg->client_listen.host, cfg->client_listen.port, err);
+        node_close(node);
+        return rc;
+    }
+    node_attach_net(node, net);
+    log_emit(LOG_LEVEL_INFO, "listening", "node=%llu client=%s:%u",
+             (unsigned long long)cfg->node_id, cfg->client_listen.host,
+             net_client_port(net));
+    net_run(net);
+    sd_notify(0, "STOPPING=1");
+    net_close(net); /* closes every connection first */
+    node_close(node); /* then the worker finishes its fsync */
+    log_emit(LOG_LEVEL_INFO, "stopped", NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct coordd_config cfg;
+    enum config_action action;
+    char err[CONFIG_ERR_BYTES];
+    if (config_from_args(&cfg, argc, argv, &action, err, sizeof(err))) {
+        fprintf(stderr, "coordd: %s\n", err);
+        return 2;
+    }
+    if (action == CONFIG_ACTION_HELP) {
+        config_print_help(stdout, argv[0]);
+        return 0;
+    }
+    if (action == CONFIG_ACTION_PRINT_EXAMPLE) {
+        config_defaults(&cfg);
+        config_print_ini(stdout, &cfg, true);
+        return 0;
+    }
+    if (action == CONFIG_ACTION_CHECK) {
+        config_print_ini(stdout, &cfg, false);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+    if (config_test_mode(&cfg))
+        log_emit(LOG_LEVEL_WARN, "test-only options are set",
+                 "power_loss=%d clock_offset_ms=%lld", cfg.test_power_loss,
+                 (long long)cfg.test_clock_offset_ms);
+    if (coord_auth_init() != 0) {
+        log_emit(LOG_LEVEL_FATAL, "libsodium failed to initialise", NULL);
+        return 1;
+    }
+    struct store_options so = {.cluster_id = cluster_hash(cfg.cluster_id),
+                               .node_id = cfg.node_id,
+                               .power_loss = cfg.test_power_loss};
+    static struct store st;
+    int rc = store_open_rocks(&st, cfg.data_dir, &so);
+    if (rc) {
+        log_emit(LOG_LEVEL_FATAL, "cannot open data directory",
+                 "dir=%s err=%s msg=\"%s\"", cfg.data_dir,
+                 coord_errname(rc), st.errmsg);
+        return 1;
+    }
+    rc = run(&cfg, &st);
+    store_close(&st);
+    return rc ? 1 : 0;
+}

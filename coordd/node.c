@@ -1,0 +1,789 @@
+/* node.c -- the driver: loads the durable state, feeds events to the Raft
+ * core and carries out each update in the order raft.h requires: persist
+ * (queued to the storage worker, group-committed off the loop thread),
+ * send, apply committed entries to the tree (replies and watch events),
+ * then serve read-index results. Client requests are request.c's; sessions
+ * and their liveness session.c's.
+ *
+ * Every raft_step() update is consumed before the next step, because its
+ * pointers are borrowed from the core until then.
+ */
+#include "node_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "coord.h"
+#include "coordd/log.h"
+#include "libcoord/shared/alloc.h"
+#include "libcoord/shared/auth.h"
+#include "libcoord/shared/check.h"
+
+/* In-memory log capacity of the core: entries since the last snapshot
+ * plus a margin for those arriving while a snapshot is written. */
+#define NODE_LOG_ENTRIES_SLACK 65536
+/* Storage worker queue: bounded by what Raft lets be uncommitted. */
+#define NODE_WORKER_QUEUE_MAX 65536
+
+static void node_take_snapshot(struct node *n);
+
+int64_t node_wall_ms(const struct node *n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+           n->cfg.clock_offset_ms;
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+/* Storage worker thread: record the durable seq and wake the loop. */
+static void worker_done_cb(void *data, int status, uint64_t seq)
+{
+    struct node *n = data;
+    if (status)
+        atomic_store(&n->worker_err, status);
+    else
+        atomic_store(&n->durable_seq, seq);
+    if (n->net)
+        net_wakeup(n->net);
+}
+
+static void persist_update(struct node *n, const struct raft_update *u)
+{
+    if (u->n_entries > n->sents_cap) {
+        uint32_t cap = u->n_entries * 2;
+        struct store_entry *p =
+            coord_realloc(n->sents, cap * sizeof(*n->sents));
+        if (!p)
+            coord_panic("out of memory queueing a persist request");
+        n->sents = p;
+        n->sents_cap = cap;
+    }
+    for (uint32_t i = 0; i < u->n_entries; i++) {
+        const struct raft_entry *e = &u->entries[i];
+        n->sents[i] = (struct store_entry){e->index, e->term, e->type,
+                                           e->len, e->data};
+    }
+    struct store_write w = {.hs_changed = u->hs_changed, .term = u->term,
+                            .vote = u->vote,
+                            .truncate_from = u->truncate_from,
+                            .entries = n->sents, .n_entries = u->n_entries};
+    int rc = store_worker_submit(&n->worker, u->persist_seq, &w);
+    if (rc) {
+        /* The queue is sized from what Raft lets be uncommitted: a full
+         * queue or a failed disk is not something to continue past. */
+        log_emit(LOG_LEVEL_FATAL, "cannot queue persist request", "err=%s",
+                 coord_errname(rc));
+        coord_panic("storage worker refused a persist request");
+    }
+}
+
+/* ---- apply --------------------------------------------------------------- */
+
+static void deliver_cb(void *data, struct watch_owner *o, uint8_t type,
+                       const char *path, size_t len, uint64_t zxid)
+{
+    struct node *n = data;
+    struct nsess *s = (struct nsess *)((char *)o -
+                                       offsetof(struct nsess, wo));
+    if (s->conn)
+        node_send_event(n, s->conn, type, path, len, zxid);
+}
+
+static void on_tree_event_fire(void *data, const struct tree_event *ev)
+{
+    struct node *n = data;
+    watch_fire(&n->watches, ev->type, ev->path, ev->path_len, ev->zxid,
+               deliver_cb, n);
+}
+
+/* Session side effects of an applied command, on every replica. */
+static void apply_sessions(struct node *n, const struct tree_cmd *c,
+                           const struct tree_result *res)
+{
+    if (res->err || res->cached)
+        return;
+    switch (c->type) {
+    case TREE_CMD_SESSION_OPEN:
+        if (!node_session_add(n, c->session_id, c->timeout_ms))
+            coord_panic("out of memory adding a session");
+        break;
+    case TREE_CMD_SESSION_CLOSE:
+        node_session_remove(n, c->session_id, false);
+        break;
+    case TREE_CMD_SESSION_EXPIRE:
+        for (uint32_t i = 0; i < c->n_ids; i++)
+            node_session_remove(n, c->ids[i], true);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Pops the writes queued before index (their entries were replaced by
+ * another leader's) and returns the request proposed at index, if it is
+ * the one this command came from. */
+static struct nreq *take_write(struct node *n, uint64_t index,
+                               const struct tree_cmd *c)
+{
+    while (n->wq_head && n->wq_head->index <= index) {
+        struct nreq *rq = n->wq_head;
+        n->wq_head = rq->next_wait;
+        if (!n->wq_head)
+            n->wq_tail = NULL;
+        rq->next_wait = NULL;
+        if (rq->index == index && rq->session_id == c->session_id &&
+            (uint64_t)rq->xid == c->xid)
+            return rq;
+        node_fail_req(n, rq, COORD_ECONNLOSS);
+    }
+    return NULL;
+}
+
+static void apply_normal(struct node *n, const struct raft_entry *e)
+{
+    struct tree_cmd_buf *cb = n->cmdbuf;
+    if (tree_cmd_decode(e->data, e->len, cb) != 0) {
+        /* Committed bytes were encoded by a leader and checksummed by the
+         * store: failing to decode them means replicas would diverge. */
+        log_emit(LOG_LEVEL_FATAL, "undecodable committed entry", "index=%llu",
+                 (unsigned long long)e->index);
+        coord_panic("undecodable committed entry");
+    }
+    const struct tree_result *res = NULL;
+    tree_apply(n->tree, e->index, &cb->cmd, on_tree_event_fire, n, &res);
+    apply_sessions(n, &cb->cmd, res);
+    struct nreq *rq = take_write(n, e->index, &cb->cmd);
+    if (rq)
+        node_complete_write(n, rq, res);
+}
+
+static void apply_entry(struct node *n, const struct raft_entry *e)
+{
+    coord_assert(e->index == n->applied + 1);
+    if (e->type == RAFT_ENTRY_NORMAL) {
+        apply_normal(n, e);
+    } else if (e->type == RAFT_ENTRY_CONF) {
+        uint8_t ct;
+        uint64_t cid;
+        const uint8_t *ctx;
+        uint32_t ctx_len;
+        if (raft_conf_decode(e, &n->conf, &ct, &cid, &ctx, &ctx_len) != 0)
+            coord_panic("undecodable committed configuration");
+    }
+    n->applied = e->index;
+    n->applied_term = e->term;
+}
+
+/* ---- the update ---------------------------------------------------------- */
+
+static void on_state_change(struct node *n, const struct raft_update *u)
+{
+    struct raft_status st;
+    raft_status(n->raft, &st);
+    bool was_leader = n->role == RAFT_LEADER;
+    n->role = u->role;
+    n->leader = u->leader;
+    n->term = st.term;
+    log_emit(LOG_LEVEL_INFO, "raft state", "role=%s term=%llu leader=%llu",
+             raft_role_name(u->role), (unsigned long long)st.term,
+             (unsigned long long)u->leader);
+    if (n->role == RAFT_LEADER && !was_leader)
+        node_sessions_reset_clocks(n); /* DESIGN: a new leader restarts
+                                          every session's clock */
+}
+
+static void process_update(struct node *n, const struct raft_update *u)
+{
+    if (u->persist_seq)
+        persist_update(n, u);
+    /* Peer messages: a single-node group sends none; the peer transport
+     * (coordd/net/peer.c) carries them in a cluster. */
+    coord_assert(u->n_msgs == 0);
+    coord_assert(!u->chunk && !u->snapshot_install);
+    if (u->state_changed)
+        on_state_change(n, u);
+    for (uint32_t i = 0; i < u->n_committed; i++)
+        apply_entry(n, &u->committed[i]);
+    for (uint32_t i = 0; i < u->n_reads; i++)
+        node_read_result(n, &u->reads[i]);
+    if (u->n_committed) {
+        struct raft_event ev = {.type = RAFT_EV_APPLIED};
+        ev.applied.index = n->applied;
+        node_step(n, &ev);
+    }
+    if (u->n_committed || u->n_reads)
+        node_reads_advance(n);
+    if (!n->ready && n->role == RAFT_LEADER && n->applied >= n->start_index)
+        n->ready = true;
+    if (u->want_snapshot ||
+        n->applied - n->snap_index >= n->cfg.snapshot_entries)
+        node_take_snapshot(n);
+}
+
+void node_step(struct node *n, const struct raft_event *ev)
+{
+    struct raft_update u;
+    int rc = raft_step(n->raft, ev, &u);
+    (void)rc; /* refusals are reported by the callers that care */
+    process_update(n, &u);
+}
+
+/* ---- proposals ----------------------------------------------------------- */
+
+int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = tree_cmd_encode(c, &buf, &len);
+    if (rc)
+        return rc;
+    if (n->n_prop == NODE_PROPOSE_BATCH_MAX)
+        node_flush_proposals(n);
+    n->pbufs[n->n_prop] = (struct raft_buf){buf, (uint32_t)len};
+    n->preqs[n->n_prop] = rq;
+    n->n_prop++;
+    return 0;
+}
+
+static void queue_write(struct node *n, struct nreq *rq, uint64_t index)
+{
+    rq->index = index;
+    rq->next_wait = NULL;
+    if (n->wq_tail)
+        n->wq_tail->next_wait = rq;
+    else
+        n->wq_head = rq;
+    n->wq_tail = rq;
+}
+
+/* One PROPOSE event for everything proposed since the last flush. */
+void node_flush_proposals(struct node *n)
+{
+    if (n->n_prop == 0)
+        return;
+    struct raft_event ev = {.type = RAFT_EV_PROPOSE};
+    ev.propose.bufs = n->pbufs;
+    ev.propose.n = n->n_prop;
+    struct raft_update u;
+    int rc = raft_step(n->raft, &ev, &u);
+    for (uint32_t i = 0; i < n->n_prop; i++) {
+        coord_free((void *)n->pbufs[i].data);
+        struct nreq *rq = n->preqs[i];
+        if (rc == 0 && rq)
+            queue_write(n, rq, u.propose_index + i);
+        else if (rq)
+            node_fail_req(n, rq, rc == COORD_ENOTLEADER
+                                     ? COORD_EUNAVAILABLE
+                                     : rc);
+    }
+    n->n_prop = 0;
+    process_update(n, &u);
+}
+
+static void flush_reads(struct node *n)
+{
+    if (!n->open_read_id)
+        return;
+    struct raft_event ev = {.type = RAFT_EV_READ_INDEX};
+    ev.read.id = n->open_read_id;
+    n->open_read_id = 0;
+    struct raft_update u;
+    int rc = raft_step(n->raft, &ev, &u);
+    if (rc) {
+        struct raft_read r = {ev.read.id, 0,
+                              rc == COORD_ENOTLEADER ? COORD_EUNAVAILABLE
+                                                     : rc};
+        node_read_result(n, &r);
+        node_reads_advance(n);
+    }
+    process_update(n, &u);
+}
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+/* Snapshot bytes are produced on the loop thread (the tree serializes
+ * itself into memory, a CPU-bound pass) and written to the store by a
+ * short-lived thread, so the loop never waits for the disk. */
+struct node_snap_job {
+    struct node *n;
+    uint64_t index;
+    uint64_t term;
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    uint8_t conf[4 + RAFT_MEMBERS_MAX * 9];
+    uint32_t conf_len;
+    int rc;
+    pthread_t thread;
+    atomic_bool done;
+};
+
+static int snap_append_cb(void *data, const void *bytes, size_t len)
+{
+    struct node_snap_job *j = data;
+    if (j->len + len > j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 1 << 20;
+        while (cap < j->len + len)
+            cap *= 2;
+        uint8_t *p = coord_realloc(j->buf, cap);
+        if (!p)
+            return COORD_ENOMEM;
+        j->buf = p;
+        j->cap = cap;
+    }
+    memcpy(j->buf + j->len, bytes, len);
+    j->len += len;
+    return 0;
+}
+
+/* Configuration blob stored with a snapshot: u32 n, then n x (u64 id,
+ * u8 role), big-endian. */
+uint32_t node_conf_encode(const struct raft_conf *c, uint8_t *out)
+{
+    uint8_t *p = out;
+    for (int i = 3; i >= 0; i--)
+        *p++ = (uint8_t)(c->n >> (8 * i));
+    for (uint32_t m = 0; m < c->n; m++) {
+        for (int i = 7; i >= 0; i--)
+            *p++ = (uint8_t)(c->members[m].id >> (8 * i));
+        *p++ = c->members[m].role;
+    }
+    return (uint32_t)(p - out);
+}
+
+int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c)
+{
+    if (len < 4)
+        return COORD_ECORRUPT;
+    uint32_t cnt = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
+                   (uint32_t)in[2] << 8 | in[3];
+    if (cnt == 0 || cnt > RAFT_MEMBERS_MAX || len != 4 + cnt * 9)
+        return COORD_ECORRUPT;
+    memset(c, 0, sizeof(*c));
+    c->n = cnt;
+    const uint8_t *p = in + 4;
+    for (uint32_t m = 0; m < cnt; m++) {
+        uint64_t id = 0;
+        for (int i = 0; i < 8; i++)
+            id = id << 8 | *p++;
+        c->members[m].id = id;
+        c->members[m].role = *p++;
+        if (id == 0 || (c->members[m].role != RAFT_VOTER &&
+                        c->members[m].role != RAFT_LEARNER))
+            return COORD_ECORRUPT;
+    }
+    return 0;
+}
+
+static void *snap_thread(void *arg)
+{
+    struct node_snap_job *j = arg;
+    struct store *s = j->n->store;
+    int rc = store_snap_begin(s, j->index, j->term, j->conf, j->conf_len);
+    for (size_t off = 0; rc == 0 && off < j->len;) {
+        size_t chunk = j->len - off < (1u << 20) ? j->len - off : 1u << 20;
+        rc = store_snap_write(s, off, j->buf + off, (uint32_t)chunk);
+        off += chunk;
+    }
+    if (rc == 0)
+        rc = store_snap_commit(s, j->index + 1);
+    j->rc = rc;
+    atomic_store(&j->done, true);
+    net_wakeup(j->n->net);
+    return NULL;
+}
+
+static void node_take_snapshot(struct node *n)
+{
+    if (n->snap_job || n->applied <= n->snap_index || !n->net)
+        return;
+    struct node_snap_job *j = coord_calloc(1, sizeof(*j));
+    if (!j)
+        return; /* retried at the next apply */
+    j->n = n;
+    j->index = n->applied;
+    j->term = n->applied_term;
+    j->conf_len = node_conf_encode(&n->conf, j->conf);
+    int rc = tree_snapshot_write(n->tree, snap_append_cb, j);
+    if (rc == 0 && pthread_create(&j->thread, NULL, snap_thread, j) == 0) {
+        n->snap_job = j;
+        return;
+    }
+    log_emit(LOG_LEVEL_WARN, "snapshot not started", "err=%s",
+             coord_errname(rc ? rc : COORD_ENOMEM));
+    coord_free(j->buf);
+    coord_free(j);
+}
+
+static void snap_check(struct node *n)
+{
+    struct node_snap_job *j = n->snap_job;
+    if (!j || !atomic_load(&j->done))
+        return;
+    n->snap_job = NULL;
+    pthread_join(j->thread, NULL);
+    if (j->rc) {
+        log_emit(LOG_LEVEL_FATAL, "snapshot write failed", "err=%s msg=\"%s\"",
+                 coord_errname(j->rc), n->store->errmsg);
+        coord_panic("snapshot write failed");
+    }
+    log_emit(LOG_LEVEL_INFO, "snapshot taken", "index=%llu bytes=%zu",
+             (unsigned long long)j->index, j->len);
+    n->snap_index = j->index;
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+    ev.snap_taken.index = j->index;
+    ev.snap_taken.size = j->len;
+    coord_free(j->buf);
+    coord_free(j);
+    node_step(n, &ev);
+}
+
+/* ---- loop callbacks ------------------------------------------------------ */
+
+static void node_on_tick(void *data)
+{
+    struct node *n = data;
+    struct raft_event ev = {.type = RAFT_EV_TICK};
+    node_step(n, &ev);
+    if (n->role == RAFT_LEADER) {
+        node_sessions_tick(n);
+        node_cleanup_tick(n);
+    }
+    if (n->ready && !n->ready_notified) {
+        n->ready_notified = true;
+        log_emit(LOG_LEVEL_INFO, "serving", "applied=%llu sessions=%u",
+                 (unsigned long long)n->applied, n->n_sessions);
+        if (n->cfg.on_ready)
+            n->cfg.on_ready(n->cfg.on_ready_data);
+    }
+}
+
+static void node_on_wakeup(void *data)
+{
+    struct node *n = data;
+    int err = atomic_load(&n->worker_err);
+    if (err) {
+        /* A failed fsync is never retried (fsyncgate): stop here. */
+        log_emit(LOG_LEVEL_FATAL, "storage failed", "err=%s msg=\"%s\"",
+                 coord_errname(err), n->worker.errmsg);
+        coord_panic("storage failed");
+    }
+    uint64_t seq = atomic_load(&n->durable_seq);
+    if (seq > n->acked_seq) {
+        n->acked_seq = seq;
+        struct raft_event ev = {.type = RAFT_EV_PERSISTED};
+        ev.persisted.seq = seq;
+        node_step(n, &ev);
+    }
+    snap_check(n);
+}
+
+/* Once per loop iteration, before net flushes: one PROPOSE and one
+ * READ_INDEX for everything that arrived. A node that does not lead keeps
+ * them (bounded by each connection's in-flight limit) until it does. */
+static void node_on_prepare(void *data)
+{
+    struct node *n = data;
+    if (n->role != RAFT_LEADER)
+        return;
+    node_flush_proposals(n);
+    flush_reads(n);
+}
+
+static void node_on_signal(void *data, int signo)
+{
+    struct node *n = data;
+    log_emit(LOG_LEVEL_INFO, "stopping", "signal=%d", signo);
+    n->stopping = true;
+    net_stop_listening(n->net);
+    net_stop(n->net);
+}
+
+void node_net_callbacks(struct node *n, struct net_callbacks *cb)
+{
+    *cb = (struct net_callbacks){
+        .data = n,
+        .on_accept = node_on_accept,
+        .on_frame = node_on_frame,
+        .on_close = node_on_close,
+        .on_tick = node_on_tick,
+        .on_wakeup = node_on_wakeup,
+        .on_prepare = node_on_prepare,
+        .on_signal = node_on_signal,
+    };
+}
+
+void node_attach_net(struct node *n, struct net *net)
+{
+    n->net = net;
+}
+
+bool node_ready(const struct node *n)
+{
+    return n->ready;
+}
+
+bool node_stopping(const struct node *n)
+{
+    return n->stopping;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+struct snap_src {
+    struct store_snap_reader r;
+    uint64_t off;
+};
+
+static long snap_src_read(void *data, void *buf, size_t cap)
+{
+    struct snap_src *src = data;
+    uint64_t left = src->r.meta.size - src->off;
+    uint32_t n = (uint32_t)(left < cap ? left : cap);
+    if (n == 0)
+        return 0;
+    int rc = store_snap_read(&src->r, src->off, buf, n);
+    if (rc)
+        return rc;
+    src->off += n;
+    return n;
+}
+
+/* The tree from the latest snapshot (or an empty one) and the
+ * configuration it carries (or the bootstrap one: this node alone). */
+static int load_tree(struct node *n, const struct store_state *st,
+                     const struct tree_config *tc)
+{
+    if (st->snap.index == 0) {
+        n->conf.n = 1;
+        n->conf.members[0].id = n->cfg.id;
+        n->conf.members[0].role = RAFT_VOTER;
+        return tree_open(&n->tree, tc);
+    }
+    if (node_conf_decode(st->snap.conf, st->snap.conf_len, &n->conf)) {
+        snprintf(n->errmsg, sizeof(n->errmsg),
+                 "snapshot %llu: bad configuration blob",
+                 (unsigned long long)st->snap.index);
+        return COORD_ECORRUPT;
+    }
+    struct snap_src src = {0};
+    int rc = store_snap_open(n->store, &src.r);
+    if (rc == 0) {
+        rc = tree_snapshot_load(&n->tree, tc, snap_src_read, &src);
+        store_snap_close(&src.r);
+    }
+    if (rc)
+        snprintf(n->errmsg, sizeof(n->errmsg), "snapshot %llu: %s %s",
+                 (unsigned long long)st->snap.index, coord_errname(rc),
+                 n->store->errmsg);
+    return rc;
+}
+
+/* The log after the snapshot, read into memory for raft_init (which copies
+ * it): payloads go into chunks of NODE_LOAD_CHUNK_BYTES kept until then. */
+#define NODE_LOAD_CHUNK_BYTES (64u * 1024 * 1024)
+
+struct log_load {
+    struct raft_entry *entries;
+    uint32_t n;
+    uint8_t **chunks;
+    uint32_t n_chunks;
+};
+
+static void log_load_free(struct log_load *ll)
+{
+    for (uint32_t i = 0; i < ll->n_chunks; i++)
+        coord_free(ll->chunks[i]);
+    coord_free(ll->chunks);
+    coord_free(ll->entries);
+}
+
+static int load_log(struct node *n, const struct store_state *st,
+                    struct log_load *ll)
+{
+    uint64_t count = st->last >= st->first ? st->last - st->first + 1 : 0;
+    if (count == 0)
+        return 0;
+    if (count > UINT32_MAX / 2)
+        return COORD_ETOOMANY;
+    ll->entries = coord_calloc(count, sizeof(*ll->entries));
+    struct store_entry *se = coord_calloc(count, sizeof(*se));
+    ll->chunks = coord_calloc(count, sizeof(*ll->chunks));
+    int rc = ll->entries && se && ll->chunks ? 0 : COORD_ENOMEM;
+    for (uint64_t next = st->first; rc == 0 && next <= st->last;) {
+        uint8_t *buf = coord_malloc(NODE_LOAD_CHUNK_BYTES);
+        uint32_t got = 0;
+        if (!buf) {
+            rc = COORD_ENOMEM;
+            break;
+        }
+        ll->chunks[ll->n_chunks++] = buf;
+        rc = store_read(n->store, next, st->last + 1, se + ll->n,
+                        (uint32_t)(count - ll->n), buf,
+                        NODE_LOAD_CHUNK_BYTES, &got);
+        for (uint32_t i = 0; rc == 0 && i < got; i++) {
+            struct store_entry *e = &se[ll->n + i];
+            ll->entries[ll->n + i] = (struct raft_entry){
+                e->index, e->term, e->type, e->len, e->data};
+        }
+        ll->n += got;
+        next += got;
+    }
+    coord_free(se);
+    if (rc)
+        snprintf(n->errmsg, sizeof(n->errmsg), "reading the log: %s %s",
+                 coord_errname(rc), n->store->errmsg);
+    return rc;
+}
+
+static int init_raft(struct node *n, const struct store_state *st,
+                     const struct log_load *ll)
+{
+    const struct node_config *c = &n->cfg;
+    struct raft_config rc = {
+        .id = c->id,
+        .election_ticks = c->election_ticks,
+        .heartbeat_ticks = c->heartbeat_ticks,
+        .inflight_max = c->inflight_msgs_max,
+        .append_entries_max = NODE_PROPOSE_BATCH_MAX,
+        .append_bytes_max = c->append_bytes_max,
+        .uncommitted_bytes_max = c->uncommitted_bytes_max,
+        .log_entries_max =
+            (uint32_t)(c->snapshot_entries + NODE_LOG_ENTRIES_SLACK +
+                       ll->n),
+        .log_bytes_max = 2 * c->uncommitted_bytes_max + NODE_LOG_BYTES_MAX,
+        .snapshot_chunk_bytes = c->snapshot_chunk_bytes,
+        .reads_max = NODE_READS_MAX,
+        .pre_vote = c->pre_vote,
+        .check_quorum = c->check_quorum,
+    };
+    coord_random_bytes(&rc.seed, sizeof(rc.seed));
+    struct raft_restore rs = {.term = st->term, .vote = st->vote,
+                              .entries = ll->entries,
+                              .n_entries = ll->n};
+    rs.snap.index = st->snap.index;
+    rs.snap.term = st->snap.term;
+    rs.snap.size = st->snap.size;
+    rs.snap.conf = n->conf;
+    int err = raft_init(&n->raft, &rc, &rs);
+    if (err)
+        snprintf(n->errmsg, sizeof(n->errmsg), "raft_init: %s",
+                 coord_errname(err));
+    return err;
+}
+
+static int alloc_scratch(struct node *n)
+{
+    const struct wire_limits *l = &n->cfg.limits;
+    n->cmdbuf = coord_malloc(sizeof(*n->cmdbuf));
+    n->ops = coord_calloc(l->multi_ops_max, sizeof(*n->ops));
+    n->results = coord_calloc(l->multi_ops_max, sizeof(*n->results));
+    n->children = coord_calloc(l->children_page_max, sizeof(*n->children));
+    n->pbufs = coord_calloc(NODE_PROPOSE_BATCH_MAX, sizeof(*n->pbufs));
+    n->preqs = coord_calloc(NODE_PROPOSE_BATCH_MAX, sizeof(*n->preqs));
+    if (!n->cmdbuf || !n->ops || !n->results || !n->children || !n->pbufs ||
+        !n->preqs)
+        return COORD_ENOMEM;
+    if (watch_table_init(&n->watches, n->cfg.watches_per_session_max))
+        return COORD_ENOMEM;
+    return node_sessions_init(n);
+}
+
+static int open_state(struct node *n)
+{
+    struct store_state st;
+    int rc = store_load(n->store, &st);
+    if (rc) {
+        snprintf(n->errmsg, sizeof(n->errmsg), "loading state: %s",
+                 n->store->errmsg);
+        return rc;
+    }
+    struct tree_config tc = {.nodes_max = n->cfg.nodes_max,
+                             .children_max = n->cfg.children_max,
+                             .data_bytes_max = n->cfg.limits.data_bytes_max,
+                             .sessions_max = n->cfg.sessions_max};
+    rc = load_tree(n, &st, &tc);
+    if (rc)
+        return rc;
+    rc = node_sessions_load(n);
+    if (rc)
+        return rc;
+    struct log_load ll = {0};
+    rc = load_log(n, &st, &ll);
+    if (rc == 0)
+        rc = init_raft(n, &st, &ll);
+    log_load_free(&ll);
+    n->applied = n->snap_index = st.snap.index;
+    n->applied_term = st.snap.term;
+    n->start_index = st.last;
+    n->acked_seq = 0;
+    log_emit(LOG_LEVEL_INFO, "state loaded",
+             "term=%llu snapshot=%llu first=%llu last=%llu nodes=%llu",
+             (unsigned long long)st.term,
+             (unsigned long long)st.snap.index,
+             (unsigned long long)st.first, (unsigned long long)st.last,
+             (unsigned long long)tree_node_count(n->tree));
+    return rc;
+}
+
+int node_open(struct node **out, const struct node_config *cfg,
+              struct store *s, char *errmsg, size_t errmsg_len)
+{
+    struct node *n = coord_calloc(1, sizeof(*n));
+    if (!n)
+        return COORD_ENOMEM;
+    n->cfg = *cfg;
+    n->store = s;
+    n->role = RAFT_FOLLOWER;
+    int rc = alloc_scratch(n);
+    if (rc == 0)
+        rc = open_state(n);
+    if (rc == 0)
+        rc = store_worker_start(&n->worker, s, NODE_WORKER_QUEUE_MAX,
+                                4 * cfg->uncommitted_bytes_max,
+                                worker_done_cb, n);
+    if (rc) {
+        if (errmsg && errmsg_len)
+            snprintf(errmsg, errmsg_len, "%s", n->errmsg[0]
+                                                   ? n->errmsg
+                                                   : coord_strerror(rc));
+        node_close(n);
+        return rc;
+    }
+    n->worker_started = true;
+    *out = n;
+    return 0;
+}
+
+void node_close(struct node *n)
+{
+    if (!n)
+        return;
+    if (n->snap_job) {
+        pthread_join(n->snap_job->thread, NULL);
+        coord_free(n->snap_job->buf);
+        coord_free(n->snap_job);
+    }
+    if (n->worker_started)
+        store_worker_stop(&n->worker);
+    for (uint32_t i = 0; i < n->n_prop; i++)
+        coord_free((void *)n->pbufs[i].data);
+    node_requests_free(n);
+    node_sessions_close(n);
+    if (n->watches.buckets)
+        watch_table_close(&n->watches);
+    raft_close(n->raft);
+    tree_close(n->tree);
+    coord_free(n->sents);
+    coord_free(n->cmdbuf);
+    coord_free(n->ops);
+    coord_free(n->results);
+    coord_free(n->children);
+    coord_free(n->pbufs);
+    coord_free(n->preqs);
+    coord_free(n);
+}

@@ -1,0 +1,71 @@
+/* node.h -- the driver of coordd: it owns the Raft core, the tree, the
+ * storage worker and the watch registry, and turns client frames into Raft
+ * proposals and read-index requests, committed entries into tree applies,
+ * replies and watch events. It carries out every raft_update in the order
+ * raft.h's contract requires: persist (through the storage worker), send,
+ * apply, serve reads.
+ *
+ * Threads: everything here runs on the loop thread except the storage
+ * worker's completion callback, which only records a sequence number and
+ * wakes the loop. node.c never blocks on disk.
+ */
+#ifndef COORDD_NODE_H
+#define COORDD_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coordd/net/net.h"
+#include "coordd/store/store.h"
+#include "libcoord/shared/wire.h"
+
+struct node_config {
+    uint64_t id;
+    uint64_t cluster_id;
+    uint32_t tick_ms;
+    uint32_t election_ticks;
+    uint32_t heartbeat_ticks;
+    bool pre_vote;
+    bool check_quorum;
+    uint32_t inflight_msgs_max;
+    uint32_t append_bytes_max;
+    uint64_t uncommitted_bytes_max;
+    uint64_t snapshot_entries;   /* applied entries between snapshots */
+    uint32_t snapshot_chunk_bytes;
+    uint32_t session_timeout_ms_min;
+    uint32_t session_timeout_ms_max;
+    uint32_t sessions_max;
+    uint32_t watches_per_session_max;
+    uint32_t conn_inflight_max;
+    uint32_t nodes_max;
+    uint32_t children_max;
+    struct wire_limits limits;
+    int64_t clock_offset_ms;     /* test-only: added to the wall clock */
+    /* Called once on the loop thread when the node starts serving
+     * (main.c tells systemd). May be NULL. */
+    void (*on_ready)(void *data);
+    void *on_ready_data;
+};
+
+struct node;
+
+/* Loads the durable state from s (borrowed; must outlive the node): the
+ * latest snapshot into a tree, the log after it into the Raft core, and
+ * starts the storage worker. Returns 0 or a COORD_E* code with a message
+ * in errmsg. Caller frees with node_close(). */
+int node_open(struct node **out, const struct node_config *cfg,
+              struct store *s, char *errmsg, size_t errmsg_len);
+/* The callbacks net/ calls into; data is the node. */
+void node_net_callbacks(struct node *n, struct net_callbacks *cb);
+/* Gives the node its loop (after net_init with node_net_callbacks). */
+void node_attach_net(struct node *n, struct net *net);
+/* True once this node serves clients: it leads (single node) and has
+ * applied everything committed before it started. */
+bool node_ready(const struct node *n);
+/* Stops the storage worker after everything queued is durable, frees
+ * everything. */
+void node_close(struct node *n);
+/* Set once SIGTERM/SIGINT was handled and the loop should end. */
+bool node_stopping(const struct node *n);
+
+#endif /* COORDD_NODE_H */

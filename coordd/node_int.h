@@ -1,0 +1,181 @@
+/* node_int.h -- the structs behind node.h, shared by node.c (Raft updates,
+ * persistence, apply), request.c (client requests and their ordering) and
+ * session.c (sessions, liveness, expiry). Private to those files and tests.
+ *
+ * Request ordering: every request of a connection sits in that
+ * connection's FIFO until it is complete AND every request before it has
+ * been answered, so the requests of a session complete in the order sent.
+ * A write completes when its entry is applied; a linearizable read when its
+ * read index is known and applied; a local read at once. Watch events are
+ * written to the connection when the change is applied, which is before any
+ * later read that reflects the change is executed.
+ */
+#ifndef COORDD_NODE_INT_H
+#define COORDD_NODE_INT_H
+
+#include <stdatomic.h>
+
+#include "coordd/node.h"
+#include "coordd/raft/raft.h"
+#include "coordd/tree/tree.h"
+#include "coordd/watch.h"
+
+/* Requests proposed in one loop iteration before the batch is stepped
+ * early (one PROPOSE event per batch). */
+#define NODE_PROPOSE_BATCH_MAX 4096
+/* Scan for expired sessions at most this often. */
+#define NODE_SESSION_SCAN_MS 100
+/* Look for container/TTL nodes to clean up this often. */
+#define NODE_CLEANUP_SCAN_MS 1000
+/* Pending read-index batches in the core (one per loop iteration). */
+#define NODE_READS_MAX 1024
+/* Bytes of entry payloads the core keeps in memory beyond twice the
+ * uncommitted bound: the log since the last snapshot. */
+#define NODE_LOG_BYTES_MAX (512ull * 1024 * 1024)
+/* Initial session hash buckets (grows by doubling). */
+#define NODE_SESSION_BUCKETS_INITIAL 1024
+
+enum nreq_state {
+    NREQ_WRITE = 1, /* waiting for its entry to be applied */
+    NREQ_READ = 2,  /* waiting for its read index, then for apply */
+    NREQ_DONE = 3,  /* response encoded in resp */
+};
+
+struct nconn;
+
+struct nreq {
+    struct nreq *next;      /* in the connection's FIFO */
+    struct nreq *next_wait; /* in the write queue or the read list */
+    struct nconn *conn;     /* NULL once the connection closed */
+    uint32_t op;
+    int64_t xid;
+    uint8_t state;          /* enum nreq_state */
+    uint64_t index;         /* write: its log index; read: read index */
+    uint64_t read_id;       /* read: its read-index batch; 0 = local */
+    bool read_known;        /* read: index (or a failure) is known */
+    bool waiting;           /* read: on the node's read wait list */
+    int status;             /* read: failure of its read index */
+    uint64_t session_id;    /* write: proposing session (HELLO: new) */
+    uint8_t secret[COORD_SECRET_BYTES]; /* HELLO of a new session */
+    uint32_t timeout_ms;    /* HELLO: negotiated timeout */
+    uint8_t *frame;         /* read: copy of the request frame */
+    size_t frame_len;
+    struct wire_buf resp;   /* done: the encoded response frame */
+};
+
+struct nsess {
+    uint64_t id;
+    uint32_t timeout_ms;
+    int64_t last_ms;      /* leader's clock of the last sign of life */
+    bool expiring;        /* expiry proposed, not applied yet */
+    struct nconn *conn;   /* attached connection here, or NULL */
+    struct watch_owner wo;
+    struct nsess *hnext;
+};
+
+struct nconn {
+    struct node *node;
+    struct net_conn *nc;
+    struct nsess *sess;   /* NULL until HELLO completes */
+    struct nreq *head;    /* request FIFO */
+    struct nreq *tail;
+    uint32_t inflight;
+    bool hello_seen;
+    bool close_after;     /* close once the FIFO drains */
+};
+
+struct node {
+    struct node_config cfg;
+    struct raft *raft;
+    struct tree *tree;
+    struct store *store;
+    struct store_worker worker;
+    bool worker_started;
+    struct net *net;
+    struct watch_table watches;
+    /* sessions of the tree, with this server's view of them */
+    struct nsess **sbuckets;
+    uint32_t n_sbuckets;
+    uint32_t n_sessions;
+    /* writes waiting for apply, in index order */
+    struct nreq *wq_head;
+    struct nreq *wq_tail;
+    /* reads waiting for their index or for apply */
+    struct nreq *reads;
+    /* this iteration's proposals */
+    struct raft_buf *pbufs;
+    struct nreq **preqs;
+    uint32_t n_prop;
+    /* this iteration's read-index batch */
+    uint64_t next_read_id;
+    uint64_t open_read_id; /* 0 = no read waits for a batch */
+    /* persistence */
+    atomic_uint_fast64_t durable_seq;
+    atomic_int worker_err;
+    uint64_t acked_seq;
+    struct store_entry *sents;
+    uint32_t sents_cap;
+    /* Raft view */
+    uint8_t role;
+    uint64_t term;
+    uint64_t leader;
+    uint64_t applied;
+    uint64_t applied_term;
+    uint64_t start_index; /* last log index at start: ready once applied */
+    bool ready;
+    struct raft_conf conf; /* as of the applied index */
+    uint64_t snap_index;
+    struct node_snap_job *snap_job; /* a snapshot being written, or NULL */
+    bool ready_notified;
+    /* scratch */
+    struct tree_cmd_buf *cmdbuf;
+    struct tree_op *ops;
+    struct wire_child *children;
+    uint32_t n_children;
+    struct wire_op_result *results;
+    int64_t last_scan_ms;
+    int64_t last_cleanup_ms;
+    bool stopping;
+    char errmsg[STORE_ERRMSG_BYTES + 256];
+};
+
+/* node.c */
+int64_t node_wall_ms(const struct node *n);
+void node_step(struct node *n, const struct raft_event *ev);
+void node_flush_proposals(struct node *n);
+int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c);
+
+uint32_t node_conf_encode(const struct raft_conf *c, uint8_t *out);
+int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c);
+
+/* request.c */
+int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
+                  size_t len);
+int node_on_accept(void *data, struct net_conn *c);
+void node_on_close(void *data, struct net_conn *c, int reason);
+void node_complete_write(struct node *n, struct nreq *rq,
+                         const struct tree_result *res);
+void node_fail_req(struct node *n, struct nreq *rq, int err);
+void node_conn_drain(struct nconn *cn);
+void node_reads_advance(struct node *n);
+void node_read_result(struct node *n, const struct raft_read *r);
+void node_send_event(struct node *n, struct nconn *cn, uint8_t type,
+                     const char *path, size_t len, uint64_t zxid);
+void nreq_free(struct nreq *rq);
+void node_requests_free(struct node *n);
+
+/* session.c */
+int node_sessions_init(struct node *n);
+int node_sessions_load(struct node *n);
+void node_sessions_close(struct node *n);
+struct nsess *node_session_find(const struct node *n, uint64_t id);
+struct nsess *node_session_add(struct node *n, uint64_t id,
+                               uint32_t timeout_ms);
+void node_session_remove(struct node *n, uint64_t id, bool expired);
+void node_session_touch(struct node *n, struct nsess *s);
+void node_sessions_reset_clocks(struct node *n);
+void node_sessions_tick(struct node *n);
+void node_session_attach(struct node *n, struct nsess *s, struct nconn *cn);
+void node_cleanup_tick(struct node *n);
+
+#endif /* COORDD_NODE_INT_H */

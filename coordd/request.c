@@ -1,0 +1,754 @@
+/* request.c -- client requests on coordd: decode each frame, turn writes
+ * into proposals and reads into read-index waits, keep every connection's
+ * requests in a FIFO so they complete in the order sent, execute reads
+ * against the tree when their turn comes, and encode replies and watch
+ * events into the connection's output buffer. No sockets here (net/ owns
+ * them) and no Raft internals (node.c steps the core).
+ */
+#include "node_int.h"
+
+#include <string.h>
+
+#include "coord.h"
+#include "coordd/log.h"
+#include "libcoord/shared/alloc.h"
+#include "libcoord/shared/auth.h"
+#include "libcoord/shared/check.h"
+
+/* ---- request objects and the per-connection FIFO ------------------------- */
+
+static struct nreq *nreq_new(struct nconn *cn, uint32_t op, int64_t xid)
+{
+    struct nreq *rq = coord_calloc(1, sizeof(*rq));
+    if (!rq)
+        return NULL;
+    rq->conn = cn;
+    rq->op = op;
+    rq->xid = xid;
+    if (cn->tail)
+        cn->tail->next = rq;
+    else
+        cn->head = rq;
+    cn->tail = rq;
+    cn->inflight++;
+    if (cn->inflight >= cn->node->cfg.conn_inflight_max)
+        net_conn_pause(cn->nc); /* backpressure: stop reading */
+    return rq;
+}
+
+void nreq_free(struct nreq *rq)
+{
+    if (!rq)
+        return;
+    coord_free(rq->frame);
+    wire_buf_free(&rq->resp);
+    coord_free(rq);
+}
+
+/* Appends len raw bytes (one encoded frame) to b. */
+static int buf_append(struct wire_buf *b, const uint8_t *p, size_t len)
+{
+    if (b->len + len > b->cap) {
+        if (b->fixed || b->len + len > b->max)
+            return COORD_ENOMEM;
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        if (cap > b->max)
+            cap = b->max;
+        uint8_t *d = coord_realloc(b->data, cap);
+        if (!d)
+            return COORD_ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, len);
+    b->len += len;
+    return 0;
+}
+
+static void encode_resp(struct node *n, struct wire_buf *b,
+                        struct wire_resp *resp)
+{
+    resp->zxid = n->applied;
+    int rc = wire_encode_resp(b, resp, &n->cfg.limits);
+    if (rc && resp->err == 0) {
+        /* The answer does not fit (e.g. a children page over the frame
+         * limit): say so instead. */
+        resp->err = rc;
+        rc = wire_encode_resp(b, resp, &n->cfg.limits);
+    }
+    if (rc)
+        log_emit(LOG_LEVEL_WARN, "reply not encoded", "op=%u err=%s",
+                 (unsigned)resp->op, coord_errname(rc));
+}
+
+/* Encodes an error reply for rq and marks it done. */
+void node_fail_req(struct node *n, struct nreq *rq, int err)
+{
+    if (!rq->conn) {
+        nreq_free(rq);
+        return;
+    }
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid, .err = err};
+    wire_buf_init(&rq->resp, n->cfg.limits.frame_bytes_max +
+                                 WIRE_PREFIX_BYTES);
+    encode_resp(n, &rq->resp, &resp);
+    rq->state = NREQ_DONE;
+    node_conn_drain(rq->conn);
+}
+
+/* A read may run once it is off the wait list (its index is known and
+ * applied, or its read index failed). */
+static bool read_ready(const struct node *n, const struct nreq *rq)
+{
+    (void)n;
+    return !rq->waiting;
+}
+
+static void execute_read(struct node *n, struct nconn *cn, struct nreq *rq);
+
+/* Answers, in order, every request at the head of cn's FIFO that is
+ * complete; stops at the first that is not. */
+void node_conn_drain(struct nconn *cn)
+{
+    struct node *n = cn->node;
+    while (cn->head) {
+        struct nreq *rq = cn->head;
+        if (rq->state == NREQ_WRITE ||
+            (rq->state == NREQ_READ && !read_ready(n, rq)))
+            break;
+        if (rq->state == NREQ_READ && rq->status) {
+            rq->state = NREQ_DONE;
+            node_fail_req(n, rq, rq->status);
+            return; /* node_fail_req drains again */
+        }
+        cn->head = rq->next;
+        if (!cn->head)
+            cn->tail = NULL;
+        cn->inflight--;
+        if (rq->state == NREQ_READ)
+            execute_read(n, cn, rq);
+        else if (buf_append(net_conn_out(cn->nc), rq->resp.data,
+                            rq->resp.len) != 0)
+            net_conn_close(cn->nc); /* the client does not read */
+        net_conn_mark(cn->nc);
+        nreq_free(rq);
+    }
+    if (net_conn_is_paused(cn->nc) &&
+        cn->inflight <= cn->node->cfg.conn_inflight_max / 2)
+        net_conn_resume(cn->nc);
+    if (cn->close_after && !cn->head)
+        net_conn_close(cn->nc);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+struct child_ctx {
+    struct node *n;
+    uint32_t count;
+};
+
+static void child_cb(void *data, const char *name, size_t len,
+                     const struct coord_stat *stat)
+{
+    struct child_ctx *cc = data;
+    struct wire_child *c = &cc->n->children[cc->count++];
+    c->name = (struct wire_bytes){name, (uint32_t)len};
+    if (stat)
+        c->stat = *stat;
+}
+
+static int read_children(struct node *n, const struct wire_req *q,
+                         struct wire_resp *resp)
+{
+    const struct wire_children_req *r = &q->u.children;
+    uint32_t max = r->max_count;
+    if (max == 0 || max > n->cfg.limits.children_page_max)
+        max = n->cfg.limits.children_page_max;
+    bool stats = r->flags & WIRE_READ_STATS;
+    struct child_ctx cc = {n, 0};
+    bool more = false;
+    int rc = tree_children(n->tree, r->path.ptr, r->path.len,
+                           r->start_after.ptr, r->start_after.len, max,
+                           stats, child_cb, &cc, &more);
+    resp->u.children = (struct wire_children_resp){
+        .more = more, .with_stats = stats, .n = cc.count,
+        .entries = n->children};
+    return rc;
+}
+
+/* Registers a read's watch; returns 0 or the error to answer with. */
+static int read_watch(struct node *n, struct nconn *cn,
+                      const struct wire_req *q, int rc)
+{
+    const struct wire_bytes *p = q->op == WIRE_OP_CHILDREN
+                                     ? &q->u.children.path
+                                     : &q->u.read.path;
+    uint32_t flags = q->op == WIRE_OP_CHILDREN ? q->u.children.flags
+                                               : q->u.read.flags;
+    if (!(flags & WIRE_READ_WATCH) || !cn->sess)
+        return 0;
+    uint8_t kind;
+    if (q->op == WIRE_OP_EXISTS)
+        kind = rc == 0 ? COORD_WATCH_DATA : COORD_WATCH_EXISTS;
+    else if (rc != 0)
+        return 0; /* ZooKeeper: no watch on a missing node */
+    else
+        kind = q->op == WIRE_OP_GET ? COORD_WATCH_DATA
+                                    : COORD_WATCH_CHILDREN;
+    return watch_add(&n->watches, &cn->sess->wo, p->ptr, p->len, kind);
+}
+
+static void execute_read(struct node *n, struct nconn *cn, struct nreq *rq)
+{
+    struct wire_req q;
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    int rc = wire_decode_req(rq->frame, rq->frame_len, &n->cfg.limits, &q);
+    coord_assert(rc == 0); /* decoded once already, from the same bytes */
+    const void *data = NULL;
+    switch (q.op) {
+    case WIRE_OP_GET:
+        rc = tree_get(n->tree, q.u.read.path.ptr, q.u.read.path.len, &data,
+                      &resp.u.get.stat);
+        resp.u.get.data = (struct wire_bytes){
+            data, rc ? 0 : resp.u.get.stat.data_length};
+        break;
+    case WIRE_OP_EXISTS:
+        rc = tree_exists(n->tree, q.u.read.path.ptr, q.u.read.path.len,
+                         &resp.u.stat);
+        break;
+    case WIRE_OP_CHILDREN:
+        rc = read_children(n, &q, &resp);
+        break;
+    default: /* SYNC */
+        rc = 0;
+        break;
+    }
+    int wrc = q.op == WIRE_OP_SYNC ? 0 : read_watch(n, cn, &q, rc);
+    if (rc == COORD_ENONODE && q.op == WIRE_OP_EXISTS && wrc == 0)
+        resp.err = rc; /* the exists watch is set all the same */
+    else
+        resp.err = rc ? rc : wrc;
+    encode_resp(n, net_conn_out(cn->nc), &resp);
+}
+
+/* A read-index result from the core: every read of that batch learns its
+ * index (or its failure). */
+void node_read_result(struct node *n, const struct raft_read *r)
+{
+    for (struct nreq *rq = n->reads; rq; rq = rq->next_wait) {
+        if (rq->read_id != r->id)
+            continue;
+        rq->read_known = true;
+        rq->index = r->index;
+        rq->status = r->status;
+    }
+}
+
+/* Moves reads that became ready off the wait list and drains their
+ * connections. */
+void node_reads_advance(struct node *n)
+{
+    struct nreq **pp = &n->reads;
+    while (*pp) {
+        struct nreq *rq = *pp;
+        if (!rq->read_known || (!rq->status && n->applied < rq->index)) {
+            pp = &rq->next_wait;
+            continue;
+        }
+        *pp = rq->next_wait;
+        rq->next_wait = NULL;
+        rq->waiting = false;
+        if (rq->conn)
+            node_conn_drain(rq->conn);
+        else
+            nreq_free(rq);
+    }
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+void node_send_event(struct node *n, struct nconn *cn, uint8_t type,
+                     const char *path, size_t len, uint64_t zxid)
+{
+    struct wire_resp ev = {.op = WIRE_OP_WATCH_EVENT, .xid = WIRE_XID_EVENT,
+                           .zxid = zxid};
+    ev.u.event.type = type;
+    ev.u.event.path = (struct wire_bytes){path, (uint32_t)len};
+    if (wire_encode_resp(net_conn_out(cn->nc), &ev, &n->cfg.limits) != 0) {
+        /* An event that cannot be queued must not be lost silently: the
+         * client learns by the dropped connection and re-reads. */
+        net_conn_close(cn->nc);
+        return;
+    }
+    net_conn_mark(cn->nc);
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+static void hello_reply(struct node *n, struct nreq *rq, struct nsess *s)
+{
+    struct wire_resp resp = {.op = WIRE_OP_HELLO, .xid = rq->xid};
+    struct wire_hello_reply *h = &resp.u.hello;
+    h->version = COORD_PROTOCOL_VERSION;
+    h->session_id = s->id;
+    h->secret = (struct wire_bytes){(const char *)rq->secret,
+                                    COORD_SECRET_BYTES};
+    h->timeout_ms = s->timeout_ms;
+    h->limits = n->cfg.limits;
+    h->server_id = n->cfg.id;
+    h->leader_id = n->leader;
+    wire_buf_init(&rq->resp,
+                  n->cfg.limits.frame_bytes_max + WIRE_PREFIX_BYTES);
+    encode_resp(n, &rq->resp, &resp);
+    rq->state = NREQ_DONE;
+}
+
+static uint32_t wire_op_of(uint8_t tree_type)
+{
+    switch (tree_type) {
+    case TREE_CMD_CREATE:
+        return WIRE_OP_CREATE;
+    case TREE_CMD_DELETE:
+        return WIRE_OP_DELETE;
+    case TREE_CMD_SET:
+        return WIRE_OP_SET;
+    default:
+        return WIRE_OP_CHECK;
+    }
+}
+
+static void write_result(struct node *n, struct nreq *rq,
+                         const struct tree_result *res,
+                         struct wire_resp *resp)
+{
+    resp->err = res->err;
+    if (rq->op == WIRE_OP_MULTI) {
+        resp->err = 0; /* per-op results carry the outcome (3.11) */
+        for (uint32_t i = 0; i < res->n_ops; i++) {
+            const struct tree_op_result *r = &res->ops[i];
+            /* The applied command is still decoded in n->cmdbuf. */
+            n->results[i] = (struct wire_op_result){
+                .op = wire_op_of(n->cmdbuf->cmd.ops[i].type), .err = r->err,
+                .path = {r->path, r->path_len}, .stat = r->stat};
+        }
+        resp->u.multi = (struct wire_multi_resp){.n = res->n_ops,
+                                                 .results = n->results};
+    } else if (res->err == 0 && rq->op == WIRE_OP_CREATE) {
+        resp->u.created.path = (struct wire_bytes){res->ops[0].path,
+                                                   res->ops[0].path_len};
+        resp->u.created.stat = res->ops[0].stat;
+    } else if (res->err == 0 && rq->op == WIRE_OP_SET) {
+        resp->u.stat = res->ops[0].stat;
+    }
+}
+
+/* The entry of a write was applied: encode its reply (in order). */
+void node_complete_write(struct node *n, struct nreq *rq,
+                         const struct tree_result *res)
+{
+    struct nconn *cn = rq->conn;
+    if (!cn) {
+        nreq_free(rq);
+        return;
+    }
+    if (rq->op == WIRE_OP_HELLO) {
+        struct nsess *s = node_session_find(n, rq->session_id);
+        if (res->err || !s) {
+            node_fail_req(n, rq, res->err ? res->err : COORD_EINTERNAL);
+            cn->close_after = true;
+            return;
+        }
+        node_session_attach(n, s, cn);
+        hello_reply(n, rq, s);
+        node_conn_drain(cn);
+        return;
+    }
+    if (rq->op == WIRE_OP_CLOSE)
+        cn->close_after = true;
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    write_result(n, rq, res, &resp);
+    wire_buf_init(&rq->resp,
+                  n->cfg.limits.frame_bytes_max + WIRE_PREFIX_BYTES);
+    encode_resp(n, &rq->resp, &resp);
+    rq->state = NREQ_DONE;
+    node_conn_drain(cn);
+}
+
+static uint8_t tree_type_of(uint32_t op)
+{
+    switch (op) {
+    case WIRE_OP_CREATE:
+        return TREE_CMD_CREATE;
+    case WIRE_OP_DELETE:
+        return TREE_CMD_DELETE;
+    case WIRE_OP_SET:
+        return TREE_CMD_SET;
+    default:
+        return TREE_CMD_CHECK;
+    }
+}
+
+static void op_from_wire(struct tree_op *o, const struct wire_multi_op *w)
+{
+    *o = (struct tree_op){.type = tree_type_of(w->op), .mode = w->mode,
+                          .version = w->version,
+                          .ttl_ms = (int64_t)w->ttl_ms,
+                          .path = w->path.ptr, .path_len = w->path.len,
+                          .data = w->data.ptr, .data_len = w->data.len};
+    if (o->type == TREE_CMD_DELETE || o->type == TREE_CMD_CHECK)
+        o->data = NULL, o->data_len = 0;
+}
+
+/* Builds the tree command of a write request. */
+static void cmd_from_req(struct node *n, const struct wire_req *q,
+                         struct tree_cmd *c)
+{
+    struct wire_multi_op w = {.op = q->op, .version = -1};
+    switch (q->op) {
+    case WIRE_OP_CREATE:
+        w.path = q->u.create.path;
+        w.data = q->u.create.data;
+        w.mode = q->u.create.mode;
+        w.ttl_ms = q->u.create.ttl_ms;
+        w.version = 0;
+        break;
+    case WIRE_OP_DELETE:
+    case WIRE_OP_CHECK:
+        w.path = q->u.pv.path;
+        w.version = q->u.pv.version;
+        break;
+    case WIRE_OP_SET:
+        w.path = q->u.set.path;
+        w.data = q->u.set.data;
+        w.version = q->u.set.version;
+        break;
+    case WIRE_OP_MULTI: {
+        struct wire_iter it = q->u.multi.it;
+        struct wire_multi_op mo;
+        c->type = TREE_CMD_MULTI;
+        c->n_ops = 0;
+        while (wire_next_op(&it, &mo))
+            op_from_wire(&n->ops[c->n_ops++], &mo);
+        c->ops = n->ops;
+        return;
+    }
+    }
+    op_from_wire(&c->op, &w);
+    c->type = c->op.type;
+}
+
+static void start_write(struct node *n, struct nconn *cn, struct nreq *rq,
+                        const struct wire_req *q)
+{
+    struct tree_cmd c = {.time_ms = node_wall_ms(n),
+                         .session_id = cn->sess->id,
+                         .xid = (uint64_t)q->xid};
+    if (q->op == WIRE_OP_CLOSE)
+        c.type = TREE_CMD_SESSION_CLOSE;
+    else
+        cmd_from_req(n, q, &c);
+    rq->state = NREQ_WRITE;
+    rq->session_id = c.session_id;
+    int rc = node_propose(n, rq, &c);
+    if (rc)
+        node_fail_req(n, rq, rc);
+}
+
+/* ---- handshake ----------------------------------------------------------- */
+
+static uint32_t clamp_timeout(const struct node *n, uint32_t t)
+{
+    if (t < n->cfg.session_timeout_ms_min)
+        return n->cfg.session_timeout_ms_min;
+    if (t > n->cfg.session_timeout_ms_max)
+        return n->cfg.session_timeout_ms_max;
+    return t;
+}
+
+static void hello_new(struct node *n, struct nconn *cn, struct nreq *rq,
+                      const struct wire_hello *h)
+{
+    if (n->n_sessions >= n->cfg.sessions_max) {
+        node_fail_req(n, rq, COORD_ETOOMANY);
+        cn->close_after = true;
+        return;
+    }
+    struct tree_cmd c = {.type = TREE_CMD_SESSION_OPEN,
+                         .time_ms = node_wall_ms(n)};
+    do
+        c.session_id = coord_random_id();
+    while (node_session_find(n, c.session_id));
+    c.timeout_ms = clamp_timeout(n, h->timeout_ms);
+    coord_random_bytes(c.secret, sizeof(c.secret));
+    memcpy(rq->secret, c.secret, sizeof(rq->secret));
+    rq->timeout_ms = c.timeout_ms;
+    rq->session_id = c.session_id;
+    rq->state = NREQ_WRITE;
+    int rc = node_propose(n, rq, &c);
+    if (rc) {
+        node_fail_req(n, rq, rc);
+        cn->close_after = true;
+    }
+}
+
+static int hello_resume_check(struct node *n, const struct wire_hello *h)
+{
+    if (tree_session_get(n->tree, h->session_id, NULL, NULL, NULL) != 0)
+        return COORD_ESESSIONEXPIRED;
+    if (!tree_session_secret_ok(n->tree, h->session_id,
+                                (const uint8_t *)h->secret.ptr))
+        return COORD_EAUTH;
+    if (h->last_zxid > n->applied)
+        return COORD_ESTALE; /* the client saw a newer state elsewhere */
+    return node_session_find(n, h->session_id) ? 0 : COORD_ESESSIONEXPIRED;
+}
+
+static void on_hello(struct node *n, struct nconn *cn, struct nreq *rq,
+                     const struct wire_hello *h)
+{
+    cn->hello_seen = true;
+    if (h->version != COORD_PROTOCOL_VERSION) {
+        node_fail_req(n, rq, COORD_EPROTOVERSION);
+        cn->close_after = true;
+        return;
+    }
+    if (h->session_id == 0) {
+        hello_new(n, cn, rq, h);
+        return;
+    }
+    int rc = h->secret.len == COORD_SECRET_BYTES
+                 ? hello_resume_check(n, h)
+                 : COORD_EAUTH;
+    if (rc) {
+        node_fail_req(n, rq, rc);
+        cn->close_after = true;
+        return;
+    }
+    struct nsess *s = node_session_find(n, h->session_id);
+    memcpy(rq->secret, h->secret.ptr, COORD_SECRET_BYTES);
+    node_session_attach(n, s, cn);
+    hello_reply(n, rq, s);
+    node_conn_drain(cn);
+}
+
+/* ---- watches ------------------------------------------------------------- */
+
+/* After a reconnect: re-register one watch, or fire it at once if what it
+ * watches changed after the client's last seen zxid (ZooKeeper's
+ * SetWatches rule). Persistent watches whose changes cannot be told from
+ * the current state get COORD_EVENT_MUST_REREAD: never a silent loss. */
+static void rewatch(struct node *n, struct nconn *cn, uint8_t kind,
+                    const struct wire_bytes *p, uint64_t last)
+{
+    struct coord_stat st;
+    bool ex = tree_exists(n->tree, p->ptr, p->len, &st) == 0;
+    uint8_t fire = 0;
+    switch (kind) {
+    case COORD_WATCH_DATA:
+        fire = !ex ? COORD_EVENT_DELETED
+                   : st.mzxid > last ? COORD_EVENT_DATA_CHANGED : 0;
+        break;
+    case COORD_WATCH_EXISTS:
+        fire = ex ? COORD_EVENT_CREATED : 0;
+        break;
+    case COORD_WATCH_CHILDREN:
+        fire = !ex ? COORD_EVENT_DELETED
+                   : st.pzxid > last ? COORD_EVENT_CHILDREN_CHANGED : 0;
+        break;
+    default: /* persistent kinds stay registered */
+        if (n->applied > last &&
+            (kind == COORD_WATCH_PERSISTENT_RECURSIVE || !ex ||
+             st.mzxid > last || st.pzxid > last))
+            fire = COORD_EVENT_MUST_REREAD;
+        break;
+    }
+    if (fire)
+        node_send_event(n, cn, fire, p->ptr, p->len, n->applied);
+    if (!fire || kind >= COORD_WATCH_PERSISTENT)
+        watch_add(&n->watches, &cn->sess->wo, p->ptr, p->len, kind);
+}
+
+static int set_watches(struct node *n, struct nconn *cn,
+                       const struct wire_set_watches *sw)
+{
+    for (uint8_t k = 0; k < WIRE_WATCH_KINDS; k++) {
+        struct wire_iter it = sw->kinds[k].it;
+        struct wire_bytes p;
+        while (wire_next_path(&it, &p)) {
+            if (tree_path_validate(p.ptr, p.len) != 0)
+                return COORD_EBADPATH;
+            rewatch(n, cn, (uint8_t)(k + 1), &p, sw->last_zxid);
+        }
+    }
+    return 0;
+}
+
+static int watch_req(struct node *n, struct nconn *cn,
+                     const struct wire_req *q)
+{
+    const struct wire_watch_req *w = &q->u.watch;
+    if (tree_path_validate(w->path.ptr, w->path.len) != 0)
+        return COORD_EBADPATH;
+    if (q->op == WIRE_OP_REMOVE_WATCH)
+        return watch_remove(&n->watches, &cn->sess->wo, w->path.ptr,
+                            w->path.len, (uint8_t)w->kind);
+    if (w->kind != COORD_WATCH_PERSISTENT &&
+        w->kind != COORD_WATCH_PERSISTENT_RECURSIVE)
+        return COORD_EINVAL;
+    return watch_add(&n->watches, &cn->sess->wo, w->path.ptr, w->path.len,
+                     (uint8_t)w->kind);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void start_read(struct node *n, struct nconn *cn, struct nreq *rq,
+                       const struct wire_req *q, const uint8_t *msg,
+                       size_t len)
+{
+    rq->frame = coord_malloc(len);
+    if (!rq->frame) {
+        node_fail_req(n, rq, COORD_ENOMEM);
+        return;
+    }
+    memcpy(rq->frame, msg, len);
+    rq->frame_len = len;
+    rq->state = NREQ_READ;
+    uint32_t flags = q->op == WIRE_OP_CHILDREN ? q->u.children.flags
+                     : q->op == WIRE_OP_SYNC   ? 0
+                                               : q->u.read.flags;
+    if (!(flags & WIRE_READ_LOCAL)) {
+        /* Linearizable: wait for a read index. Every read of this loop
+         * iteration shares one (one heartbeat round for all). */
+        if (!n->open_read_id)
+            n->open_read_id = ++n->next_read_id;
+        rq->read_id = n->open_read_id;
+        rq->waiting = true;
+        rq->next_wait = n->reads;
+        n->reads = rq;
+    }
+    node_conn_drain(cn);
+}
+
+static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
+                     const struct wire_req *q, const uint8_t *msg,
+                     size_t len)
+{
+    switch (q->op) {
+    case WIRE_OP_PING:
+        node_fail_req(n, rq, 0); /* an empty success reply */
+        break;
+    case WIRE_OP_CLOSE:
+    case WIRE_OP_CREATE:
+    case WIRE_OP_DELETE:
+    case WIRE_OP_SET:
+    case WIRE_OP_CHECK:
+    case WIRE_OP_MULTI:
+        start_write(n, cn, rq, q);
+        break;
+    case WIRE_OP_EXISTS:
+    case WIRE_OP_GET:
+    case WIRE_OP_CHILDREN:
+    case WIRE_OP_SYNC:
+        start_read(n, cn, rq, q, msg, len);
+        break;
+    case WIRE_OP_ADD_WATCH:
+    case WIRE_OP_REMOVE_WATCH:
+        node_fail_req(n, rq, watch_req(n, cn, q));
+        break;
+    case WIRE_OP_SET_WATCHES:
+        node_fail_req(n, rq, set_watches(n, cn, &q->u.set_watches));
+        break;
+    default: /* HELLO again, or a server-only opcode */
+        node_fail_req(n, rq, COORD_EPROTO);
+        cn->close_after = true;
+        break;
+    }
+}
+
+int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
+                  size_t len)
+{
+    struct node *n = data;
+    struct nconn *cn = net_conn_data(c);
+    if (cn->close_after)
+        return 0; /* closing: ignore what follows */
+    struct wire_req q;
+    int rc = wire_decode_req(msg, len, &n->cfg.limits, &q);
+    struct nreq *rq = nreq_new(cn, q.op ? q.op : WIRE_OP_PING, q.xid);
+    if (!rq)
+        return COORD_ENOMEM;
+    if (rc) {
+        node_fail_req(n, rq, rc);
+        if (rc != COORD_ENOTSUP)
+            cn->close_after = true; /* a malformed frame ends the conn */
+        return 0;
+    }
+    if (!cn->sess) {
+        if (q.op == WIRE_OP_HELLO && !cn->hello_seen) {
+            on_hello(n, cn, rq, &q.u.hello);
+        } else {
+            node_fail_req(n, rq, COORD_EPROTO);
+            cn->close_after = true;
+        }
+        return 0;
+    }
+    node_session_touch(n, cn->sess);
+    dispatch(n, cn, rq, &q, msg, len);
+    return 0;
+}
+
+int node_on_accept(void *data, struct net_conn *c)
+{
+    struct node *n = data;
+    struct nconn *cn = coord_calloc(1, sizeof(*cn));
+    if (!cn)
+        return COORD_ENOMEM;
+    cn->node = n;
+    cn->nc = c;
+    net_conn_set_data(c, cn);
+    return 0;
+}
+
+void node_on_close(void *data, struct net_conn *c, int reason)
+{
+    struct node *n = data;
+    struct nconn *cn = net_conn_data(c);
+    (void)reason;
+    struct nreq *rq = cn->head;
+    while (rq) {
+        struct nreq *next = rq->next;
+        if (rq->state == NREQ_WRITE || rq->waiting)
+            rq->conn = NULL; /* freed when its entry or index arrives */
+        else
+            nreq_free(rq);
+        rq = next;
+    }
+    if (cn->sess) {
+        /* Watches live with the connection; the client re-registers them
+         * (SET_WATCHES) when it resumes the session. */
+        watch_remove_owner(&n->watches, &cn->sess->wo);
+        cn->sess->conn = NULL;
+    }
+    coord_free(cn);
+}
+
+/* Frees requests still waiting at shutdown (connections are gone). */
+void node_requests_free(struct node *n)
+{
+    while (n->wq_head) {
+        struct nreq *rq = n->wq_head;
+        n->wq_head = rq->next_wait;
+        nreq_free(rq);
+    }
+    n->wq_tail = NULL;
+    while (n->reads) {
+        struct nreq *rq = n->reads;
+        n->reads = rq->next_wait;
+        nreq_free(rq);
+    }
+    for (uint32_t i = 0; i < n->n_prop; i++)
+        nreq_free(n->preqs[i]);
+    n->n_prop = 0;
+}

@@ -5,6 +5,7 @@
 #
 #   make sim-long SEEDS=N [STEPS=S] [FIRST=F]   seeds F..F+N-1 (default
 #                                               20000 seeds of 20000 steps)
+#   make sim-mutate                             test/sim/mutate.sh
 #   make bench-raft                             3-node in-memory throughput
 
 SIM_SRC := $(wildcard test/sim/*.c)
@@ -13,6 +14,11 @@ SIM_SEEDS ?= 1-2000
 SIM_STEPS ?= 5000
 
 $(SIM_BIN): $(call obj,$(SIM_SRC)) $(A_RAFT) $(A_SHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+# The benchmark needs only the core: link it without the other modules.
+$(BUILD)/test/bench/bench_raft: $(BUILD)/test/bench/bench_raft.o $(A_RAFT) \
+                                $(A_SHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 EXTRA_BINS += $(SIM_BIN)
@@ -26,10 +32,13 @@ STEPS ?= 20000
 FIRST ?= 1
 JOBS ?= $(shell nproc)
 
-.PHONY: sim-long bench-raft
+.PHONY: sim-long sim-mutate bench-raft
 sim-long: $(SIM_BIN)
 	$(SIM_BIN) --seeds $(FIRST)-$(shell echo $$(($(FIRST) + $(SEEDS) - 1))) \
 	    --steps $(STEPS) --jobs $(JOBS) --stats
+
+sim-mutate: $(SIM_BIN)
+	test/sim/mutate.sh
 
 bench-raft: $(BUILD)/test/bench/bench_raft
 	$(BUILD)/test/bench/bench_raft

@@ -167,6 +167,9 @@ struct sim_swarm {
     uint64_t tick_base;
     uint32_t drift_pct;
     uint64_t nemesis_mean;
+    bool brutal; /* crash-heavy profile with one-entry APPENDs */
+    double p_crash_leader; /* chance a crash targets the leader */
+    uint64_t down_mean;    /* mean downtime after a crash */
     double p_partition, p_heal, p_crash, p_restart, p_oneway;
     uint64_t work_mean;
     double p_idle;

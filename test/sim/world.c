@@ -530,6 +530,23 @@ static struct sim_msg *msg_copy(struct sim_world *w, struct sim_node *n,
     return c;
 }
 
+/* One-line description of a message for the trace. */
+static const char *msg_desc(const struct raft_msg *m, char *buf, size_t len)
+{
+    if (m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_SNAPSHOT_RESP)
+        snprintf(buf, len, "%s t%" PRIu64 " snap %" PRIu64 "/%" PRIu64
+                 " off %" PRIu64 " len %u%s%s", raft_msg_name(m->type),
+                 m->term, m->snap.index, m->snap.term, m->offset,
+                 m->chunk_len, m->last ? " last" : "",
+                 m->reject ? " reject" : "");
+    else
+        snprintf(buf, len, "%s t%" PRIu64 " i%" PRIu64 "/%" PRIu64 " c%"
+                 PRIu64 " n%u%s%s", raft_msg_name(m->type), m->term,
+                 m->index, m->log_term, m->commit, m->n_entries,
+                 m->reject ? " reject" : "", m->transfer ? " transfer" : "");
+    return buf;
+}
+
 static void send_msgs(struct sim_world *w, struct sim_node *n,
                       const struct raft_update *u)
 {
@@ -556,6 +573,11 @@ static void send_msgs(struct sim_world *w, struct sim_node *n,
             uint64_t at = w->now + w->sw.delay_min +
                           sim_rng_exp(&w->r_net, w->sw.delay_mean);
             schedule(w, SIM_EV_DELIVER, at, to, c);
+            char d[160];
+            if (w->trace_mode >= 2)
+                sim_trace(w, "n%" PRIu64 " -> n%" PRIu64 " %s%s (arrives "
+                          "%.3f)", n->id, m->to, msg_desc(m, d, sizeof(d)),
+                          k ? " dup" : "", (double)at / 1000.0);
         }
     }
 }
@@ -858,10 +880,10 @@ static void on_deliver(struct sim_world *w, struct sim_node *n,
                   m->from, raft_msg_name(m->type), n->up ? "cut" : "down");
         return;
     }
-    sim_trace(w, "n%" PRIu64 " <- n%" PRIu64 " %s t%" PRIu64 " i%" PRIu64
-              "/%" PRIu64 " c%" PRIu64 " n%u%s", n->id, m->from,
-              raft_msg_name(m->type), m->term, m->index, m->log_term,
-              m->commit, m->n_entries, m->reject ? " reject" : "");
+    char d[160];
+    if (w->trace_mode)
+        sim_trace(w, "n%" PRIu64 " <- n%" PRIu64 " %s", n->id, m->from,
+                  msg_desc(m, d, sizeof(d)));
     struct raft_event ev = {.type = RAFT_EV_RECV};
     ev.recv = *m;
     node_step(w, n, &ev, NULL);
@@ -1099,11 +1121,11 @@ static void on_nemesis(struct sim_world *w)
     if (sim_rng_chance(&w->r_nem, w->sw.p_partition))
         partition(w);
     if (sim_rng_chance(&w->r_nem, w->sw.p_crash)) {
-        struct sim_node *n = pick_up(w, sim_rng_chance(&w->r_nem, 0.3));
+        struct sim_node *n = pick_up(w, sim_rng_chance(&w->r_nem,
+                                                      w->sw.p_crash_leader));
         if (n) {
             node_crash(w, n);
-            uint64_t down = sim_rng_exp(&w->r_nem,
-                                        w->sw.tick_base * 20);
+            uint64_t down = sim_rng_exp(&w->r_nem, w->sw.down_mean);
             schedule(w, SIM_EV_RESTART, w->now + 1 + down, n, NULL);
         }
     }
@@ -1280,6 +1302,21 @@ static void draw_swarm(struct sim_world *w)
     c->heartbeat_ticks = (uint32_t)sim_rng_range(&g, 1, 3);
     c->inflight_max = (uint32_t)sim_rng_range(&g, 1, 8);
     c->append_entries_max = (uint32_t)sim_rng_range(&g, 1, 16);
+    s->p_crash_leader = 0.3;
+    s->down_mean = s->tick_base * 20;
+    /* A quarter of the seeds are brutal: five voters, one-entry APPENDs,
+     * frequent crashes aimed at leaders, short downtimes. This is where
+     * Figure 8 style histories (old-term entries replicated entry by entry
+     * across leader crashes) happen. */
+    s->brutal = !calm && sim_rng_chance(&g, 0.25);
+    if (s->brutal) {
+        s->n_voters = 5;
+        c->append_entries_max = (uint32_t)sim_rng_range(&g, 1, 2);
+        s->p_crash = 0.5 + sim_rng_unit(&g) * 0.4;
+        s->p_crash_leader = 0.7;
+        s->nemesis_mean = s->tick_base * sim_rng_range(&g, 3, 12);
+        s->down_mean = s->tick_base * sim_rng_range(&g, 2, 10);
+    }
     c->append_bytes_max = (uint32_t)sim_rng_range(&g, 64, 4096);
     c->uncommitted_bytes_max = sim_rng_range(&g, 1024, 65536);
     c->log_entries_max = (uint32_t)sim_rng_range(&g, 256, 1024);

@@ -9,3 +9,6 @@
 config-files: $(BUILD)/test/unit/test_config
 	$(BUILD)/test/unit/test_config --write deploy/coordd.conf.example \
 	    docs/configuration.md
+
+# deploy/'s systemd unit, sysusers and tmpfiles files, checked by systemd.
+TEST_EXTRA_SUITES += deploy:units|deploy/check-units.sh

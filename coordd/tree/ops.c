@@ -203,6 +203,19 @@ static int create_mode_check(const struct tree_op *op)
     }
 }
 
+/* Creates tend to come in runs under one parent: remember the last one.
+ * A pure cache (tree_unlink clears it), so results never depend on it. */
+static struct tree_node *find_parent(struct tree *t, const char *p,
+                                     size_t len)
+{
+    struct tree_node *n = t->last_parent;
+    if (n != NULL && n->path_len == len && memcmp(n->path, p, len) == 0)
+        return n;
+    n = tree_lookup(t, p, len);
+    t->last_parent = n;
+    return n;
+}
+
 /* Resolves the final path into buf (the prefix plus, for sequential nodes,
  * the parent's cversion as %010d) and finds the parent. ZooKeeper's order:
  * bad prefix, missing parent, bad final path. */
@@ -221,7 +234,7 @@ static int create_path(struct tree *t, const struct tree_op *op, char *buf,
         return err;
     if (pl == 1 && !seq)
         return COORD_ENODEEXISTS; /* "/" */
-    *parent = tree_lookup(t, buf, tree_path_parent_len(buf, pl + seq));
+    *parent = find_parent(t, buf, tree_path_parent_len(buf, pl + seq));
     if (*parent == NULL)
         return COORD_ENONODE;
     *len = pl;

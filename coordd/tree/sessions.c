@@ -98,6 +98,7 @@ void tree_session_free(struct tree_session *s)
 {
     for (uint32_t i = 0; i < TREE_DEDUP_WINDOW; i++)
         coord_free(s->cache[i].bytes);
+    coord_free(s->eph.v);
     coord_free(s);
 }
 
@@ -118,15 +119,15 @@ void tree_session_end(struct tree *t, struct tree_session *s)
         v = coord_malloc(n * sizeof(*v));
         if (v == NULL)
             coord_panic("tree: out of memory ending a session");
-        for (struct tree_node *e = s->eph_head; e != NULL; e = e->lnext)
-            v[i++] = e;
-        coord_assert(i == n);
+        coord_assert(s->eph.n == n);
+        for (i = 0; i < n; i++)
+            v[i] = s->eph.v[i];
         qsort(v, n, sizeof(*v), node_path_cmp);
         for (i = 0; i < n; i++)
             tree_delete_node(t, v[i]);
         coord_free(v);
     }
-    coord_assert(s->n_ephemerals == 0 && s->eph_head == NULL);
+    coord_assert(s->n_ephemerals == 0 && s->eph.n == 0);
     struct tree_session **pp = &t->sbuckets[sbucket(t, s->id)];
     while (*pp != s)
         pp = &(*pp)->hnext;

@@ -49,7 +49,7 @@ static uint64_t fold(uint64_t h, uint64_t v)
 uint64_t tree_node_digest(const struct tree_node *n)
 {
     const struct coord_stat *s = &n->stat;
-    uint64_t h = fold(n->hash, n->dhash);
+    uint64_t h = fold(tree_hash_bytes(n->path, n->path_len, 7), n->dhash);
     h = fold(h, s->czxid);
     h = fold(h, s->mzxid);
     h = fold(h, s->pzxid);
@@ -138,7 +138,7 @@ struct tree_node *tree_node_new(const char *path, size_t len)
         size_t pl = tree_path_parent_len(path, len);
         n->name_off = (uint16_t)(pl == 1 ? 1 : pl + 1);
     }
-    n->hash = tree_hash_bytes(path, len, 0);
+    n->hash = (uint32_t)tree_hash_bytes(path, len, 0);
     n->dhash = tree_hash_bytes(NULL, 0, 1);
     return n;
 }
@@ -154,7 +154,7 @@ void tree_node_free(struct tree_node *n)
 struct tree_node *tree_lookup(const struct tree *t, const char *path,
                               size_t len)
 {
-    uint64_t h = tree_hash_bytes(path, len, 0);
+    uint32_t h = (uint32_t)tree_hash_bytes(path, len, 0);
     struct tree_node *n = t->buckets[h & (t->n_buckets - 1)];
     for (; n != NULL; n = n->hnext)
         if (n->hash == h && n->path_len == len &&
@@ -166,6 +166,7 @@ struct tree_node *tree_lookup(const struct tree *t, const char *path,
 static void hash_grow(struct tree *t)
 {
     uint64_t nb = t->n_buckets * 2;
+    coord_assert(nb <= (1ULL << 32)); /* indexes come from 32-bit hashes */
     struct tree_node **b = coord_calloc(nb, sizeof(*b));
     if (b == NULL)
         coord_panic("tree: out of memory growing the hash table");
@@ -298,38 +299,33 @@ static uint64_t node_bytes(const struct tree_node *n)
     return (uint64_t)n->path_len + n->stat.data_length + TREE_NODE_COST_BYTES;
 }
 
-static void list_push(struct tree_node **head, struct tree_node *n)
+static void set_add(struct tree_node_set *s, struct tree_node *n)
 {
-    n->lprev = NULL;
-    n->lnext = *head;
-    if (*head != NULL)
-        (*head)->lprev = n;
-    *head = n;
+    s->v = tree_grow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
+    n->lidx = (uint32_t)s->n;
+    s->v[s->n++] = n;
 }
 
-static void list_remove(struct tree_node **head, struct tree_node *n)
+static void set_remove(struct tree_node_set *s, struct tree_node *n)
 {
-    if (n->lprev != NULL)
-        n->lprev->lnext = n->lnext;
-    else
-        *head = n->lnext;
-    if (n->lnext != NULL)
-        n->lnext->lprev = n->lprev;
-    n->lnext = n->lprev = NULL;
+    coord_assert(n->lidx < s->n && s->v[n->lidx] == n);
+    struct tree_node *last = s->v[--s->n];
+    s->v[n->lidx] = last;
+    last->lidx = n->lidx;
 }
 
-static struct tree_node **node_list(struct tree *t, struct tree_node *n,
-                                    struct tree_session **sp)
+static struct tree_node_set *node_set(struct tree *t, struct tree_node *n,
+                                      struct tree_session **sp)
 {
     *sp = NULL;
     if (n->stat.ephemeral_owner != 0) {
         struct tree_session *s = tree_session_find(t, n->stat.ephemeral_owner);
         coord_assert(s != NULL);
         *sp = s;
-        return &s->eph_head;
+        return &s->eph;
     }
     if (n->flags & (TREE_NODE_CONTAINER | TREE_NODE_TTL))
-        return &t->cleanup_head;
+        return &t->cleanup;
     return NULL;
 }
 
@@ -337,7 +333,7 @@ static struct tree_node **node_list(struct tree *t, struct tree_node *n,
  * stat (num_children, cversion, pzxid). */
 void tree_link(struct tree *t, struct tree_node *parent, struct tree_node *n)
 {
-    coord_assert(tree_lookup(t, n->path, n->path_len) == NULL);
+    coord_dassert(tree_lookup(t, n->path, n->path_len) == NULL);
     coord_assert(parent->stat.ephemeral_owner == 0);
     n->parent = parent;
     if (t->n_nodes >= t->n_buckets)
@@ -350,9 +346,9 @@ void tree_link(struct tree *t, struct tree_node *parent, struct tree_node *n)
     t->bytes_used += node_bytes(n);
     t->digest += tree_node_digest(n);
     struct tree_session *s;
-    struct tree_node **head = node_list(t, n, &s);
-    if (head != NULL)
-        list_push(head, n);
+    struct tree_node_set *set = node_set(t, n, &s);
+    if (set != NULL)
+        set_add(set, n);
     if (s != NULL)
         s->n_ephemerals++;
 }
@@ -361,10 +357,12 @@ void tree_link(struct tree *t, struct tree_node *parent, struct tree_node *n)
 void tree_unlink(struct tree *t, struct tree_node *n)
 {
     coord_assert(n->kids == NULL && n->parent != NULL);
+    if (t->last_parent == n)
+        t->last_parent = NULL;
     struct tree_session *s;
-    struct tree_node **head = node_list(t, n, &s);
-    if (head != NULL)
-        list_remove(head, n);
+    struct tree_node_set *set = node_set(t, n, &s);
+    if (set != NULL)
+        set_remove(set, n);
     if (s != NULL) {
         coord_assert(s->n_ephemerals > 0);
         s->n_ephemerals--;
@@ -430,7 +428,7 @@ int tree_open(struct tree **out, const struct tree_config *cfg)
     memcpy(root->path, "/", 2);
     root->path_len = 1;
     root->name_off = 1;
-    root->hash = tree_hash_bytes("/", 1, 0);
+    root->hash = (uint32_t)tree_hash_bytes("/", 1, 0);
     root->dhash = tree_hash_bytes(NULL, 0, 1);
     t->buckets[root->hash & (t->n_buckets - 1)] = root;
     t->root = root;
@@ -455,6 +453,7 @@ void tree_close(struct tree *t)
     tree_sessions_free_all(t);
     coord_free(t->buckets);
     coord_free(t->sbuckets);
+    coord_free(t->cleanup.v);
     coord_free(t->undo);
     coord_free(t->evs);
     coord_free(t->ev_paths.buf);
@@ -545,8 +544,8 @@ uint32_t tree_cleanup_candidates(const struct tree *t, int64_t now_ms,
                                  void *data)
 {
     uint32_t n = 0;
-    for (const struct tree_node *c = t->cleanup_head; c && n < max;
-         c = c->lnext) {
+    for (size_t i = 0; i < t->cleanup.n && n < max; i++) {
+        const struct tree_node *c = t->cleanup.v[i];
         if (!tree_cleanup_eligible(c, now_ms))
             continue;
         cb(data, c->path, c->path_len);

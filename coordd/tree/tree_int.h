@@ -8,9 +8,8 @@
  *  - Each node's children form a treap ordered by name bytes (memcmp, then
  *    length) whose priorities are the children's path hashes: insert and
  *    delete are O(log n) expected, and pagination seeks in O(log n).
- *  - Ephemeral nodes sit on their session's list; container and TTL nodes
- *    sit on the tree's cleanup list (a node is never on both, so the links
- *    are shared).
+ *  - Ephemeral nodes sit in their session's node set; container and TTL
+ *    nodes in the tree's cleanup set (never both, so one index is shared).
  *  - The digest is the sum (mod 2^64) of one hash per node (path hash, data
  *    hash, stat) and one per session: O(1) to update on each change.
  *  - Mutations during an apply are logged in an undo log so a failing multi
@@ -35,17 +34,23 @@ struct tree_node {
     struct tree_node *right;
     struct tree_node *up;     /* treap parent (NULL at the treap root) */
     struct tree_node *kids;   /* root of this node's children treap */
-    struct tree_node *lnext;  /* session ephemeral list or cleanup list */
-    struct tree_node *lprev;
     char *data;               /* data_length bytes, NULL if empty */
-    uint64_t hash;            /* hash of the full path */
     uint64_t dhash;           /* hash of the data */
     int64_t ttl_ms;           /* TTL nodes */
     struct coord_stat stat;
+    uint32_t hash;            /* hash of the full path (table, priority) */
     uint32_t path_len;
+    uint32_t lidx;            /* index in the session's or cleanup array */
     uint16_t name_off;        /* the last component starts here */
     uint8_t flags;            /* enum tree_node_flag */
     char path[];              /* path_len bytes + NUL */
+};
+
+/* An array of nodes with O(1) removal (swap with the last; each node
+ * remembers its index in lidx). */
+struct tree_node_set {
+    struct tree_node **v;
+    size_t n, cap;
 };
 
 struct tree_cache_entry {
@@ -62,7 +67,7 @@ struct tree_session {
     uint32_t timeout_ms;
     uint32_t n_ephemerals;
     uint8_t secret[COORD_SECRET_BYTES];
-    struct tree_node *eph_head; /* ephemeral nodes, lnext/lprev */
+    struct tree_node_set eph;   /* its ephemeral nodes */
     uint32_t n_cache;           /* ring: cache[(next - 1 - i) % WINDOW] */
     uint32_t cache_next;
     struct tree_cache_entry cache[TREE_DEDUP_WINDOW];
@@ -102,7 +107,8 @@ struct tree {
     uint64_t n_nodes;
     uint64_t bytes_used;
     struct tree_node *root;
-    struct tree_node *cleanup_head; /* containers and TTL nodes */
+    struct tree_node *last_parent; /* parent of the last create (a cache) */
+    struct tree_node_set cleanup; /* containers and TTL nodes */
     uint64_t digest;
     uint64_t applied;
 

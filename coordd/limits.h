@@ -43,8 +43,9 @@
 /* Nodes in the tree, and children of one node. */
 #define COORDD_NODES_MAX (16 * 1024 * 1024)
 #define COORDD_CHILDREN_MAX (1024 * 1024)
-/* Ping interval the server asks of clients: a third of the idle timeout,
- * so two lost pings still leave a margin before a link is declared dead. */
+/* Ping interval the server asks of clients: under a third of the idle
+ * timeout, so two lost pings still leave a margin before a link is declared
+ * dead. */
 #define COORDD_CLIENT_PING_MS 300
 /* Silence after which a connection is dead (DESIGN.md: about a second,
  * well under usual session timeouts, so clients move to another server

@@ -550,6 +550,9 @@ static void poll_once(struct coord_client *c)
 static void *io_main(void *arg)
 {
     struct coord_client *c = arg;
+    pthread_mutex_lock(&c->mu); /* coord_open() has set c->thread */
+    coord_assert(c->io_started);
+    pthread_mutex_unlock(&c->mu);
     for (;;) {
         pthread_mutex_lock(&c->mu);
         bool closing = c->closing;

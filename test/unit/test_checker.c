@@ -627,6 +627,69 @@ static void generated_histories(void **state)
     }
 }
 
+/* Verdict of a generated history under the given search mode. */
+static enum lincheck_verdict check_generated_mode(struct lincheck_gen *g,
+                                                  bool plain)
+{
+    struct lincheck_history *h = lincheck_history_new();
+    assert_non_null(h);
+    assert_int_equal(lincheck_gen_add(g, h), 0);
+    struct lincheck_options o = {.memo_bytes_max = 16 << 20, .plain = plain};
+    struct lincheck_report rep;
+    assert_int_equal(lincheck_check(h, &o, &rep), 0);
+    enum lincheck_verdict v = rep.verdict;
+    lincheck_report_free(&rep);
+    lincheck_history_free(h);
+    return v;
+}
+
+/* The prunings (version bound, symmetry, completed-first order) must never
+ * change a verdict: compare with the plain search on small generated
+ * histories, half of them with one read randomly corrupted (another op's
+ * value, the version kept or dropped). */
+static void prunings_agree_with_plain_search(void **state)
+{
+    (void)state;
+    int agree = 0, not_lin = 0;
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        struct lincheck_gen_params p = {
+            .seed = seed, .ops = 60 + seed % 100, .keys = 1 + seed % 3,
+            .processes = 3 + seed % 6, .info_permille = 40 + seed % 80,
+            .fail_permille = 20, .blind_permille = (seed % 4) * 300};
+        struct lincheck_gen g;
+        assert_int_equal(lincheck_gen_run(&p, &g), 0);
+        if (seed % 2 == 0) {
+            size_t r = (size_t)(seed * 7919) % g.n;
+            size_t w = (size_t)(seed * 104729) % g.n;
+            while (g.ops[r].op.f != LINCHECK_READ ||
+                   g.ops[r].op.status != LINCHECK_OK)
+                r = (r + 1) % g.n;
+            snprintf(g.ops[r].value, sizeof(g.ops[r].value), "%s",
+                     g.ops[w].op.f == LINCHECK_READ ? "init"
+                                                    : g.ops[w].value);
+            if (seed % 4 == 0)
+                g.ops[r].op.version = LINCHECK_VERSION_UNKNOWN;
+        }
+        enum lincheck_verdict fast = check_generated_mode(&g, false);
+        enum lincheck_verdict plain = check_generated_mode(&g, true);
+        assert_int_not_equal(fast, LINCHECK_UNKNOWN);
+        if (plain != LINCHECK_UNKNOWN) {
+            if (fast != plain)
+                fail_msg("seed %llu: pruned %d, plain %d",
+                         (unsigned long long)seed, fast, plain);
+            agree++;
+        }
+        not_lin += fast == LINCHECK_NOT_LINEARIZABLE;
+        if (seed % 2 == 1)
+            assert_int_equal(fast, LINCHECK_LINEARIZABLE);
+        lincheck_gen_free(&g);
+    }
+    print_message("agree %d, not linearizable %d\n", agree, not_lin);
+    /* Most comparisons must have happened, with both verdicts present. */
+    assert_true(agree >= 250);
+    assert_true(not_lin >= 50);
+}
+
 /* The text writer and the parser agree: the same history, the same
  * verdict, through a temporary file. */
 static void generated_text_round_trip(void **state)
@@ -678,6 +741,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(api_validation),
         cmocka_unit_test(generated_histories),
         cmocka_unit_test(generated_text_round_trip),
+        cmocka_unit_test(prunings_agree_with_plain_search),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

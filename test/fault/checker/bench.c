@@ -9,7 +9,7 @@
  *
  * Options: -n ops -k keys -p processes -i info_permille -f fail_permille
  * -b blind_permille (OK results recorded without their version)
- * -s seed -r runs -o FILE (also write the history in the text format).
+ * -P (plain WGL: no prunings, for comparison) -s seed -r runs -o FILE (also write the history in the text format).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -53,10 +53,11 @@ int main(int argc, char **argv)
     struct lincheck_gen_params p = {.seed = 1, .ops = 10000, .keys = 10,
                                     .processes = 16, .info_permille = 30,
                                     .fail_permille = 10};
+    struct lincheck_options opts = {0};
     uint32_t runs = 5;
     const char *out_path = NULL;
     int c;
-    while ((c = getopt(argc, argv, "n:k:p:i:f:b:s:r:o:")) != -1) {
+    while ((c = getopt(argc, argv, "n:k:p:i:f:b:s:r:o:P")) != -1) {
         switch (c) {
         case 'n': p.ops = bench_arg(optarg); break;
         case 'k': p.keys = bench_arg(optarg); break;
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
         case 's': p.seed = bench_arg(optarg); break;
         case 'r': runs = bench_arg(optarg); break;
         case 'o': out_path = optarg; break;
+        case 'P': opts.plain = true; break;
         default:
             fprintf(stderr, "usage: see the header of test/fault/checker/"
                             "bench.c\n");
@@ -97,7 +99,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < runs; i++) {
         lincheck_report_free(&rep);
         double t0 = bench_now();
-        if (lincheck_check(h, NULL, &rep) < 0) {
+        if (lincheck_check(h, &opts, &rep) < 0) {
             fprintf(stderr, "bench: out of memory\n");
             return 2;
         }
@@ -114,8 +116,9 @@ int main(int argc, char **argv)
     printf("bench-checker: %" PRIu32 " ops (%zu kept, %zu indeterminate), "
            "%" PRIu32 " keys, %" PRIu32 " processes, seed %" PRIu64 "\n",
            p.ops, lincheck_history_len(h), info, p.keys, p.processes, p.seed);
-    printf("bench-checker: verdict %s, %" PRIu64 " configurations, %" PRIu64
-           " steps\n", lincheck_verdict_name(rep.verdict), configs, steps);
+    printf("bench-checker: %ssearch, verdict %s, %" PRIu64 " configurations, %" PRIu64
+           " steps\n", opts.plain ? "plain " : "", lincheck_verdict_name(rep.verdict),
+           configs, steps);
     printf("bench-checker: median %.3f s over %" PRIu32 " runs (min %.3f, "
            "max %.3f)\n", t[runs / 2], runs, t[0], t[runs - 1]);
     int code = rep.verdict == LINCHECK_LINEARIZABLE ? 0 : 1;

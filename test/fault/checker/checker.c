@@ -779,6 +779,7 @@ struct lc_search {
     uint64_t *arena; /* used * words bitsets */
     size_t arena_cap; /* in bitsets */
     size_t bytes_max;
+    bool plain; /* lincheck_options.plain */
     bool use_bound;
     int32_t *sym_prev; /* symmetry class predecessor, or -1 */
     int64_t *seg; /* min-tree over requirements; leaves at [seg_p + i] */
@@ -1046,7 +1047,7 @@ static int lc_search_run(struct lc_search *s, uint64_t state)
     while (remaining > 0) {
         coord_assert(e > 0); /* an unlinearized return is still listed */
         if (!s->ent[e].call) {
-            if (!info_pass) {
+            if (!info_pass && !s->plain) {
                 info_pass = true;
                 e = s->ent[0].next;
                 continue;
@@ -1054,11 +1055,12 @@ static int lc_search_run(struct lc_search *s, uint64_t state)
             lc_note_stuck(s, e, state);
             if (s->depth == 0)
                 return LINCHECK_NOT_LINEARIZABLE;
-            info_pass = s->ent[s->stack[s->depth - 1].entry].match < 0;
+            info_pass = !s->plain &&
+                        s->ent[s->stack[s->depth - 1].entry].match < 0;
             e = lc_pop(s, &state, &remaining);
             continue;
         }
-        if (info_pass != (s->ent[e].match < 0)) {
+        if (!s->plain && info_pass != (s->ent[e].match < 0)) {
             e = s->ent[e].next;
             continue;
         }
@@ -1314,7 +1316,10 @@ static int lc_search_init(struct lc_search *s)
     if (!s->ent || !s->bits || !s->zob || !s->stack || !s->seg ||
         !s->sym_prev || lc_symmetry_init(s) < 0)
         return -ENOMEM;
-    s->use_bound = true;
+    if (s->plain)
+        for (size_t i = 0; i < n; i++)
+            s->sym_prev[i] = -1;
+    s->use_bound = !s->plain;
     for (size_t i = 0; i < n; i++) {
         s->zob[i] = lc_mix(i * 0x2545f4914f6cdd1dull + 1);
         if (s->ops[i].f == LINCHECK_DELETE)
@@ -1332,10 +1337,11 @@ static int lc_search_init(struct lc_search *s)
 
 /* Checks the operations idx[0..n) of one key into *kr. */
 static int lc_check_key(const struct lincheck_history *h, const size_t *idx,
-                        size_t n, size_t memo_bytes_max,
+                        size_t n, size_t memo_bytes_max, bool plain,
                         struct lincheck_key_result *kr)
 {
-    struct lc_search s = {.h = h, .n = n, .bytes_max = memo_bytes_max};
+    struct lc_search s = {.h = h, .n = n, .bytes_max = memo_bytes_max,
+                          .plain = plain};
     uint32_t key = h->ops[idx[0]].key;
     uint64_t st = 0;
     for (size_t i = 0; i < h->n_inits; i++)
@@ -1404,7 +1410,8 @@ int lincheck_check(const struct lincheck_history *h,
         while (j < n && h->ops[idx[j]].key == h->ops[idx[i]].key)
             j++;
         struct lincheck_key_result *kr = &rep->keys[rep->n_keys++];
-        if (lc_check_key(h, idx + i, j - i, budget, kr) < 0) {
+        if (lc_check_key(h, idx + i, j - i, budget, opts && opts->plain,
+                         kr) < 0) {
             coord_free(idx);
             lincheck_report_free(rep);
             return -ENOMEM;

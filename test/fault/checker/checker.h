@@ -127,6 +127,10 @@ enum lincheck_verdict {
 
 struct lincheck_options {
     size_t memo_bytes_max; /* 0: LINCHECK_MEMO_BYTES_DEFAULT */
+    /* Plain WGL with memoisation only: no version bound, no symmetry
+     * reduction, no completed-first order. Slower; for cross-checking the
+     * prunings (the unit tests compare both) and for benchmarks. */
+    bool plain;
 };
 
 /* Per-key outcome. explain is a NUL-terminated text (owned by the report)

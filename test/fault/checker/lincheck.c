@@ -1,5 +1,5 @@
 /* lincheck.c -- command-line front end of the linearizability checker:
- * `build/test/fault/lincheck [-m MiB] [-q] FILE` (FILE "-" is stdin).
+ * `build/test/fault/lincheck [-m MiB] [-q] [-P] FILE` (FILE "-" is stdin).
  *
  * How it fits: lets a person (or a script in the fault suite) check a
  * recorded history file; the format is in docs/testing.md. Prints one line
@@ -20,9 +20,10 @@
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: lincheck [-m MEMO_MiB] [-q] HISTORY_FILE|-\n"
+            "usage: lincheck [-m MEMO_MiB] [-q] [-P] HISTORY_FILE|-\n"
             "  -m  memo budget per key in MiB (default %zu)\n"
             "  -q  print only failing keys and the verdict\n"
+            "  -P  plain search (no prunings; slower, for cross-checks)\n"
             "exit: 0 linearizable, 1 not, 2 bad input, 3 unknown\n",
             LINCHECK_MEMO_BYTES_DEFAULT >> 20);
 }
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
     struct lincheck_options opts = {0};
     bool quiet = false;
     int c;
-    while ((c = getopt(argc, argv, "m:qh")) != -1) {
+    while ((c = getopt(argc, argv, "m:qPh")) != -1) {
         char *end;
         unsigned long mib;
         switch (c) {
@@ -46,6 +47,9 @@ int main(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'P':
+            opts.plain = true;
             break;
         default:
             usage();

@@ -14,6 +14,7 @@
 
 #include "coordd/tree/tree_int.h"
 #include "libcoord/shared/alloc.h"
+#include "libcoord/shared/check.h"
 
 #define SID 0x1001
 #define T0 1700000000000LL
@@ -899,6 +900,88 @@ static void apply_without_leaks(void **state)
     coord_alloc_counting_disable();
 }
 
+static void command_bounds(void **state)
+{
+    struct fx *f = *state;
+    static struct tree_op ops[COORD_MULTI_OPS_MAX + 1];
+    for (int i = 0; i <= COORD_MULTI_OPS_MAX; i++)
+        ops[i] = mkop(TREE_CMD_CHECK, "/", NULL, 0, -1);
+    assert_int_equal(multi(f, ops, COORD_MULTI_OPS_MAX + 1), COORD_ETOOMANY);
+    assert_int_equal(multi(f, ops, COORD_MULTI_OPS_MAX), 0);
+    assert_int_equal(f->r->n_ops, COORD_MULTI_OPS_MAX);
+    static uint64_t ids[TREE_IDS_MAX + 1];
+    struct tree_cmd e = { .type = TREE_CMD_SESSION_EXPIRE, .ids = ids,
+                          .n_ids = TREE_IDS_MAX + 1 };
+    assert_int_equal(apply(f, &e), COORD_ETOOMANY);
+    struct tree_cmd c = { .type = TREE_CMD_CLEANUP, .ops = ops,
+                          .n_ops = TREE_IDS_MAX + 1 };
+    assert_int_equal(apply(f, &c), COORD_ETOOMANY);
+    struct tree_cmd bad = { .type = TREE_CMD_TYPE_MAX + 1 };
+    assert_int_equal(apply(f, &bad), COORD_EINVAL);
+    struct tree_cmd noop = { .type = TREE_CMD_NOOP };
+    assert_int_equal(apply(f, &noop), 0);
+    assert_int_equal(tree_applied_index(f->t), f->zxid);
+}
+
+static void count_id(void *data, uint64_t id)
+{
+    *(uint64_t *)data += id;
+}
+
+static void session_lookups(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(open_session(f, 5), 0);
+    uint8_t secret[COORD_SECRET_BYTES];
+    memset(secret, 5, sizeof(secret));
+    assert_true(tree_session_secret_ok(f->t, 5, secret));
+    secret[3] ^= 1;
+    assert_false(tree_session_secret_ok(f->t, 5, secret));
+    assert_false(tree_session_secret_ok(f->t, 6, secret));
+    uint32_t timeout;
+    assert_int_equal(tree_session_get(f->t, 5, &timeout, NULL, NULL), 0);
+    assert_int_equal(timeout, 10000);
+    uint64_t sum = 0;
+    tree_sessions_each(f->t, count_id, &sum);
+    assert_int_equal(sum, SID + 5);
+    /* Many sessions: the table grows. */
+    for (uint64_t id = 100; id < 400; id++)
+        assert_int_equal(open_session(f, id), 0);
+    assert_int_equal(tree_session_count(f->t), 302);
+    assert_int_equal(tree_session_get(f->t, 399, NULL, NULL, NULL), 0);
+}
+
+static jmp_buf panic_jmp;
+
+static void on_panic(const char *file, int line, const char *msg)
+{
+    (void)file, (void)line, (void)msg;
+    longjmp(panic_jmp, 1);
+}
+
+/* A replica that cannot allocate inside apply must stop, not skip the
+ * command: allocation failure panics. */
+static void allocation_failure_panics(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(create(f, "/warm", NULL, 0), 0);
+    struct tree_cmd c = { .type = TREE_CMD_CREATE, .session_id = SID,
+                          .xid = ++f->xid,
+                          .op = mkop(TREE_CMD_CREATE, "/x", NULL, 0, 0) };
+    const struct tree_result *r;
+    volatile bool panicked = false;
+    coord_panic_hook_set(on_panic);
+    if (setjmp(panic_jmp) == 0) {
+        coord_alloc_counting_enable(1); /* the node allocation fails */
+        tree_apply(f->t, ++f->zxid, &c, NULL, NULL, &r);
+    } else {
+        panicked = true;
+    }
+    coord_alloc_counting_disable();
+    coord_panic_hook_set(NULL);
+    assert_true(panicked);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -926,6 +1009,9 @@ int main(void)
         T(snapshot_rejects_bad_bytes),
         T(snapshot_chunks_are_bounded),
         T(snapshot_writer_error_propagates),
+        T(command_bounds),
+        T(session_lookups),
+        T(allocation_failure_panics),
         cmocka_unit_test(apply_without_leaks),
     };
     return cmocka_run_group_tests_name("tree", tests, NULL, NULL);

@@ -272,8 +272,11 @@ void raft_recv_append_resp(struct raft *r, const struct raft_msg *m)
         p->match = m->index;
         if (p->next <= p->match)
             p->next = p->match + 1;
+        /* Any ack that reconnects the follower to our log ends a
+         * snapshot send, even one for an older snapshot (bug 25). */
         if (p->state == RAFT_PROG_PROBE ||
-            (p->state == RAFT_PROG_SNAPSHOT && p->match >= p->snap_index))
+            (p->state == RAFT_PROG_SNAPSHOT &&
+             (p->match >= p->snap_index || p->match >= r->log_start)))
             raft_prog_become_replicate(p);
         raft_maybe_commit(r);
         if (r->role != RAFT_LEADER)

@@ -152,7 +152,7 @@ struct coord__watchtab {
 struct coord__fired {
     struct coord_watcher w;
     uint32_t kind;
-    const char *path; /* borrowed: the event path or the watch's path */
+    const char *path; /* borrowed: the event path */
 };
 
 void coord__watchtab_init(struct coord__watchtab *t, size_t max);
@@ -169,8 +169,8 @@ size_t coord__watchtab_remove(struct coord__watchtab *t, const char *path,
  * one-shot ones are removed (their path moves into *owned, which the
  * caller frees with coord__watchtab_release). Writes at most max entries
  * to out; returns how many fired in all (more than max: the caller passes
- * a bigger array). MUST_REREAD fires every registration at or under path
- * (all of them for "/"), with the watch's own path. */
+ * a bigger array). MUST_REREAD fires every registration on its path,
+ * whatever the kind. */
 size_t coord__watchtab_match(struct coord__watchtab *t, uint32_t type,
                              const char *path, struct coord__fired *out,
                              size_t max, char **owned, size_t owned_max);

@@ -4,7 +4,9 @@
  * fires exists and data watches; DATA_CHANGED data and exists watches;
  * DELETED data, exists and children watches; CHILDREN_CHANGED children
  * watches; persistent watches see every event on their path and recursive
- * ones every event except CHILDREN_CHANGED at or under theirs. Touched only
+ * ones every event except CHILDREN_CHANGED at or under theirs; MUST_REREAD
+ * (docs/protocol.md 3.14: one per watched path whose events were lost)
+ * fires every watch on its path. Touched only
  * by the I/O thread after coord_open(); never runs a callback itself.
  */
 #include "client_int.h"
@@ -111,10 +113,8 @@ static bool under(const char *path, const char *root)
 static bool fires(const struct coord__watch *e, uint32_t type,
                   const char *path)
 {
-    if (type == COORD_EVENT_MUST_REREAD)
-        return under(e->path, path) ||
-               (e->kind == COORD_WATCH_PERSISTENT_RECURSIVE &&
-                under(path, e->path));
+    if (type == COORD_EVENT_MUST_REREAD) /* names the watched path */
+        return strcmp(e->path, path) == 0;
     if (e->kind == COORD_WATCH_PERSISTENT_RECURSIVE)
         return type != COORD_EVENT_CHILDREN_CHANGED && under(path, e->path);
     if (strcmp(e->path, path) != 0)
@@ -156,7 +156,7 @@ size_t coord__watchtab_match(struct coord__watchtab *t, uint32_t type,
         out[n] = (struct coord__fired){
             .w = e->w,
             .kind = e->kind,
-            .path = type == COORD_EVENT_MUST_REREAD ? e->path : path,
+            .path = path,
         };
         n++;
         if (one_shot(e->kind)) {

@@ -282,8 +282,9 @@ COORD_API void coord_free_mem(void *p);
 struct coord_event {
     int type;         /* enum coord_event_type */
     int kind;         /* enum coord_watch_kind of the watch that fired */
-    const char *path; /* NUL-terminated; the changed node (for
-                         MUST_REREAD: the watched path) */
+    const char *path; /* NUL-terminated; the changed node (the parent
+                         for CHILDREN_CHANGED; for MUST_REREAD the
+                         watched path whose events were lost) */
     uint64_t zxid;    /* of the change */
 };
 

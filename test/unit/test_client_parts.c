@@ -286,20 +286,23 @@ static void watchtab_must_reread_and_bound(void **state)
     assert_int_equal(
         coord__watchtab_add(&t, "/d", 2, COORD_WATCH_EXISTS, &w),
         COORD_ETOOMANY);
-    /* Paths under /a only, each with its own path. */
+    /* Exactly the watched path, every kind there; one-shots are spent. */
     struct coord__fired f[4];
     char *owned[4];
     size_t n = coord__watchtab_match(&t, COORD_EVENT_MUST_REREAD, "/a", f, 4,
                                      owned, 4);
-    assert_int_equal(n, 2);
-    assert_string_equal(f[0].path, "/a/b");
-    assert_string_equal(f[1].path, "/a");
-    assert_int_equal(t.n, 1); /* both were one-shot */
-    coord__watchtab_release(owned, 2);
-    n = coord__watchtab_match(&t, COORD_EVENT_MUST_REREAD, "/", f, 4, owned,
+    assert_int_equal(n, 1);
+    assert_int_equal(f[0].kind, COORD_WATCH_EXISTS);
+    assert_string_equal(f[0].path, "/a");
+    assert_int_equal(t.n, 2);
+    coord__watchtab_release(owned, 1);
+    n = coord__watchtab_match(&t, COORD_EVENT_MUST_REREAD, "/c", f, 4, owned,
                               4);
     assert_int_equal(n, 1);
-    assert_string_equal(f[0].path, "/c");
+    assert_int_equal(t.n, 2); /* persistent: stays */
+    n = coord__watchtab_match(&t, COORD_EVENT_MUST_REREAD, "/", f, 4, owned,
+                              4);
+    assert_int_equal(n, 0);
     coord__watchtab_free(&t);
 }
 

@@ -898,6 +898,94 @@ static void sync_api_round_trips(void **state)
     peer_free(&pa);
 }
 
+/* Read-only flag, the server's advertised limits, exists watches on a
+ * missing node, MUST_REREAD, and a malformed frame (the client drops the
+ * connection and resumes, re-sending its exists watch). */
+static void limits_reread_and_bad_frame(void **state)
+{
+    (void)state;
+    rec_reset();
+    peer_listen(&pa);
+    char list[64];
+    snprintf(list, sizeof(list), "127.0.0.1:%u", (unsigned)pa.port);
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = list;
+    o.read_only = true;
+    o.state_cb = on_state;
+    o.backoff_initial_ms = 10;
+    o.backoff_max_ms = 20;
+    struct coord_client *c = NULL;
+    assert_int_equal(coord_open(&c, &o), 0);
+    struct wire_req q;
+    peer_accept(&pa);
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    assert_int_equal(q.u.hello.flags, WIRE_HELLO_READ_ONLY);
+    pa.lim.data_bytes_max = 8;
+    peer_hello_ok(&pa, &q, 61, 2);
+    wait_states(1);
+    assert_int_equal(coord_aset(c, "/s", "123456789", 9, -1, on_stat, NULL),
+                     COORD_ETOOBIG);
+    assert_int_equal(coord_aset(c, "/s", "12345678", 8, 4, on_stat, NULL),
+                     0);
+    peer_expect(&pa, &q, WIRE_OP_SET);
+    assert_int_equal(q.u.set.version, 4);
+    assert_int_equal(q.u.set.data.len, 8);
+    struct wire_resp m = {.op = WIRE_OP_SET, .xid = q.xid, .zxid = 3};
+    m.u.stat.version = 5;
+    peer_send(&pa, &m);
+    wait_statuses(1);
+    assert_int_equal(R.statuses[0], 0);
+
+    struct coord_watcher w = {on_event, NULL};
+    assert_int_equal(coord_aexists(c, "/nx", 0, &w, on_stat, NULL), 0);
+    peer_expect(&pa, &q, WIRE_OP_EXISTS);
+    assert_true(q.u.read.flags & WIRE_READ_WATCH);
+    peer_reply(&pa, &q, 3, COORD_ENONODE);
+    assert_int_equal(coord_aexists(c, "/ny", 0, &w, on_stat, NULL), 0);
+    peer_expect(&pa, &q, WIRE_OP_EXISTS);
+    peer_reply(&pa, &q, 3, COORD_ENONODE);
+    wait_statuses(3);
+    assert_int_equal(R.statuses[1], COORD_ENONODE);
+    peer_event(&pa, COORD_EVENT_MUST_REREAD, "/nx", 4);
+    peer_event(&pa, COORD_EVENT_CREATED, "/nx", 5); /* spent: no event */
+    peer_event(&pa, COORD_EVENT_CREATED, "/other", 6);
+    peer_event(&pa, COORD_EVENT_DATA_CHANGED, "/s", 7);
+    /* Garbage: a frame whose body is not a msgpack array. */
+    static const uint8_t junk[] = {0, 0, 0, 2, 0xc0, 0xc0};
+    assert_int_equal(send(pa.fd, junk, sizeof(junk), MSG_NOSIGNAL),
+                     (ssize_t)sizeof(junk));
+    wait_states(2);
+    assert_int_equal(R.states[1], COORD_STATE_DISCONNECTED);
+    assert_int_equal(R.n_events, 1);
+    assert_int_equal(R.events[0].type, COORD_EVENT_MUST_REREAD);
+    assert_int_equal(R.events[0].kind, COORD_WATCH_EXISTS);
+    assert_string_equal(R.event_paths[0], "/nx");
+    assert_int_equal(coord_last_zxid(c), 7);
+
+    peer_accept(&pa);
+    pa.lim.data_bytes_max = COORD_DATA_BYTES_MAX;
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    assert_int_equal(q.u.hello.flags, WIRE_HELLO_READ_ONLY);
+    assert_int_equal(q.u.hello.session_id, 61);
+    assert_int_equal(q.u.hello.last_zxid, 7);
+    peer_hello_ok(&pa, &q, 61, 7);
+    peer_expect(&pa, &q, WIRE_OP_SET_WATCHES);
+    uint32_t want[WIRE_WATCH_KINDS] = {0, 1, 0, 0, 0};
+    for (int k = 0; k < WIRE_WATCH_KINDS; k++)
+        assert_int_equal(q.u.set_watches.kinds[k].n, want[k]);
+    struct wire_bytes b;
+    struct wire_iter it = q.u.set_watches.kinds[1].it;
+    assert_true(wire_next_path(&it, &b));
+    assert_true(bytes_eq(b, "/ny"));
+    peer_reply(&pa, &q, 7, 0);
+    wait_states(3);
+    assert_int_equal(R.states[2], COORD_STATE_RECONNECTED);
+    peer_close_conn(&pa);
+    assert_int_equal(coord_close(c), 0);
+    peer_free(&pa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -908,6 +996,7 @@ int main(void)
         cmocka_unit_test(inflight_bound_and_close),
         cmocka_unit_test(io_thread_refuses_blocking),
         cmocka_unit_test(sync_api_round_trips),
+        cmocka_unit_test(limits_reread_and_bad_frame),
     };
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);

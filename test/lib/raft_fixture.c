@@ -128,10 +128,17 @@ void rfx_add_node(struct rfx *fx, uint64_t id, const struct raft_conf *boot)
     n->cfg.id = id;
     if (boot != NULL) {
         n->snap.conf = *boot;
-    } else {
-        n->snap.conf.n = 1;
-        n->snap.conf.members[0].id = id;
-        n->snap.conf.members[0].role = RAFT_LEARNER;
+    } else { /* the bootstrap configuration plus itself as a learner */
+        struct raft_conf c = fx->nodes[0].snap.conf;
+        uint32_t pos = 0;
+        while (pos < c.n && c.members[pos].id < id)
+            pos++;
+        memmove(&c.members[pos + 1], &c.members[pos],
+                (c.n - pos) * sizeof(c.members[0]));
+        c.members[pos].id = id;
+        c.members[pos].role = RAFT_LEARNER;
+        c.n++;
+        n->snap.conf = c;
     }
     node_boot(fx, n);
 }

@@ -103,8 +103,8 @@ void rfx_config_default(struct raft_config *cfg, uint64_t id);
 void rfx_init(struct rfx *fx, uint32_t n_voters, uint32_t n_learners,
               const struct raft_config *cfg);
 /* Adds a node that is not in the bootstrap configuration (to be added by a
- * configuration change); it starts with conf = {itself as learner} unless
- * boot is given. */
+ * configuration change); it starts with the bootstrap configuration plus
+ * itself as a learner unless boot is given. */
 void rfx_add_node(struct rfx *fx, uint64_t id, const struct raft_conf *boot);
 void rfx_close(struct rfx *fx);
 

@@ -795,6 +795,9 @@ struct lc_search {
     size_t n_best_states;
     bool best_more;
     int32_t prune_op, prune_by;     /* last bound prune at this config */
+    uint64_t epoch;                 /* changes with every push and pop */
+    uint64_t *pruned_epoch;         /* per op: epoch of its last prune */
+    int32_t *pruned_by;             /* per op: the op whose need blocked it */
     int32_t best_prune_op, best_prune_by;
 };
 
@@ -945,6 +948,8 @@ static bool lc_bound_take(struct lc_search *s, int32_t op, uint64_t next)
         return true;
     s->prune_op = op;
     s->prune_by = lc_seg_argmin(s);
+    s->pruned_epoch[op] = s->epoch;
+    s->pruned_by[op] = s->prune_by;
     if (req != LC_REQ_NONE)
         lc_seg_set(s, op, req);
     return false;
@@ -972,7 +977,11 @@ static void lc_note_stuck(struct lc_search *s, int32_t r, uint64_t st)
     }
     if (pos != s->best_pos)
         return;
-    if (s->prune_op >= 0 && s->best_prune_op < 0) {
+    int32_t op = s->ent[r].op;
+    if (s->pruned_epoch[op] == s->epoch) { /* the stuck op was blocked */
+        s->best_prune_op = op;
+        s->best_prune_by = s->pruned_by[op];
+    } else if (s->prune_op >= 0 && s->best_prune_op < 0) {
         s->best_prune_op = s->prune_op;
         s->best_prune_by = s->prune_by;
     }
@@ -1011,6 +1020,7 @@ static int lc_try(struct lc_search *s, int32_t c, uint64_t *state,
     if (s->ent[c].match >= 0)
         (*remaining)--;
     s->prune_op = -1;
+    s->epoch++;
     return 1;
 }
 
@@ -1027,6 +1037,7 @@ static int32_t lc_pop(struct lc_search *s, uint64_t *state, size_t *remaining)
         (*remaining)++;
     *state = fr.state;
     s->prune_op = -1;
+    s->epoch++;
     return s->ent[fr.entry].next;
 }
 
@@ -1170,12 +1181,12 @@ static char *lc_explain(const struct lc_search *s, int verdict,
     }
     lc_cat(buf, sizeof(buf), "%s\n", s->best_more ? " ..." : "");
     if (s->best_prune_op >= 0) {
-        lc_cat(buf, sizeof(buf), "  (could not go first: ");
+        lc_cat(buf, sizeof(buf), "  blocked: placing ");
         lc_describe_op(s->h, &s->ops[s->best_prune_op], buf, sizeof(buf));
-        lc_cat(buf, sizeof(buf), "\n   as it would move the version past "
-                                 "the one needed by ");
+        lc_cat(buf, sizeof(buf), "\n    there would move the version past "
+                                 "the one read or expected by ");
         lc_describe_op(s->h, &s->ops[s->best_prune_by], buf, sizeof(buf));
-        lc_cat(buf, sizeof(buf), ")\n");
+        lc_cat(buf, sizeof(buf), "\n");
     }
     return coord_strndup(buf, strlen(buf));
 }
@@ -1291,6 +1302,8 @@ static int lc_symmetry_init(struct lc_search *s)
 
 static void lc_search_free(struct lc_search *s)
 {
+    coord_free(s->pruned_epoch);
+    coord_free(s->pruned_by);
     coord_free(s->sym_prev);
     coord_free(s->ent);
     coord_free(s->bits);
@@ -1313,8 +1326,12 @@ static int lc_search_init(struct lc_search *s)
         s->seg_p *= 2;
     s->seg = coord_malloc(2 * s->seg_p * sizeof(*s->seg));
     s->sym_prev = coord_malloc(n * sizeof(*s->sym_prev));
+    s->pruned_epoch = coord_calloc(n, sizeof(*s->pruned_epoch));
+    s->pruned_by = coord_calloc(n, sizeof(*s->pruned_by));
+    s->epoch = 1;
     if (!s->ent || !s->bits || !s->zob || !s->stack || !s->seg ||
-        !s->sym_prev || lc_symmetry_init(s) < 0)
+        !s->sym_prev || !s->pruned_epoch || !s->pruned_by ||
+        lc_symmetry_init(s) < 0)
         return -ENOMEM;
     if (s->plain)
         for (size_t i = 0; i < n; i++)

@@ -16,11 +16,16 @@
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
 
-uint64_t tree_session_digest(const struct tree_session *s)
+/* The fixed part (id, secret, timeout) is hashed once, at open. */
+static uint64_t session_base_hash(const struct tree_session *s)
 {
     uint64_t h = tree_hash_bytes(s->secret, sizeof(s->secret), s->id);
-    h = tree_hash_bytes(NULL, 0, h ^ s->last_xid);
     return tree_hash_bytes(NULL, 0, h + s->timeout_ms);
+}
+
+uint64_t tree_session_digest(const struct tree_session *s)
+{
+    return tree_hash_bytes(NULL, 0, s->base_hash ^ s->last_xid);
 }
 
 static uint32_t sbucket(const struct tree *t, uint64_t id)
@@ -60,6 +65,7 @@ static void sessions_grow(struct tree *t)
 void tree_session_insert(struct tree *t, struct tree_session *s)
 {
     coord_assert(tree_session_find(t, s->id) == NULL);
+    s->base_hash = session_base_hash(s);
     if (t->n_sessions >= t->n_sbuckets)
         sessions_grow(t);
     uint32_t b = sbucket(t, s->id);

@@ -64,6 +64,7 @@ struct tree_session {
     struct tree_session *hnext;
     uint64_t id;
     uint64_t last_xid;
+    uint64_t base_hash;         /* digest of id, secret, timeout */
     uint32_t timeout_ms;
     uint32_t n_ephemerals;
     uint8_t secret[COORD_SECRET_BYTES];

@@ -3,7 +3,8 @@
  * building 1,000,000 nodes (/svc/app-N/item-M, 16-byte values) and setting
  * them, and children listing of a 100,000-child node (first page, middle
  * page, full listing). Run with `make bench-tree`; figures are recorded in
- * docs/benchmarks.md. Usage: bench_tree [nodes] */
+ * docs/benchmarks.md. Times are this thread's CPU time (one core), so a
+ * busy machine skews them less. Usage: bench_tree [nodes] */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ static void *cnt_realloc(void *data, void *p, size_t size)
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

@@ -100,6 +100,15 @@ void node_fail_req(struct node *n, struct nreq *rq, int err)
 
 /* A read may run once it is off the wait list (its index is known and
  * applied, or its read index failed). */
+/* Answers rq with err, then closes the connection once everything before
+ * it has been answered. */
+static void fail_and_close(struct node *n, struct nconn *cn, struct nreq *rq,
+                           int err)
+{
+    cn->close_after = true;
+    node_fail_req(n, rq, err);
+}
+
 static bool read_ready(const struct node *n, const struct nreq *rq)
 {
     (void)n;
@@ -356,8 +365,7 @@ void node_complete_write(struct node *n, struct nreq *rq,
     if (rq->op == WIRE_OP_HELLO) {
         struct nsess *s = node_session_find(n, rq->session_id);
         if (res->err || !s) {
-            node_fail_req(n, rq, res->err ? res->err : COORD_EINTERNAL);
-            cn->close_after = true;
+            fail_and_close(n, cn, rq, res->err ? res->err : COORD_EINTERNAL);
             return;
         }
         node_session_attach(n, s, cn);
@@ -471,8 +479,7 @@ static void hello_new(struct node *n, struct nconn *cn, struct nreq *rq,
                       const struct wire_hello *h)
 {
     if (n->n_sessions >= n->cfg.sessions_max) {
-        node_fail_req(n, rq, COORD_ETOOMANY);
-        cn->close_after = true;
+        fail_and_close(n, cn, rq, COORD_ETOOMANY);
         return;
     }
     struct tree_cmd c = {.type = TREE_CMD_SESSION_OPEN,
@@ -488,8 +495,7 @@ static void hello_new(struct node *n, struct nconn *cn, struct nreq *rq,
     rq->state = NREQ_WRITE;
     int rc = node_propose(n, rq, &c);
     if (rc) {
-        node_fail_req(n, rq, rc);
-        cn->close_after = true;
+        fail_and_close(n, cn, rq, rc);
     }
 }
 
@@ -510,8 +516,7 @@ static void on_hello(struct node *n, struct nconn *cn, struct nreq *rq,
 {
     cn->hello_seen = true;
     if (h->version != COORD_PROTOCOL_VERSION) {
-        node_fail_req(n, rq, COORD_EPROTOVERSION);
-        cn->close_after = true;
+        fail_and_close(n, cn, rq, COORD_EPROTOVERSION);
         return;
     }
     if (h->session_id == 0) {
@@ -522,8 +527,7 @@ static void on_hello(struct node *n, struct nconn *cn, struct nreq *rq,
                  ? hello_resume_check(n, h)
                  : COORD_EAUTH;
     if (rc) {
-        node_fail_req(n, rq, rc);
-        cn->close_after = true;
+        fail_and_close(n, cn, rq, rc);
         return;
     }
     struct nsess *s = node_session_find(n, h->session_id);
@@ -661,8 +665,7 @@ static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
         node_fail_req(n, rq, set_watches(n, cn, &q->u.set_watches));
         break;
     default: /* HELLO again, or a server-only opcode */
-        node_fail_req(n, rq, COORD_EPROTO);
-        cn->close_after = true;
+        fail_and_close(n, cn, rq, COORD_EPROTO);
         break;
     }
 }
@@ -680,17 +683,17 @@ int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
     if (!rq)
         return COORD_ENOMEM;
     if (rc) {
-        node_fail_req(n, rq, rc);
-        if (rc != COORD_ENOTSUP)
-            cn->close_after = true; /* a malformed frame ends the conn */
+        if (rc == COORD_ENOTSUP)
+            node_fail_req(n, rq, rc);
+        else /* a malformed frame ends the connection */
+            fail_and_close(n, cn, rq, rc);
         return 0;
     }
     if (!cn->sess) {
         if (q.op == WIRE_OP_HELLO && !cn->hello_seen) {
             on_hello(n, cn, rq, &q.u.hello);
         } else {
-            node_fail_req(n, rq, COORD_EPROTO);
-            cn->close_after = true;
+            fail_and_close(n, cn, rq, COORD_EPROTO);
         }
         return 0;
     }

@@ -1,0 +1,185 @@
+/* proc.c -- see proc.h: real coordd processes for integration tests. */
+#include "proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t tproc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint16_t free_port(const char *host)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+void tproc_init(struct tproc *p, const char *host)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->host, sizeof(p->host), "%s", host);
+    p->port = free_port(host);
+    snprintf(p->dir, sizeof(p->dir), "/tmp/coord-test-XXXXXX");
+    if (!mkdtemp(p->dir))
+        abort();
+    snprintf(p->log, sizeof(p->log), "%s.log", p->dir);
+    p->pid = -1;
+}
+
+bool tproc_log_has(const struct tproc *p, const char *s)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, s) != NULL;
+    fclose(f);
+    return found;
+}
+
+static bool port_open(const struct tproc *p)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(p->port)};
+    inet_pton(AF_INET, p->host, &sa.sin_addr);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+static void exec_coordd(const struct tproc *p)
+{
+    const char *bin = getenv("COORDD_BIN");
+    if (!bin)
+        bin = "build/bin/coordd";
+    char datadir[300], listen[64];
+    snprintf(datadir, sizeof(datadir), "--data-dir=%s/data", p->dir);
+    snprintf(listen, sizeof(listen), "--client-listen=%s:%u", p->host,
+             p->port);
+    char *argv[64] = {(char *)bin, datadir, listen};
+    int argc = 3;
+    char extra[sizeof(p->extra)];
+    snprintf(extra, sizeof(extra), "%s", p->extra);
+    for (char *tok = strtok(extra, " "); tok && argc < 63;
+         tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    argv[argc] = NULL;
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    dup2(fd, 1);
+    execv(bin, argv);
+    _exit(127);
+}
+
+int tproc_start(struct tproc *p, int timeout_ms)
+{
+    /* A restart reads the log from here on. */
+    truncate(p->log, 0);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        exec_coordd(p);
+    p->pid = pid;
+    int64_t deadline = tproc_now_ms() + timeout_ms;
+    while (tproc_now_ms() < deadline) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            p->pid = -1;
+            return -1; /* it exited */
+        }
+        if (tproc_log_has(p, "msg=serving") && port_open(p))
+            return 0;
+        poll(NULL, 0, 10); /* polling a condition with a deadline */
+    }
+    return -1;
+}
+
+static int wait_exit(struct tproc *p, int timeout_ms)
+{
+    int64_t deadline = tproc_now_ms() + timeout_ms;
+    while (tproc_now_ms() < deadline) {
+        int st;
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid) {
+            p->pid = -1;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        poll(NULL, 0, 5);
+    }
+    return -2;
+}
+
+int tproc_stop(struct tproc *p, int timeout_ms)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGCONT);
+    kill(p->pid, SIGTERM);
+    int rc = wait_exit(p, timeout_ms);
+    if (rc == -2) {
+        tproc_kill(p);
+        return -1;
+    }
+    return rc;
+}
+
+void tproc_kill(struct tproc *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = -1;
+}
+
+void tproc_cleanup(struct tproc *p)
+{
+    tproc_kill(p);
+    if (getenv("COORD_TEST_KEEP")) {
+        fprintf(stderr, "kept %s and %s\n", p->dir, p->log);
+        return;
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", p->dir, p->log);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of %s failed\n", p->dir);
+}
+
+long tproc_rss_kb(const struct tproc *p)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}

@@ -10,8 +10,8 @@
 
 SIM_SRC := $(wildcard test/sim/*.c)
 SIM_BIN := $(BUILD)/test/sim/coordsim
-SIM_SEEDS ?= 1-2000
-SIM_STEPS ?= 5000
+SIM_SEEDS ?= 1-4000
+SIM_STEPS ?= 10000
 
 $(SIM_BIN): $(call obj,$(SIM_SRC)) $(A_RAFT) $(A_SHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm

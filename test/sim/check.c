@@ -212,6 +212,16 @@ void sim_check_status(struct sim_world *w, struct sim_node *n,
         sim_fail(w, "I7 node %" PRIu64 " commit %" PRIu64 " beyond its "
                  "last log index %" PRIu64, n->id, st->commit,
                  sim_shadow_last(&n->sh));
+    /* a leader may step down in the very step that commits (demotion) */
+    bool led = st->role == RAFT_LEADER ||
+               (prev_role == RAFT_LEADER && prev_term == st->term);
+    if (led && st->commit > w->leader_commit_max)
+        w->leader_commit_max = st->commit;
+    if (!led && st->commit > prev_commit &&
+        st->commit > w->leader_commit_max)
+        sim_fail(w, "I6 follower %" PRIu64 " commit %" PRIu64 " beyond "
+                 "any leader's commit (%" PRIu64 ")", n->id, st->commit,
+                 w->leader_commit_max);
     if (w->failed)
         return;
     for (uint64_t i = prev_commit + 1; i <= st->commit; i++) {
@@ -224,7 +234,7 @@ void sim_check_status(struct sim_world *w, struct sim_node *n,
     if (st->role == RAFT_LEADER &&
         (prev_role != RAFT_LEADER || prev_term != st->term))
         check_new_leader(w, n, st);
-    if (st->role == RAFT_LEADER && st->commit > prev_commit)
+    if (led && st->commit > prev_commit)
         check_quorum_durable(w, n, st);
 }
 

@@ -3,7 +3,7 @@
  *   coordsim [--seeds A-B | --seed N] [--steps S] [--jobs J] [--trace]
  *            [--stats]
  *
- * Default: seeds 1-2000, 5000 steps each, 2 processes (fork) splitting the
+ * Default: seeds 1-4000, 10000 steps each, 2 processes (fork) splitting the
  * range. Each seed is a fresh world (world.c); a core assertion or crash
  * inside a seed is caught (panic hook / signal + longjmp) and counted as a
  * failed seed. A failed seed is replayed with tracing on to print its last
@@ -165,7 +165,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    uint64_t a = 1, b = 2000, steps = 5000, jobs = 2;
+    uint64_t a = 1, b = 4000, steps = 10000, jobs = 2;
     int trace_mode = 0;
     bool stats = false;
     g_argv0 = argv[0];

@@ -8,12 +8,12 @@
 # failures are not counted: they show up on the unmutated core too while it
 # has liveness bugs), the first such seed and the invariant that fired.
 #
-#   test/sim/mutate.sh [SEEDS (default 1-2000)] [STEPS (default 5000)]
+#   test/sim/mutate.sh [SEEDS (default 1-4000)] [STEPS (default 10000)]
 #   MUTATIONS="02 04" test/sim/mutate.sh      only those scripts
 set -u
 cd "$(dirname "$0")/../.."
-seeds=${1:-1-2000}
-steps=${2:-5000}
+seeds=${1:-1-4000}
+steps=${2:-10000}
 make -s build/test/sim/coordsim >/dev/null || exit 2
 work=$(mktemp -d /tmp/coordsim-mut.XXXXXX)
 trap 'rm -rf "$work"' EXIT

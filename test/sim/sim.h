@@ -215,6 +215,7 @@ struct sim_world {
     /* checker */
     struct sim_committed *com; /* by index */
     uint64_t com_cap, com_max; /* com_max: highest committed index known */
+    uint64_t leader_commit_max; /* highest commit any leader reached */
     uint64_t *wid_at;          /* wid -> committed index */
     uint64_t wid_cap;
     uint64_t *leader_of;       /* term -> leader id */

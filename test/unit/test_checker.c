@@ -161,6 +161,10 @@ static void stale_read_after_newer_read(void **state)
     assert_int_equal(rep.n_keys, 1);
     assert_non_null(rep.keys[0].explain);
     assert_non_null(strstr(rep.keys[0].explain, "cannot linearize"));
+    /* With versions, the explanation names the stale read (invoked on
+     * line 5) as what blocks the write. */
+    assert_non_null(strstr(rep.keys[0].explain, "blocked"));
+    assert_non_null(strstr(rep.keys[0].explain, "a@0 [60, 90] (line 5)"));
     lincheck_report_free(&rep);
     assert_int_equal(check_text_opts(without_versions, NULL, &rep),
                      LINCHECK_NOT_LINEARIZABLE);

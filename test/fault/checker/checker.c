@@ -21,7 +21,9 @@
  *   (indeterminate operations left over simply never happened);
  * - every configuration (bitset of linearized operations, model state) is
  *   memoised; a configuration seen before is not explored again.
- * Three prunings keep indeterminate operations from multiplying the search:
+ * Candidates that completed are tried before indeterminate ones (order only;
+ * see lc_search_run). Three prunings keep indeterminate operations from
+ * multiplying the search:
  * - an indeterminate operation whose effect would leave the state unchanged
  *   is never linearized (dropping it from any linearization keeps it valid);
  * - symmetry: indeterminate operations of the same kind and expected version

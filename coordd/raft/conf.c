@@ -219,7 +219,9 @@ int raft_conf_change(struct raft *r, const struct raft_event *ev)
 {
     if (r->role != RAFT_LEADER)
         return COORD_ENOTLEADER;
-    if (ev->conf.id == RAFT_NONE || ev->conf.ctx_len > RAFT_CONF_CTX_BYTES_MAX)
+    if (ev->conf.id == RAFT_NONE ||
+        ev->conf.ctx_len > RAFT_CONF_CTX_BYTES_MAX ||
+        (ev->conf.ctx_len > 0 && ev->conf.ctx == NULL))
         return COORD_EINVAL;
     if (r->transfer_to != RAFT_NONE || r->conf_index > r->commit ||
         raft_log_term(r, r->commit) != r->term)

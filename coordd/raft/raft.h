@@ -38,6 +38,18 @@
  *     snapshot durable together with its metadata (update.snap) and drops the
  *     log as update.truncate_from says, loads its state machine from it, and
  *     steps RAFT_EV_SNAPSHOT_PERSISTED.
+ *     Details (added with the implementation): an update with
+ *     snapshot_install set never carries a persist batch (persist_seq is 0
+ *     then, and truncate_from belongs to the install: 0 keeps the log
+ *     after snap.index, else entries >= truncate_from go); the install must
+ *     be durable before any later persist batch is written. An update.chunk
+ *     with chunk_offset 0 starts a new pending snapshot (drop any earlier
+ *     partial one). The follower's core answers the leader (APPEND_RESP,
+ *     index = snap.index) only in the update of SNAPSHOT_PERSISTED, and
+ *     ignores APPENDs while an install is outstanding.
+ *  6. Committed entries are handed out only once they are durable locally
+ *     too (a quorum may commit before the leader's own fsync, §10.2.1, but
+ *     the caller never applies what its own log could still lose).
  *
  * Lifetime: every pointer in an update, and every raft_entry's data, is
  * borrowed from the core and valid until the next raft_step() on the same
@@ -310,6 +322,7 @@ struct raft_progress {
     uint64_t match;
     uint64_t next;
     uint8_t state;  /* 1 probe, 2 replicate, 3 snapshot */
+    /* (the leader's own row: match = its durable last index) */
     bool recent_active;
 };
 
@@ -343,7 +356,10 @@ void raft_close(struct raft *r);
  * non-leader (COORD_ENOTLEADER; out->leader names the known leader),
  * PROPOSE past uncommitted_bytes_max or the log capacity (COORD_EAGAIN),
  * CONF_CHANGE while another is uncommitted or before the leader committed
- * an entry of its term (COORD_EBUSY), bad arguments (COORD_EINVAL). A
+ * an entry of its term (COORD_EBUSY), bad arguments (COORD_EINVAL). During
+ * a leadership transfer PROPOSE returns COORD_EAGAIN and CONF_CHANGE
+ * COORD_EBUSY. READ_INDEX is never refused as an event: past reads_max, or
+ * without a known leader, the read comes back failed in update.reads. A
  * refused event leaves the state unchanged, but *out is still valid and
  * must be carried out (it may hold messages released earlier). */
 int raft_step(struct raft *r, const struct raft_event *ev,

@@ -734,6 +734,8 @@ int coord__submit(struct coord_client *c, struct coord__req *r,
     pthread_mutex_lock(&c->mu);
     int err = wait_slot(c, block, now + c->opts.request_timeout_ms);
     if (err == 0) {
+        /* Read under mu: deadlines then grow with xids (request.c). */
+        now = coord__now_ms();
         r->xid = c->next_xid++;
         r->deadline_ms = now + c->opts.request_timeout_ms;
         err = enc(c, r, arg);

@@ -110,14 +110,15 @@ struct coord__reqtab {
 
 void coord__reqtab_init(struct coord__reqtab *t, size_t cap);
 bool coord__reqtab_full(const struct coord__reqtab *t);
-/* Appends r (xid above every xid in the table). COORD_EAGAIN when full. */
+/* Appends r: its xid above every xid in the table, its deadline at or
+ * above every deadline there. COORD_EAGAIN when full. */
 int coord__reqtab_add(struct coord__reqtab *t, struct coord__req *r);
 /* Removes and returns the request with this xid, or NULL. */
 struct coord__req *coord__reqtab_take(struct coord__reqtab *t, int64_t xid);
 /* The first request not yet written, or NULL. */
 struct coord__req *coord__reqtab_next_unsent(const struct coord__reqtab *t);
-/* Moves every request with deadline <= now to *out (a list linked by
- * next, in xid order). Returns how many. */
+/* Moves every request with deadline <= now (a prefix) to *out (a list
+ * linked by next, in xid order). Returns how many. */
 size_t coord__reqtab_expire(struct coord__reqtab *t, uint64_t now_ms,
                             struct coord__req **out);
 /* Moves every written request to *out (their connection is gone); the

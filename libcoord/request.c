@@ -29,6 +29,7 @@ int coord__reqtab_add(struct coord__reqtab *t, struct coord__req *r)
     if (coord__reqtab_full(t))
         return COORD_EAGAIN;
     coord_assert(t->tail == NULL || t->tail->xid < r->xid);
+    coord_assert(t->tail == NULL || t->tail->deadline_ms <= r->deadline_ms);
     r->prev = t->tail;
     if (t->tail)
         t->tail->next = r;
@@ -94,13 +95,14 @@ size_t coord__reqtab_expire(struct coord__reqtab *t, uint64_t now_ms,
     struct coord__req **tail = out;
     size_t n = 0;
     *out = NULL;
-    for (struct coord__req *r = t->head, *next; r != NULL; r = next) {
-        next = r->next;
-        if (r->deadline_ms <= now_ms) {
-            move_out(t, r, &tail);
-            n++;
-        }
+    /* Deadlines never decrease along the table (each is set under the
+     * client mutex with the same timeout as its xid), so the expired ones
+     * are a prefix. */
+    while (t->head != NULL && t->head->deadline_ms <= now_ms) {
+        move_out(t, t->head, &tail);
+        n++;
     }
+    coord_dassert(coord__reqtab_next_deadline(t) > now_ms);
     return n;
 }
 
@@ -135,11 +137,7 @@ size_t coord__reqtab_drain(struct coord__reqtab *t, struct coord__req **out)
 
 uint64_t coord__reqtab_next_deadline(const struct coord__reqtab *t)
 {
-    uint64_t d = UINT64_MAX;
-    for (const struct coord__req *r = t->head; r != NULL; r = r->next)
-        if (r->deadline_ms < d)
-            d = r->deadline_ms;
-    return d;
+    return t->head != NULL ? t->head->deadline_ms : UINT64_MAX;
 }
 
 struct coord__req *coord__req_new(uint32_t frame_max)

@@ -986,6 +986,62 @@ static void limits_reread_and_bad_frame(void **state)
     peer_free(&pa);
 }
 
+/* Past COORD_INFLIGHT_MAX a sync call blocks (rather than failing with
+ * EAGAIN) and proceeds as soon as one reply frees a slot. */
+static struct coord_client *blocked_client;
+static int blocked_rc = 1;
+static void *blocked_main(void *arg)
+{
+    (void)arg;
+    blocked_rc = coord_delete(blocked_client, "/last", 3);
+    return NULL;
+}
+
+static void sync_blocks_at_inflight_bound(void **state)
+{
+    (void)state;
+    rec_reset();
+    peer_listen(&pa);
+    struct peer *ps[1] = {&pa};
+    struct coord_client *c = open_client(ps, 1, 2000, 10000, NULL);
+    blocked_client = c;
+    struct wire_req q;
+    peer_accept(&pa);
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    peer_hello_ok(&pa, &q, 71, 1);
+    wait_states(1);
+    for (int i = 0; i < COORD_INFLIGHT_MAX; i++)
+        assert_int_equal(coord_adelete(c, "/d", -1, on_void, NULL), 0);
+    assert_int_equal(coord_adelete(c, "/d", -1, on_void, NULL),
+                     COORD_EAGAIN);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, blocked_main, NULL), 0);
+    /* The table is full: everything the peer sees now was submitted
+     * before the sync call; answer the first to free one slot. */
+    peer_expect(&pa, &q, WIRE_OP_DELETE);
+    int64_t first = q.xid;
+    peer_reply(&pa, &q, 2, 0);
+    for (int i = 1; i < COORD_INFLIGHT_MAX; i++) {
+        peer_expect(&pa, &q, WIRE_OP_DELETE);
+        assert_true(bytes_eq(q.u.pv.path, "/d"));
+        assert_int_equal(q.xid, first + i);
+    }
+    peer_expect(&pa, &q, WIRE_OP_DELETE);
+    assert_true(bytes_eq(q.u.pv.path, "/last"));
+    assert_int_equal(q.u.pv.version, 3);
+    peer_reply(&pa, &q, 3, COORD_EBADVERSION);
+    pthread_join(th, NULL);
+    assert_int_equal(blocked_rc, COORD_EBADVERSION);
+    wait_statuses(1);
+    assert_int_equal(R.statuses[0], 0);
+    peer_close_conn(&pa); /* the other 1023 were written: ECONNLOSS */
+    wait_statuses(COORD_INFLIGHT_MAX);
+    for (int i = 1; i < COORD_INFLIGHT_MAX; i++)
+        assert_int_equal(R.statuses[i], COORD_ECONNLOSS);
+    assert_int_equal(coord_close(c), 0);
+    peer_free(&pa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -997,6 +1053,7 @@ int main(void)
         cmocka_unit_test(io_thread_refuses_blocking),
         cmocka_unit_test(sync_api_round_trips),
         cmocka_unit_test(limits_reread_and_bad_frame),
+        cmocka_unit_test(sync_blocks_at_inflight_bound),
     };
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);

@@ -179,6 +179,10 @@ size_t tree_result_size(const struct tree_result *r);
 void tree_result_encode(const struct tree_result *r, uint8_t *b);
 int tree_result_decode(struct tree *t, const uint8_t *p, size_t len);
 
+/* Recomputes counts, byte budget, digest and every structural invariant
+ * from scratch: 0 or COORD_ECORRUPT. O(n), for tests (verify.c). */
+int tree_verify(const struct tree *t);
+
 /* Path helpers (path.c). */
 size_t tree_path_parent_len(const char *path, size_t len);
 int tree_name_cmp(const char *a, size_t alen, const char *b, size_t blen);

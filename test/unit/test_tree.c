@@ -136,6 +136,7 @@ static int setup_small(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    assert_int_equal(tree_verify(f->t), 0);
     tree_close(f->t);
     free(f);
     return 0;
@@ -778,6 +779,7 @@ static void snapshot_round_trip(void **state)
     struct tree *u;
     m.read_step = 7; /* odd read sizes */
     assert_int_equal(tree_snapshot_load(&u, NULL, mem_read, &m), 0);
+    assert_int_equal(tree_verify(u), 0);
     assert_int_equal(tree_digest(u), tree_digest(f->t));
     assert_int_equal(tree_applied_index(u), f->zxid);
     assert_int_equal(tree_node_count(u), tree_node_count(f->t));
@@ -982,6 +984,30 @@ static void allocation_failure_panics(void **state)
     assert_true(panicked);
 }
 
+/* tree_verify() itself must notice damage, or the checks above that rely
+ * on it prove nothing. */
+static void verify_detects_damage(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(create(f, "/a", "x", 0), 0);
+    assert_int_equal(create(f, "/a/b", NULL, 0), 0);
+    assert_int_equal(create(f, "/a/c", NULL, 0), 0);
+    struct tree_node *n = tree_lookup(f->t, "/a", 2);
+    assert_int_equal(tree_verify(f->t), 0);
+    n->stat.version++;
+    assert_int_equal(tree_verify(f->t), COORD_ECORRUPT);
+    n->stat.version--;
+    n->stat.num_children++;
+    assert_int_equal(tree_verify(f->t), COORD_ECORRUPT);
+    n->stat.num_children--;
+    struct tree_node *k = n->kids, *tmp = k->left ? k->left : k->right;
+    uint32_t h = k->hash;
+    k->hash = tmp->hash - 1; /* breaks the heap order */
+    assert_int_equal(tree_verify(f->t), COORD_ECORRUPT);
+    k->hash = h;
+    assert_int_equal(tree_verify(f->t), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1012,6 +1038,7 @@ int main(void)
         T(command_bounds),
         T(session_lookups),
         T(allocation_failure_panics),
+        T(verify_detects_damage),
         cmocka_unit_test(apply_without_leaks),
     };
     return cmocka_run_group_tests_name("tree", tests, NULL, NULL);

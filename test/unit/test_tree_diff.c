@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordd/tree/tree.h"
+#include "coordd/tree/tree_int.h"
 
 #define MN 400          /* model capacity */
 #define NODES_MAX 120   /* tree limit, mirrored by the model */
@@ -736,6 +736,8 @@ static void compare_state(struct run *r)
     }
     CHECK(tree_session_count(r->t) == sessions);
     CHECK(tree_digest(r->t) == tree_digest(r->twin));
+    CHECK(tree_verify(r->t) == 0);
+    CHECK(tree_verify(r->twin) == 0);
 }
 
 struct membuf {
@@ -798,6 +800,8 @@ static void run_seed(uint64_t seed, int steps)
         step(r);
         if (step_now % 500 == 499)
             compare_state(r);
+        else if (step_now % 50 == 0)
+            CHECK(tree_verify(r->t) == 0);
         if (step_now == steps / 2)
             reload_twin(r, &cfg);
     }

@@ -432,6 +432,8 @@ struct run {
     int n_saved;
     struct mev ev[EV_MAX];
     int n_ev;
+    /* Coverage of the run: each must be hit for the run to count. */
+    int n_cached, n_multi_failed, n_multi_ok, n_ephemeral_deleted;
 };
 
 static void on_event(void *data, const struct tree_event *e)
@@ -655,6 +657,15 @@ static void step(struct run *r)
     }
     const struct tree_result *tr2;
     tree_apply(r->twin, r->zxid, &sv->c, NULL, NULL, &tr2);
+    r->n_cached += tr->cached;
+    if (sv->c.type == TREE_CMD_MULTI && !tr->cached && tr->n_ops > 1) {
+        r->n_multi_failed += tr->err != 0;
+        r->n_multi_ok += tr->err == 0;
+    }
+    if (sv->c.type == TREE_CMD_SESSION_EXPIRE ||
+        sv->c.type == TREE_CMD_SESSION_CLOSE)
+        for (int i = 0; i < r->n_ev; i++)
+            r->n_ephemeral_deleted += r->ev[i].type == COORD_EVENT_DELETED;
 }
 
 struct names {
@@ -806,6 +817,8 @@ static void run_seed(uint64_t seed, int steps)
             reload_twin(r, &cfg);
     }
     compare_state(r);
+    CHECK(r->n_cached > 0 && r->n_multi_failed > 0 && r->n_multi_ok > 0);
+    CHECK(r->n_ephemeral_deleted > 0);
     tree_close(r->t);
     tree_close(r->twin);
 }

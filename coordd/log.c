@@ -172,9 +172,9 @@ static void out_escaped(struct log_out *o, unsigned char c)
 }
 
 /* Appends one value, quoted if it needs to be, and marks a cut point. */
-static void out_value(struct log_out *o, const char *s, size_t n)
+static void out_value(struct log_out *o, const char *s, size_t n, bool quote)
 {
-    if (!value_needs_quotes(s, n)) {
+    if (!quote && !value_needs_quotes(s, n)) {
         out_bytes(o, s, n);
     } else {
         out_bytes(o, "\"", 1);
@@ -351,10 +351,19 @@ static void out_fields(struct log_out *o, const char *fields, va_list *ap)
             p += 2;
             continue;
         }
+        /* key="%s": the quotes are the caller asking for quoting; drop
+         * them and quote (and escape) the value ourselves. */
+        bool quoted = p > lit && p[-1] == '"' && !o->full;
         struct log_spec sp;
         p = spec_parse(p, &sp);
         size_t n = spec_render(tmp, sizeof(tmp), &sp, ap);
-        out_value(o, tmp, n);
+        if (quoted && *p == '"') {
+            o->len--;
+            p++;
+        } else {
+            quoted = false;
+        }
+        out_value(o, tmp, n, quoted);
     }
     if (!o->full)
         o->good = o->len;
@@ -374,7 +383,7 @@ size_t log_format(char *buf, size_t cap, int64_t wall_ms,
     n += (size_t)snprintf(head + n, sizeof(head) - n, " level=%s msg=",
                           log_level_name(level));
     out_bytes(&o, head, n);
-    out_value(&o, msg ? msg : "", msg ? strlen(msg) : 0);
+    out_value(&o, msg ? msg : "", msg ? strlen(msg) : 0, false);
     if (fields != NULL && fields[0] != '\0') {
         out_bytes(&o, " ", 1);
         va_copy(aq, ap);

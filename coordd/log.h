@@ -13,7 +13,9 @@
  * conversions; each conversion is one value and is quoted (with \" \\ \n \t
  * \r \xNN escapes) when it is empty or holds a space, a control byte, '"',
  * '=' or '\\'. Write one conversion per key: "term=%" PRIu64 " path=%.*s".
- * Pass NULL for no fields. msg is quoted by the same rule. Supported
+ * Writing key="%s" is the same as key=%s except that the value is always
+ * quoted (the literal quotes are dropped, the value escaped). Pass NULL for
+ * no fields. msg is quoted by the same rule as values. Supported
  * conversions: d i u o x X c s p e E f F g G %, with flags, width, precision
  * (also '*') and the length modifiers hh h l ll z j t L. A line that does not
  * fit is cut after its last whole value and ends with "truncated=true".

@@ -132,6 +132,21 @@ static void conversions(void **state)
     assert_non_null(strstr(b, " ptr=0x"));
 }
 
+/* key="%s" asks for quotes: never doubled, always escaped. */
+static void explicit_quotes(void **state)
+{
+    (void)state;
+    char b[LOG_LINE_BYTES];
+    fmt(b, sizeof(b), LOG_LEVEL_INFO, "m", 0, "a=\"%s\" b=\"%s\" c=%d",
+        "two words", "x\"y", 3);
+    assert_non_null(strstr(b, " msg=m a=\"two words\" b=\"x\\\"y\" c=3\n"));
+    fmt(b, sizeof(b), LOG_LEVEL_INFO, "m", 0, "a=\"%s\"", "plain");
+    assert_non_null(strstr(b, " a=\"plain\"\n"));
+    /* A quote on one side only is literal text. */
+    fmt(b, sizeof(b), LOG_LEVEL_INFO, "m", 0, "a=\"%d b=%d\"", 1, 2);
+    assert_non_null(strstr(b, " a=\"1 b=2\"\n"));
+}
+
 static void truncation_keeps_whole_values(void **state)
 {
     (void)state;
@@ -374,6 +389,7 @@ int main(void)
         cmocka_unit_test(timestamps),
         cmocka_unit_test(quoting_and_escapes),
         cmocka_unit_test(conversions),
+        cmocka_unit_test(explicit_quotes),
         cmocka_unit_test(truncation_keeps_whole_values),
         cmocka_unit_test(level_names),
         cmocka_unit_test(level_filter),

@@ -63,6 +63,8 @@ static int apply_ops(struct tree *t, const struct tree_cmd *cmd,
     reserve_paths(t, cmd);
     if (cmd->type == TREE_CMD_MULTI) {
         err = apply_multi(t, cmd, owner);
+    } else if (cmd->op.type != cmd->type) {
+        err = COORD_EINVAL;
     } else {
         t->result.n_ops = 1;
         err = tree_op_apply(t, &cmd->op, owner, &t->res_ops[0]);

@@ -83,7 +83,8 @@ struct tree_cmd {
     uint64_t session_id;   /* requesting session; the new one for OPEN;
                             * 0 for NOOP, SESSION_EXPIRE and CLEANUP */
     uint64_t xid;          /* request id, increasing within a session */
-    struct tree_op op;     /* CREATE, DELETE, SET, CHECK */
+    struct tree_op op;     /* CREATE, DELETE, SET, CHECK (op.type ==
+                            * type, else COORD_EINVAL) */
     const struct tree_op *ops; /* MULTI: the ops; CLEANUP: paths in */
     uint32_t n_ops;            /* ops[i].path (other fields ignored) */
     uint32_t timeout_ms;   /* SESSION_OPEN */

@@ -920,6 +920,10 @@ static void command_bounds(void **state)
     assert_int_equal(apply(f, &c), COORD_ETOOMANY);
     struct tree_cmd bad = { .type = TREE_CMD_TYPE_MAX + 1 };
     assert_int_equal(apply(f, &bad), COORD_EINVAL);
+    struct tree_cmd mism = { .type = TREE_CMD_CREATE, .session_id = SID,
+                             .xid = ++f->xid,
+                             .op = mkop(TREE_CMD_DELETE, "/", NULL, 0, -1) };
+    assert_int_equal(apply(f, &mism), COORD_EINVAL);
     struct tree_cmd noop = { .type = TREE_CMD_NOOP };
     assert_int_equal(apply(f, &noop), 0);
     assert_int_equal(tree_applied_index(f->t), f->zxid);

@@ -476,11 +476,13 @@ static void dedup_returns_cached_result(void **state)
     assert_int_equal(st(f, "/").num_children, 1);
     /* A failed request is cached as failed. */
     c.xid = 101;
+    c.type = TREE_CMD_DELETE;
     c.op = mkop(TREE_CMD_DELETE, "/none", NULL, 0, -1);
     assert_int_equal(apply(f, &c), COORD_ENONODE);
     assert_int_equal(apply(f, &c), COORD_ENONODE);
     assert_true(f->r->cached);
     /* Push xid 100 out of the window. */
+    c.type = TREE_CMD_CHECK;
     c.op = mkop(TREE_CMD_CHECK, "/", NULL, 0, -1);
     for (int i = 0; i < TREE_DEDUP_WINDOW; i++) {
         c.xid = 200 + i;

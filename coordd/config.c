@@ -686,11 +686,12 @@ static char *config_ini_read(char *str, int num, void *stream)
         else
             too_long = true;
     }
+    if (too_long)
+        ini_fail(c, "line longer than %zu bytes (split a long members list "
+                    "over indented lines)", room);
+    else if (nul)
+        ini_fail(c, "NUL byte in line");
     if (too_long || nul) {
-        ini_fail(c, too_long ? "line longer than %zu bytes (split a long "
-                               "members list over indented lines)"
-                             : "NUL byte in line (%zu bytes)",
-                 room);
         n = 0;
         str[n++] = ';'; /* hand inih a comment in its place */
     }

@@ -345,6 +345,20 @@ static void flags_override_file(void **state)
     assert_int_equal(c.tick_ms, 20);
     unlink(path);
 
+    /* A NUL byte is an error with its line; so is a directory. */
+    path = write_tmp("[raft]\ntick_ms = 20\n");
+    FILE *f = fopen(path, "a");
+    fputs("[node]\nnode_id", f);
+    fputc('\0', f);
+    fputs(" = 3\n", f);
+    fclose(f);
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)),
+                     COORD_EINVAL);
+    assert_non_null(strstr(err, ":4: NUL byte"));
+    unlink(path);
+    assert_int_not_equal(config_load_file(&c, "/tmp", err, sizeof(err)), 0);
+
     /* A missing file is an I/O error naming the file. */
     char *argv3[] = {"coordd", "--config=/nonexistent/coordd.conf", NULL};
     assert_int_equal(config_from_args(&c, 2, argv3, &a, err, sizeof(err)),

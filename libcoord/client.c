@@ -630,6 +630,7 @@ int coord_open(struct coord_client **out, const struct coord_options *opts)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->slot_cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&c->users_cv, NULL);
     pthread_mutex_lock(&c->mu); /* publish c->thread before it runs */
     if (pthread_create(&c->thread, NULL, io_main, c) != 0) {
         pthread_mutex_unlock(&c->mu);
@@ -641,6 +642,7 @@ int coord_open(struct coord_client **out, const struct coord_options *opts)
     return 0;
 
 out_destroy:
+    pthread_cond_destroy(&c->users_cv);
     pthread_cond_destroy(&c->slot_cv);
     pthread_mutex_destroy(&c->mu);
     close(c->wake_fd);
@@ -658,12 +660,19 @@ int coord_close(struct coord_client *c)
         return COORD_EBUSY;
     pthread_mutex_lock(&c->mu);
     c->closing = true;
+    pthread_cond_broadcast(&c->slot_cv);
     pthread_mutex_unlock(&c->mu);
     coord__wake(c);
     pthread_join(c->thread, NULL);
     coord_assert(c->reqs.n == 0);
+    /* Every request has completed; let woken sync callers leave. */
+    pthread_mutex_lock(&c->mu);
+    while (c->users > 0)
+        pthread_cond_wait(&c->users_cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
     coord__watchtab_free(&c->watches);
     close(c->wake_fd);
+    pthread_cond_destroy(&c->users_cv);
     pthread_cond_destroy(&c->slot_cv);
     pthread_mutex_destroy(&c->mu);
     coord_free(c->in);
@@ -742,11 +751,10 @@ int coord__submit(struct coord_client *c, struct coord__req *r,
     }
     if (err == 0)
         err = coord__reqtab_add(&c->reqs, r);
+    if (err == 0)
+        coord__wake(c); /* under mu: c is not touched after the unlock */
     pthread_mutex_unlock(&c->mu);
-    if (err != 0) {
+    if (err != 0)
         coord__req_free(r);
-        return err;
-    }
-    coord__wake(c);
-    return 0;
+    return err;
 }

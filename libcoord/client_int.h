@@ -194,6 +194,8 @@ enum coord__conn_state {
 struct coord_client {
     pthread_mutex_t mu;
     pthread_cond_t slot_cv; /* a request slot freed */
+    pthread_cond_t users_cv; /* users dropped to 0 */
+    int users; /* threads inside sync calls (guarded by mu) */
     pthread_t thread;
     int wake_fd; /* eventfd: submissions and close wake the I/O thread */
     struct coord_options opts; /* resolved; servers points to none */
@@ -273,7 +275,9 @@ struct coord__waiter {
     bool done;
     int status;
 };
-/* COORD_EBUSY on the I/O thread; else initialises w. */
+/* COORD_EBUSY on the I/O thread, COORD_ECLOSED once coord_close() has
+ * begun; else initialises w and counts the thread as a user of c, which
+ * coord__waiter_wait() (always called after a successful init) ends. */
 int coord__waiter_init(struct coord__waiter *w, struct coord_client *c);
 /* Submits through fn (an async call with w as data) with slot waiting;
  * then waits for w's completion. Returns the status. */

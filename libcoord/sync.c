@@ -20,6 +20,13 @@ int coord__waiter_init(struct coord__waiter *w, struct coord_client *c)
         return COORD_EINVAL;
     if (coord__on_io_thread(c))
         return COORD_EBUSY;
+    pthread_mutex_lock(&c->mu);
+    bool closing = c->closing;
+    if (!closing)
+        c->users++; /* coord_close() waits for us to leave */
+    pthread_mutex_unlock(&c->mu);
+    if (closing)
+        return COORD_ECLOSED;
     w->c = c;
     w->done = false;
     w->status = 0;
@@ -30,13 +37,15 @@ int coord__waiter_init(struct coord__waiter *w, struct coord_client *c)
 
 int coord__waiter_wait(struct coord__waiter *w, int submit_err)
 {
+    struct coord_client *c = w->c;
     coord__submit_blocks = false;
-    if (submit_err == 0) {
-        pthread_mutex_lock(&w->c->mu);
-        while (!w->done)
-            pthread_cond_wait(&w->cv, &w->c->mu);
-        pthread_mutex_unlock(&w->c->mu);
-    }
+    pthread_mutex_lock(&c->mu);
+    while (submit_err == 0 && !w->done)
+        pthread_cond_wait(&w->cv, &c->mu);
+    coord_assert(c->users > 0);
+    if (--c->users == 0)
+        pthread_cond_broadcast(&c->users_cv);
+    pthread_mutex_unlock(&c->mu); /* the last touch of c */
     pthread_cond_destroy(&w->cv);
     return submit_err != 0 ? submit_err : w->status;
 }

@@ -262,8 +262,11 @@ COORD_API int coord_open(struct coord_client **out,
 
 /* Ends the session (a CLOSE request, waited for at most the request
  * timeout), fails every pending request with COORD_ECLOSED, reports
- * COORD_STATE_CLOSED, stops the thread and frees the client. Returns 0,
- * or COORD_EBUSY when called on the I/O thread (nothing is done). */
+ * COORD_STATE_CLOSED, stops the thread and frees the client. Threads
+ * blocked in sync calls on c return COORD_ECLOSED, and coord_close()
+ * waits for them to leave; no call on c may begin once coord_close() has
+ * begun. Returns 0, or COORD_EBUSY when called on the I/O thread (nothing
+ * is done). */
 COORD_API int coord_close(struct coord_client *c);
 
 /* The current enum coord_state. */

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -666,6 +667,29 @@ static void request_timeout(void **state)
 
 /* COORD_INFLIGHT_MAX: async submission past it is COORD_EAGAIN; close
  * fails every pending request with ECLOSED, exactly once each. */
+static int blocked_get_rc = 1;
+static void *blocked_get_main(void *arg)
+{
+    blocked_get_rc = coord_get(arg, "/never", 0, NULL, NULL, NULL, NULL);
+    return NULL;
+}
+
+/* Waits until n threads are inside sync calls on c (polls the counter:
+ * the library has no event for it). */
+static void wait_users(struct coord_client *c, int n)
+{
+    uint64_t end = now_ms() + WAIT_MS;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        bool ok = c->users >= n && c->reqs.n > 0;
+        pthread_mutex_unlock(&c->mu);
+        if (ok)
+            return;
+        assert_true(now_ms() < end);
+        sched_yield();
+    }
+}
+
 static void inflight_bound_and_close(void **state)
 {
     (void)state;
@@ -682,7 +706,14 @@ static void inflight_bound_and_close(void **state)
                      COORD_EINVAL);
     assert_int_equal(coord_adelete(c, "/d", -2, on_void, NULL),
                      COORD_EINVAL);
+    /* A thread blocked in a sync call (waiting for a slot) when close
+     * comes: it returns ECLOSED and close waits for it to leave. */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, blocked_get_main, c), 0);
+    wait_users(c, 1);
     assert_int_equal(coord_close(c), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(blocked_get_rc, COORD_ECLOSED);
     assert_int_equal(R.n_statuses, COORD_INFLIGHT_MAX);
     for (int i = 0; i < COORD_INFLIGHT_MAX; i++)
         assert_int_equal(R.statuses[i], COORD_ECLOSED);

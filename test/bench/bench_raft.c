@@ -6,7 +6,9 @@
  * measured. The leader proposes batches of B entries (16-byte payloads) as
  * fast as the core accepts them; we report committed entries per second (at
  * the leader) and messages per committed entry, for B = 1, 16, 64, 256.
- * Run with `make bench-raft`; docs/benchmarks.md records the figures.
+ * Rates use the process CPU time (one thread), so other load on the machine
+ * does not skew them. Run with `make bench-raft`; docs/benchmarks.md
+ * records the figures.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -119,7 +121,7 @@ static void drain(void)
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 

@@ -112,8 +112,9 @@ static int run(const struct coordd_config *cfg, struct store *st)
              net_client_port(net));
     net_run(net);
     sd_notify(0, "STOPPING=1");
-    net_close(net); /* closes every connection first */
-    node_close(node); /* then the worker finishes its fsync */
+    node_stop_threads(node); /* the last fsync completes; no more wakeups */
+    net_close(net);          /* closes every connection */
+    node_close(node);
     log_emit(LOG_LEVEL_INFO, "stopped", NULL);
     return 0;
 }

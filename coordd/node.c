@@ -759,17 +759,24 @@ int node_open(struct node **out, const struct node_config *cfg,
     return 0;
 }
 
-void node_close(struct node *n)
+void node_stop_threads(struct node *n)
 {
-    if (!n)
-        return;
     if (n->snap_job) {
         pthread_join(n->snap_job->thread, NULL);
         coord_free(n->snap_job->buf);
         coord_free(n->snap_job);
+        n->snap_job = NULL;
     }
     if (n->worker_started)
         store_worker_stop(&n->worker);
+    n->worker_started = false;
+}
+
+void node_close(struct node *n)
+{
+    if (!n)
+        return;
+    node_stop_threads(n);
     for (uint32_t i = 0; i < n->n_prop; i++)
         coord_free((void *)n->pbufs[i].data);
     node_requests_free(n);

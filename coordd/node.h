@@ -62,8 +62,11 @@ void node_attach_net(struct node *n, struct net *net);
 /* True once this node serves clients: it leads (single node) and has
  * applied everything committed before it started. */
 bool node_ready(const struct node *n);
-/* Stops the storage worker after everything queued is durable, frees
- * everything. */
+/* Waits for a snapshot being written and stops the storage worker once
+ * everything queued is durable. Call before net_close(): those threads
+ * wake the loop. */
+void node_stop_threads(struct node *n);
+/* Stops the threads if still running and frees everything. */
 void node_close(struct node *n);
 /* Set once SIGTERM/SIGINT was handled and the loop should end. */
 bool node_stopping(const struct node *n);

@@ -155,9 +155,12 @@ TEST_SUITES += $(foreach b,$(UNIT_BINS),unit:$(notdir $(b))|$(b))
 TEST_SUITES += $(foreach b,$(UNIT_BINS),asan:$(notdir $(b))|build/asan/$(b:$(BUILD)/%=%))
 TEST_SUITES += $(TEST_EXTRA_SUITES)
 TEST_SUITES += $(foreach b,$(INTEG_BINS),integ:$(notdir $(b))|$(b))
+# The same integration tests against a sanitized coordd.
+TEST_SUITES += $(foreach b,$(INTEG_BINS),integ-asan:$(notdir $(b))|COORDD_BIN=build/asan/bin/coordd $(b))
 
 test: test-bins
-	@$(MAKE) --no-print-directory SAN=1 BUILD=build/asan unit-bins $(ASAN_EXTRA_BINS)
+	@$(MAKE) --no-print-directory SAN=1 BUILD=build/asan unit-bins \
+		build/asan/bin/coordd $(ASAN_EXTRA_BINS)
 	@printf '%s\n' $(foreach s,$(TEST_SUITES),'$(s)') | test/run.sh
 
 asan:

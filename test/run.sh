@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh -- run every test suite and sum their results.
 #
-# Reads lines "name|command" on stdin. Each command is run with a time limit
+# Reads "name|command" suites on stdin, one word per line (as make prints
+# a list): a word containing "|" starts a new suite, and every following
+# word without one continues its command. Each command is run with a time limit
 # (SUITE_TIMEOUT seconds, default 900); its output goes to build/test-logs/
 # and is echoed. A suite's counts come from cmocka's summary lines
 # ("[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)") or from a plain line
@@ -16,8 +18,17 @@ total_pass=0
 total_fail=0
 failed_suites=()
 
-while IFS= read -r line; do
-    [ -z "$line" ] && continue
+suites=()
+while IFS= read -r word; do
+    [ -z "$word" ] && continue
+    if [[ "$word" == *"|"* ]] || [ ${#suites[@]} -eq 0 ]; then
+        suites+=("$word")
+    else
+        suites[-1]="${suites[-1]} $word"
+    fi
+done
+
+for line in "${suites[@]}"; do
     name=${line%%|*}
     cmd=${line#*|}
     log="$logdir/${name//[\/:]/_}.log"

@@ -94,6 +94,8 @@ void raft_tick(struct raft *r)
         return;
     }
     r->elapsed++;
+    if (r->n_rds > 0)
+        raft_read_expire(r);
     if (r->elapsed < r->timeout)
         return;
     if (!raft_is_voter(r, r->id) || r->installing) {

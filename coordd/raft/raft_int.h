@@ -69,7 +69,8 @@ struct raft_rd {
     uint64_t id;
     uint64_t from;   /* RAFT_NONE: local; else a follower that forwarded it */
     uint64_t index;  /* read index once fixed */
-    uint64_t round;  /* leader: the heartbeat round that must confirm it */
+    uint64_t round;  /* leader: the heartbeat round that must confirm it;
+                      * follower: the tick it was forwarded at */
     bool fixed;      /* index is set (leader had committed in its term) */
 };
 
@@ -231,6 +232,7 @@ void raft_read_ack(struct raft *r, struct raft_prog *p, uint64_t ctx);
 void raft_read_advance(struct raft *r);
 void raft_read_fail_all(struct raft *r, int status);
 void raft_read_out(struct raft *r, uint64_t id, uint64_t index, int status);
+void raft_read_expire(struct raft *r);
 
 /* ---- snapshot.c ---- */
 void raft_send_snapshot(struct raft *r, struct raft_prog *p);

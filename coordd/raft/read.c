@@ -135,6 +135,7 @@ int raft_read_index(struct raft *r, uint64_t id, uint64_t from)
         return 0;
     }
     m->ctx = id;
+    rd.round = r->ticks; /* forwarded at; see raft_read_expire() */
     r->rds[r->n_rds++] = rd;
     coord_assert(r->n_rds <= r->cfg.reads_max);
     return 0;
@@ -171,4 +172,24 @@ void raft_read_ack(struct raft *r, struct raft_prog *p, uint64_t ctx)
         return;
     p->read_ack = ctx;
     raft_read_advance(r);
+}
+
+/* A follower's forwarded read whose answer was lost fails after two
+ * election timeouts, so the caller can retry (leader-side reads end when
+ * the leader steps down). */
+void raft_read_expire(struct raft *r)
+{
+    coord_assert(r->role != RAFT_LEADER);
+    uint64_t limit = 2ULL * r->cfg.election_ticks;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < r->n_rds; i++) {
+        struct raft_rd *rd = &r->rds[i];
+        if (rd->from == RAFT_NONE && r->ticks - rd->round >= limit) {
+            raft_read_out(r, rd->id, 0, COORD_ETIMEDOUT);
+            continue;
+        }
+        r->rds[keep++] = *rd;
+    }
+    r->n_rds = keep;
+    coord_assert(r->n_rds <= r->cfg.reads_max);
 }

@@ -219,6 +219,27 @@ static void follower_read_fails_on_leader_change(void **state)
     assert_int_not_equal(n3->reads[0].status, 0);
 }
 
+/* A forwarded read whose request or answer is lost fails after two
+ * election timeouts while the follower still follows the leader. */
+static void follower_read_lost_times_out(void **state)
+{
+    struct rfx *fx = *state;
+    up_and_committed(fx, 3);
+    rfx_read(fx, 3, 1);
+    rfx_drop(fx, 3, 1, RAFT_MSG_READ_INDEX);
+    struct rfx_node *n3 = rfx_node(fx, 3);
+    for (int i = 0; i < 19; i++) {
+        rfx_tick(fx, 1, 1);
+        rfx_stabilize(fx);
+        rfx_tick(fx, 3, 1);
+    }
+    assert_int_equal(n3->n_reads, 0);
+    rfx_tick(fx, 3, 1);
+    assert_int_equal(n3->n_reads, 1);
+    assert_int_equal(n3->reads[0].status, COORD_ETIMEDOUT);
+    assert_int_equal(rfx_leader(fx), 1);
+}
+
 static void reads_bounded_by_reads_max(void **state)
 {
     struct rfx *fx = *state;
@@ -311,6 +332,7 @@ int main(void)
         T(bug07_partitioned_leader_never_answers_reads),
         T(follower_read_forwarded_to_leader),
         T(follower_read_fails_on_leader_change),
+        T(follower_read_lost_times_out),
         T(reads_bounded_by_reads_max),
         T(transfer_to_caught_up_follower),
         T(bug30_transfer_while_writes_continue),

@@ -421,6 +421,19 @@ static void send_ping(struct coord_client *c)
         conn_fail(c);
 }
 
+/* The silence bound passed. Bytes may be waiting unread (callbacks kept
+ * this thread busy), so read first; a server that is still silent is hung
+ * or cut off: move on. */
+static void check_silence(struct coord_client *c)
+{
+    int err = do_read(c);
+    if (err < 0)
+        conn_fail(c);
+    else if (err == 0 && c->conn == COORD__CONN_READY &&
+             coord__now_ms() >= c->last_recv_ms + c->opts.silent_timeout_ms)
+        conn_fail(c);
+}
+
 /* Time-driven work: request deadlines, connect and handshake deadlines,
  * server silence, pings, the backoff timer. */
 static void run_timers(struct coord_client *c, uint64_t now)
@@ -431,6 +444,7 @@ static void run_timers(struct coord_client *c, uint64_t now)
     coord__reqtab_expire(&c->reqs, now, &late);
     pthread_mutex_unlock(&c->mu);
     complete_list(c, late, COORD_ETIMEDOUT);
+    now = coord__now_ms(); /* callbacks may have taken a while */
 
     switch (c->conn) {
     case COORD__CONN_IDLE:
@@ -443,9 +457,9 @@ static void run_timers(struct coord_client *c, uint64_t now)
             conn_fail(c);
         break;
     case COORD__CONN_READY:
-        if (now - c->last_recv_ms >= c->opts.silent_timeout_ms)
-            conn_fail(c); /* hung or partitioned: move on */
-        else if (now - c->last_send_ms >= c->opts.ping_interval_ms)
+        if (now >= c->last_recv_ms + c->opts.silent_timeout_ms)
+            check_silence(c);
+        else if (now >= c->last_send_ms + c->opts.ping_interval_ms)
             send_ping(c);
         break;
     }

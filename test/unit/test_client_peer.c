@@ -1073,6 +1073,79 @@ static void sync_blocks_at_inflight_bound(void **state)
     peer_free(&pa);
 }
 
+/* A callback that keeps the I/O thread busy past the silence bound while
+ * the server keeps talking: the client must read what arrived before
+ * judging the server silent, and keep the connection. */
+static bool slow_in_cb, slow_sent;
+static void slow_get_cb(void *data, int status, const void *value,
+                        size_t len, const struct coord_stat *st)
+{
+    (void)data;
+    (void)value;
+    (void)len;
+    (void)st;
+    (void)status;
+    uint64_t until = now_ms() + 700; /* the slow application */
+    pthread_mutex_lock(&R.mu);
+    slow_in_cb = true;
+    pthread_cond_broadcast(&R.cv);
+    while (!slow_sent || now_ms() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&R.cv, &R.mu, &ts);
+    }
+    pthread_mutex_unlock(&R.mu);
+    note_status(status);
+}
+
+static bool is_in_cb(void *arg)
+{
+    (void)arg;
+    return slow_in_cb;
+}
+
+static void busy_callback_is_not_silence(void **state)
+{
+    (void)state;
+    rec_reset();
+    slow_in_cb = slow_sent = false;
+    peer_listen(&pa);
+    struct peer *ps[1] = {&pa};
+    struct coord_client *c = open_client(ps, 1, 400, 300, NULL);
+    struct wire_req q;
+    peer_accept(&pa);
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    peer_hello_ok(&pa, &q, 31, 1);
+    wait_states(1);
+    /* Unanswered: its ETIMEDOUT callback (run from the timer path, not
+     * from a read) is the slow one. */
+    assert_int_equal(coord_aget(c, "/s", 0, NULL, slow_get_cb, NULL), 0);
+    peer_expect(&pa, &q, WIRE_OP_GET);
+    assert_true(rec_wait(is_in_cb, NULL));
+    peer_event(&pa, COORD_EVENT_CREATED, "/nobody", 3); /* a sign of life */
+    pthread_mutex_lock(&R.mu);
+    slow_sent = true;
+    pthread_cond_broadcast(&R.cv);
+    pthread_mutex_unlock(&R.mu);
+    wait_statuses(1);
+    assert_int_equal(R.statuses[0], COORD_ETIMEDOUT);
+    assert_int_equal(coord_aget(c, "/t", 0, NULL, on_get, NULL), 0);
+    peer_expect(&pa, &q, WIRE_OP_GET);
+    reply_get(&pa, &q, 4, "t");
+    wait_statuses(2);
+    assert_int_equal(R.statuses[1], 0);
+    assert_int_equal(R.n_states, 1); /* never DISCONNECTED */
+    assert_int_equal(coord_last_zxid(c), 4);
+    peer_close_conn(&pa);
+    assert_int_equal(coord_close(c), 0);
+    peer_free(&pa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1085,6 +1158,7 @@ int main(void)
         cmocka_unit_test(sync_api_round_trips),
         cmocka_unit_test(limits_reread_and_bad_frame),
         cmocka_unit_test(sync_blocks_at_inflight_bound),
+        cmocka_unit_test(busy_callback_is_not_silence),
     };
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);

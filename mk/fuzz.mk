@@ -1,7 +1,9 @@
 # fuzz.mk -- fuzz targets (included by the Makefile).
 #
 # Each test/fuzz/fuzz_X.c is a libFuzzer target with its seed corpus in
-# test/fuzz/corpus/X/ (FUZZ_TARGETS lists them).
+# test/fuzz/corpus/X/ (FUZZ_TARGETS lists them): generated seeds at the top,
+# a coverage-minimised set of fuzzer-grown inputs (libFuzzer -merge=1) in
+# grown/, and any fixed crasher as crash-<what>.
 #   make fuzz         builds every target with clang
 #                     -fsanitize=fuzzer,address,undefined into build/fuzz/
 #                     (the shared sources are compiled there too) and runs
@@ -38,7 +40,7 @@ fuzz-bins: $(FUZZ_BINS)
 fuzz: fuzz-bins
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crash/$$t; \
-	    cp test/fuzz/corpus/$$t/* $(FUZZ_DIR)/corpus/$$t/; \
+	    cp -r test/fuzz/corpus/$$t/. $(FUZZ_DIR)/corpus/$$t/; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	    $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 \

@@ -2,7 +2,8 @@
  * one valid frame (prefix + body) and one bare body per request and
  * response type, a pipelined stream of all of them, and a few malformed
  * inputs. Run by `make fuzz-corpus-wire`; its output is committed in
- * test/fuzz/corpus/wire/ (crashers found later are added there by hand).
+ * test/fuzz/corpus/wire/. grown/ beside them holds inputs the fuzzer found
+ * (merged with -merge=1); crashers found later are added by hand.
  */
 #include <stdio.h>
 #include <stdlib.h>

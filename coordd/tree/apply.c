@@ -40,12 +40,14 @@ static int apply_multi(struct tree *t, const struct tree_cmd *cmd,
     if (cmd->n_ops > COORD_MULTI_OPS_MAX)
         return COORD_ETOOMANY;
     struct tree_op_result *r = t->res_ops;
+    coord_assert(t->n_undo == 0 && t->n_evs == 0);
     t->result.n_ops = cmd->n_ops;
     for (uint32_t i = 0; i < cmd->n_ops; i++) {
         int err = tree_op_apply(t, &cmd->ops[i], owner, &r[i]);
         if (err == 0)
             continue;
         tree_rollback(t);
+        coord_assert(t->n_undo == 0);
         t->n_evs = 0;
         for (uint32_t j = 0; j < cmd->n_ops; j++) {
             memset(&r[j], 0, sizeof(r[j]));

@@ -41,6 +41,7 @@ static void touch(struct tree *t, struct tree_node *n)
 
 void tree_commit(struct tree *t)
 {
+    coord_assert(t->n_undo <= t->cap_undo);
     /* Data first: a node deleted later in the same batch is still live. */
     for (size_t i = 0; i < t->n_undo; i++) {
         struct tree_undo *u = &t->undo[i];
@@ -55,6 +56,7 @@ void tree_commit(struct tree *t)
 
 void tree_rollback(struct tree *t)
 {
+    coord_assert(t->n_undo <= t->cap_undo);
     while (t->n_undo > 0) {
         struct tree_undo *u = &t->undo[--t->n_undo];
         struct tree_node *n = u->node;
@@ -103,6 +105,7 @@ void tree_delete_node(struct tree *t, struct tree_node *n)
 {
     struct tree_node *p = n->parent;
     coord_assert(p != NULL && n->kids == NULL);
+    coord_assert(p->stat.num_children > 0);
     touch(t, p);
     p->stat.cversion = inc32(p->stat.cversion);
     p->stat.pzxid = t->zxid;
@@ -314,6 +317,7 @@ static int op_create(struct tree *t, const struct tree_op *op, uint64_t owner,
     parent->stat.num_children++;
     tree_stat_end(t, parent);
     tree_link(t, parent, n);
+    coord_assert(n->parent == parent && parent->stat.num_children > 0);
     undo_push(t, TREE_UNDO_CREATE, n);
     tree_event(t, COORD_EVENT_CREATED, n->path, n->path_len);
     tree_event(t, COORD_EVENT_CHILDREN_CHANGED, parent->path,

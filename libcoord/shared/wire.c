@@ -405,7 +405,7 @@ static void enc_hello(struct wire_buf *b, const struct wire_hello *h)
     pk_blob(b, false, h->secret);
     pk_uint(b, h->timeout_ms);
     pk_uint(b, h->last_zxid);
-    enc_flags(b, h->flags, WIRE_HELLO_FLAGS_ALL);
+    pk_uint(b, h->flags); /* unknown bits allowed: see rd_hello */
 }
 
 static void enc_children_req(struct wire_buf *b,
@@ -1043,7 +1043,10 @@ static void rd_hello(struct rd *r, struct wire_hello *h)
         rd_fail(r, COORD_EPROTO);
     h->timeout_ms = (uint32_t)rd_uint(r, UINT32_MAX);
     h->last_zxid = rd_uint(r, UINT64_MAX);
-    h->flags = rd_flags(r, WIRE_HELLO_FLAGS_ALL);
+    /* Unknown bits are kept and ignored, not refused: the HELLO request is
+     * read before versions are agreed, so a newer client's flags must not
+     * stop an older server from answering COORD_EPROTOVERSION. */
+    h->flags = (uint32_t)rd_uint(r, UINT32_MAX);
 }
 
 static void rd_children_req(struct rd *r, const struct wire_limits *lim,

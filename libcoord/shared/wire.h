@@ -188,7 +188,7 @@ struct wire_hello {
     struct wire_bytes secret; /* empty for a new session, else 32 bytes */
     uint32_t timeout_ms;
     uint64_t last_zxid;
-    uint32_t flags; /* WIRE_HELLO_* */
+    uint32_t flags; /* WIRE_HELLO_*; unknown bits are accepted, ignored */
 };
 
 struct wire_hello_reply {

@@ -904,6 +904,35 @@ static void hello_secret_rules(void **state)
         msgpack_pack_uint32(&m.pk, 0);
         assert_int_equal(mp_req(&m), cases[i].rc);
     }
+    /* Unknown HELLO flag bits pass (version check comes first), unlike
+     * the reply's. */
+    struct mp m;
+    mp_init(&m);
+    msgpack_pack_array(&m.pk, 8);
+    msgpack_pack_uint32(&m.pk, WIRE_OP_HELLO);
+    msgpack_pack_uint32(&m.pk, 0);
+    msgpack_pack_uint32(&m.pk, 2);
+    msgpack_pack_uint64(&m.pk, 0);
+    mp_bin(&m, "", 0);
+    msgpack_pack_uint32(&m.pk, 5000);
+    msgpack_pack_uint32(&m.pk, 0);
+    msgpack_pack_uint32(&m.pk, 0x80000001u);
+    assert_int_equal(mp_req(&m), 0);
+    for (uint32_t flags = 1; flags <= 2; flags++) {
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, 16);
+        msgpack_pack_uint32(&m.pk, WIRE_OP_HELLO);
+        msgpack_pack_uint32(&m.pk, 0);
+        msgpack_pack_uint32(&m.pk, 0);
+        msgpack_pack_int32(&m.pk, 0);
+        msgpack_pack_uint32(&m.pk, 1);
+        msgpack_pack_uint32(&m.pk, 1);
+        mp_bin(&m, secret, 32);
+        for (int i = 0; i < 8; i++)
+            msgpack_pack_uint32(&m.pk, 100);
+        msgpack_pack_uint32(&m.pk, flags); /* 2: unknown bit */
+        assert_int_equal(mp_resp(&m), flags == 1 ? 0 : COORD_EPROTO);
+    }
     /* Encoder refuses the same. */
     struct wire_req q = {.op = WIRE_OP_HELLO};
     q.u.hello.session_id = 5;

@@ -255,6 +255,12 @@ void sim_check_apply(struct sim_world *w, struct sim_node *n,
                  w->com[e->index].term);
         return;
     }
+    /* raft.h rule 6: never apply what the node's own disk could lose */
+    if (!sim_store_has(&n->st, e->index, h)) {
+        sim_fail(w, "I6 node %" PRIu64 " applied index %" PRIu64 " before it"
+                 " was durable on its own disk", n->id, e->index);
+        return;
+    }
     if (wid == 0)
         return;
     w->wid_at = grow(w->wid_at, &w->wid_cap, wid, sizeof(uint64_t));

@@ -1,13 +1,14 @@
 /* main.c -- coordsim: runs simulator seeds and reports.
  *
  *   coordsim [--seeds A-B | --seed N] [--steps S] [--jobs J] [--trace]
- *            [--stats]
+ *            [--stats] [--brief]
  *
  * Default: seeds 1-4000, 10000 steps each, 2 processes (fork) splitting the
  * range. Each seed is a fresh world (world.c); a core assertion or crash
  * inside a seed is caught (panic hook / signal + longjmp) and counted as a
  * failed seed. A failed seed is replayed with tracing on to print its last
- * 50 trace lines and a one-line replay command. Every 50th seed is run twice
+ * 50 trace lines and a one-line replay command (--brief: only the FAIL
+ * line). Every 50th seed is run twice
  * and the two histories compared (determinism self-test). Ends with
  * "N passed, N failed" (seeds); exits 1 if any failed.
  */
@@ -33,6 +34,7 @@ struct totals {
 static sigjmp_buf g_escape;
 static struct sim_world *g_world;
 static const char *g_argv0 = "coordsim";
+static bool g_brief; /* --brief: no traced replay of failures (mutate.sh) */
 
 static void on_panic(const char *file, int line, const char *msg)
 {
@@ -135,7 +137,7 @@ static void run_range(uint64_t a, uint64_t b, uint64_t stride,
             add_stats(t, w);
         } else {
             t->fail++;
-            if (trace_mode >= 2)
+            if (trace_mode >= 2 || g_brief)
                 printf("FAIL seed %" PRIu64 " at step %" PRIu64 ": %s\n",
                        seed, w->step, w->why);
             else
@@ -159,7 +161,7 @@ static int parse_u64(const char *s, uint64_t *out)
 static void usage(void)
 {
     fprintf(stderr, "usage: coordsim [--seeds A-B | --seed N] [--steps S]"
-                    " [--jobs J] [--trace] [--stats]\n");
+                    " [--jobs J] [--trace] [--stats] [--brief]\n");
     exit(2);
 }
 
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(o, "--trace")) {
             trace_mode = 2;
+        } else if (!strcmp(o, "--brief")) {
+            g_brief = true;
         } else if (!strcmp(o, "--stats")) {
             stats = true;
         } else {

@@ -277,15 +277,6 @@ static void shadow_push(struct sim_shadow *sh, uint64_t term, uint64_t h)
     sh->n++;
 }
 
-static uint64_t shadow_term(const struct sim_shadow *sh, uint64_t index)
-{
-    if (index == sh->base)
-        return sh->base_term;
-    if (index > sh->base && index <= sh->base + sh->n)
-        return sh->term[index - sh->base - 1];
-    return 0;
-}
-
 /* ---- durable store ------------------------------------------------------------ */
 
 static void ent_free(struct sim_ent *e)
@@ -370,9 +361,16 @@ static void mirror_log(struct sim_world *w, struct sim_node *n,
             sim_fail(w, "snapshot %" PRIu64 " metadata (term/conf) differs "
                      "from the state it carries", u->snap.index);
         sim_check_snapshot(w, n, u->snap.index, sm.h);
-        bool keep = shadow_term(&n->sh, u->snap.index) == u->snap.term;
+        /* raft.h rule 5: truncate_from 0 keeps the log after snap.index,
+         * else entries >= truncate_from go (handled below). */
         uint64_t last = sim_shadow_last(&n->sh);
-        if (keep && last > u->snap.index) {
+        if (last > u->snap.index && u->snap.index >= n->sh.base) {
+            bool f;
+            if (!u->truncate_from &&
+                sim_shadow_h(&n->sh, u->snap.index, &f) != sm.h)
+                sim_fail(w, "node %" PRIu64 " keeps its log after installing"
+                         " snapshot %" PRIu64 " but its entry there differs"
+                         " from the snapshot", n->id, u->snap.index);
             uint64_t k = u->snap.index - n->sh.base;
             memmove(n->sh.term, n->sh.term + k,
                     (n->sh.n - k) * sizeof(uint64_t));
@@ -806,14 +804,7 @@ static void disk_complete(struct sim_world *w, struct sim_node *n,
         struct sim_sm sm;
         sm_deserialize(&sm, st->snap_data, st->snap.size);
         st->snap_h = sm.h;
-        bool keep = st->n && st->log[0].index <= b->snap.index &&
-                    st->log[st->n - 1].index >= b->snap.index &&
-                    st->log[b->snap.index - st->log[0].index].term ==
-                        b->snap.term;
-        if (keep)
-            store_drop_upto(st, b->snap.index);
-        else
-            store_truncate(st, 0);
+        store_drop_upto(st, b->snap.index);
     }
     if (b->trunc)
         store_truncate(st, b->trunc);

@@ -17,7 +17,8 @@ int raft_log_init(struct raft *r)
 {
     coord_assert(r->cfg.log_entries_max > 0);
     coord_assert(r->cfg.log_bytes_max > 0);
-    r->ents = coord_calloc(r->cfg.log_entries_max, sizeof(*r->ents));
+    r->ents = coord_calloc((size_t)r->cfg.log_entries_max + RAFT_LOG_RESERVE,
+                           sizeof(*r->ents));
     r->arena = coord_malloc(r->cfg.log_bytes_max);
     if (r->ents == NULL || r->arena == NULL) {
         raft_log_free(r);
@@ -68,17 +69,26 @@ const struct raft_entry *raft_log_at(const struct raft *r, uint64_t i)
 
 bool raft_log_fits(const struct raft *r, uint32_t n, uint64_t bytes)
 {
-    coord_assert(r->n_ents <= r->cfg.log_entries_max);
+    coord_assert(r->n_ents <= r->cfg.log_entries_max + RAFT_LOG_RESERVE);
     coord_assert(r->arena_tail <= r->arena_cap);
     if ((uint64_t)r->n_ents + n > r->cfg.log_entries_max)
         return false;
     return bytes <= r->arena_cap - r->arena_tail;
 }
 
+bool raft_log_fits_reserve(const struct raft *r, uint64_t len)
+{
+    coord_assert(r->n_ents <= r->cfg.log_entries_max + RAFT_LOG_RESERVE);
+    coord_assert(r->arena_tail <= r->arena_cap);
+    if (r->n_ents + 1 > r->cfg.log_entries_max + RAFT_LOG_RESERVE)
+        return false;
+    return len <= r->arena_cap - r->arena_tail;
+}
+
 void raft_log_append(struct raft *r, uint64_t term, uint8_t type,
                      const uint8_t *data, uint32_t len)
 {
-    coord_assert(raft_log_fits(r, 1, len));
+    coord_assert(raft_log_fits_reserve(r, len));
     coord_assert(term >= raft_log_term(r, raft_log_last(r)));
     coord_assert(type >= RAFT_ENTRY_NORMAL && type <= RAFT_ENTRY_CONF);
     struct raft_entry *e = &r->ents[r->n_ents];

@@ -29,6 +29,11 @@ enum raft_prog_state {
 /* Bound on persist batches tracked between a persist and its ack; past it
  * the newest record is merged (acks become coarser, never wrong). */
 #define RAFT_PERSIST_RECORDS 256
+/* Entry slots past log_entries_max that only followers' appends, restore
+ * and new leaders' no-ops may use: a log filled by proposals that never
+ * committed must still take the no-op that lets a new leader commit them
+ * (found by the simulator: a full log wedged a cluster). */
+#define RAFT_LOG_RESERVE 16
 /* Bytes of one trace line. */
 #define RAFT_TRACE_BYTES 256
 
@@ -168,7 +173,10 @@ uint64_t raft_log_first(const struct raft *r);
 /* Term of entry i, or 0 if i is not held (nor log_start). */
 uint64_t raft_log_term(const struct raft *r, uint64_t i);
 const struct raft_entry *raft_log_at(const struct raft *r, uint64_t i);
+/* Room for n new proposals of bytes total (leader, within the limit). */
 bool raft_log_fits(const struct raft *r, uint32_t n, uint64_t bytes);
+/* Room for one entry of len bytes using the reserve (follower, no-op). */
+bool raft_log_fits_reserve(const struct raft *r, uint64_t len);
 /* Appends one entry at last + 1 (copied). Caller checked raft_log_fits. */
 void raft_log_append(struct raft *r, uint64_t term, uint8_t type,
                      const uint8_t *data, uint32_t len);

@@ -29,7 +29,7 @@ void raft_become_leader(struct raft *r)
                (unsigned long long)raft_log_last(r),
                (unsigned long long)r->commit);
     /* §5.4.2/§6.4: a no-op lets the leader commit an entry of its term. */
-    if (raft_log_fits(r, 1, 0))
+    if (raft_log_fits_reserve(r, 0))
         raft_log_append(r, r->term, RAFT_ENTRY_NOOP, NULL, 0);
     raft_broadcast_append(r);
     raft_maybe_commit(r);
@@ -140,7 +140,7 @@ static uint64_t append_entries(struct raft *r, const struct raft_msg *m)
         if (e->type == RAFT_ENTRY_CONF &&
             raft_conf_decode(e, NULL, NULL, NULL, NULL, NULL) != 0)
             break;
-        if (!raft_log_fits(r, 1, e->len)) {
+        if (!raft_log_fits_reserve(r, e->len)) {
             r->out->want_snapshot = true;
             break;
         }

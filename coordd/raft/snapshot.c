@@ -81,12 +81,14 @@ void raft_recv_snapshot_resp(struct raft *r, const struct raft_msg *m)
     p->recent_active = true;
     if (p->state != RAFT_PROG_SNAPSHOT || m->index != p->snap_index)
         return; /* stale */
+    /* The follower's offset is authoritative: forward on an ack, back if
+     * it lost its partial snapshot (a restart); equal is a duplicate. */
     if (m->reject)
         p->snap_offset = 0;
-    else if (m->offset > p->snap_offset && m->offset <= r->snap_size)
+    else if (m->offset != p->snap_offset && m->offset <= r->snap_size)
         p->snap_offset = m->offset;
     else
-        return; /* duplicate */
+        return;
     if (p->snap_offset < r->snap_size || m->reject)
         raft_send_snapshot(r, p);
     coord_assert(p->snap_offset <= r->snap_size);

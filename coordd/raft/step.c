@@ -30,7 +30,8 @@ static int restore_load(struct raft *r, const struct raft_restore *rs)
 {
     const struct raft_snapshot_meta *s = &rs->snap;
     if (!raft_conf_valid(&s->conf) || (s->index > 0) != (s->term > 0) ||
-        s->term > rs->term || rs->n_entries > r->cfg.log_entries_max)
+        s->term > rs->term ||
+        rs->n_entries > r->cfg.log_entries_max + RAFT_LOG_RESERVE)
         return COORD_EINVAL;
     if (rs->n_entries > 0 && rs->entries == NULL)
         return COORD_EINVAL;
@@ -48,7 +49,8 @@ static int restore_load(struct raft *r, const struct raft_restore *rs)
         const struct raft_entry *e = &rs->entries[i];
         if (e->index != s->index + 1 + i || e->term < t || e->term > r->term ||
             e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONF ||
-            (e->len > 0 && e->data == NULL) || !raft_log_fits(r, 1, e->len))
+            (e->len > 0 && e->data == NULL) ||
+            !raft_log_fits_reserve(r, e->len))
             return COORD_EINVAL;
         if (e->type == RAFT_ENTRY_CONF &&
             raft_conf_decode(e, NULL, NULL, NULL, NULL, NULL) != 0)
@@ -330,10 +332,11 @@ static bool recv_term(struct raft *r, const struct raft_msg *m)
     }
     if (m->term == r->term)
         return true;
-    /* A stale leader learns our term, so it steps down (etcd's answer to
-     * pre-vote + check-quorum liveness). */
-    if ((r->cfg.check_quorum || r->cfg.pre_vote) &&
-        (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT)) {
+    /* A stale leader learns our term, so it steps down. Always answered:
+     * the lease guard makes such a leader ignore our votes, so without
+     * this answer a node with a higher term could never rejoin. */
+    if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
+        m->type == RAFT_MSG_SNAPSHOT) {
         struct raft_msg *resp =
             raft_msg_new(r, RAFT_MSG_APPEND_RESP, m->from);
         if (resp != NULL)
@@ -396,7 +399,7 @@ static int step_dispatch(struct raft *r, const struct raft_event *ev)
         raft_tick(r);
         if (r->role == RAFT_LEADER &&
             raft_log_term(r, raft_log_last(r)) != r->term &&
-            raft_log_fits(r, 1, 0)) /* a no-op that did not fit earlier */
+            raft_log_fits_reserve(r, 0)) /* a no-op that did not fit */
             raft_log_append(r, r->term, RAFT_ENTRY_NOOP, NULL, 0);
         return 0;
     case RAFT_EV_RECV: return step_recv(r, &ev->recv);

@@ -166,6 +166,13 @@ void net_close(struct net *n)
         net__conn_destroy(n->conns, NET_CLOSE_SHUTDOWN);
     net__reap(n);
     net_stop_listening(n);
+    /* Signal watchers are process-wide in libev: detach them so another
+     * loop (a restarted net, a test) may take the signals. */
+    ev_signal_stop(n->loop, &n->term_w);
+    ev_signal_stop(n->loop, &n->int_w);
+    ev_timer_stop(n->loop, &n->tick_w);
+    ev_async_stop(n->loop, &n->wake_w);
+    ev_prepare_stop(n->loop, &n->prepare_w);
     ev_loop_destroy(n->loop);
     coord_free(n);
 }

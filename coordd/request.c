@@ -116,6 +116,8 @@ static bool read_ready(const struct node *n, const struct nreq *rq)
 }
 
 static void execute_read(struct node *n, struct nconn *cn, struct nreq *rq);
+static void hello_resume_exec(struct node *n, struct nconn *cn,
+                              struct nreq *rq, const struct wire_hello *h);
 
 /* Answers, in order, every request at the head of cn's FIFO that is
  * complete; stops at the first that is not. */
@@ -216,6 +218,10 @@ static void execute_read(struct node *n, struct nconn *cn, struct nreq *rq)
     int rc = wire_decode_req(rq->frame, rq->frame_len, &n->cfg.limits, &q);
     coord_assert(rc == 0); /* decoded once already, from the same bytes */
     const void *data = NULL;
+    if (q.op == WIRE_OP_HELLO) {
+        hello_resume_exec(n, cn, rq, &q.u.hello);
+        return;
+    }
     switch (q.op) {
     case WIRE_OP_GET:
         rc = tree_get(n->tree, q.u.read.path.ptr, q.u.read.path.len, &data,
@@ -296,7 +302,8 @@ void node_send_event(struct node *n, struct nconn *cn, uint8_t type,
 
 /* ---- writes -------------------------------------------------------------- */
 
-static void hello_reply(struct node *n, struct nreq *rq, struct nsess *s)
+static void hello_encode(struct node *n, struct nreq *rq, struct nsess *s,
+                         struct wire_buf *b)
 {
     struct wire_resp resp = {.op = WIRE_OP_HELLO, .xid = rq->xid};
     struct wire_hello_reply *h = &resp.u.hello;
@@ -308,9 +315,14 @@ static void hello_reply(struct node *n, struct nreq *rq, struct nsess *s)
     h->limits = n->cfg.limits;
     h->server_id = n->cfg.id;
     h->leader_id = n->leader;
+    encode_resp(n, b, &resp);
+}
+
+static void hello_reply(struct node *n, struct nreq *rq, struct nsess *s)
+{
     wire_buf_init(&rq->resp,
                   n->cfg.limits.frame_bytes_max + WIRE_PREFIX_BYTES);
-    encode_resp(n, &rq->resp, &resp);
+    hello_encode(n, rq, s, &rq->resp);
     rq->state = NREQ_DONE;
 }
 
@@ -511,8 +523,30 @@ static int hello_resume_check(struct node *n, const struct wire_hello *h)
     return node_session_find(n, h->session_id) ? 0 : COORD_ESESSIONEXPIRED;
 }
 
+/* Parks a resuming HELLO on the read wait list until applied >= need;
+ * it then runs as a "read" (execute_read -> hello_resume_exec). */
+static void defer_hello(struct node *n, struct nreq *rq, const uint8_t *msg,
+                        size_t len, uint64_t need)
+{
+    rq->frame = coord_malloc(len);
+    if (!rq->frame) {
+        node_fail_req(n, rq, COORD_ENOMEM);
+        return;
+    }
+    memcpy(rq->frame, msg, len);
+    rq->frame_len = len;
+    rq->state = NREQ_READ;
+    rq->read_id = ++n->next_read_id; /* not a Raft read: index is known */
+    rq->read_known = true;
+    rq->index = need;
+    rq->waiting = true;
+    rq->next_wait = n->reads;
+    n->reads = rq;
+}
+
 static void on_hello(struct node *n, struct nconn *cn, struct nreq *rq,
-                     const struct wire_hello *h)
+                     const struct wire_hello *h, const uint8_t *msg,
+                     size_t len)
 {
     cn->hello_seen = true;
     if (h->version != COORD_PROTOCOL_VERSION) {
@@ -523,18 +557,53 @@ static void on_hello(struct node *n, struct nconn *cn, struct nreq *rq,
         hello_new(n, cn, rq, h);
         return;
     }
-    int rc = h->secret.len == COORD_SECRET_BYTES
-                 ? hello_resume_check(n, h)
-                 : COORD_EAUTH;
-    if (rc) {
-        fail_and_close(n, cn, rq, rc);
+    if (h->secret.len != COORD_SECRET_BYTES) {
+        fail_and_close(n, cn, rq, COORD_EAUTH);
         return;
     }
-    struct nsess *s = node_session_find(n, h->session_id);
-    memcpy(rq->secret, h->secret.ptr, COORD_SECRET_BYTES);
-    node_session_attach(n, s, cn);
-    hello_reply(n, rq, s);
+    /* Hold the resume until this server has applied what the client has
+     * seen and everything it logged before a restart (DESIGN.md: a
+     * session never sees the namespace go back in time). */
+    uint64_t need = h->last_zxid > n->start_index ? h->last_zxid
+                                                  : n->start_index;
+    if (!n->ready || n->applied < need)
+        defer_hello(n, rq, msg, len, need);
+    else
+        hello_resume_exec(n, cn, rq, h);
     node_conn_drain(cn);
+}
+
+/* Resumes a session on this connection now: check, attach, reply. The
+ * reply goes straight to the output: rq is already off the FIFO or at
+ * its head. */
+static void hello_resume_exec(struct node *n, struct nconn *cn,
+                              struct nreq *rq, const struct wire_hello *h)
+{
+    int rc = hello_resume_check(n, h);
+    if (rc == 0) {
+        struct nsess *s = node_session_find(n, h->session_id);
+        memcpy(rq->secret, h->secret.ptr, COORD_SECRET_BYTES);
+        node_session_attach(n, s, cn);
+        if (rq->state == NREQ_READ) {
+            hello_encode(n, rq, s, net_conn_out(cn->nc));
+            net_conn_mark(cn->nc);
+        } else {
+            hello_reply(n, rq, s);
+        }
+        return;
+    }
+    cn->close_after = true;
+    struct wire_resp resp = {.op = WIRE_OP_HELLO, .xid = rq->xid,
+                             .err = rc};
+    if (rq->state == NREQ_READ) {
+        encode_resp(n, net_conn_out(cn->nc), &resp);
+        net_conn_mark(cn->nc);
+    } else {
+        wire_buf_init(&rq->resp,
+                      n->cfg.limits.frame_bytes_max + WIRE_PREFIX_BYTES);
+        encode_resp(n, &rq->resp, &resp);
+        rq->state = NREQ_DONE;
+    }
 }
 
 /* ---- watches ------------------------------------------------------------- */
@@ -691,7 +760,7 @@ int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
     }
     if (!cn->sess) {
         if (q.op == WIRE_OP_HELLO && !cn->hello_seen) {
-            on_hello(n, cn, rq, &q.u.hello);
+            on_hello(n, cn, rq, &q.u.hello, msg, len);
         } else {
             fail_and_close(n, cn, rq, COORD_EPROTO);
         }

@@ -351,6 +351,41 @@ static void vote_refused_to_stale_log(void **state)
     assert_true(m->m.reject);
 }
 
+/* A node with a higher term always answers a stale leader's heartbeat
+ * with its term (even without pre-vote and check-quorum), so the stale
+ * leader steps down and the node can rejoin (found by the simulator). */
+static void stale_leader_learns_higher_term(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    rfx_init(fx, 3, 0, &cfg);
+    rfx_elect(fx, 1);
+    rfx_isolate(fx, 3, true);
+    rfx_propose(fx, 1, "a"); /* 3 misses it: it cannot win */
+    rfx_stabilize(fx);
+    rfx_tick(fx, 3, 60);
+    assert_true(term_of(fx, 3) > 1);
+    rfx_drop(fx, 0, 0, 0);
+    rfx_isolate(fx, 3, false);
+    rfx_tick(fx, 1, 1);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_HEARTBEAT);
+    struct rfx_msg *r = rfx_find(fx, 3, 1, RAFT_MSG_APPEND_RESP);
+    assert_non_null(r);
+    assert_int_equal(r->m.term, term_of(fx, 3));
+    rfx_deliver(fx, 3, 1, 0);
+    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(term_of(fx, 1), term_of(fx, 3));
+    for (int i = 0; i < 10 && rfx_leader(fx) == 0; i++) {
+        rfx_tick_all(fx, 5);
+        rfx_stabilize(fx);
+    }
+    assert_int_not_equal(rfx_leader(fx), 3); /* 3's log is behind */
+    assert_int_not_equal(rfx_leader(fx), 0);
+}
+
 static void trace_lines_are_emitted(void **state)
 {
     struct rfx *fx = *state;
@@ -390,6 +425,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(vote_refused_to_stale_log, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(stale_leader_learns_higher_term,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(trace_lines_are_emitted, setup,
                                         teardown),
     };

@@ -456,6 +456,41 @@ static void proposals_bounded_by_log_capacity(void **state)
     assert_int_equal(rfx_propose(fx, 1, "e"), 0);
 }
 
+/* A log filled by proposals that never committed still takes the next
+ * leader's no-op (a reserve past log_entries_max), so it can commit them
+ * (found by the simulator: a full log wedged a cluster). */
+static void full_uncommitted_log_still_takes_noop(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.log_entries_max = 16;
+    cfg.inflight_max = 32;
+    rfx_init(fx, 3, 0, &cfg);
+    rfx_elect(fx, 1);
+    rfx_tick(fx, 1, 1);
+    rfx_stabilize(fx);
+    while (rfx_propose(fx, 1, "e") == 0)
+        ;
+    /* everyone stores them, nobody learns they are committed */
+    rfx_stabilize_drop(fx, 0, 1, 0);
+    for (uint64_t id = 1; id <= 3; id++) {
+        rfx_crash(fx, id);
+        rfx_restart(fx, id);
+        assert_int_equal(rfx_last(fx, id), 16);
+        assert_int_equal(rfx_commit(fx, id), 0);
+    }
+    rfx_elect(fx, 2);
+    rfx_tick(fx, 2, 1);
+    rfx_stabilize(fx);
+    assert_int_equal(rfx_last(fx, 2), 17);
+    assert_int_equal(rfx_commit(fx, 2), 17);
+    assert_int_equal(rfx_node(fx, 3)->applied, 17);
+    assert_int_equal(rfx_propose(fx, 2, "x"), COORD_EAGAIN);
+    assert_int_equal(rfx_snapshot(fx, 2), 0);
+    assert_int_equal(rfx_propose(fx, 2, "x"), 0);
+}
+
 /* Heartbeats carry min(match, commit) so a lagging follower never commits
  * what it has not verified. */
 static void heartbeat_commit_capped_by_match(void **state)
@@ -557,6 +592,7 @@ int main(void)
         T(pipelining_respects_limits),
         T(proposals_bounded_by_uncommitted_bytes),
         T(proposals_bounded_by_log_capacity),
+        T(full_uncommitted_log_still_takes_noop),
         T(heartbeat_commit_capped_by_match),
         T(bug21_persist_ack_aba_race),
         T(append_response_held_until_durable),

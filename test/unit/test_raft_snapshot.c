@@ -305,6 +305,47 @@ static void chunks_in_order_only(void **state)
     assert_int_equal(rfx_node(fx, 3)->rcv_len, 32);
 }
 
+/* The follower's offset is authoritative: after it lost its partial
+ * snapshot (a restart) the leader goes back to the offset it asks for
+ * (found by the simulator: the send was stuck). */
+static void leader_rewinds_to_follower_offset(void **state)
+{
+    struct rfx *fx = *state;
+    small_log_cluster(fx, 4);
+    rfx_isolate(fx, 3, true);
+    propose_n(fx, 1, 50);
+    assert_int_equal(rfx_snapshot(fx, 1), 0);
+    rfx_isolate(fx, 3, false);
+    rfx_drop(fx, 0, 0, 0);
+    rfx_tick(fx, 1, 1);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_HEARTBEAT);
+    rfx_deliver(fx, 3, 1, RAFT_MSG_HEARTBEAT_RESP); /* -> chunk 0 */
+    /* two chunks get through, then 3 restarts and loses them; a delayed
+     * duplicate of chunk 0 then arrives: 3 now wants offset 64 while the
+     * leader is at 128 */
+    struct raft_msg chunk0 = rfx_find(fx, 1, 3, RAFT_MSG_SNAPSHOT)->m;
+    uint8_t data0[64];
+    memcpy(data0, chunk0.chunk, sizeof(data0));
+    chunk0.chunk = data0;
+    for (int i = 0; i < 2; i++) {
+        rfx_deliver(fx, 1, 3, RAFT_MSG_SNAPSHOT);
+        rfx_deliver(fx, 3, 1, RAFT_MSG_SNAPSHOT_RESP);
+        rfx_drop(fx, 1, 0, RAFT_MSG_HEARTBEAT);
+    }
+    assert_int_equal(rfx_node(fx, 3)->rcv_len, 128);
+    rfx_drop(fx, 0, 0, 0);
+    rfx_crash(fx, 3);
+    rfx_restart(fx, 3);
+    rfx_inject(fx, &chunk0);
+    rfx_deliver(fx, 1, 3, 0);
+    assert_int_equal(rfx_node(fx, 3)->rcv_len, 64);
+    for (int i = 0; i < 30 && rfx_node(fx, 3)->applied < 51; i++) {
+        rfx_tick(fx, 1, 1);
+        rfx_stabilize(fx);
+    }
+    assert_int_equal(rfx_node(fx, 3)->applied, 51);
+}
+
 /* Bug 25: several snapshots in flight: the leader accepts an ack of the
  * older snapshot if it reconnects the follower to the log. */
 static void bug25_older_snapshot_ack_reconnects(void **state)
@@ -408,6 +449,7 @@ int main(void)
         T(snapshot_matching_entry_keeps_suffix),
         T(bug22_stale_snapshot_ignored),
         T(chunks_in_order_only),
+        T(leader_rewinds_to_follower_offset),
         T(bug25_older_snapshot_ack_reconnects),
         T(bug21_late_append_ack_after_install),
     };

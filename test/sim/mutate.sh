@@ -4,9 +4,10 @@
 # For each sed script in test/sim/mutations/ (one deliberate bug each), copy
 # coordd/raft/ into a temp dir, apply the script there (never to the real
 # core), build coordsim against the mutated copy in that temp dir, run the
-# default seeds and report how many seeds hit a SAFETY violation (liveness
-# failures are not counted: they show up on the unmutated core too while it
-# has liveness bugs), the first such seed and the invariant that fired.
+# seeds and report how many seeds hit a SAFETY violation that the unmutated
+# core does not hit (the same seeds are first run on an unmutated copy built
+# the same way; liveness failures are never counted), the first such seed
+# and the invariants that fired.
 #
 #   test/sim/mutate.sh [SEEDS (default 1-4000)] [STEPS (default 10000)]
 #   MUTATIONS="02 04" test/sim/mutate.sh      only those scripts
@@ -19,30 +20,27 @@ work=$(mktemp -d /tmp/coordsim-mut.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cflags="-std=gnu11 -O2 -g -Wall -Wextra -Wno-missing-field-initializers -D_GNU_SOURCE -pthread"
 
-run_one() { # name, dir -> prints the report line
-    local name=$1 dir=$2 log="$2/run.log"
-    "$dir/coordsim" --seeds "$seeds" --steps "$steps" --jobs 2 >"$log" 2>&1
-    local total safety first inv
-    total=$(grep -cE '^FAIL seed' "$log")
-    safety=$(grep -E '^FAIL seed' "$log" | grep -vc 'liveness:')
-    if [ "$safety" -eq 0 ]; then
-        printf '%-32s NOT CAUGHT (%s liveness-only failures)\n' "$name" "$total"
-        return 1
-    fi
-    first=$(grep -E '^FAIL seed' "$log" | grep -v 'liveness:' |
-        sed -E 's/^FAIL seed ([0-9]+) at step ([0-9]+): (.*)/\1 \2 \3/' |
-        sort -n | head -1)
-    inv=$(grep -E '^FAIL seed' "$log" | grep -v 'liveness:' |
-        sed -E 's/^FAIL seed [0-9]+ at step [0-9]+: (I[0-9]+|core panic|signal|[a-z]+).*/\1/' |
-        sort | uniq -c | sort -rn | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
-    printf '%-32s caught by %s seeds; first: seed %s at step %s: %s\n' \
-        "$name" "$safety" "$(echo "$first" | cut -d' ' -f1)" \
-        "$(echo "$first" | cut -d' ' -f2)" "$(echo "$first" | cut -d' ' -f3- | cut -c1-90)"
-    printf '%-32s   by invariant: %s\n' "" "$inv"
+build() { # dir -> builds dir/coordsim from dir/coordd/raft
+    ${CC:-cc} $cflags -Ilibcoord/include -iquote "$1" -iquote . \
+        "$1"/coordd/raft/*.c test/sim/*.c build/libcoordshared.a -lm \
+        -o "$1/coordsim" 2>"$1/build.log"
 }
 
+safety() { # log -> "seed<TAB>message" of safety failures, sorted
+    grep -E '^FAIL seed' "$1" | grep -v 'liveness:' |
+        sed -E 's/^FAIL seed ([0-9]+) at step [0-9]+: (.*)/\1\t\2/' | sort
+}
+
+base="$work/base"
+mkdir -p "$base/coordd"
+cp -r coordd/raft "$base/coordd/raft"
+build "$base" || { echo "baseline build failed"; exit 2; }
+"$base/coordsim" --seeds "$seeds" --steps "$steps" --jobs 2 --brief \
+    >"$base/run.log" 2>&1
+safety "$base/run.log" >"$base/safety"
+echo "seeds $seeds, $steps steps each; unmutated core: $(wc -l <"$base/safety") seeds with safety violations, $(grep -c 'liveness:' "$base/run.log") liveness-only failures"
+
 rc=0
-echo "seeds $seeds, $steps steps each"
 for script in test/sim/mutations/*.sed; do
     name=$(basename "$script" .sed)
     if [ -n "${MUTATIONS:-}" ]; then
@@ -63,14 +61,26 @@ for script in test/sim/mutations/*.sed; do
         rc=1
         continue
     fi
-    if ! ${CC:-cc} $cflags -Ilibcoord/include -iquote "$dir" -iquote . \
-        "$dir"/coordd/raft/*.c test/sim/*.c build/libcoordshared.a -lm \
-        -o "$dir/coordsim" 2>"$dir/build.log"; then
-        printf '%-32s BUILD FAILED (see below)\n' "$name"
+    if ! build "$dir"; then
+        printf '%-32s BUILD FAILED\n' "$name"
         head -5 "$dir/build.log"
         rc=1
         continue
     fi
-    run_one "$name" "$dir" || rc=1
+    "$dir/coordsim" --seeds "$seeds" --steps "$steps" --jobs 2 --brief \
+        >"$dir/run.log" 2>&1
+    safety "$dir/run.log" | comm -23 - "$base/safety" >"$dir/new"
+    n=$(wc -l <"$dir/new")
+    if [ "$n" -eq 0 ]; then
+        printf '%-32s NOT CAUGHT\n' "$name"
+        rc=1
+        continue
+    fi
+    first=$(sort -n "$dir/new" | head -1)
+    inv=$(cut -f2 "$dir/new" | sed -E 's/^(I[0-9]+|core panic|signal|[a-z]+).*/\1/' |
+        sort | uniq -c | sort -rn | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
+    printf '%-32s caught by %s seeds (%s)\n' "$name" "$n" "$inv"
+    printf '%-32s   first: seed %s: %s\n' "" "$(echo "$first" | cut -f1)" \
+        "$(echo "$first" | cut -f2 | cut -c1-100)"
 done
 exit $rc

@@ -1227,17 +1227,23 @@ static void dispatch(struct sim_world *w, struct sim_ev *ev)
 
 int sim_world_run(struct sim_world *w)
 {
-    uint64_t deadline = 0;
+    uint64_t deadline = 0, live_start = 0;
     const char *why = NULL;
     while (!w->failed) {
         if (!w->liveness && w->step >= w->steps_max) {
             begin_liveness(w);
+            live_start = w->step;
             /* bound: 60 election timeouts of the slowest clock */
             deadline = w->now + 60ull * 2 * w->sw.cfg.election_ticks *
                                     w->sw.tick_base * 13 / 10;
         }
         if (w->liveness && w->step % 16 == 0 && !(why = live_check(w)))
             break;
+        if (w->liveness && w->step > live_start + 300000) {
+            sim_fail(w, "liveness: event storm: 300000 steps after the heal"
+                     " without converging (%s)", why ? why : "?");
+            break;
+        }
         if (w->liveness && w->now > deadline) {
             sim_fail(w, "liveness: %" PRIu64 " ticks after the heal: %s",
                      (uint64_t)(120 * w->sw.cfg.election_ticks),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -245,6 +246,29 @@ static void session_survives_server_restart(void **state)
     assert_int_equal(coord_close(d), 0);
 }
 
+static void hung_server_is_noticed_by_silence(void **state)
+{
+    (void)state;
+    reset_seen();
+    struct coord_client *c = open_client(10000);
+    assert_int_equal(coord_create(c, "/hang", "", 0, COORD_EPHEMERAL, 0,
+                                  NULL, NULL), 0);
+    assert_int_equal(wait_count(&seen.n_states, 1, 5000), 1);
+    /* A stopped server keeps its TCP connection open: only the client's
+     * own silence timeout (1 s by default) can tell. */
+    kill(srv.pid, SIGSTOP);
+    int64_t t0 = tproc_now_ms();
+    assert_true(wait_count(&seen.n_states, 2, 5000) >= 2);
+    int64_t noticed = tproc_now_ms() - t0;
+    assert_int_equal(seen.states[1], COORD_STATE_DISCONNECTED);
+    assert_true(noticed < 3000);
+    kill(srv.pid, SIGCONT);
+    assert_true(wait_count(&seen.n_states, 3, 10000) >= 3);
+    assert_int_equal(seen.states[2], COORD_STATE_RECONNECTED);
+    assert_int_equal(coord_exists(c, "/hang", 0, NULL, NULL), 0);
+    assert_int_equal(coord_close(c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +279,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(watches_reach_callbacks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(session_survives_server_restart,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(hung_server_is_noticed_by_silence,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("libcoord", tests, NULL, NULL);

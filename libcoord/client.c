@@ -310,6 +310,10 @@ static int on_frame(struct coord_client *c, const struct wire_resp *m)
             return COORD_EPROTO;
         return coord__deliver_event(c, m);
     }
+    if (m->xid == 0 && m->op == WIRE_OP_SET_WATCHES && m->err != 0) {
+        coord__watches_lost(c, m->zxid); /* never lose them silently */
+        return 0;
+    }
     if (m->xid == 0) /* PING and SET_WATCHES replies: liveness only */
         return m->op == WIRE_OP_PING || m->op == WIRE_OP_SET_WATCHES
                    ? 0

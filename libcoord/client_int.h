@@ -262,6 +262,11 @@ void coord__complete(struct coord_client *c, struct coord__req *r,
  * nothing delivered (the caller drops the connection). */
 int coord__deliver_event(struct coord_client *c, const struct wire_resp *ev);
 
+/* ops.c: the server refused SET_WATCHES: every registration gets one
+ * MUST_REREAD event (with its kind) and is dropped, persistent ones too,
+ * since the server no longer holds them. I/O thread, without mu. */
+void coord__watches_lost(struct coord_client *c, uint64_t zxid);
+
 /* multi.c: the results of a MULTI reply, decoded into an array with
  * NUL-terminated paths; *out freed with coord_free() (paths inside it).
  * Returns the status for the callback. */

@@ -445,3 +445,19 @@ int coord__deliver_event(struct coord_client *c, const struct wire_resp *m)
     coord_free(path);
     return 0;
 }
+
+void coord__watches_lost(struct coord_client *c, uint64_t zxid)
+{
+    struct coord__watchtab old = c->watches;
+    coord__watchtab_init(&c->watches, old.max);
+    for (size_t i = 0; i < old.n; i++) {
+        struct coord_event ev = {
+            .type = COORD_EVENT_MUST_REREAD,
+            .kind = (int)old.v[i].kind,
+            .path = old.v[i].path,
+            .zxid = zxid,
+        };
+        old.v[i].w.cb(old.v[i].w.data, &ev);
+    }
+    coord__watchtab_free(&old);
+}

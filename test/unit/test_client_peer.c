@@ -1146,6 +1146,109 @@ static void busy_callback_is_not_silence(void **state)
     peer_free(&pa);
 }
 
+/* More watches than one frame holds under the server's advertised frame
+ * limit: SET_WATCHES goes out in several frames, each within the limit,
+ * together carrying every path once. A refused SET_WATCHES turns every
+ * watch into a MUST_REREAD event and drops it. */
+#define MANY_WATCHES 40
+static void set_watches_split_and_refused(void **state)
+{
+    (void)state;
+    rec_reset();
+    peer_listen(&pa);
+    struct peer *ps[1] = {&pa};
+    struct coord_client *c = open_client(ps, 1, 1000, 5000, NULL);
+    struct wire_req q;
+    peer_accept(&pa);
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    pa.lim.frame_bytes_max = 256;
+    peer_hello_ok(&pa, &q, 12, 1);
+    wait_states(1);
+    struct coord_watcher w = {on_event, NULL};
+    char path[32];
+    for (int i = 0; i < MANY_WATCHES; i++) {
+        snprintf(path, sizeof(path), "/w/path-%02d", i);
+        assert_int_equal(coord_aadd_watch(c, path, COORD_WATCH_PERSISTENT,
+                                          &w, on_void, NULL),
+                         0);
+        peer_expect(&pa, &q, WIRE_OP_ADD_WATCH);
+        peer_reply(&pa, &q, 2, 0);
+    }
+    wait_statuses(MANY_WATCHES);
+    peer_close_conn(&pa);
+    peer_accept(&pa);
+    peer_expect(&pa, &q, WIRE_OP_HELLO);
+    peer_hello_ok(&pa, &q, 12, 2);
+    bool seen[MANY_WATCHES] = {false};
+    int got = 0, frames = 0;
+    while (got < MANY_WATCHES) {
+        /* peer_expect decodes with the 256-byte limit: a bigger frame
+         * fails the test. */
+        peer_expect(&pa, &q, WIRE_OP_SET_WATCHES);
+        frames++;
+        assert_int_equal(q.u.set_watches.last_zxid, 2);
+        struct wire_iter it = q.u.set_watches.kinds[3].it;
+        struct wire_bytes b;
+        while (wire_next_path(&it, &b)) {
+            int i = -1;
+            assert_int_equal(sscanf(b.ptr, "/w/path-%02d", &i), 1);
+            assert_true(i >= 0 && i < MANY_WATCHES && !seen[i]);
+            seen[i] = true;
+            got++;
+        }
+        /* Refuse the first frame; accept the rest. */
+        peer_reply(&pa, &q, 3, frames == 1 ? COORD_ETOOMANY : 0);
+    }
+    assert_true(frames > 1);
+    wait_events(MANY_WATCHES);
+    for (int i = 0; i < MANY_WATCHES; i++) {
+        assert_int_equal(R.events[i].type, COORD_EVENT_MUST_REREAD);
+        assert_int_equal(R.events[i].kind, COORD_WATCH_PERSISTENT);
+        snprintf(path, sizeof(path), "/w/path-%02d", i);
+        assert_string_equal(R.event_paths[i], path);
+    }
+    /* Dropped: a later event on a formerly watched path fires nothing; a
+     * read after it proves the event was processed. */
+    peer_event(&pa, COORD_EVENT_DELETED, "/w/path-00", 4);
+    assert_int_equal(coord_aget(c, "/g", 0, NULL, on_get, NULL), 0);
+    peer_expect(&pa, &q, WIRE_OP_GET);
+    reply_get(&pa, &q, 4, "g");
+    wait_statuses(MANY_WATCHES + 1);
+    assert_int_equal(R.n_events, MANY_WATCHES);
+    peer_close_conn(&pa);
+    assert_int_equal(coord_close(c), 0);
+    peer_free(&pa);
+}
+
+/* A server that cannot serve the session (here: behind its last zxid)
+ * answers HELLO with an error: the client tries the next server, and the
+ * session is not reported as expired. */
+static void hello_error_moves_on(void **state)
+{
+    (void)state;
+    rec_reset();
+    peer_listen(&pa);
+    peer_listen(&pb);
+    struct peer *ps[2] = {&pa, &pb};
+    struct coord_client *c = open_client(ps, 2, 1000, 5000, NULL);
+    struct wire_req q;
+    struct peer *p1 = peer_accept_any(ps, 2);
+    struct peer *p2 = p1 == &pa ? &pb : &pa;
+    peer_expect(p1, &q, WIRE_OP_HELLO);
+    peer_reply(p1, &q, 0, COORD_ESTALE);
+    peer_accept(p2);
+    peer_expect(p2, &q, WIRE_OP_HELLO);
+    assert_int_equal(q.u.hello.session_id, 0);
+    peer_hello_ok(p2, &q, 13, 1);
+    wait_states(1);
+    assert_int_equal(R.states[0], COORD_STATE_CONNECTED);
+    assert_int_equal(R.n_states, 1);
+    peer_close_conn(p2);
+    assert_int_equal(coord_close(c), 0);
+    peer_free(&pa);
+    peer_free(&pb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1159,6 +1262,8 @@ int main(void)
         cmocka_unit_test(limits_reread_and_bad_frame),
         cmocka_unit_test(sync_blocks_at_inflight_bound),
         cmocka_unit_test(busy_callback_is_not_silence),
+        cmocka_unit_test(set_watches_split_and_refused),
+        cmocka_unit_test(hello_error_moves_on),
     };
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);

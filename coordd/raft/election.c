@@ -165,7 +165,12 @@ void raft_tally_self(struct raft *r)
         no += r->prog[i].vote < 0;
     }
     uint32_t q = raft_quorum(r);
-    if (yes >= q) {
+    /* A candidate leads only once its own term is durable, even with a
+     * quorum of other votes: a crash would otherwise let it lead the same
+     * term twice with different logs (found by the simulator). */
+    bool durable = r->role == RAFT_PRECANDIDATE ||
+                   r->seq_acked >= r->self_vote_seq;
+    if (yes >= q && durable) {
         raft_trace(r, "won %s with %u votes", raft_role_name(r->role), yes);
         if (r->role == RAFT_PRECANDIDATE)
             raft_campaign(r, false, r->campaign_transfer);

@@ -189,6 +189,41 @@ static void bug06_vote_not_reset_on_same_term_step_down(void **state)
     assert_true(term_of(fx, 3) >= 2);
 }
 
+/* A candidate with a quorum of other votes still waits for its own term
+ * to be durable before it leads: otherwise a crash lets it lead the same
+ * term twice with different logs (found by the simulator). */
+static void candidate_leads_only_after_own_term_durable(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pre_vote = false;
+    rfx_init(fx, 5, 0, &cfg);
+    rfx_tick(fx, 5, 20);
+    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE);
+    for (uint64_t id = 1; id <= 3; id++) {
+        rfx_deliver(fx, 5, id, RAFT_MSG_VOTE);
+        rfx_persist(fx, id);
+        rfx_deliver(fx, id, 5, RAFT_MSG_VOTE_RESP);
+    }
+    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE); /* 3 of 5, but... */
+    assert_int_equal(rfx_count(fx, 5, 0, RAFT_MSG_APPEND), 0);
+    rfx_crash(fx, 5); /* ...term 1 was never durable on 5 */
+    rfx_restart(fx, 5);
+    assert_int_equal(term_of(fx, 5), 0);
+    rfx_tick(fx, 5, 20);
+    rfx_persist(fx, 5);
+    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE);
+    assert_int_equal(term_of(fx, 5), 1);
+    rfx_deliver(fx, 5, 4, RAFT_MSG_VOTE);
+    rfx_persist(fx, 4);
+    rfx_deliver(fx, 4, 5, RAFT_MSG_VOTE_RESP);
+    rfx_deliver(fx, 5, 1, RAFT_MSG_VOTE); /* 1 voted for 5 in term 1 */
+    rfx_persist(fx, 1);
+    rfx_deliver(fx, 1, 5, RAFT_MSG_VOTE_RESP);
+    assert_int_equal(role_of(fx, 5), RAFT_LEADER);
+}
+
 static void candidate_steps_down_on_append_same_term(void **state)
 {
     struct rfx *fx = *state;
@@ -413,6 +448,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             bug06_vote_not_reset_on_same_term_step_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            candidate_leads_only_after_own_term_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(
             candidate_steps_down_on_append_same_term, setup, teardown),
         cmocka_unit_test_setup_teardown(bug11_prevote_with_lower_term_node,

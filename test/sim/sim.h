@@ -196,6 +196,7 @@ struct sim_world {
     uint64_t steps_max;  /* safety phase length */
     bool liveness;       /* faults healed, checking convergence */
     int trace_mode;      /* 0 off, 1 ring only, 2 print everything */
+    bool no_leader_hs;   /* --no-leader-hs: skip I8's leader check */
     struct sim_rng r_net, r_disk, r_clock, r_work, r_nem;
     struct sim_swarm sw;
     struct sim_node nodes[SIM_NODES_MAX];
@@ -238,6 +239,7 @@ struct sim_world {
 /* world.c */
 void sim_world_init(struct sim_world *w, uint64_t seed, uint64_t steps,
                     int trace_mode);
+extern bool sim_no_leader_hs; /* set by main.c */
 void sim_world_free(struct sim_world *w);
 /* Runs the safety phase then the liveness phase; returns 0 or -1 (w->why). */
 int sim_world_run(struct sim_world *w);

@@ -65,6 +65,8 @@ static void core_trace(void *data, const char *line)
     sim_trace(n->w, "n%" PRIu64 " core: %s", n->id, line);
 }
 
+bool sim_no_leader_hs;
+
 struct sim_node *sim_node_by_id(struct sim_world *w, uint64_t id)
 {
     if (id == 0 || id > w->n_slots)
@@ -1338,6 +1340,7 @@ void sim_world_init(struct sim_world *w, uint64_t seed, uint64_t steps,
     w->seed = seed;
     w->steps_max = steps;
     w->trace_mode = trace_mode;
+    w->no_leader_hs = sim_no_leader_hs;
     sim_rng_seed(&w->r_net, seed, 1);
     sim_rng_seed(&w->r_disk, seed, 2);
     sim_rng_seed(&w->r_clock, seed, 3);

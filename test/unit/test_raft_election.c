@@ -320,6 +320,65 @@ static void bug12_prevote_and_check_quorum(void **state)
     assert_int_not_equal(rfx_leader(fx), 0);
 }
 
+static uint64_t max_term(struct rfx *fx)
+{
+    uint64_t t = 0;
+    for (uint32_t i = 0; i < fx->n; i++)
+        if (fx->nodes[i].up && term_of(fx, fx->nodes[i].id) > t)
+            t = term_of(fx, fx->nodes[i].id);
+    return t;
+}
+
+static void run_rounds(struct rfx *fx, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        rfx_tick_all(fx, 1);
+        rfx_stabilize(fx);
+    }
+}
+
+/* Bug 13, the Cloudflare 2020 shape: 1-2-3 fully connected, 4 linked only
+ * to 2, 5 only to 3. With pre-vote and check-quorum a leader among 1-3
+ * emerges and terms stop churning. */
+static void bug13_partial_partition_stable_leader(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_init(fx, 5, 0, NULL);
+    rfx_elect(fx, 1);
+    rfx_isolate(fx, 4, true);
+    rfx_isolate(fx, 5, true);
+    rfx_cut(fx, 4, 2, false);
+    rfx_cut(fx, 5, 3, false);
+    run_rounds(fx, 100);
+    uint64_t l = rfx_leader(fx);
+    assert_true(l >= 1 && l <= 3);
+    uint64_t t = max_term(fx);
+    run_rounds(fx, 200);
+    assert_int_equal(rfx_leader(fx), l);
+    assert_int_equal(max_term(fx), t);
+    assert_int_equal(rfx_propose(fx, l, "x"), 0);
+    run_rounds(fx, 3);
+    assert_int_equal(rfx_node(fx, 2)->applied, rfx_commit(fx, l));
+}
+
+/* Bug 14: node 1 can send but never receive. It cannot disturb the
+ * leader the others keep. */
+static void bug14_asymmetric_partition(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_init(fx, 3, 0, NULL);
+    rfx_elect(fx, 2);
+    for (uint64_t from = 2; from <= 3; from++)
+        fx->cut[from][1] = true; /* one way: nothing reaches 1 */
+    run_rounds(fx, 200);
+    assert_int_equal(rfx_leader(fx), 2);
+    assert_int_equal(term_of(fx, 2), 1);
+    assert_int_equal(term_of(fx, 3), 1);
+    assert_int_equal(rfx_propose(fx, 2, "x"), 0);
+    run_rounds(fx, 3);
+    assert_int_equal(rfx_node(fx, 3)->applied, rfx_commit(fx, 2));
+}
+
 /* A leader cut off from its quorum steps down within an election
  * timeout (check-quorum, bug 7's core half). */
 static void check_quorum_isolated_leader_steps_down(void **state)
@@ -456,6 +515,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(bug12_prevote_and_check_quorum,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            bug13_partial_partition_stable_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(bug14_asymmetric_partition, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             check_quorum_isolated_leader_steps_down, setup, teardown),
         cmocka_unit_test_setup_teardown(bug15_removed_server_cannot_disrupt,

@@ -349,9 +349,12 @@ static void write_result(struct node *n, struct nreq *rq,
         resp->err = 0; /* per-op results carry the outcome (3.11) */
         for (uint32_t i = 0; i < res->n_ops; i++) {
             const struct tree_op_result *r = &res->ops[i];
-            /* The applied command is still decoded in n->cmdbuf. */
+            /* A failed multi applied nothing: every op but the failing
+             * one is reported skipped (protocol.md 3.11). The applied
+             * command is still decoded in n->cmdbuf. */
+            int err = res->err && r->err == 0 ? COORD_ESKIPPED : r->err;
             n->results[i] = (struct wire_op_result){
-                .op = wire_op_of(n->cmdbuf->cmd.ops[i].type), .err = r->err,
+                .op = wire_op_of(n->cmdbuf->cmd.ops[i].type), .err = err,
                 .path = {r->path, r->path_len}, .stat = r->stat};
         }
         resp->u.multi = (struct wire_multi_resp){.n = res->n_ops,

@@ -151,10 +151,10 @@ static void children_and_multi(void **state)
     while (wire_next_result(&it, &res))
         errs[k++] = res.err;
     assert_int_equal(k, 3);
-    /* ZooKeeper's rule: ops before the failing one report 0 (rolled
-     * back), the failing one its error, later ones COORD_ESKIPPED. */
-    assert_int_equal(errs[0], 0);
-    assert_int_equal(errs[1], 0);
+    /* The failing op carries its error; every other op is skipped
+     * (nothing was applied). */
+    assert_int_equal(errs[0], COORD_ESKIPPED);
+    assert_int_equal(errs[1], COORD_ESKIPPED);
     assert_int_equal(errs[2], COORD_EBADVERSION);
     assert_int_equal(rawc_exists(&c, "/m/new", 0, NULL), COORD_ENONODE);
     assert_int_equal(rawc_exists(&c, "/m/k00", 0, NULL), 0);

@@ -1,0 +1,118 @@
+/* ctl.h -- coordctl's internal interface: the parsed command line, the
+ * exit codes, the command handlers and the output helpers shared by
+ * main.c, cmd_node.c, cmd_multi.c, cmd_watch.c and out.c.
+ *
+ * coordctl is a customer of the public client API only: it includes
+ * coord.h and libc, never libcoord/shared/ or coordd/ (test/tidy.sh checks).
+ * It allocates nothing itself (the allocator lives in libcoord/shared/):
+ * buffers are static or on the stack, and memory returned by libcoord is
+ * freed with libcoord's free functions. */
+#ifndef COORDCTL_CTL_H
+#define COORDCTL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "coord.h"
+
+/* Exit codes (docs/coordctl.md, `coordctl help`). */
+enum ctl_exit {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAILED = 1,      /* the operation failed (node missing, ...) */
+    CTL_EXIT_USAGE = 2,       /* bad command line */
+    CTL_EXIT_UNREACHABLE = 3, /* no session could be made, or timeout */
+    CTL_EXIT_LOST = 4,        /* session expired / connection lost:
+                                 the outcome is unknown */
+};
+
+/* Per-command flags: a command accepts the ones in its table entry. */
+enum ctl_flag {
+    CTL_F_LONG = 1 << 0,       /* -l */
+    CTL_F_STAT = 1 << 1,       /* --stat */
+    CTL_F_VERSION = 1 << 2,    /* --version V */
+    CTL_F_EPHEMERAL = 1 << 3,  /* -e --ephemeral */
+    CTL_F_SEQUENTIAL = 1 << 4, /* -s --sequential */
+    CTL_F_CONTAINER = 1 << 5,  /* --container */
+    CTL_F_TTL = 1 << 6,        /* --ttl MS */
+    CTL_F_PARENTS = 1 << 7,    /* -p --parents */
+    CTL_F_RECURSIVE = 1 << 8,  /* -r --recursive */
+    CTL_F_DEPTH = 1 << 9,      /* --depth N */
+    CTL_F_SIZES = 1 << 10,     /* --sizes */
+    CTL_F_PERSISTENT = 1 << 11, /* --persistent */
+    CTL_F_CHILDREN = 1 << 12,  /* --children */
+};
+
+/* Positional arguments a command can take, at most. */
+#define CTL_ARGS_MAX 1024
+/* Default request timeout (libcoord's default). */
+#define CTL_TIMEOUT_MS_DEFAULT 10000
+/* --timeout bounds: 1 ms .. 1 hour. */
+#define CTL_TIMEOUT_MS_MAX 3600000
+
+struct ctl {
+    struct coord_client *c; /* NULL for commands that need no cluster */
+    const char *servers;
+    uint32_t timeout_ms;
+    bool json;
+    unsigned flags;         /* enum ctl_flag bits given */
+    int32_t version;        /* --version, -1 if not given */
+    long depth;             /* --depth, -1 if not given */
+    uint64_t ttl_ms;        /* --ttl, 0 if not given */
+    int argc;               /* positional arguments after the command */
+    char *argv[CTL_ARGS_MAX];
+};
+
+/* A command handler returns an enum ctl_exit. */
+typedef int (*ctl_handler)(struct ctl *x);
+
+/* cmd_node.c */
+int ctl_cmd_ls(struct ctl *x);
+int ctl_cmd_tree(struct ctl *x);
+int ctl_cmd_get(struct ctl *x);
+int ctl_cmd_set(struct ctl *x);
+int ctl_cmd_create(struct ctl *x);
+int ctl_cmd_rm(struct ctl *x);
+int ctl_cmd_stat(struct ctl *x);
+int ctl_cmd_sync(struct ctl *x);
+/* cmd_multi.c */
+int ctl_cmd_multi(struct ctl *x);
+/* cmd_watch.c */
+int ctl_cmd_watch(struct ctl *x);
+/* The session state callback main.c installs: records the state for
+ * watch (which reports expiry and reconnects). */
+void ctl_state_cb(void *data, int state);
+
+/* out.c: reporting. ctl_fail prints one line to stderr naming the error
+ * and what to do, and returns the exit code for rc (rc < 0). what is the
+ * path or object concerned (may be NULL). */
+int ctl_fail(struct ctl *x, const char *what, int rc);
+/* The exit code for a COORD_E* code (0 for 0). */
+int ctl_exit_code(int rc);
+/* Prints "coordctl: " + message to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* out.c: formatting. */
+/* ISO-8601 UTC with milliseconds, "2026-11-23T04:10:00.123Z". */
+void ctl_fmt_time(int64_t ms, char *buf, size_t size);
+/* A JSON string (quotes included) of n bytes that are valid UTF-8. */
+void ctl_json_str(FILE *f, const char *s, size_t n);
+bool ctl_utf8_valid(const void *p, size_t n);
+/* "data":"..." when valid UTF-8, else "data_base64":"...". */
+void ctl_json_data(FILE *f, const void *p, size_t n);
+/* The stat as a JSON object (no trailing newline). */
+void ctl_json_stat(FILE *f, const struct coord_stat *st);
+/* The stat as aligned "name value" lines for humans. */
+void ctl_print_stat(FILE *f, const char *path, const struct coord_stat *st);
+/* The name of an event type, "DATA_CHANGED"; "UNKNOWN" if none. */
+const char *ctl_event_name(int type);
+
+/* Reads all of stdin into buf (at most size bytes); COORD_ETOOBIG if more,
+ * COORD_EIO on a read error. */
+int ctl_read_stdin(char *buf, size_t size, size_t *len);
+/* Parses a decimal integer in [min, max]; false if s is not one. */
+bool ctl_parse_long(const char *s, long min, long max, long *out);
+
+#endif /* COORDCTL_CTL_H */

@@ -1,0 +1,345 @@
+/* main.c -- coordctl, the command-line client of coord: global flags, the
+ * command table {name, args, flags, handler, help}, flag parsing, help
+ * text, and opening/closing the one client session a command runs in.
+ * Commands live in cmd_node.c, cmd_multi.c and cmd_watch.c. Uses the
+ * public libcoord API only; never reaches into libcoord or coordd
+ * internals. Exit codes: enum ctl_exit (ctl.h, docs/coordctl.md). */
+#include "ctl.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ctl_cmd {
+    const char *name;
+    int min_args;
+    int max_args;
+    unsigned flags; /* enum ctl_flag accepted */
+    ctl_handler run;
+    const char *usage;
+    const char *help;
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"ls", 1, 1, CTL_F_LONG, ctl_cmd_ls, "ls PATH [-l]",
+     "List the names of PATH's children, one per line. -l: a table with\n"
+     "each child's version, data size, child count and mtime.\n"},
+    {"tree", 0, 1, CTL_F_DEPTH | CTL_F_SIZES, ctl_cmd_tree,
+     "tree [PATH] [--depth N] [--sizes]",
+     "Print the subtree under PATH (default /), indented. --depth N stops\n"
+     "N levels below PATH; --sizes adds data sizes and child counts.\n"},
+    {"get", 1, 1, CTL_F_STAT, ctl_cmd_get, "get PATH [--stat]",
+     "Write PATH's data to stdout, raw (binary-safe). --stat: then print\n"
+     "the stat (after a newline if the data lacks one).\n"},
+    {"set", 2, 2, CTL_F_VERSION, ctl_cmd_set,
+     "set PATH DATA [--version V]",
+     "Replace PATH's data. DATA '-' reads stdin. --version V: only if the\n"
+     "node's version is V (else COORD_EBADVERSION).\n"},
+    {"create", 1, 2,
+     CTL_F_EPHEMERAL | CTL_F_SEQUENTIAL | CTL_F_CONTAINER | CTL_F_TTL |
+         CTL_F_PARENTS,
+     ctl_cmd_create,
+     "create PATH [DATA] [-e] [-s] [--container] [--ttl MS] [-p]",
+     "Create PATH (data DATA, default empty; '-' reads stdin) and print\n"
+     "the created path. -e/--ephemeral: deleted when coordctl's session\n"
+     "ends, i.e. when coordctl exits. -s/--sequential: a 10-digit suffix\n"
+     "is appended. --container: deleted by the server once its last child\n"
+     "goes. --ttl MS: a TTL node, deleted MS after its last change when\n"
+     "childless. -p/--parents: create missing parents (persistent, empty).\n"},
+    {"rm", 1, 1, CTL_F_VERSION | CTL_F_RECURSIVE, ctl_cmd_rm,
+     "rm PATH [--version V] [-r]",
+     "Delete PATH. --version V: only if its version is V. -r/--recursive:\n"
+     "delete its descendants first, depth-first (not atomic).\n"},
+    {"stat", 1, 1, 0, ctl_cmd_stat, "stat PATH", "Print PATH's stat.\n"},
+    {"watch", 1, 1, CTL_F_PERSISTENT | CTL_F_RECURSIVE | CTL_F_CHILDREN,
+     ctl_cmd_watch, "watch PATH [--persistent|--recursive|--children]",
+     "Print watch events on PATH, one per line: TYPE PATH ZXID.\n"
+     "Default: one-shot data/exists watch, exits after the first event.\n"
+     "--children: one-shot children watch. --persistent: every event on\n"
+     "PATH; --recursive: every event at or under PATH; both run until\n"
+     "interrupted (SIGINT/SIGTERM, exit 0). MUST_REREAD events (events\n"
+     "lost while disconnected) are printed too. A line 'coordctl: watching\n"
+     "...' goes to stderr once the watch is set.\n"},
+    {"multi", 0, CTL_ARGS_MAX, 0, ctl_cmd_multi, "multi [OP...]",
+     "Run operations all-or-nothing; print one result per op. OP is\n"
+     "  create[+e][+s]:PATH[=DATA]  set:PATH=DATA[@V]\n"
+     "  delete:PATH[@V]             check:PATH@V\n"
+     "taken from the arguments, or one per line from stdin when none\n"
+     "are given. A path ends at the first '='; a version is the part\n"
+     "after the last '@' (write DATA@-1 for data that ends in @digits).\n"},
+    {"sync", 1, 1, 0, ctl_cmd_sync, "sync PATH",
+     "Wait until the connected server has caught up with the leader.\n"},
+};
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+struct ctl_optdef {
+    const char *name;
+    char short_name;
+    bool has_arg;
+    unsigned flag; /* 0 for global flags */
+};
+
+static const struct ctl_optdef ctl_optdefs[] = {
+    {"long", 'l', false, CTL_F_LONG},
+    {"stat", 0, false, CTL_F_STAT},
+    {"version", 0, true, CTL_F_VERSION},
+    {"ephemeral", 'e', false, CTL_F_EPHEMERAL},
+    {"sequential", 's', false, CTL_F_SEQUENTIAL},
+    {"container", 0, false, CTL_F_CONTAINER},
+    {"ttl", 0, true, CTL_F_TTL},
+    {"parents", 'p', false, CTL_F_PARENTS},
+    {"recursive", 'r', false, CTL_F_RECURSIVE},
+    {"depth", 0, true, CTL_F_DEPTH},
+    {"sizes", 0, false, CTL_F_SIZES},
+    {"persistent", 0, false, CTL_F_PERSISTENT},
+    {"children", 0, false, CTL_F_CHILDREN},
+    {"json", 0, false, 0},
+    {"servers", 0, true, 0},
+    {"timeout", 0, true, 0},
+    {"help", 'h', false, 0},
+};
+#define CTL_NOPTS (sizeof(ctl_optdefs) / sizeof(ctl_optdefs[0]))
+
+static const char ctl_exit_help[] =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  the operation failed (e.g. COORD_ENONODE, COORD_EBADVERSION)\n"
+    "  2  usage error\n"
+    "  3  cannot reach the cluster, or timeout (COORD_ETIMEDOUT)\n"
+    "  4  session expired or connection lost mid-operation: the outcome\n"
+    "     is unknown (COORD_ESESSIONEXPIRED, COORD_ECONNLOSS)\n";
+
+static void ctl_help_all(FILE *f)
+{
+    fputs("usage: coordctl [--servers=HOST:PORT,...] [--json] "
+          "[--timeout=MS] COMMAND ARGS\n\n"
+          "Global flags (also accepted after the command):\n"
+          "  --servers=LIST  servers to try (env COORD_SERVERS; default "
+          "127.0.0.1:2281)\n"
+          "  --json          machine output: one JSON object per line\n"
+          "  --timeout=MS    bound on each request (default 10000)\n"
+          "  --help          this text; 'coordctl help CMD' for a "
+          "command\n"
+          "  --              ends flags (for data starting with '-')\n\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < CTL_NCMDS; i++)
+        fprintf(f, "  %s\n", ctl_cmds[i].usage);
+    fputc('\n', f);
+    fputs(ctl_exit_help, f);
+}
+
+static const struct ctl_cmd *ctl_find_cmd(const char *name)
+{
+    for (size_t i = 0; i < CTL_NCMDS; i++)
+        if (strcmp(ctl_cmds[i].name, name) == 0)
+            return &ctl_cmds[i];
+    return NULL;
+}
+
+static int ctl_help_cmd(const char *name)
+{
+    const struct ctl_cmd *cmd = ctl_find_cmd(name);
+    if (cmd == NULL)
+        return ctl_usage_error("unknown command '%s'", name);
+    printf("usage: coordctl [global flags] %s\n\n%s\n%s", cmd->usage,
+           cmd->help, ctl_exit_help);
+    return CTL_EXIT_OK;
+}
+
+static const struct ctl_optdef *ctl_find_long(const char *name, size_t n)
+{
+    for (size_t i = 0; i < CTL_NOPTS; i++)
+        if (strlen(ctl_optdefs[i].name) == n &&
+            strncmp(ctl_optdefs[i].name, name, n) == 0)
+            return &ctl_optdefs[i];
+    return NULL;
+}
+
+static const struct ctl_optdef *ctl_find_short(char ch)
+{
+    for (size_t i = 0; i < CTL_NOPTS; i++)
+        if (ctl_optdefs[i].short_name == ch)
+            return &ctl_optdefs[i];
+    return NULL;
+}
+
+/* Parsing state: the command (NULL while reading global flags) and
+ * whether --help was asked. */
+struct ctl_parse {
+    const struct ctl_cmd *cmd;
+    bool help;
+};
+
+/* Applies option d with value val (NULL if none). Returns 0 or an exit
+ * code. */
+static int ctl_apply(struct ctl *x, struct ctl_parse *ps,
+                     const struct ctl_optdef *d, const char *val)
+{
+    long v;
+    if (d->flag != 0 && (ps->cmd == NULL || !(ps->cmd->flags & d->flag)))
+        return ctl_usage_error("--%s is not a flag of %s", d->name,
+                               ps->cmd ? ps->cmd->name : "coordctl");
+    x->flags |= d->flag;
+    if (strcmp(d->name, "json") == 0) {
+        x->json = true;
+    } else if (strcmp(d->name, "help") == 0) {
+        ps->help = true;
+    } else if (strcmp(d->name, "servers") == 0) {
+        if (val[0] == '\0')
+            return ctl_usage_error("--servers is empty");
+        x->servers = val;
+    } else if (strcmp(d->name, "timeout") == 0) {
+        if (!ctl_parse_long(val, 1, CTL_TIMEOUT_MS_MAX, &v))
+            return ctl_usage_error("--timeout wants 1..%d ms, not '%s'",
+                                   CTL_TIMEOUT_MS_MAX, val);
+        x->timeout_ms = (uint32_t)v;
+    } else if (d->flag == CTL_F_VERSION) {
+        if (!ctl_parse_long(val, -1, INT32_MAX, &v))
+            return ctl_usage_error("--version wants -1..%d, not '%s'",
+                                   INT32_MAX, val);
+        x->version = (int32_t)v;
+    } else if (d->flag == CTL_F_DEPTH) {
+        if (!ctl_parse_long(val, 0, COORD_PATH_DEPTH_MAX, &v))
+            return ctl_usage_error("--depth wants 0..%d, not '%s'",
+                                   COORD_PATH_DEPTH_MAX, val);
+        x->depth = v;
+    } else if (d->flag == CTL_F_TTL) {
+        if (!ctl_parse_long(val, 1, INT32_MAX, &v))
+            return ctl_usage_error("--ttl wants a positive ms count, "
+                                   "not '%s'", val);
+        x->ttl_ms = (uint64_t)v;
+    }
+    return 0;
+}
+
+/* Parses argv[*i] (which starts with '-'), consuming a value argument
+ * if the option takes one. Returns 0 or an exit code. */
+static int ctl_parse_opt(struct ctl *x, struct ctl_parse *ps, int argc,
+                         char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (a[1] == '-') {
+        const char *eq = strchr(a + 2, '=');
+        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const struct ctl_optdef *d = ctl_find_long(a + 2, n);
+        if (d == NULL)
+            return ctl_usage_error("unknown flag '%s'", a);
+        const char *val = eq ? eq + 1 : NULL;
+        if (d->has_arg && val == NULL) {
+            if (*i + 1 >= argc)
+                return ctl_usage_error("%s needs a value", a);
+            val = argv[++*i];
+        } else if (!d->has_arg && val != NULL) {
+            return ctl_usage_error("--%s takes no value", d->name);
+        }
+        return ctl_apply(x, ps, d, val);
+    }
+    for (const char *p = a + 1; *p; p++) {
+        const struct ctl_optdef *d = ctl_find_short(*p);
+        if (d == NULL || d->has_arg)
+            return ctl_usage_error("unknown flag '-%c'", *p);
+        int rc = ctl_apply(x, ps, d, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Fills x and ps from the command line. Returns 0 or an exit code. */
+static int ctl_parse_args(struct ctl *x, struct ctl_parse *ps, int argc,
+                          char **argv)
+{
+    bool flags_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!flags_done && strcmp(a, "--") == 0) {
+            flags_done = true;
+        } else if (!flags_done && a[0] == '-' && a[1] != '\0') {
+            int rc = ctl_parse_opt(x, ps, argc, argv, &i);
+            if (rc != 0)
+                return rc;
+        } else if (ps->cmd == NULL && strcmp(a, "help") == 0) {
+            ps->help = true;
+        } else if (ps->cmd == NULL && !ps->help) {
+            ps->cmd = ctl_find_cmd(a);
+            if (ps->cmd == NULL)
+                return ctl_usage_error("unknown command '%s'", a);
+        } else {
+            if (x->argc >= CTL_ARGS_MAX)
+                return ctl_usage_error("more than %d arguments",
+                                       CTL_ARGS_MAX);
+            x->argv[x->argc++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+static int ctl_open(struct ctl *x)
+{
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = x->servers;
+    o.request_timeout_ms = x->timeout_ms;
+    o.state_cb = ctl_state_cb;
+    int rc = coord_open(&x->c, &o);
+    if (rc == COORD_EINVAL)
+        return ctl_usage_error("bad server list '%s' (want "
+                               "host:port,host:port)", x->servers);
+    if (rc != 0) {
+        x->c = NULL;
+        return ctl_fail(x, "cannot start the client", rc);
+    }
+    return 0;
+}
+
+static int ctl_run(struct ctl *x, const struct ctl_cmd *cmd)
+{
+    if (x->argc < cmd->min_args || x->argc > cmd->max_args)
+        return ctl_usage_error("%s takes %d..%d arguments: %s", cmd->name,
+                               cmd->min_args, cmd->max_args, cmd->usage);
+    int rc = ctl_open(x);
+    if (rc != 0)
+        return rc;
+    rc = cmd->run(x);
+    coord_close(x->c);
+    x->c = NULL;
+    return rc;
+}
+
+static struct ctl ctl_main;
+
+int main(int argc, char **argv)
+{
+    struct ctl *x = &ctl_main;
+    struct ctl_parse ps = {NULL, false};
+    x->servers = getenv("COORD_SERVERS");
+    if (x->servers == NULL || x->servers[0] == '\0')
+        x->servers = "127.0.0.1:2281";
+    x->timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
+    x->version = -1;
+    x->depth = -1;
+    /* A closed stdout (coordctl watch | head -1) is a write error we
+     * report through the exit code, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+    int rc = ctl_parse_args(x, &ps, argc, argv);
+    if (rc != 0)
+        return rc;
+    if (ps.help && ps.cmd == NULL && x->argc == 0 && argc > 1) {
+        ctl_help_all(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (ps.help)
+        return ctl_help_cmd(ps.cmd ? ps.cmd->name : x->argv[0]);
+    if (ps.cmd == NULL) {
+        ctl_help_all(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    rc = ctl_run(x, ps.cmd);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fputs("coordctl: cannot write to stdout\n", stderr);
+        if (rc == CTL_EXIT_OK)
+            rc = CTL_EXIT_FAILED;
+    }
+    return rc;
+}

@@ -31,5 +31,7 @@ TEST_EXTRA_BINS += $(LINCHECK_BIN)
 bench-checker: $(LINCHECK_BENCH)
 	$(LINCHECK_BENCH) -n 10000 -k 10 -p 16 -i 30 -f 10 -r 5
 
-# The CLI against the fixture histories (exit codes and messages).
-TEST_EXTRA_SUITES += checker-cli|test/fault/checker/cli_test.sh $(LINCHECK_BIN)
+# The CLI against the fixture histories (exit codes and messages). No
+# spaces in the command: the Makefile splits TEST_SUITES on whitespace. The
+# script runs build/test/fault/lincheck (built by TEST_EXTRA_BINS).
+TEST_EXTRA_SUITES += checker-cli|test/fault/checker/cli_test.sh

@@ -1240,13 +1240,13 @@ static int lc_build_entries(struct lc_search *s)
     return 0;
 }
 
-/* Orders indeterminate operations by symmetry class, then invocation. */
-static const struct lc_hop *lc_sym_ops;
-
-static int lc_sym_cmp(const void *a, const void *b)
+/* Orders indeterminate operations by symmetry class, then invocation
+ * (qsort_r with the key's operations). */
+static int lc_sym_cmp(const void *a, const void *b, void *arg)
 {
+    const struct lc_hop *ops = arg;
     int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
-    const struct lc_hop *x = &lc_sym_ops[i], *y = &lc_sym_ops[j];
+    const struct lc_hop *x = &ops[i], *y = &ops[j];
     if (x->f != y->f)
         return x->f - y->f;
     if (x->expected != y->expected)
@@ -1290,8 +1290,7 @@ static int lc_symmetry_init(struct lc_search *s)
             continue; /* observed: not interchangeable */
         sym[n_sym++] = (int32_t)i;
     }
-    lc_sym_ops = s->ops;
-    qsort(sym, n_sym, sizeof(*sym), lc_sym_cmp);
+    qsort_r(sym, n_sym, sizeof(*sym), lc_sym_cmp, s->ops);
     for (size_t k = 1; k < n_sym; k++) {
         const struct lc_hop *a = &s->ops[sym[k - 1]], *b = &s->ops[sym[k]];
         if (a->f == b->f && a->expected == b->expected)
@@ -1392,15 +1391,14 @@ static int lc_check_key(const struct lincheck_history *h, const size_t *idx,
     return rc < 0 ? rc : 0;
 }
 
-/* qsort has no context argument: the history being sorted. */
-static const struct lincheck_history *lc_sort_h;
-
-static int lc_idx_cmp(const void *a, const void *b)
+/* Orders operation indexes by key name, then index (qsort_r with h). */
+static int lc_idx_cmp(const void *a, const void *b, void *arg)
 {
-    const struct lc_hop *x = &lc_sort_h->ops[*(const size_t *)a];
-    const struct lc_hop *y = &lc_sort_h->ops[*(const size_t *)b];
+    const struct lincheck_history *h = arg;
+    const struct lc_hop *x = &h->ops[*(const size_t *)a];
+    const struct lc_hop *y = &h->ops[*(const size_t *)b];
     if (x->key != y->key)
-        return strcmp(lc_sort_h->strs[x->key], lc_sort_h->strs[y->key]);
+        return strcmp(h->strs[x->key], h->strs[y->key]);
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
@@ -1421,8 +1419,7 @@ int lincheck_check(const struct lincheck_history *h,
     }
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    lc_sort_h = h;
-    qsort(idx, n, sizeof(*idx), lc_idx_cmp);
+    qsort_r(idx, n, sizeof(*idx), lc_idx_cmp, (void *)h);
     rep->verdict = LINCHECK_LINEARIZABLE;
     for (size_t i = 0; i < n;) {
         size_t j = i;

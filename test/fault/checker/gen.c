@@ -96,13 +96,15 @@ static void gen_draw(struct gen_rng *r, const struct lincheck_gen_params *p,
     *t = op->complete_ns + gen_range(r, 0, GEN_MS);
 }
 
-static const struct gen_sched *gen_sort_sc;
-
-static int gen_lin_cmp(const void *a, const void *b)
+/* Orders operation indexes by linearization point (qsort_r with sc). */
+static int gen_lin_cmp(const void *a, const void *b, void *arg)
 {
-    int64_t x = gen_sort_sc[*(const size_t *)a].lin;
-    int64_t y = gen_sort_sc[*(const size_t *)b].lin;
-    return x < y ? -1 : x > y;
+    const struct gen_sched *sc = arg;
+    int64_t x = sc[*(const size_t *)a].lin;
+    int64_t y = sc[*(const size_t *)b].lin;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
 /* Applies op to its key's register (if it takes effect) and fills in the
@@ -169,8 +171,7 @@ int lincheck_gen_run(const struct lincheck_gen_params *p,
         gen_draw(&r, p, &g->ops[i], &sc[i], &t[s], &pid[s], &next_pid, i);
         order[i] = i;
     }
-    gen_sort_sc = sc;
-    qsort(order, g->n, sizeof(*order), gen_lin_cmp);
+    qsort_r(order, g->n, sizeof(*order), gen_lin_cmp, sc);
     for (uint32_t k = 0; k < p->keys; k++)
         reg[k].value = "init";
     for (size_t i = 0; i < g->n; i++) {

@@ -521,6 +521,13 @@ static void api_validation(void **state)
     assert_int_equal(lincheck_history_add(h, &op, err, sizeof(err)),
                      -EINVAL);
     op.result = LINCHECK_R_DONE;
+    op.f = LINCHECK_CREATE;
+    op.version = 3;
+    assert_int_equal(lincheck_history_add(h, &op, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "version 0"));
+    op.f = LINCHECK_WRITE;
+    op.version = LINCHECK_VERSION_UNKNOWN;
     assert_int_equal(lincheck_history_add(h, &op, err, sizeof(err)), 0);
     assert_int_equal(lincheck_history_init_key(h, "k", "v", -2), -EINVAL);
     assert_int_equal(lincheck_history_len(h), 1);

@@ -284,6 +284,9 @@ static const char *lc_validate(const struct lincheck_op *op)
         return "read without a value";
     if (op->version != LINCHECK_VERSION_UNKNOWN && !lc_version_ok(op->version))
         return "bad version";
+    if (op->f == LINCHECK_CREATE && op->result == LINCHECK_R_DONE &&
+        op->version != LINCHECK_VERSION_UNKNOWN && op->version != 0)
+        return "a created key has version 0";
     return NULL;
 }
 

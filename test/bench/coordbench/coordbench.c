@@ -30,6 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -435,6 +439,97 @@ static uint64_t self_cpu_us(void)
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* fsync + fdatasync calls of the server processes, counted with kernel
+ * tracepoints (perf_event_open, one counter per thread that exists when
+ * the window starts; needs root or perf_event_paranoid <= -1 and
+ * tracefs). Counting costs the server nothing measurable. */
+#define BENCH_SYNC_FDS_MAX 1024
+
+struct sync_counter {
+    int fds[BENCH_SYNC_FDS_MAX];
+    unsigned n;
+    bool failed;
+};
+
+static long tracepoint_id(const char *event)
+{
+    static const char *const roots[] = {"/sys/kernel/tracing",
+                                        "/sys/kernel/debug/tracing"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/events/syscalls/%s/id", roots[i],
+                 event);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long id = -1;
+        if (fscanf(f, "%ld", &id) != 1)
+            id = -1;
+        fclose(f);
+        if (id >= 0)
+            return id;
+    }
+    return -1;
+}
+
+static void sync_open_task(struct sync_counter *sc, long id, pid_t tid)
+{
+    struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT,
+                                .size = sizeof(a),
+                                .config = (uint64_t)id};
+    if (sc->n == BENCH_SYNC_FDS_MAX) {
+        sc->failed = true;
+        return;
+    }
+    int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, 0);
+    if (fd < 0)
+        sc->failed = true;
+    else
+        sc->fds[sc->n++] = fd;
+}
+
+static void sync_start(struct sync_counter *sc)
+{
+    sc->n = 0;
+    sc->failed = g_cfg.npids == 0;
+    long ids[2] = {tracepoint_id("sys_enter_fsync"),
+                   tracepoint_id("sys_enter_fdatasync")};
+    if (ids[0] < 0 || ids[1] < 0)
+        sc->failed = true;
+    for (unsigned p = 0; p < g_cfg.npids && !sc->failed; p++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/task", (long)g_cfg.pids[p]);
+        DIR *d = opendir(path);
+        if (!d) {
+            sc->failed = true;
+            break;
+        }
+        for (struct dirent *e; (e = readdir(d)) != NULL;) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                continue;
+            pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+            sync_open_task(sc, ids[0], tid);
+            sync_open_task(sc, ids[1], tid);
+        }
+        closedir(d);
+    }
+}
+
+/* The count since sync_start, or -1 if counting was not possible. */
+static long long sync_stop(struct sync_counter *sc)
+{
+    long long sum = 0;
+    for (unsigned i = 0; i < sc->n; i++) {
+        uint64_t v = 0;
+        if (read(sc->fds[i], &v, sizeof(v)) != (ssize_t)sizeof(v))
+            sc->failed = true;
+        sum += (long long)v;
+        close(sc->fds[i]);
+    }
+    sc->n = 0;
+    return sc->failed ? -1 : sum;
+}
+
 static void sleep_s(double s)
 {
     if (s <= 0)
@@ -448,6 +543,7 @@ static void sleep_s(double s)
 struct bench_result {
     double window_s;
     long long srv_ticks;   /* -1: no server PIDs or unreadable */
+    long long syncs;       /* -1: not counted */
     uint64_t cli_cpu_us;
     struct hist h[K_COUNT];
     struct hist all;
@@ -483,6 +579,8 @@ static int run_load(struct bench_result *r)
         for (unsigned j = 0; j < g_cfg.window; j++)
             slot_issue(&g_conns[i].slots[j]);
     sleep_s(g_cfg.warmup_s);
+    static struct sync_counter sc;
+    sync_start(&sc);
     long long srv0 = servers_cpu_ticks();
     uint64_t cli0 = self_cpu_us();
     uint64_t t0 = now_ns();
@@ -491,6 +589,7 @@ static int run_load(struct bench_result *r)
     atomic_store(&g_phase, PH_DRAIN);
     uint64_t t1 = now_ns();
     long long srv1 = servers_cpu_ticks();
+    r->syncs = sync_stop(&sc);
     r->cli_cpu_us = self_cpu_us() - cli0;
     r->window_s = (double)(t1 - t0) / 1e9;
     r->srv_ticks = g_cfg.npids && srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
@@ -583,6 +682,10 @@ static void cpu_fields(const struct bench_result *r)
     } else {
         field("server_cpu_us_per_op", true, "n/a");
     }
+    if (r->syncs >= 0)
+        field("server_fsyncs_per_op", false, "%.4f", (double)r->syncs / ops);
+    else
+        field("server_fsyncs_per_op", true, "n/a");
     field("client_cpu_us_per_op", false, "%.2f", (double)r->cli_cpu_us / ops);
 }
 

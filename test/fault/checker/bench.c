@@ -9,7 +9,8 @@
  *
  * Options: -n ops -k keys -p processes -i info_permille -f fail_permille
  * -b blind_permille (OK results recorded without their version)
- * -P (plain WGL: no prunings, for comparison) -s seed -r runs -o FILE (also write the history in the text format).
+ * -P (plain WGL: no prunings, for comparison) -s seed -r runs
+ * -o FILE (also write the history in the text format).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -116,9 +117,9 @@ int main(int argc, char **argv)
     printf("bench-checker: %" PRIu32 " ops (%zu kept, %zu indeterminate), "
            "%" PRIu32 " keys, %" PRIu32 " processes, seed %" PRIu64 "\n",
            p.ops, lincheck_history_len(h), info, p.keys, p.processes, p.seed);
-    printf("bench-checker: %ssearch, verdict %s, %" PRIu64 " configurations, %" PRIu64
-           " steps\n", opts.plain ? "plain " : "", lincheck_verdict_name(rep.verdict),
-           configs, steps);
+    printf("bench-checker: %ssearch, verdict %s, %" PRIu64
+           " configurations, %" PRIu64 " steps\n", opts.plain ? "plain " : "",
+           lincheck_verdict_name(rep.verdict), configs, steps);
     printf("bench-checker: median %.3f s over %" PRIu32 " runs (min %.3f, "
            "max %.3f)\n", t[runs / 2], runs, t[0], t[runs - 1]);
     int code = rep.verdict == LINCHECK_LINEARIZABLE ? 0 : 1;

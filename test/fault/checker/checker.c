@@ -336,7 +336,7 @@ int lincheck_history_add(struct lincheck_history *h,
     return 0;
 }
 
-/* ---- text parser ----------------------------------------------------------- */
+/* ---- text parser --------------------------------------------------------- */
 
 #define LC_TOKENS_MAX 8
 #define LC_LINE_BYTES_MAX 4096
@@ -642,7 +642,7 @@ int lincheck_history_parse_string(struct lincheck_history *h,
     return lc_parse(h, NULL, text, err, err_len);
 }
 
-/* ---- the model ------------------------------------------------------------- */
+/* ---- the model ----------------------------------------------------------- */
 
 /* A state packs into 64 bits: bit 63 = exists, bits 32..62 = value id,
  * bits 0..31 = version. Absent states are all zero. */
@@ -746,7 +746,7 @@ static int64_t lc_requirement(const struct lc_hop *op)
     }
 }
 
-/* ---- the search ------------------------------------------------------------ */
+/* ---- the search ---------------------------------------------------------- */
 
 /* One list entry: the call or the return of operation op. */
 struct lc_entry {
@@ -1479,6 +1479,6 @@ void lincheck_report_print(const struct lincheck_report *rep, FILE *out)
         if (kr->explain != NULL)
             fputs(kr->explain, out);
     }
-    fprintf(out, "verdict: %s (%zu keys)\n", lincheck_verdict_name(rep->verdict),
-            rep->n_keys);
+    fprintf(out, "verdict: %s (%zu keys)\n",
+            lincheck_verdict_name(rep->verdict), rep->n_keys);
 }

@@ -31,7 +31,8 @@
 enum lincheck_f {
     LINCHECK_READ = 1,   /* get(key) -> value, version | not found */
     LINCHECK_WRITE = 2,  /* set(key, value) -> new version | nonode */
-    LINCHECK_CAS = 3,    /* set(key, value, expected) -> version | bad | nonode */
+    LINCHECK_CAS = 3,    /* set(key, value, expected) -> version | bad |
+                          * nonode */
     LINCHECK_CREATE = 4, /* create(key, value) -> version 0 | exists */
     LINCHECK_DELETE = 5, /* delete(key[, expected]) -> ok | bad | nonode */
 };

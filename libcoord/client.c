@@ -46,7 +46,12 @@ void coord__wake(struct coord_client *c)
 
 bool coord__on_io_thread(struct coord_client *c)
 {
-    return c->io_started && pthread_equal(pthread_self(), c->thread);
+    if (!c->opts.external_loop)
+        return c->io_started && pthread_equal(pthread_self(), c->thread);
+    pthread_mutex_lock(&c->mu);
+    bool on = c->driving && pthread_equal(pthread_self(), c->driver);
+    pthread_mutex_unlock(&c->mu);
+    return on;
 }
 
 static void set_state(struct coord_client *c, int state)
@@ -538,7 +543,9 @@ static void begin_close(struct coord_client *c)
         c->close_sent = true;
 }
 
-static void poll_once(struct coord_client *c)
+/* Waits for the socket, a wakeup or the next timer, at most max_ms (-1:
+ * no cap), then handles what is ready. */
+static void poll_once(struct coord_client *c, int max_ms)
 {
     struct pollfd p[2] = {{.fd = c->wake_fd, .events = POLLIN}};
     nfds_t n = 1;
@@ -554,6 +561,8 @@ static void poll_once(struct coord_client *c)
              : at <= now      ? 0
              : at - now > 60000 ? 60000
                                 : (int)(at - now);
+    if (max_ms >= 0 && (ms < 0 || ms > max_ms))
+        ms = max_ms;
     if (poll(p, n, ms) < 0)
         return; /* EINTR: the loop recomputes */
     if (p[0].revents & POLLIN) {
@@ -565,30 +574,45 @@ static void poll_once(struct coord_client *c)
         on_socket(c, p[1].revents);
 }
 
+uint64_t coord__io_next_wakeup(struct coord_client *c)
+{
+    return next_wakeup(c);
+}
+
+bool coord__io_round(struct coord_client *c, int max_wait_ms)
+{
+    pthread_mutex_lock(&c->mu);
+    bool closing = c->closing;
+    pthread_mutex_unlock(&c->mu);
+    if (closing && !c->closing_seen)
+        begin_close(c);
+    if (c->closing_seen && (!c->close_sent || c->close_done))
+        return false;
+    run_timers(c, coord__now_ms());
+    if (c->conn == COORD__CONN_READY && flush_requests(c) != 0)
+        conn_fail(c);
+    if (c->fd >= 0 && c->conn != COORD__CONN_CONNECTING &&
+        c->out_len > 0 && do_write(c) != 0)
+        conn_fail(c);
+    poll_once(c, max_wait_ms);
+    return true;
+}
+
+void coord__io_finish(struct coord_client *c)
+{
+    conn_reset(c);
+    session_dead(c, COORD_ECLOSED, COORD_STATE_CLOSED);
+}
+
 static void *io_main(void *arg)
 {
     struct coord_client *c = arg;
     pthread_mutex_lock(&c->mu); /* coord_open() has set c->thread */
     coord_assert(c->io_started);
     pthread_mutex_unlock(&c->mu);
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        bool closing = c->closing;
-        pthread_mutex_unlock(&c->mu);
-        if (closing && !c->closing_seen)
-            begin_close(c);
-        if (c->closing_seen && (!c->close_sent || c->close_done))
-            break;
-        run_timers(c, coord__now_ms());
-        if (c->conn == COORD__CONN_READY && flush_requests(c) != 0)
-            conn_fail(c);
-        if (c->fd >= 0 && c->conn != COORD__CONN_CONNECTING &&
-            c->out_len > 0 && do_write(c) != 0)
-            conn_fail(c);
-        poll_once(c);
-    }
-    conn_reset(c);
-    session_dead(c, COORD_ECLOSED, COORD_STATE_CLOSED);
+    while (coord__io_round(c, -1))
+        continue;
+    coord__io_finish(c);
     return NULL;
 }
 
@@ -608,6 +632,8 @@ static int client_init(struct coord_client *c, const struct coord_options *o)
     coord__servers_shuffle(&c->rng, c->servers, c->n_servers);
     c->server_idx = c->n_servers - 1; /* the first attempt takes [0] */
     c->fd = -1;
+    c->ep_fd = -1;
+    c->timer_fd = -1;
     c->next_xid = 1;
     c->state = COORD_STATE_CONNECTING;
     wire_limits_default(&c->lim);
@@ -649,6 +675,12 @@ int coord_open(struct coord_client **out, const struct coord_options *opts)
     pthread_cond_init(&c->slot_cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&c->users_cv, NULL);
+    if (c->opts.external_loop) {
+        if (coord__drive_init(c) != 0)
+            goto out_destroy;
+        *out = c;
+        return 0;
+    }
     pthread_mutex_lock(&c->mu); /* publish c->thread before it runs */
     if (pthread_create(&c->thread, NULL, io_main, c) != 0) {
         pthread_mutex_unlock(&c->mu);
@@ -681,7 +713,10 @@ int coord_close(struct coord_client *c)
     pthread_cond_broadcast(&c->slot_cv);
     pthread_mutex_unlock(&c->mu);
     coord__wake(c);
-    pthread_join(c->thread, NULL);
+    if (c->opts.external_loop)
+        coord__drive_close(c); /* runs the loop here until it ends */
+    else
+        pthread_join(c->thread, NULL);
     coord_assert(c->reqs.n == 0);
     /* Every request has completed; let woken sync callers leave. */
     pthread_mutex_lock(&c->mu);
@@ -689,6 +724,7 @@ int coord_close(struct coord_client *c)
         pthread_cond_wait(&c->users_cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     coord__watchtab_free(&c->watches);
+    coord__drive_free(c);
     close(c->wake_fd);
     pthread_cond_destroy(&c->users_cv);
     pthread_cond_destroy(&c->slot_cv);

@@ -4,7 +4,8 @@
  * Layout: options.c (server list, option defaults, PRNG and reconnect
  * backoff), request.c (the bounded in-flight request table), watch.c (the
  * client-side watch table), client.c (the I/O thread: connection and
- * session state machine), ops.c (async operations: encoding requests and
+ * session state machine), drive.c (the same loop driven by the
+ * application: coord_fd(), coord_process()), ops.c (async operations: encoding requests and
  * turning replies into callbacks), sync.c (blocking calls over the async
  * ones), multi.c (the multi builder).
  *
@@ -235,6 +236,12 @@ struct coord_client {
     bool close_done;  /* and completed (reply, loss or timeout) */
     bool io_started;  /* thread is valid */
     bool connected_once; /* a handshake succeeded: later ones reconnect */
+
+    /* External-loop mode (drive.c). */
+    int ep_fd;    /* epoll over wake_fd, timer_fd and the socket; or -1 */
+    int timer_fd; /* armed to the next timer */
+    bool driving; /* a thread is inside coord_process() (mu) */
+    pthread_t driver;
 };
 
 /* Queues an encoded request (r->frame holds it, r->xid set by the caller
@@ -249,7 +256,24 @@ int coord__submit(struct coord_client *c, struct coord__req *r,
 /* Set by sync.c around an async call: submission then waits for a free
  * slot instead of failing with COORD_EAGAIN. Per thread. */
 extern _Thread_local bool coord__submit_blocks;
-/* True on the client's I/O thread. */
+/* One round of the I/O loop (client.c): closing, timers, writes, then a
+ * wait of at most max_wait_ms (-1: until the next timer) and what became
+ * ready. false once the client has finished closing. */
+bool coord__io_round(struct coord_client *c, int max_wait_ms);
+/* After the last round: fail what is left (ECLOSED), report CLOSED. */
+void coord__io_finish(struct coord_client *c);
+/* Absolute coord__now_ms() time of the next timer, UINT64_MAX if none. */
+uint64_t coord__io_next_wakeup(struct coord_client *c);
+
+/* drive.c: external-loop mode. init creates the epoll and timer
+ * descriptors (COORD_EIO); close runs the loop on the calling thread until
+ * the client has closed; free releases the descriptors (any mode). */
+int coord__drive_init(struct coord_client *c);
+void coord__drive_close(struct coord_client *c);
+void coord__drive_free(struct coord_client *c);
+
+/* True on the client's I/O thread (in external-loop mode: the thread
+ * inside coord_process()). */
 bool coord__on_io_thread(struct coord_client *c);
 /* Wakes the I/O thread. */
 void coord__wake(struct coord_client *c);

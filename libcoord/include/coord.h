@@ -246,6 +246,9 @@ struct coord_options {
     uint64_t resume_session_id;
     const uint8_t *resume_secret; /* COORD_SECRET_BYTES, borrowed */
     bool read_only;               /* ask for a read-only session */
+    /* No I/O thread: the application drives the client with coord_fd()
+     * and coord_process() from its own loop (see below). */
+    bool external_loop;
 };
 
 /* Defaults: session 10000 ms, connect 1000 ms, request 10000 ms, ping
@@ -279,6 +282,20 @@ COORD_API int coord_session(struct coord_client *c, uint64_t *session_id,
 COORD_API uint64_t coord_last_zxid(struct coord_client *c);
 /* Frees memory returned by a sync call. NULL is fine. */
 COORD_API void coord_free_mem(void *p);
+
+/* External-loop mode (opts.external_loop): no I/O thread is started. The
+ * descriptor from coord_fd() becomes readable whenever the client has
+ * work (socket, submissions from other threads, timers); the application
+ * then calls coord_process(), which does that work without blocking and
+ * runs the callbacks on the calling thread (which then counts as the I/O
+ * thread: sync calls there return COORD_EBUSY). Call coord_process() from
+ * one thread at a time; nothing progresses (not even timeouts) unless it
+ * is called. coord_close() runs the loop itself until closed; do not call
+ * coord_process() concurrently with it. Both return COORD_EINVAL in the
+ * default (thread) mode; coord_process() returns COORD_EBUSY from inside
+ * a callback and COORD_ECLOSED once coord_close() has begun. */
+COORD_API int coord_fd(struct coord_client *c);
+COORD_API int coord_process(struct coord_client *c);
 
 /* ---- Watches ------------------------------------------------------------ */
 

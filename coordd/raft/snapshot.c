@@ -226,11 +226,14 @@ int raft_snapshot_taken(struct raft *r, uint64_t index, uint64_t size)
     r->snap_index = index;
     r->snap_term = raft_log_term(r, index);
     r->snap_size = size;
-    /* Keep a trailing margin for slow followers, unless every follower
-     * already has it. */
+    /* A leader keeps a trailing margin for slow followers, unless every
+     * follower already has it. Others compact fully: a follower's log must
+     * have room for all the leader's uncommitted entries, or neither can
+     * make progress (found by the simulator). */
     uint64_t margin = r->cfg.log_entries_max / 8;
-    uint64_t upto = index > margin ? index - margin : 0;
+    uint64_t upto = index;
     if (r->role == RAFT_LEADER) {
+        upto = index > margin ? index - margin : 0;
         uint64_t lo = index;
         for (uint32_t i = 0; i < r->n_prog; i++)
             if (r->prog[i].id != r->id && r->prog[i].match < lo)

@@ -341,9 +341,13 @@ static bool recv_term(struct raft *r, const struct raft_msg *m)
             raft_msg_new(r, RAFT_MSG_APPEND_RESP, m->from);
         if (resp != NULL)
             resp->reject = false, resp->index = 0;
-    } else if (m->type == RAFT_MSG_PREVOTE) {
-        struct raft_msg *resp =
-            raft_msg_new(r, RAFT_MSG_PREVOTE_RESP, m->from);
+    } else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) {
+        /* Fig. 2: refuse with our term, so a candidate that fell behind
+         * in terms catches up (a lone voter may only ever hear from it:
+         * found by the simulator) */
+        uint8_t type = m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP
+                                                : RAFT_MSG_PREVOTE_RESP;
+        struct raft_msg *resp = raft_msg_held(r, type, m->from);
         if (resp != NULL)
             resp->reject = true;
     } else if (m->type == RAFT_MSG_READ_INDEX) {

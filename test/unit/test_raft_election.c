@@ -420,6 +420,35 @@ static void bug15_removed_server_cannot_disrupt(void **state)
     assert_int_equal(term_of(fx, 1), 1);
 }
 
+/* A candidate whose term fell behind learns the voter's term from the
+ * refusal and wins next time (found by the simulator: two candidates
+ * raced their terms forever). */
+static void lower_term_vote_refused_with_term(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pre_vote = false;
+    rfx_init(fx, 3, 0, &cfg);
+    rfx_isolate(fx, 2, true);
+    rfx_tick(fx, 2, 100); /* 2 runs up its term alone */
+    uint64_t t2 = term_of(fx, 2);
+    assert_true(t2 > 3);
+    rfx_drop(fx, 0, 0, 0);
+    rfx_isolate(fx, 2, false);
+    rfx_crash(fx, 3);
+    rfx_tick(fx, 1, 20); /* 1 campaigns with a lower term */
+    assert_true(term_of(fx, 1) < t2);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_VOTE);
+    rfx_persist(fx, 2);
+    struct rfx_msg *r = rfx_find(fx, 2, 1, RAFT_MSG_VOTE_RESP);
+    assert_non_null(r);
+    assert_true(r->m.reject);
+    assert_int_equal(r->m.term, t2);
+    rfx_stabilize(fx);
+    assert_int_equal(term_of(fx, 1), t2);
+}
+
 /* Voters refuse candidates whose log is behind (§5.4.1). */
 static void vote_refused_to_stale_log(void **state)
 {
@@ -522,6 +551,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             check_quorum_isolated_leader_steps_down, setup, teardown),
         cmocka_unit_test_setup_teardown(bug15_removed_server_cannot_disrupt,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(lower_term_vote_refused_with_term,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(vote_refused_to_stale_log, setup,
                                         teardown),

@@ -27,8 +27,12 @@ enum tree_node_flag {
     TREE_NODE_TTL = 1 << 1,
 };
 
+/* Field order matters: a hash-chain walk reads hnext, hash and path_len,
+ * which share the first cache line. */
 struct tree_node {
     struct tree_node *hnext;  /* hash chain */
+    uint32_t hash;            /* hash of the full path (table, priority) */
+    uint32_t path_len;
     struct tree_node *parent; /* NULL for "/" */
     struct tree_node *left;   /* treap of the parent's children */
     struct tree_node *right;
@@ -38,8 +42,6 @@ struct tree_node {
     uint64_t dhash;           /* hash of the data */
     int64_t ttl_ms;           /* TTL nodes */
     struct coord_stat stat;
-    uint32_t hash;            /* hash of the full path (table, priority) */
-    uint32_t path_len;
     uint32_t lidx;            /* index in the session's or cleanup array */
     uint16_t name_off;        /* the last component starts here */
     uint8_t flags;            /* enum tree_node_flag */

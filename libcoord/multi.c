@@ -170,7 +170,8 @@ int coord__multi_results(const struct wire_resp *resp,
         }
         if (r.err == 0)
             v[i].stat = r.stat;
-        if (status == 0 && r.err != 0)
+        /* The failing op carries the cause; the others COORD_ESKIPPED. */
+        if (r.err != 0 && (status == 0 || status == COORD_ESKIPPED))
             status = r.err;
         i++;
     }

@@ -409,8 +409,8 @@ struct coord_op_result {
     const char *path; /* created path (create), else NULL */
     struct coord_stat stat; /* create and set */
 };
-/* status: 0 if every op succeeded, else the first failed op's error (or
- * the whole request's error, then n == 0). */
+/* status: 0 if every op succeeded, else the failed op's error (the other
+ * ops carry COORD_ESKIPPED), or the whole request's error (then n == 0). */
 typedef void (*coord_multi_cb)(void *data, int status, size_t n,
                                const struct coord_op_result *results);
 

@@ -800,12 +800,23 @@ static void serve_multi(struct peer *p, const struct wire_req *q)
                      ops[1] == WIRE_OP_SET && ops[2] == WIRE_OP_CHECK,
                  "multi ops in order");
     static const char created[] = "/m/x0000000001";
+    /* First a successful multi, then one whose last op fails: the others
+     * are COORD_ESKIPPED (protocol.md 3.11). */
+    static int calls;
+    bool fail = calls++ > 0;
     struct wire_op_result res[3] = {
         {.op = WIRE_OP_CREATE, .path = {created, sizeof(created) - 1},
          .stat = {.czxid = 21}},
         {.op = WIRE_OP_SET, .stat = {.version = 4}},
-        {.op = WIRE_OP_CHECK, .err = COORD_EBADVERSION},
+        {.op = WIRE_OP_CHECK},
     };
+    if (fail) {
+        res[0] = (struct wire_op_result){.op = WIRE_OP_CREATE,
+                                         .err = COORD_ESKIPPED};
+        res[1] = (struct wire_op_result){.op = WIRE_OP_SET,
+                                         .err = COORD_ESKIPPED};
+        res[2].err = COORD_EBADVERSION;
+    }
     struct wire_resp m = {.op = WIRE_OP_MULTI, .xid = q->xid, .zxid = 21};
     m.u.multi.n = 3;
     m.u.multi.results = res;
@@ -893,14 +904,20 @@ static void sync_api_round_trips(void **state)
     assert_int_equal(coord_multi_check(m, "/m/z", 9), 0);
     assert_int_equal(coord_multi_check(m, "bad", 9), COORD_EINVAL);
     assert_int_equal(coord_multi_count(m), 3);
-    assert_int_equal(coord_multi(c, m), COORD_EBADVERSION);
+    assert_int_equal(coord_multi(c, m), 0);
     const struct coord_op_result *r0 = coord_multi_result(m, 0);
     assert_non_null(r0);
     assert_string_equal(r0->path, "/m/x0000000001");
     assert_int_equal(r0->stat.czxid, 21);
     assert_int_equal(coord_multi_result(m, 1)->stat.version, 4);
-    assert_int_equal(coord_multi_result(m, 2)->err, COORD_EBADVERSION);
+    assert_int_equal(coord_multi_result(m, 2)->err, 0);
     assert_null(coord_multi_result(m, 3));
+    /* The same builder again; now the check fails: the multi's status is
+     * the failing op's error, not the COORD_ESKIPPED of the others. */
+    assert_int_equal(coord_multi(c, m), COORD_EBADVERSION);
+    assert_int_equal(coord_multi_result(m, 0)->err, COORD_ESKIPPED);
+    assert_null(coord_multi_result(m, 0)->path);
+    assert_int_equal(coord_multi_result(m, 2)->err, COORD_EBADVERSION);
     coord_multi_free(m);
 
     char *path = NULL;

@@ -5,9 +5,9 @@
  * backoff), request.c (the bounded in-flight request table), watch.c (the
  * client-side watch table), client.c (the I/O thread: connection and
  * session state machine), drive.c (the same loop driven by the
- * application: coord_fd(), coord_process()), ops.c (async operations: encoding requests and
- * turning replies into callbacks), sync.c (blocking calls over the async
- * ones), multi.c (the multi builder).
+ * application: coord_fd(), coord_process()), ops.c (async operations:
+ * encoding requests and turning replies into callbacks), sync.c (blocking
+ * calls over the async ones), multi.c (the multi builder).
  *
  * Locking: one mutex per client (mu) guards the request table, the state,
  * the session and the limits. The socket and its buffers belong to the I/O

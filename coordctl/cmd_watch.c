@@ -32,7 +32,6 @@ static struct {
     struct ctl_ev ring[CTL_EVENTS_MAX];
     size_t head, count;
     uint64_t lost;  /* events dropped on a full ring, not yet reported */
-    int state;      /* last session state reported */
     int wake[2];    /* self-pipe: [0] polled by the main thread */
     volatile sig_atomic_t stop;
 } ctl_w = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = {-1, -1}};
@@ -55,14 +54,6 @@ static void ctl_watch_signal(int sig)
     errno = saved;
 }
 
-void ctl_state_cb(void *data, int state)
-{
-    (void)data;
-    pthread_mutex_lock(&ctl_w.mu);
-    ctl_w.state = state;
-    pthread_mutex_unlock(&ctl_w.mu);
-    ctl_wake();
-}
 
 static void ctl_watch_cb(void *data, const struct coord_event *ev)
 {
@@ -170,13 +161,14 @@ static int ctl_watch_setup(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    ctl_session_hook(ctl_wake);
     return 0;
 }
 
 /* Waits for wakeups and prints until done. */
 static int ctl_watch_loop(struct ctl *x, const char *path, bool one_shot)
 {
-    int last_state = COORD_STATE_CONNECTED;
+    int last_state = ctl_session_state();
     for (;;) {
         size_t n = ctl_drain(x, path);
         if (ferror(stdout))
@@ -185,9 +177,7 @@ static int ctl_watch_loop(struct ctl *x, const char *path, bool one_shot)
             return CTL_EXIT_OK;
         if (ctl_w.stop)
             return CTL_EXIT_OK;
-        pthread_mutex_lock(&ctl_w.mu);
-        int st = ctl_w.state;
-        pthread_mutex_unlock(&ctl_w.mu);
+        int st = ctl_session_state();
         if (st == COORD_STATE_EXPIRED)
             return ctl_fail(x, path, COORD_ESESSIONEXPIRED);
         if (st != last_state && st == COORD_STATE_DISCONNECTED)

@@ -56,6 +56,7 @@ struct ctl {
     const char *servers;
     uint32_t timeout_ms;
     bool json;
+    bool verbose;           /* --verbose: session details on stderr */
     unsigned flags;         /* enum ctl_flag bits given */
     int32_t version;        /* --version, -1 if not given */
     long depth;             /* --depth, -1 if not given */
@@ -80,9 +81,19 @@ int ctl_cmd_sync(struct ctl *x);
 int ctl_cmd_multi(struct ctl *x);
 /* cmd_watch.c */
 int ctl_cmd_watch(struct ctl *x);
-/* The session state callback main.c installs: records the state for
- * watch (which reports expiry and reconnects). */
+
+/* session.c: the session state callback main.c installs at open, and
+ * what it recorded. ctl_session_init() before coord_open(). */
+void ctl_session_init(void);
 void ctl_state_cb(void *data, int state);
+/* The last enum coord_state reported (CONNECTING before any). */
+int ctl_session_state(void);
+/* hook runs (on the I/O thread) after every state change; NULL for none.
+ * It must not block. */
+void ctl_session_hook(void (*hook)(void));
+/* Waits at most timeout_ms for the first handshake: 0 once connected,
+ * COORD_ETIMEDOUT if still connecting, COORD_ESESSIONEXPIRED. */
+int ctl_wait_connected(uint32_t timeout_ms);
 
 /* out.c: reporting. ctl_fail prints one line to stderr naming the error
  * and what to do, and returns the exit code for rc (rc < 0). what is the

@@ -6,6 +6,7 @@
  * internals. Exit codes: enum ctl_exit (ctl.h, docs/coordctl.md). */
 #include "ctl.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static const struct ctl_optdef ctl_optdefs[] = {
     {"persistent", 0, false, CTL_F_PERSISTENT},
     {"children", 0, false, CTL_F_CHILDREN},
     {"json", 0, false, 0},
+    {"verbose", 'v', false, 0},
     {"servers", 0, true, 0},
     {"timeout", 0, true, 0},
     {"help", 'h', false, 0},
@@ -117,7 +119,10 @@ static void ctl_help_all(FILE *f)
           "  --servers=LIST  servers to try (env COORD_SERVERS; default "
           "127.0.0.1:2281)\n"
           "  --json          machine output: one JSON object per line\n"
-          "  --timeout=MS    bound on each request (default 10000)\n"
+          "  --timeout=MS    bound on connecting and on each request "
+          "(default 10000)\n"
+          "  -v, --verbose   print the session id on stderr once "
+          "connected\n"
           "  --help          this text; 'coordctl help CMD' for a "
           "command\n"
           "  --              ends flags (for data starting with '-')\n\n"
@@ -183,6 +188,8 @@ static int ctl_apply(struct ctl *x, struct ctl_parse *ps,
     x->flags |= d->flag;
     if (strcmp(d->name, "json") == 0) {
         x->json = true;
+    } else if (strcmp(d->name, "verbose") == 0) {
+        x->verbose = true;
     } else if (strcmp(d->name, "help") == 0) {
         ps->help = true;
     } else if (strcmp(d->name, "servers") == 0) {
@@ -282,6 +289,7 @@ static int ctl_open(struct ctl *x)
     o.servers = x->servers;
     o.request_timeout_ms = x->timeout_ms;
     o.state_cb = ctl_state_cb;
+    ctl_session_init();
     int rc = coord_open(&x->c, &o);
     if (rc == COORD_EINVAL)
         return ctl_usage_error("bad server list '%s' (want "
@@ -290,6 +298,19 @@ static int ctl_open(struct ctl *x)
         x->c = NULL;
         return ctl_fail(x, "cannot start the client", rc);
     }
+    /* Wait for the session first, so an unreachable cluster is reported
+     * as such (exit 3) rather than as a failed operation. */
+    rc = ctl_wait_connected(x->timeout_ms);
+    if (rc != 0) {
+        rc = ctl_fail(x, NULL, rc);
+        coord_close(x->c);
+        x->c = NULL;
+        return rc;
+    }
+    uint64_t sid;
+    if (x->verbose && coord_session(x->c, &sid, NULL) == 0)
+        fprintf(stderr, "coordctl: connected, session 0x%016" PRIx64 "\n",
+                sid);
     return 0;
 }
 

@@ -45,6 +45,7 @@ static const char *ctl_hint(int rc)
         return "delete its children first, or use rm -r";
     case COORD_ENOCHILDRENFOREPHEMERALS:
         return "create the parent as a persistent node";
+    case COORD_EINVAL:
     case COORD_EBADPATH:
         return "paths start with '/', have no empty or '.' components "
                "and no trailing '/'";

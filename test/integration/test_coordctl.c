@@ -1,0 +1,723 @@
+/* test_coordctl.c -- integration tests of the coordctl binary against a
+ * real coordd on 127.0.0.1 (a free port, a temp data dir, stopped by PID).
+ * Each test runs build/bin/coordctl (or $COORDCTL_BIN) with fork/exec,
+ * feeds its stdin, and checks its stdout, stderr and exit code: every
+ * command's success and error paths, --json well-formedness (a small JSON
+ * validator) and fields, watch events caused by another coordctl (read
+ * from a pipe with a deadline), multi all-or-nothing, rm -r, ephemeral
+ * nodes vanishing when coordctl exits, and exit codes 2, 3 and 4. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test/lib/proc.h"
+
+static struct tproc srv;
+static char servers_flag[64];
+
+/* ---- running coordctl ---------------------------------------------- */
+
+#define OUT_MAX (256 * 1024)
+#define DEADLINE_MS 15000
+
+struct ctl_proc {
+    pid_t pid;
+    int in_fd, out_fd, err_fd;
+    char out[OUT_MAX];
+    size_t out_len;
+    char err[OUT_MAX];
+    size_t err_len;
+    int status; /* exit code, 128+signal, -1 while running */
+};
+
+static const char *ctl_bin(void)
+{
+    const char *b = getenv("COORDCTL_BIN");
+    return b ? b : "build/bin/coordctl";
+}
+
+/* Starts coordctl with argv (NULL-terminated, without the program name);
+ * the server flag is prepended unless servers is false. */
+static void ctl_spawn_v(struct ctl_proc *p, bool servers, const char **args)
+{
+    int in[2], out[2], err[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    memset(p, 0, sizeof(*p));
+    p->status = -1;
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = ctl_bin();
+    if (servers)
+        argv[n++] = servers_flag;
+    for (int i = 0; args[i] != NULL && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        for (int fd = 3; fd < 256; fd++)
+            close(fd);
+        unsetenv("COORD_SERVERS");
+        execv(argv[0], (char **)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    p->pid = pid;
+    p->in_fd = in[1];
+    p->out_fd = out[0];
+    p->err_fd = err[0];
+}
+
+/* Reads what is available from the pipes, waiting at most wait_ms.
+ * Returns false once both pipes are at EOF. */
+static bool ctl_pump(struct ctl_proc *p, int wait_ms)
+{
+    struct pollfd pf[2] = {{p->out_fd, POLLIN, 0}, {p->err_fd, POLLIN, 0}};
+    if (p->out_fd < 0 && p->err_fd < 0)
+        return false;
+    poll(pf, 2, wait_ms);
+    int *fds[2] = {&p->out_fd, &p->err_fd};
+    char *bufs[2] = {p->out, p->err};
+    size_t *lens[2] = {&p->out_len, &p->err_len};
+    for (int i = 0; i < 2; i++) {
+        if (*fds[i] < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t r = read(*fds[i], bufs[i] + *lens[i],
+                         OUT_MAX - 1 - *lens[i]);
+        if (r <= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        } else {
+            *lens[i] += (size_t)r;
+            bufs[i][*lens[i]] = '\0';
+        }
+    }
+    return p->out_fd >= 0 || p->err_fd >= 0;
+}
+
+/* Waits (with a deadline) until stdout (or stderr) contains needle. */
+static void ctl_wait_for(struct ctl_proc *p, bool on_stdout,
+                         const char *needle)
+{
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    const char *buf = on_stdout ? p->out : p->err;
+    while (strstr(buf, needle) == NULL) {
+        if (tproc_now_ms() > dl || !ctl_pump(p, 50)) {
+            if (strstr(buf, needle) != NULL)
+                break;
+            fprintf(stderr, "waiting for '%s'; stdout: %s\nstderr: %s\n",
+                    needle, p->out, p->err);
+            fail();
+        }
+    }
+}
+
+/* Closes stdin, reads everything, reaps; returns the exit code. */
+static int ctl_finish(struct ctl_proc *p)
+{
+    if (p->in_fd >= 0) {
+        close(p->in_fd);
+        p->in_fd = -1;
+    }
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    while (ctl_pump(p, 100)) {
+        if (tproc_now_ms() > dl) {
+            kill(p->pid, SIGKILL);
+            fprintf(stderr, "coordctl did not exit; stdout: %s\n", p->out);
+            fail();
+        }
+    }
+    int st;
+    assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return p->status;
+}
+
+static void ctl_write_in(struct ctl_proc *p, const void *data, size_t n)
+{
+    const char *s = data;
+    while (n > 0) {
+        ssize_t w = write(p->in_fd, s, n);
+        assert_true(w > 0);
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Runs coordctl to completion with stdin (may be NULL), returns the exit
+ * code; output in *p. */
+static int ctl_run_in(struct ctl_proc *p, const char *in, size_t in_len,
+                      ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, in_len);
+    while ((args[n] = va_arg(ap, const char *)) != NULL && n < 62)
+        n++;
+    va_end(ap);
+    args[n] = NULL;
+    ctl_spawn_v(p, true, args);
+    if (in != NULL)
+        ctl_write_in(p, in, in_len);
+    return ctl_finish(p);
+}
+
+#define RUN(p, ...) ctl_run_in((p), NULL, 0, __VA_ARGS__, (const char *)NULL)
+#define RUN_IN(p, in, ...) \
+    ctl_run_in((p), (in), strlen(in), __VA_ARGS__, (const char *)NULL)
+
+static struct ctl_proc P, Q; /* big: static */
+
+/* The error output is exactly one line naming the code. */
+static void assert_one_error(const struct ctl_proc *p, const char *code)
+{
+    if (strstr(p->err, code) == NULL)
+        fprintf(stderr, "stderr: %s\n", p->err);
+    assert_non_null(strstr(p->err, code));
+    assert_non_null(strstr(p->err, "coordctl: "));
+    assert_int_equal(p->err[p->err_len - 1], '\n');
+    assert_null(memchr(p->err, '\n', p->err_len - 1));
+}
+
+/* ---- a small JSON validator: one value per line --------------------- */
+
+static const char *json_value(const char *s);
+
+static const char *json_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+static const char *json_string(const char *s)
+{
+    if (*s++ != '"')
+        return NULL;
+    while (*s != '"') {
+        if ((unsigned char)*s < 0x20)
+            return NULL;
+        if (*s == '\\') {
+            s++;
+            if (*s == 'u') {
+                for (int i = 1; i <= 4; i++)
+                    if (!isxdigit((unsigned char)s[i]))
+                        return NULL;
+                s += 4;
+            } else if (!strchr("\"\\/bfnrt", *s) || *s == '\0') {
+                return NULL;
+            }
+        }
+        s++;
+    }
+    return s + 1;
+}
+
+static const char *json_compound(const char *s, char close, bool keys)
+{
+    s = json_ws(s + 1);
+    if (*s == close)
+        return s + 1;
+    for (;;) {
+        if (keys) {
+            s = json_string(json_ws(s));
+            if (s == NULL || *(s = json_ws(s)) != ':')
+                return NULL;
+            s++;
+        }
+        s = json_value(s);
+        if (s == NULL)
+            return NULL;
+        s = json_ws(s);
+        if (*s == close)
+            return s + 1;
+        if (*s != ',')
+            return NULL;
+        s++;
+    }
+}
+
+static const char *json_value(const char *s)
+{
+    s = json_ws(s);
+    if (*s == '{')
+        return json_compound(s, '}', true);
+    if (*s == '[')
+        return json_compound(s, ']', false);
+    if (*s == '"')
+        return json_string(s);
+    if (strncmp(s, "true", 4) == 0 || strncmp(s, "null", 4) == 0)
+        return s + 4;
+    if (strncmp(s, "false", 5) == 0)
+        return s + 5;
+    const char *b = s;
+    if (*s == '-')
+        s++;
+    while (isdigit((unsigned char)*s))
+        s++;
+    return s > b ? s : NULL;
+}
+
+/* Every line of out is one JSON object; returns the number of lines. */
+static int assert_json_lines(const char *out)
+{
+    int n = 0;
+    const char *s = out;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        assert_non_null(nl);
+        assert_int_equal(*s, '{');
+        const char *e = json_value(s);
+        if (e != nl)
+            fprintf(stderr, "bad JSON line: %.*s\n", (int)(nl - s), s);
+        assert_ptr_equal(e, nl);
+        n++;
+        s = nl + 1;
+    }
+    return n;
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    tproc_init(&srv, "127.0.0.1");
+    if (tproc_start(&srv, 10000) != 0) {
+        fprintf(stderr, "coordd did not start; log %s\n", srv.log);
+        return -1;
+    }
+    snprintf(servers_flag, sizeof(servers_flag), "--servers=%s:%u",
+             srv.host, srv.port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = tproc_stop(&srv, 10000);
+    tproc_cleanup(&srv);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void usage_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "--help"), 0);
+    assert_non_null(strstr(P.out, "Exit codes"));
+    assert_non_null(strstr(P.out, "watch PATH"));
+    assert_int_equal(RUN(&P, "help", "create"), 0);
+    assert_non_null(strstr(P.out, "--ephemeral"));
+    assert_int_equal(RUN(&P, "rm", "--help"), 0);
+    assert_non_null(strstr(P.out, "rm PATH"));
+    assert_int_equal(RUN(&P, "bogus"), 2);
+    assert_one_error(&P, "unknown command 'bogus'");
+    assert_int_equal(RUN(&P, "help", "bogus"), 2);
+    assert_int_equal(RUN(&P, "ls"), 2);
+    assert_one_error(&P, "ls takes");
+    assert_int_equal(RUN(&P, "ls", "/", "--version", "3"), 2);
+    assert_one_error(&P, "not a flag of ls");
+    assert_int_equal(RUN(&P, "set", "/a", "x", "--version", "abc"), 2);
+    assert_int_equal(RUN(&P, "set", "/a", "x", "--version"), 2);
+    assert_int_equal(RUN(&P, "get", "/a", "--nope"), 2);
+    assert_int_equal(RUN(&P, "--timeout=0", "ls", "/"), 2);
+    assert_int_equal(RUN(&P, "--servers=[::1", "ls", "/"), 2);
+    assert_one_error(&P, "bad server list");
+    assert_int_equal(RUN(&P, "create", "/c", "-e", "--container"), 2);
+    assert_int_equal(RUN(&P, "watch", "/", "--persistent", "--children"),
+                     2);
+    assert_int_equal(RUN(&P, "multi"), 2); /* empty stdin: no ops */
+    assert_int_equal(RUN(&P, "multi", "frob:/a"), 2);
+    assert_int_equal(RUN(&P, "multi", "check:/a"), 2); /* no version */
+    assert_int_equal(RUN(&P, "--json"), 2);
+    assert_non_null(strstr(P.err, "usage:"));
+}
+
+static void unreachable(void **state)
+{
+    (void)state;
+    /* A port that was free a moment ago: nothing listens there. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char flag[64];
+    snprintf(flag, sizeof(flag), "--servers=127.0.0.1:%u",
+             ntohs(sa.sin_port));
+    const char *args[] = {flag, "--timeout=300", "ls", "/", NULL};
+    int64_t t0 = tproc_now_ms();
+    ctl_spawn_v(&P, false, args);
+    assert_int_equal(ctl_finish(&P), 3);
+    assert_true(tproc_now_ms() - t0 < 5000);
+    assert_one_error(&P, "cannot reach the cluster");
+    assert_non_null(strstr(P.err, "COORD_ETIMEDOUT"));
+}
+
+static void create_get_set_stat(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "/t1", "hello"), 0);
+    assert_string_equal(P.out, "/t1\n");
+    assert_int_equal(P.err_len, 0);
+    assert_int_equal(RUN(&P, "create", "/t1", "again"), 1);
+    assert_one_error(&P, "coordctl: /t1: node already exists "
+                         "(COORD_ENODEEXISTS)");
+    assert_int_equal(RUN(&P, "get", "/t1"), 0);
+    assert_string_equal(P.out, "hello");
+    assert_int_equal(RUN(&P, "set", "/t1", "world", "--version", "0"), 0);
+    assert_int_equal(P.out_len, 0);
+    assert_int_equal(RUN(&P, "set", "/t1", "x", "--version=0"), 1);
+    assert_one_error(&P, "(COORD_EBADVERSION)");
+    assert_int_equal(RUN(&P, "get", "--stat", "/t1"), 0);
+    assert_true(strncmp(P.out, "world\n", 6) == 0);
+    assert_non_null(strstr(P.out, "version         1\n"));
+    assert_non_null(strstr(P.out, "dataLength      5\n"));
+    assert_int_equal(RUN(&P, "stat", "/t1"), 0);
+    assert_non_null(strstr(P.out, "path            /t1\n"));
+    assert_non_null(strstr(P.out, "czxid           0x"));
+    /* ISO-8601 UTC with milliseconds. */
+    const char *ct = strstr(P.out, "ctime           ");
+    assert_non_null(ct);
+    ct += 16;
+    assert_true(isdigit((unsigned char)ct[0]) && ct[4] == '-' &&
+                ct[10] == 'T' && ct[19] == '.' && ct[23] == 'Z');
+    assert_int_equal(RUN(&P, "stat", "/missing"), 1);
+    assert_one_error(&P, "coordctl: /missing: node does not exist "
+                         "(COORD_ENONODE)");
+    assert_int_equal(RUN(&P, "get", "/missing"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+    assert_int_equal(RUN(&P, "set", "/missing", "x"), 1);
+    /* libcoord refuses a relative path before sending it. */
+    assert_int_equal(RUN(&P, "get", "bad"), 1);
+    assert_one_error(&P, "coordctl: bad: invalid argument (COORD_EINVAL); "
+                         "paths start with '/'");
+    /* Data from stdin, binary-safe both ways; data starting with '-'. */
+    static const char bin[] = {'a', 0, (char)0xff, '\n', 'z'};
+    ctl_run_in(&P, bin, sizeof(bin), "create", "/t1bin", "-",
+               (const char *)NULL);
+    assert_int_equal(P.status, 0);
+    assert_int_equal(RUN(&P, "get", "/t1bin"), 0);
+    assert_int_equal(P.out_len, sizeof(bin));
+    assert_memory_equal(P.out, bin, sizeof(bin));
+    assert_int_equal(RUN(&P, "set", "/t1bin", "--", "-5"), 0);
+    assert_int_equal(RUN(&P, "get", "/t1bin"), 0);
+    assert_string_equal(P.out, "-5");
+}
+
+static void json_output(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "--json", "create", "/j1", "a\"b\\c\n\t"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "{\"path\":\"/j1\",\"stat\":{"));
+    assert_int_equal(RUN(&P, "--json", "get", "/j1"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "\"data\":\"a\\\"b\\\\c\\n\\t\""));
+    assert_non_null(strstr(P.out, "\"version\":0"));
+    assert_non_null(strstr(P.out, "\"data_length\":7"));
+    assert_non_null(strstr(P.out, "\"ephemeral_owner\":\"0x0\""));
+    static const char bin[] = {(char)0xff, 0, 'a', 'b'};
+    ctl_run_in(&P, bin, sizeof(bin), "set", "/j1", "-", (const char *)NULL);
+    assert_int_equal(P.status, 0);
+    assert_int_equal(RUN(&P, "get", "/j1", "--json"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "\"data_base64\":\"/wBhYg==\""));
+    assert_int_equal(RUN(&P, "--json", "stat", "/j1"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "\"version\":1,"));
+    assert_int_equal(RUN(&P, "create", "/j1/k", "x"), 0);
+    assert_int_equal(RUN(&P, "--json", "ls", "/j1"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_string_equal(P.out, "{\"path\":\"/j1\",\"children\":[\"k\"]}\n");
+    assert_int_equal(RUN(&P, "--json", "ls", "-l", "/j1"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "{\"name\":\"k\",\"stat\":{"));
+    assert_int_equal(RUN(&P, "--json", "tree", "/j1", "--sizes"), 0);
+    assert_int_equal(assert_json_lines(P.out), 2);
+    assert_non_null(strstr(P.out, "{\"path\":\"/j1/k\",\"depth\":1,"
+                                  "\"data_length\":1,"));
+    assert_int_equal(RUN(&P, "--json", "set", "/j1", "v"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_int_equal(RUN(&P, "--json", "rm", "/j1/k"), 0);
+    assert_string_equal(P.out, "{\"path\":\"/j1/k\"}\n");
+    assert_int_equal(RUN(&P, "--json", "sync", "/"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+}
+
+static void create_flags(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "/p1/p2/p3", "d"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+    assert_int_equal(RUN(&P, "create", "-p", "/p1/p2/p3", "d"), 0);
+    assert_string_equal(P.out, "/p1/p2/p3\n");
+    assert_int_equal(RUN(&P, "get", "/p1/p2/p3"), 0);
+    assert_string_equal(P.out, "d");
+    /* -p with existing parents is fine. */
+    assert_int_equal(RUN(&P, "create", "--parents", "/p1/p2/q"), 0);
+    assert_int_equal(RUN(&P, "create", "-s", "/p1/n-"), 0);
+    assert_int_equal(strlen(P.out), strlen("/p1/n-0000000000\n"));
+    assert_true(strncmp(P.out, "/p1/n-", 6) == 0);
+    for (int i = 6; i < 16; i++)
+        assert_true(isdigit((unsigned char)P.out[i]));
+    char first[32], second[32];
+    snprintf(first, sizeof(first), "%.20s", P.out + 4);
+    assert_int_equal(RUN(&P, "create", "-s", "/p1/n-"), 0);
+    snprintf(second, sizeof(second), "%.20s", P.out + 4);
+    assert_true(strcmp(second, first) > 0);
+    /* An ephemeral node lives as long as coordctl's session. */
+    assert_int_equal(RUN(&P, "create", "-e", "/p1/eph", "x"), 0);
+    assert_string_equal(P.out, "/p1/eph\n");
+    assert_int_equal(RUN(&P, "stat", "/p1/eph"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+    assert_int_equal(RUN(&P, "create", "-es", "/p1/e-"), 0);
+    assert_int_equal(RUN(&P, "ls", "/p1"), 0);
+    char want[128];
+    snprintf(want, sizeof(want), "%s%sp2\n", first, second);
+    assert_string_equal(P.out, want);
+}
+
+static void ls_and_tree(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "-p", "/lt/b/deep", "1234"), 0);
+    assert_int_equal(RUN(&P, "create", "/lt/a", "xy"), 0);
+    assert_int_equal(RUN(&P, "ls", "/lt"), 0);
+    assert_string_equal(P.out, "a\nb\n");
+    assert_int_equal(RUN(&P, "ls", "-l", "/lt"), 0);
+    assert_true(strncmp(P.out, "VERSION  SIZE  CHILDREN  MTIME", 30) == 0);
+    /* Columns align: every line has NAME at the same offset. */
+    const char *l1 = strchr(P.out, '\n') + 1;
+    const char *l2 = strchr(l1, '\n') + 1;
+    assert_int_equal(strchr(l1, '\n') - l1, strchr(l2, '\n') - l2);
+    assert_non_null(strstr(l1, "     2         0  "));
+    assert_non_null(strstr(l2, "     0         1  "));
+    assert_int_equal(RUN(&P, "ls", "/lt/none"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+    assert_int_equal(RUN(&P, "tree", "/lt"), 0);
+    assert_string_equal(P.out, "/lt\n  a\n  b\n    deep\n");
+    assert_int_equal(RUN(&P, "tree", "/lt", "--depth", "1"), 0);
+    assert_string_equal(P.out, "/lt\n  a\n  b\n");
+    assert_int_equal(RUN(&P, "tree", "/lt", "--depth=0"), 0);
+    assert_string_equal(P.out, "/lt\n");
+    assert_int_equal(RUN(&P, "tree", "--sizes", "/lt/b"), 0);
+    assert_string_equal(P.out, "/lt/b  (0 bytes, 1 children)\n"
+                               "  deep  (4 bytes, 0 children)\n");
+    assert_int_equal(RUN(&P, "tree", "/nothere"), 1);
+    assert_int_equal(RUN(&P, "tree"), 0);
+    assert_true(strncmp(P.out, "/\n", 2) == 0);
+    assert_non_null(strstr(P.out, "\n  lt\n"));
+}
+
+static void rm_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "-p", "/r/x/y", "1"), 0);
+    assert_int_equal(RUN(&P, "rm", "/r/x"), 1);
+    assert_one_error(&P, "COORD_ENOTEMPTY");
+    assert_non_null(strstr(P.err, "rm -r"));
+    assert_int_equal(RUN(&P, "rm", "/r/x/y", "--version", "5"), 1);
+    assert_one_error(&P, "COORD_EBADVERSION");
+    assert_int_equal(RUN(&P, "rm", "/r/x/y", "--version", "0"), 0);
+    assert_int_equal(RUN(&P, "rm", "/r/x/y"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+    /* rm -r on a small tree: 3 levels, 12 nodes. */
+    const char *nodes[] = {"/r/t/a/1", "/r/t/a/2", "/r/t/b/1", "/r/t/b/2/i",
+                           "/r/t/b/2/j", "/r/t/c", NULL};
+    for (int i = 0; nodes[i]; i++)
+        assert_int_equal(RUN(&P, "create", "-p", nodes[i], "v"), 0);
+    /* A wrong version deletes nothing. */
+    assert_int_equal(RUN(&P, "rm", "-r", "/r/t", "--version", "9"), 1);
+    assert_one_error(&P, "COORD_EBADVERSION");
+    assert_int_equal(RUN(&P, "stat", "/r/t/b/2/j"), 0);
+    assert_int_equal(RUN(&P, "rm", "-r", "/r/t"), 0);
+    assert_int_equal(RUN(&P, "stat", "/r/t"), 1);
+    assert_int_equal(RUN(&P, "ls", "/r"), 0);
+    assert_string_equal(P.out, "x\n");
+    assert_int_equal(RUN(&P, "rm", "--recursive", "/r"), 0);
+    assert_int_equal(RUN(&P, "rm", "-r", "/r"), 1);
+    assert_one_error(&P, "COORD_ENONODE");
+}
+
+static void multi_ops(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "/mu", "0"), 0);
+    assert_int_equal(RUN(&P, "create", "/mu/gone", ""), 0);
+    assert_int_equal(RUN(&P, "multi", "create:/mu/a=x", "set:/mu=y@0",
+                         "delete:/mu/gone", "check:/mu@1",
+                         "create+s:/mu/s-"), 0);
+    static const char want[] = "create  /mu/a  ok  /mu/a\n"
+                               "set     /mu  ok  version=1\n"
+                               "delete  /mu/gone  ok\n"
+                               "check   /mu  ok\n"
+                               "create  /mu/s-  ok  /mu/s-00000000";
+    assert_true(strncmp(P.out, want, strlen(want)) == 0);
+    assert_int_equal(P.out_len, strlen(want) + 3);
+    /* All or nothing: the check fails, the create is not applied. */
+    assert_int_equal(RUN(&P, "multi", "create:/mu/b=x", "check:/mu@7",
+                         "delete:/mu/a"), 1);
+    assert_non_null(strstr(P.out, "create  /mu/b  COORD_E"));
+    assert_non_null(strstr(P.out, "check   /mu  COORD_EBADVERSION\n"));
+    assert_non_null(strstr(P.out, "delete  /mu/a  COORD_ESKIPPED\n"));
+    assert_non_null(strstr(P.err, "multi op 2 (check /mu)"));
+    assert_non_null(strstr(P.err, "nothing was applied"));
+    assert_int_equal(RUN(&P, "stat", "/mu/b"), 1);
+    assert_int_equal(RUN(&P, "stat", "/mu/a"), 0);
+    /* One op per stdin line; data with '@' and '='. */
+    assert_int_equal(RUN_IN(&P, "# comment\nset:/mu/a=k=v@x@-1\n\n"
+                                "create:/mu/c\n", "--json", "multi"), 0);
+    assert_int_equal(assert_json_lines(P.out), 2);
+    assert_non_null(strstr(P.out, "{\"op\":\"set\",\"path\":\"/mu/a\","
+                                  "\"ok\":true,\"stat\":{"));
+    assert_non_null(strstr(P.out, "\"created\":\"/mu/c\""));
+    assert_int_equal(RUN(&P, "get", "/mu/a"), 0);
+    assert_string_equal(P.out, "k=v@x");
+    assert_int_equal(RUN(&P, "--json", "multi", "delete:/mu/none"), 1);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_non_null(strstr(P.out, "\"ok\":false,\"error\":"
+                                  "\"COORD_ENONODE\""));
+}
+
+static void sync_cmd(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "sync", "/"), 0);
+    assert_int_equal(P.out_len, 0);
+    assert_int_equal(P.err_len, 0);
+}
+
+/* Starts `coordctl watch ARGS` and waits until the watch is set. */
+static void watch_start(struct ctl_proc *w, const char **args)
+{
+    ctl_spawn_v(w, true, args);
+    ctl_wait_for(w, false, "coordctl: watching ");
+}
+
+static void watch_one_shot(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "/w1", "a"), 0);
+    const char *args[] = {"watch", "/w1", NULL};
+    watch_start(&Q, args);
+    assert_int_equal(RUN(&P, "set", "/w1", "b"), 0);
+    ctl_wait_for(&Q, true, "\n");
+    assert_true(strncmp(Q.out, "DATA_CHANGED /w1 0x", 19) == 0);
+    assert_int_equal(ctl_finish(&Q), 0); /* one-shot: exits by itself */
+    assert_int_equal(strchr(Q.out, '\n') + 1 - Q.out, (long)Q.out_len);
+    /* A missing node: the watch waits for its creation. */
+    const char *args2[] = {"--json", "watch", "/w1/new", NULL};
+    watch_start(&Q, args2);
+    assert_non_null(strstr(Q.err, "one-shot exists"));
+    assert_int_equal(RUN(&P, "create", "/w1/new"), 0);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_int_equal(assert_json_lines(Q.out), 1);
+    assert_non_null(strstr(Q.out, "{\"event\":\"CREATED\",\"path\":"
+                                  "\"/w1/new\",\"zxid\":"));
+    const char *args3[] = {"watch", "--children", "/w1", NULL};
+    watch_start(&Q, args3);
+    assert_int_equal(RUN(&P, "create", "/w1/k2"), 0);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_true(strncmp(Q.out, "CHILDREN_CHANGED /w1 0x", 23) == 0);
+    const char *args4[] = {"watch", "--children", "/w1/none", NULL};
+    ctl_spawn_v(&Q, true, args4);
+    assert_int_equal(ctl_finish(&Q), 1);
+    assert_one_error(&Q, "COORD_ENONODE");
+}
+
+static void watch_persistent(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "create", "/w2"), 0);
+    const char *args[] = {"--json", "watch", "--recursive", "/w2", NULL};
+    watch_start(&Q, args);
+    assert_int_equal(RUN(&P, "create", "/w2/c", "1"), 0);
+    assert_int_equal(RUN(&P, "set", "/w2/c", "2"), 0);
+    assert_int_equal(RUN(&P, "rm", "/w2/c"), 0);
+    ctl_wait_for(&Q, true, "\"DELETED\"");
+    kill(Q.pid, SIGINT);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_int_equal(assert_json_lines(Q.out), 3);
+    const char *c = strstr(Q.out, "{\"event\":\"CREATED\",\"path\":\"/w2/c\"");
+    const char *d = strstr(Q.out, "{\"event\":\"DATA_CHANGED\",\"path\":"
+                                  "\"/w2/c\"");
+    const char *e = strstr(Q.out, "{\"event\":\"DELETED\",\"path\":\"/w2/c\"");
+    assert_true(c != NULL && d != NULL && e != NULL && c < d && d < e);
+    const char *args2[] = {"watch", "--persistent", "/w2", NULL};
+    watch_start(&Q, args2);
+    assert_int_equal(RUN(&P, "set", "/w2", "x"), 0);
+    assert_int_equal(RUN(&P, "create", "/w2/d"), 0);
+    ctl_wait_for(&Q, true, "CHILDREN_CHANGED /w2 0x");
+    kill(Q.pid, SIGTERM);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_true(strncmp(Q.out, "DATA_CHANGED /w2 0x", 19) == 0);
+}
+
+/* A request written to a server that then goes silent: the connection is
+ * dropped and the outcome is unknown (exit 4). */
+static void connection_lost(void **state)
+{
+    (void)state;
+    const char *args[] = {"--verbose", "--timeout=5000", "set", "/t1", "-",
+                          NULL};
+    ctl_spawn_v(&Q, true, args);
+    ctl_wait_for(&Q, false, "coordctl: connected, session 0x");
+    assert_int_equal(kill(srv.pid, SIGSTOP), 0);
+    ctl_write_in(&Q, "lost", 4);
+    int rc = ctl_finish(&Q);
+    assert_int_equal(kill(srv.pid, SIGCONT), 0);
+    assert_int_equal(rc, 4);
+    assert_non_null(strstr(Q.err, "COORD_ECONNLOSS"));
+    assert_non_null(strstr(Q.err, "outcome is unknown"));
+    /* The server is fine afterwards. */
+    assert_int_equal(RUN(&P, "stat", "/t1"), 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(usage_errors),
+        cmocka_unit_test(unreachable),
+        cmocka_unit_test(create_get_set_stat),
+        cmocka_unit_test(json_output),
+        cmocka_unit_test(create_flags),
+        cmocka_unit_test(ls_and_tree),
+        cmocka_unit_test(rm_paths),
+        cmocka_unit_test(multi_ops),
+        cmocka_unit_test(sync_cmd),
+        cmocka_unit_test(watch_one_shot),
+        cmocka_unit_test(watch_persistent),
+        cmocka_unit_test(connection_lost),
+    };
+    return cmocka_run_group_tests_name("coordctl", tests, setup, teardown);
+}

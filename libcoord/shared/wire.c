@@ -1,13 +1,13 @@
 /* wire.c -- the client protocol codec (see wire.h for the frame table and
  * docs/protocol.md for the specification). Linked into coordd and libcoord.
  *
- * The encoder writes canonical msgpack (smallest encoding of every value)
- * itself: a few dozen lines, no per-call state to set up, and the frame
- * limit is checked as bytes are appended. The decoder is a bounded cursor
- * over the received bytes: it never allocates, never recurses (the layout
- * is fixed, so no generic value is ever skipped), checks every length
- * against the limits before using it, and reports the first error. It must
- * not assert on input bytes; coord_assert guards only the caller's side.
+ * The msgpack itself is mp.c's (canonical encoding, bounded reader); this
+ * file is the protocol on top: message layouts, limits, opcodes. The
+ * encoder checks the frame limit as bytes are appended. The decoder never
+ * allocates, never recurses (the layout is fixed, so no generic value is
+ * ever skipped), checks every length against the limits before using it,
+ * and reports the first error. It must not assert on input bytes;
+ * coord_assert guards only the caller's side.
  */
 #include "wire.h"
 
@@ -15,6 +15,7 @@
 
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
+#include "libcoord/shared/mp.h"
 
 /* ---- Opcode table ------------------------------------------------------ */
 
@@ -72,14 +73,6 @@ int wire_limits_check(const struct wire_limits *lim)
 
 /* ---- Frames ------------------------------------------------------------ */
 
-static uint64_t load_be(const uint8_t *q, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | q[i];
-    return v;
-}
-
 static bool is_array_head(uint8_t c)
 {
     return (c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd;
@@ -92,7 +85,7 @@ int wire_frame_check(const uint8_t *buf, size_t len, uint32_t frame_max,
         *frame_bytes = WIRE_PREFIX_BYTES;
         return COORD_EAGAIN;
     }
-    uint64_t body = load_be(buf, WIRE_PREFIX_BYTES);
+    uint64_t body = mp_load_be(buf, WIRE_PREFIX_BYTES);
     if (body > frame_max)
         return COORD_ETOOBIG;
     if (body == 0)
@@ -143,137 +136,13 @@ void wire_buf_free(struct wire_buf *b)
     b->cap = 0;
 }
 
-static void enc_fail(struct wire_buf *b, int err)
-{
-    if (b->err == 0)
-        b->err = err;
-}
-
-static bool buf_reserve(struct wire_buf *b, size_t n)
-{
-    if (b->cap - b->len >= n)
-        return true;
-    if (b->fixed || b->max - b->len < n) {
-        enc_fail(b, COORD_ENOMEM);
-        return false;
-    }
-    size_t cap = b->cap ? b->cap : 256;
-    if (cap > b->max)
-        cap = b->max;
-    while (cap - b->len < n)
-        cap = cap > b->max / 2 ? b->max : cap * 2;
-    uint8_t *p = coord_realloc(b->data, cap);
-    if (!p) {
-        enc_fail(b, COORD_ENOMEM);
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-/* Appends n bytes to the frame being encoded, within the frame limit. */
-static void put(struct wire_buf *b, const void *p, size_t n)
-{
-    if (b->err || n == 0)
-        return;
-    size_t used = b->len - b->frame_start;
-    if (n > (size_t)b->frame_max + WIRE_PREFIX_BYTES - used) {
-        enc_fail(b, COORD_ETOOBIG);
-        return;
-    }
-    if (!buf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-/* A type byte followed by the low nbytes of v, big-endian. */
-static void put_head(struct wire_buf *b, uint8_t c, uint64_t v, int nbytes)
-{
-    uint8_t h[9];
-    h[0] = c;
-    for (int i = 0; i < nbytes; i++)
-        h[1 + i] = (uint8_t)(v >> (8 * (nbytes - 1 - i)));
-    put(b, h, 1 + (size_t)nbytes);
-}
-
-/* ---- msgpack writer ---------------------------------------------------- */
-
-static void pk_uint(struct wire_buf *b, uint64_t v)
-{
-    if (v <= 0x7f)
-        put_head(b, (uint8_t)v, 0, 0);
-    else if (v <= UINT8_MAX)
-        put_head(b, 0xcc, v, 1);
-    else if (v <= UINT16_MAX)
-        put_head(b, 0xcd, v, 2);
-    else if (v <= UINT32_MAX)
-        put_head(b, 0xce, v, 4);
-    else
-        put_head(b, 0xcf, v, 8);
-}
-
-static void pk_int(struct wire_buf *b, int64_t v)
-{
-    if (v >= 0)
-        pk_uint(b, (uint64_t)v);
-    else if (v >= -32)
-        put_head(b, (uint8_t)(v & 0xff), 0, 0);
-    else if (v >= INT8_MIN)
-        put_head(b, 0xd0, (uint64_t)v, 1);
-    else if (v >= INT16_MIN)
-        put_head(b, 0xd1, (uint64_t)v, 2);
-    else if (v >= INT32_MIN)
-        put_head(b, 0xd2, (uint64_t)v, 4);
-    else
-        put_head(b, 0xd3, (uint64_t)v, 8);
-}
-
-static void pk_array(struct wire_buf *b, uint32_t n)
-{
-    if (n <= 15)
-        put_head(b, (uint8_t)(0x90 | n), 0, 0);
-    else if (n <= UINT16_MAX)
-        put_head(b, 0xdc, n, 2);
-    else
-        put_head(b, 0xdd, n, 4);
-}
-
-static void pk_bool(struct wire_buf *b, bool v)
-{
-    put_head(b, v ? 0xc3 : 0xc2, 0, 0);
-}
-
-static void pk_nil(struct wire_buf *b)
-{
-    put_head(b, 0xc0, 0, 0);
-}
-
-static void pk_blob(struct wire_buf *b, bool str, struct wire_bytes v)
-{
-    if (v.len > 0 && v.ptr == NULL) {
-        enc_fail(b, COORD_EINVAL);
-        return;
-    }
-    if (str && v.len <= 31)
-        put_head(b, (uint8_t)(0xa0 | v.len), 0, 0);
-    else if (v.len <= UINT8_MAX)
-        put_head(b, str ? 0xd9 : 0xc4, v.len, 1);
-    else if (v.len <= UINT16_MAX)
-        put_head(b, str ? 0xda : 0xc5, v.len, 2);
-    else
-        put_head(b, str ? 0xdb : 0xc6, v.len, 4);
-    put(b, v.ptr, v.len);
-}
-
 /* ---- Field encoders: each checks what the decoder checks --------------- */
 
 static void enc_str(struct wire_buf *b, struct wire_bytes v, uint32_t max)
 {
     if (v.len > max)
-        enc_fail(b, COORD_ETOOBIG);
-    pk_blob(b, true, v);
+        mp_write_fail(b, COORD_ETOOBIG);
+    mp_write_str(b, v.ptr, v.len);
 }
 
 static void enc_path(struct wire_buf *b, const struct wire_limits *lim,
@@ -286,38 +155,38 @@ static void enc_data(struct wire_buf *b, const struct wire_limits *lim,
                      struct wire_bytes v)
 {
     if (v.len > lim->data_bytes_max)
-        enc_fail(b, COORD_ETOOBIG);
-    pk_blob(b, false, v);
+        mp_write_fail(b, COORD_ETOOBIG);
+    mp_write_bin(b, v.ptr, v.len);
 }
 
 static void enc_version(struct wire_buf *b, int32_t version)
 {
     if (version < -1)
-        enc_fail(b, COORD_EINVAL);
-    pk_int(b, version);
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_int(b, version);
 }
 
 static void enc_flags(struct wire_buf *b, uint32_t flags, uint32_t all)
 {
     if (flags & ~all)
-        enc_fail(b, COORD_EINVAL);
-    pk_uint(b, flags);
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_uint(b, flags);
 }
 
 static void enc_stat(struct wire_buf *b, const struct coord_stat *s)
 {
-    pk_array(b, WIRE_STAT_FIELDS);
-    pk_uint(b, s->czxid);
-    pk_uint(b, s->mzxid);
-    pk_uint(b, s->pzxid);
-    pk_int(b, s->ctime_ms);
-    pk_int(b, s->mtime_ms);
-    pk_int(b, s->version);
-    pk_int(b, s->cversion);
-    pk_int(b, s->aversion);
-    pk_uint(b, s->ephemeral_owner);
-    pk_uint(b, s->data_length);
-    pk_uint(b, s->num_children);
+    mp_write_array(b, WIRE_STAT_FIELDS);
+    mp_write_uint(b, s->czxid);
+    mp_write_uint(b, s->mzxid);
+    mp_write_uint(b, s->pzxid);
+    mp_write_int(b, s->ctime_ms);
+    mp_write_int(b, s->mtime_ms);
+    mp_write_int(b, s->version);
+    mp_write_int(b, s->cversion);
+    mp_write_int(b, s->aversion);
+    mp_write_uint(b, s->ephemeral_owner);
+    mp_write_uint(b, s->data_length);
+    mp_write_uint(b, s->num_children);
 }
 
 static void enc_create_fields(struct wire_buf *b,
@@ -327,8 +196,8 @@ static void enc_create_fields(struct wire_buf *b,
     enc_path(b, lim, c->path);
     enc_data(b, lim, c->data);
     enc_flags(b, c->mode, WIRE_CREATE_MODES_ALL);
-    pk_uint(b, c->ttl_ms);
-    pk_nil(b); /* ACL: reserved, nil in protocol version 1 */
+    mp_write_uint(b, c->ttl_ms);
+    mp_write_nil(b); /* ACL: reserved, nil in protocol version 1 */
 }
 
 static void enc_op(struct wire_buf *b, const struct wire_limits *lim,
@@ -337,26 +206,26 @@ static void enc_op(struct wire_buf *b, const struct wire_limits *lim,
     struct wire_create c = {o->path, o->data, o->mode, o->ttl_ms};
     switch (o->op) {
     case WIRE_OP_CREATE:
-        pk_array(b, 6);
-        pk_uint(b, o->op);
+        mp_write_array(b, 6);
+        mp_write_uint(b, o->op);
         enc_create_fields(b, lim, &c);
         break;
     case WIRE_OP_SET:
-        pk_array(b, 4);
-        pk_uint(b, o->op);
+        mp_write_array(b, 4);
+        mp_write_uint(b, o->op);
         enc_path(b, lim, o->path);
         enc_data(b, lim, o->data);
         enc_version(b, o->version);
         break;
     case WIRE_OP_DELETE:
     case WIRE_OP_CHECK:
-        pk_array(b, 3);
-        pk_uint(b, o->op);
+        mp_write_array(b, 3);
+        mp_write_uint(b, o->op);
         enc_path(b, lim, o->path);
         enc_version(b, o->version);
         break;
     default:
-        enc_fail(b, COORD_EINVAL);
+        mp_write_fail(b, COORD_EINVAL);
     }
 }
 
@@ -364,18 +233,18 @@ static void enc_ops(struct wire_buf *b, const struct wire_limits *lim,
                     const struct wire_multi_req *m)
 {
     if (m->n > lim->multi_ops_max) {
-        enc_fail(b, COORD_ETOOMANY);
+        mp_write_fail(b, COORD_ETOOMANY);
         return;
     }
     struct wire_iter it = m->it;
-    pk_array(b, m->n);
+    mp_write_array(b, m->n);
     for (uint32_t i = 0; i < m->n && !b->err; i++) {
         struct wire_multi_op o;
         memset(&o, 0, sizeof(o));
         if (m->ops)
             o = m->ops[i];
         else if (!wire_next_op(&it, &o))
-            enc_fail(b, COORD_EINVAL);
+            mp_write_fail(b, COORD_EINVAL);
         enc_op(b, lim, &o);
     }
 }
@@ -384,13 +253,13 @@ static void enc_paths(struct wire_buf *b, const struct wire_limits *lim,
                       const struct wire_paths *ps)
 {
     struct wire_iter it = ps->it;
-    pk_array(b, ps->n);
+    mp_write_array(b, ps->n);
     for (uint32_t i = 0; i < ps->n && !b->err; i++) {
         struct wire_bytes p = {NULL, 0};
         if (ps->paths)
             p = ps->paths[i];
         else if (!wire_next_path(&it, &p))
-            enc_fail(b, COORD_EINVAL);
+            mp_write_fail(b, COORD_EINVAL);
         enc_path(b, lim, p);
     }
 }
@@ -399,13 +268,13 @@ static void enc_hello(struct wire_buf *b, const struct wire_hello *h)
 {
     uint32_t want = h->session_id ? COORD_SECRET_BYTES : 0;
     if (h->secret.len != want)
-        enc_fail(b, COORD_EINVAL);
-    pk_uint(b, h->version);
-    pk_uint(b, h->session_id);
-    pk_blob(b, false, h->secret);
-    pk_uint(b, h->timeout_ms);
-    pk_uint(b, h->last_zxid);
-    pk_uint(b, h->flags); /* unknown bits allowed: see rd_hello */
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_uint(b, h->version);
+    mp_write_uint(b, h->session_id);
+    mp_write_bin(b, h->secret.ptr, h->secret.len);
+    mp_write_uint(b, h->timeout_ms);
+    mp_write_uint(b, h->last_zxid);
+    mp_write_uint(b, h->flags); /* unknown bits allowed: see rd_hello */
 }
 
 static void enc_children_req(struct wire_buf *b,
@@ -416,8 +285,8 @@ static void enc_children_req(struct wire_buf *b,
     enc_flags(b, c->flags, WIRE_READ_FLAGS_ALL);
     enc_path(b, lim, c->start_after);
     if (c->max_count > lim->children_page_max)
-        enc_fail(b, COORD_ETOOMANY);
-    pk_uint(b, c->max_count);
+        mp_write_fail(b, COORD_ETOOMANY);
+    mp_write_uint(b, c->max_count);
 }
 
 static void enc_watch_req(struct wire_buf *b, const struct wire_limits *lim,
@@ -426,9 +295,9 @@ static void enc_watch_req(struct wire_buf *b, const struct wire_limits *lim,
     uint32_t lo = op == WIRE_OP_ADD_WATCH ? COORD_WATCH_PERSISTENT
                                           : COORD_WATCH_DATA;
     if (w->kind < lo || w->kind > COORD_WATCH_PERSISTENT_RECURSIVE)
-        enc_fail(b, COORD_EINVAL);
+        mp_write_fail(b, COORD_EINVAL);
     enc_path(b, lim, w->path);
-    pk_uint(b, w->kind);
+    mp_write_uint(b, w->kind);
 }
 
 static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
@@ -470,7 +339,7 @@ static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
         enc_watch_req(b, lim, r->op, &r->u.watch);
         break;
     case WIRE_OP_SET_WATCHES:
-        pk_uint(b, r->u.set_watches.last_zxid);
+        mp_write_uint(b, r->u.set_watches.last_zxid);
         for (int k = 0; k < WIRE_WATCH_KINDS; k++)
             enc_paths(b, lim, &r->u.set_watches.kinds[k]);
         break;
@@ -479,31 +348,16 @@ static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
     }
 }
 
-/* Starts a frame at the end of b: a placeholder prefix. */
+/* Starts a frame at the end of b under the frame limit of lim. */
 static size_t frame_begin(struct wire_buf *b, const struct wire_limits *lim)
 {
-    static const uint8_t zero[WIRE_PREFIX_BYTES];
-    b->err = 0;
-    b->frame_start = b->len;
-    b->frame_max = lim->frame_bytes_max;
-    put(b, zero, sizeof(zero));
-    return b->frame_start;
+    return mp_frame_begin(b, lim->frame_bytes_max);
 }
 
 /* Completes the frame begun at start, or removes it after an error. */
 static int frame_end(struct wire_buf *b, size_t start)
 {
-    int err = b->err;
-    b->err = 0;
-    if (err) {
-        b->len = start;
-        return err;
-    }
-    size_t body = b->len - start - WIRE_PREFIX_BYTES;
-    coord_assert(body >= 1 && body <= b->frame_max);
-    for (int i = 0; i < WIRE_PREFIX_BYTES; i++)
-        b->data[start + i] = (uint8_t)(body >> (8 * (3 - i)));
-    return 0;
+    return mp_frame_end(b, start);
 }
 
 int wire_encode_req(struct wire_buf *b, const struct wire_req *req,
@@ -513,9 +367,9 @@ int wire_encode_req(struct wire_buf *b, const struct wire_req *req,
     if (!info || info->req_fields < 0 || req->xid < 0)
         return COORD_EINVAL;
     size_t start = frame_begin(b, lim);
-    pk_array(b, 2 + (uint32_t)info->req_fields);
-    pk_uint(b, req->op);
-    pk_int(b, req->xid);
+    mp_write_array(b, 2 + (uint32_t)info->req_fields);
+    mp_write_uint(b, req->op);
+    mp_write_int(b, req->xid);
     enc_req_body(b, lim, req);
     return frame_end(b, start);
 }
@@ -526,15 +380,15 @@ static void enc_result(struct wire_buf *b, const struct wire_limits *lim,
     bool ok = r->err == 0;
     if (r->err > 0 || (r->op != WIRE_OP_CREATE && r->op != WIRE_OP_SET &&
                        r->op != WIRE_OP_DELETE && r->op != WIRE_OP_CHECK))
-        enc_fail(b, COORD_EINVAL);
+        mp_write_fail(b, COORD_EINVAL);
     if (ok && r->op == WIRE_OP_CREATE)
-        pk_array(b, 4);
+        mp_write_array(b, 4);
     else if (ok && r->op == WIRE_OP_SET)
-        pk_array(b, 3);
+        mp_write_array(b, 3);
     else
-        pk_array(b, 2);
-    pk_uint(b, r->op);
-    pk_int(b, r->err);
+        mp_write_array(b, 2);
+    mp_write_uint(b, r->op);
+    mp_write_int(b, r->err);
     if (ok && r->op == WIRE_OP_CREATE)
         enc_path(b, lim, r->path);
     if (ok && (r->op == WIRE_OP_CREATE || r->op == WIRE_OP_SET))
@@ -545,18 +399,18 @@ static void enc_results(struct wire_buf *b, const struct wire_limits *lim,
                         const struct wire_multi_resp *m)
 {
     if (m->n > lim->multi_ops_max) {
-        enc_fail(b, COORD_ETOOMANY);
+        mp_write_fail(b, COORD_ETOOMANY);
         return;
     }
     struct wire_iter it = m->it;
-    pk_array(b, m->n);
+    mp_write_array(b, m->n);
     for (uint32_t i = 0; i < m->n && !b->err; i++) {
         struct wire_op_result r;
         memset(&r, 0, sizeof(r));
         if (m->results)
             r = m->results[i];
         else if (!wire_next_result(&it, &r))
-            enc_fail(b, COORD_EINVAL);
+            mp_write_fail(b, COORD_EINVAL);
         enc_result(b, lim, &r);
     }
 }
@@ -566,22 +420,22 @@ static void enc_children_resp(struct wire_buf *b,
                               const struct wire_children_resp *c)
 {
     if (c->n > lim->children_page_max) {
-        enc_fail(b, COORD_ETOOMANY);
+        mp_write_fail(b, COORD_ETOOMANY);
         return;
     }
     struct wire_iter it = c->it;
-    pk_bool(b, c->more);
-    pk_bool(b, c->with_stats);
-    pk_array(b, c->n);
+    mp_write_bool(b, c->more);
+    mp_write_bool(b, c->with_stats);
+    mp_write_array(b, c->n);
     for (uint32_t i = 0; i < c->n && !b->err; i++) {
         struct wire_child e;
         memset(&e, 0, sizeof(e));
         if (c->entries)
             e = c->entries[i];
         else if (!wire_next_child(&it, &e))
-            enc_fail(b, COORD_EINVAL);
+            mp_write_fail(b, COORD_EINVAL);
         if (c->with_stats)
-            pk_array(b, 2);
+            mp_write_array(b, 2);
         enc_path(b, lim, e.name);
         if (c->with_stats)
             enc_stat(b, &e.stat);
@@ -593,18 +447,18 @@ static void enc_hello_reply(struct wire_buf *b,
 {
     if (h->secret.len != COORD_SECRET_BYTES ||
         wire_limits_check(&h->limits) != 0)
-        enc_fail(b, COORD_EINVAL);
-    pk_uint(b, h->version);
-    pk_uint(b, h->session_id);
-    pk_blob(b, false, h->secret);
-    pk_uint(b, h->timeout_ms);
-    pk_uint(b, h->limits.frame_bytes_max);
-    pk_uint(b, h->limits.data_bytes_max);
-    pk_uint(b, h->limits.path_bytes_max);
-    pk_uint(b, h->limits.multi_ops_max);
-    pk_uint(b, h->limits.children_page_max);
-    pk_uint(b, h->server_id);
-    pk_uint(b, h->leader_id);
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_uint(b, h->version);
+    mp_write_uint(b, h->session_id);
+    mp_write_bin(b, h->secret.ptr, h->secret.len);
+    mp_write_uint(b, h->timeout_ms);
+    mp_write_uint(b, h->limits.frame_bytes_max);
+    mp_write_uint(b, h->limits.data_bytes_max);
+    mp_write_uint(b, h->limits.path_bytes_max);
+    mp_write_uint(b, h->limits.multi_ops_max);
+    mp_write_uint(b, h->limits.children_page_max);
+    mp_write_uint(b, h->server_id);
+    mp_write_uint(b, h->leader_id);
     enc_flags(b, h->flags, WIRE_HELLO_FLAGS_ALL);
 }
 
@@ -636,8 +490,8 @@ static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
     case WIRE_OP_WATCH_EVENT:
         if (r->u.event.type < COORD_EVENT_CREATED ||
             r->u.event.type > COORD_EVENT_MUST_REREAD)
-            enc_fail(b, COORD_EINVAL);
-        pk_uint(b, r->u.event.type);
+            mp_write_fail(b, COORD_EINVAL);
+        mp_write_uint(b, r->u.event.type);
         enc_path(b, lim, r->u.event.path);
         break;
     default: /* no body */
@@ -657,252 +511,94 @@ int wire_encode_resp(struct wire_buf *b, const struct wire_resp *resp,
     if (event ? resp->xid != WIRE_XID_EVENT : resp->xid < 0)
         return COORD_EINVAL;
     size_t start = frame_begin(b, lim);
-    pk_array(b, 4 + (uint32_t)fields);
-    pk_uint(b, resp->op);
-    pk_int(b, resp->xid);
-    pk_uint(b, resp->zxid);
-    pk_int(b, resp->err);
+    mp_write_array(b, 4 + (uint32_t)fields);
+    mp_write_uint(b, resp->op);
+    mp_write_int(b, resp->xid);
+    mp_write_uint(b, resp->zxid);
+    mp_write_int(b, resp->err);
     if (resp->err == 0)
         enc_resp_body(b, lim, resp);
     return frame_end(b, start);
 }
 
-/* ---- msgpack reader ---------------------------------------------------- */
+/* ---- msgpack reader (mp.h) -------------------------------------------- */
 
-/* A cursor over [p, end). The first error sticks and moves p to end, so
- * every later read fails too and returns a zero value. */
-struct rd {
-    const uint8_t *p;
-    const uint8_t *end;
-    int err;
-};
-
-static void rd_fail(struct rd *r, int err)
+static struct wire_bytes rd_blob(struct mp_reader *r, bool str, uint32_t max)
 {
-    if (r->err == 0)
-        r->err = err;
-    r->p = r->end;
-}
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-    if (r->err || (size_t)(r->end - r->p) < n) {
-        rd_fail(r, COORD_EPROTO);
-        return NULL;
-    }
-    const uint8_t *q = r->p;
-    r->p += n;
-    return q;
-}
-
-/* Any msgpack integer: *neg and the value (two's complement if neg). */
-static bool rd_num(struct rd *r, bool *neg, uint64_t *v)
-{
-    const uint8_t *t = rd_take(r, 1);
-    if (!t)
-        return false;
-    uint8_t c = *t;
-    *neg = false;
-    if (c <= 0x7f || c >= 0xe0) {
-        *neg = c >= 0xe0;
-        *v = *neg ? (uint64_t)(int64_t)(int8_t)c : c;
-        return true;
-    }
-    bool is_signed = c >= 0xd0 && c <= 0xd3;
-    if (!is_signed && (c < 0xcc || c > 0xcf)) {
-        rd_fail(r, COORD_EPROTO);
-        return false;
-    }
-    size_t n = (size_t)1 << (c - (is_signed ? 0xd0 : 0xcc));
-    const uint8_t *q = rd_take(r, n);
-    if (!q)
-        return false;
-    *v = load_be(q, n);
-    if (is_signed && (*v >> (8 * n - 1)) & 1) {
-        *neg = true;
-        if (n < 8)
-            *v |= ~(uint64_t)0 << (8 * n); /* sign-extend */
-    }
-    return true;
-}
-
-static uint64_t rd_uint(struct rd *r, uint64_t max)
-{
-    bool neg;
-    uint64_t v;
-    if (!rd_num(r, &neg, &v))
-        return 0;
-    if (neg || v > max) {
-        rd_fail(r, COORD_EPROTO);
-        return 0;
-    }
+    uint32_t len;
+    const uint8_t *q = str ? mp_read_str(r, max, &len)
+                           : mp_read_bin(r, max, &len);
+    struct wire_bytes v = {(const char *)q, len};
     return v;
-}
-
-static int64_t rd_sint(struct rd *r, int64_t min, int64_t max)
-{
-    bool neg;
-    uint64_t v;
-    if (!rd_num(r, &neg, &v))
-        return 0;
-    if (!neg && v > (uint64_t)INT64_MAX) {
-        rd_fail(r, COORD_EPROTO);
-        return 0;
-    }
-    int64_t s = (int64_t)v; /* two's complement when neg */
-    if (s < min || s > max) {
-        rd_fail(r, COORD_EPROTO);
-        return 0;
-    }
-    return s;
-}
-
-static bool rd_bool(struct rd *r)
-{
-    const uint8_t *t = rd_take(r, 1);
-    if (t && (*t == 0xc2 || *t == 0xc3))
-        return *t == 0xc3;
-    rd_fail(r, COORD_EPROTO);
-    return false;
-}
-
-static void rd_nil(struct rd *r)
-{
-    const uint8_t *t = rd_take(r, 1);
-    if (!t || *t != 0xc0)
-        rd_fail(r, COORD_EPROTO);
-}
-
-enum rd_kind { RD_STR, RD_BIN, RD_ARRAY };
-
-/* The length or count in a str, bin or array head of the wanted kind. */
-static uint32_t rd_head(struct rd *r, enum rd_kind kind)
-{
-    const uint8_t *t = rd_take(r, 1);
-    if (!t)
-        return 0;
-    uint8_t c = *t;
-    if (kind == RD_STR && (c & 0xe0) == 0xa0)
-        return c & 0x1f;
-    if (kind == RD_ARRAY && (c & 0xf0) == 0x90)
-        return c & 0x0f;
-    uint8_t first = kind == RD_STR ? 0xd9 : 0xc4; /* str8, bin8 */
-    size_t n = 0;
-    if (kind != RD_ARRAY && c >= first && c <= first + 2)
-        n = (size_t)1 << (c - first);
-    else if (kind == RD_ARRAY && (c == 0xdc || c == 0xdd))
-        n = c == 0xdc ? 2 : 4;
-    if (n == 0) {
-        rd_fail(r, COORD_EPROTO);
-        return 0;
-    }
-    const uint8_t *q = rd_take(r, n);
-    return q ? (uint32_t)load_be(q, n) : 0;
-}
-
-/* A str or bin of at most max bytes (COORD_ETOOBIG past it, checked before
- * the bytes are looked for). */
-static struct wire_bytes rd_blob(struct rd *r, enum rd_kind kind,
-                                 uint32_t max)
-{
-    struct wire_bytes v = {NULL, 0};
-    uint32_t len = rd_head(r, kind);
-    if (r->err)
-        return v;
-    if (len > max) {
-        rd_fail(r, COORD_ETOOBIG);
-        return v;
-    }
-    const uint8_t *q = rd_take(r, len);
-    if (q) {
-        v.ptr = (const char *)q;
-        v.len = len;
-    }
-    return v;
-}
-
-/* An array head; a count that cannot fit the remaining bytes (every
- * element takes at least one) is rejected before anything loops on it. */
-static uint32_t rd_array(struct rd *r)
-{
-    uint32_t n = rd_head(r, RD_ARRAY);
-    if (!r->err && n > (size_t)(r->end - r->p))
-        rd_fail(r, COORD_EPROTO);
-    return r->err ? 0 : n;
-}
-
-static void rd_arity(struct rd *r, uint32_t want)
-{
-    uint32_t n = rd_array(r);
-    if (!r->err && n != want)
-        rd_fail(r, COORD_EPROTO);
 }
 
 /* ---- Field decoders ---------------------------------------------------- */
 
-static struct wire_bytes rd_path(struct rd *r, const struct wire_limits *lim)
+static struct wire_bytes rd_path(struct mp_reader *r,
+                                 const struct wire_limits *lim)
 {
-    return rd_blob(r, RD_STR, lim->path_bytes_max);
+    return rd_blob(r, true, lim->path_bytes_max);
 }
 
-static struct wire_bytes rd_data(struct rd *r, const struct wire_limits *lim)
+static struct wire_bytes rd_data(struct mp_reader *r,
+                                 const struct wire_limits *lim)
 {
-    return rd_blob(r, RD_BIN, lim->data_bytes_max);
+    return rd_blob(r, false, lim->data_bytes_max);
 }
 
-static int32_t rd_version(struct rd *r)
+static int32_t rd_version(struct mp_reader *r)
 {
-    return (int32_t)rd_sint(r, -1, INT32_MAX);
+    return (int32_t)mp_read_sint(r, -1, INT32_MAX);
 }
 
-static uint32_t rd_flags(struct rd *r, uint32_t all)
+static uint32_t rd_flags(struct mp_reader *r, uint32_t all)
 {
-    uint32_t f = (uint32_t)rd_uint(r, UINT32_MAX);
+    uint32_t f = (uint32_t)mp_read_uint(r, UINT32_MAX);
     if (f & ~all)
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
     return f;
 }
 
-static void rd_stat(struct rd *r, struct coord_stat *s)
+static void rd_stat(struct mp_reader *r, struct coord_stat *s)
 {
-    rd_arity(r, WIRE_STAT_FIELDS);
-    s->czxid = rd_uint(r, UINT64_MAX);
-    s->mzxid = rd_uint(r, UINT64_MAX);
-    s->pzxid = rd_uint(r, UINT64_MAX);
-    s->ctime_ms = rd_sint(r, INT64_MIN, INT64_MAX);
-    s->mtime_ms = rd_sint(r, INT64_MIN, INT64_MAX);
-    s->version = (int32_t)rd_sint(r, INT32_MIN, INT32_MAX);
-    s->cversion = (int32_t)rd_sint(r, INT32_MIN, INT32_MAX);
-    s->aversion = (int32_t)rd_sint(r, INT32_MIN, INT32_MAX);
-    s->ephemeral_owner = rd_uint(r, UINT64_MAX);
-    s->data_length = (uint32_t)rd_uint(r, UINT32_MAX);
-    s->num_children = (uint32_t)rd_uint(r, UINT32_MAX);
+    mp_read_arity(r, WIRE_STAT_FIELDS);
+    s->czxid = mp_read_uint(r, UINT64_MAX);
+    s->mzxid = mp_read_uint(r, UINT64_MAX);
+    s->pzxid = mp_read_uint(r, UINT64_MAX);
+    s->ctime_ms = mp_read_sint(r, INT64_MIN, INT64_MAX);
+    s->mtime_ms = mp_read_sint(r, INT64_MIN, INT64_MAX);
+    s->version = (int32_t)mp_read_sint(r, INT32_MIN, INT32_MAX);
+    s->cversion = (int32_t)mp_read_sint(r, INT32_MIN, INT32_MAX);
+    s->aversion = (int32_t)mp_read_sint(r, INT32_MIN, INT32_MAX);
+    s->ephemeral_owner = mp_read_uint(r, UINT64_MAX);
+    s->data_length = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    s->num_children = (uint32_t)mp_read_uint(r, UINT32_MAX);
 }
 
-static void rd_create_fields(struct rd *r, const struct wire_limits *lim,
+static void rd_create_fields(struct mp_reader *r, const struct wire_limits *lim,
                              struct wire_create *c)
 {
     c->path = rd_path(r, lim);
     c->data = rd_data(r, lim);
     c->mode = rd_flags(r, WIRE_CREATE_MODES_ALL);
-    c->ttl_ms = rd_uint(r, UINT64_MAX);
-    rd_nil(r);
+    c->ttl_ms = mp_read_uint(r, UINT64_MAX);
+    mp_read_nil(r);
 }
 
 /* Fields of a MULTI op after the array head: [op, ...]. */
-static void rd_op(struct rd *r, const struct wire_limits *lim,
+static void rd_op(struct mp_reader *r, const struct wire_limits *lim,
                   struct wire_multi_op *o)
 {
     memset(o, 0, sizeof(*o));
-    uint32_t n = rd_array(r);
-    o->op = (uint32_t)rd_uint(r, WIRE_OP_MAX);
+    uint32_t n = mp_read_array(r);
+    o->op = (uint32_t)mp_read_uint(r, WIRE_OP_MAX);
     uint32_t want = o->op == WIRE_OP_CREATE ? 6
                     : o->op == WIRE_OP_SET  ? 4
                     : o->op == WIRE_OP_DELETE || o->op == WIRE_OP_CHECK
                         ? 3
                         : 0;
     if (!r->err && (want == 0 || n != want))
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
     if (o->op == WIRE_OP_CREATE) {
         struct wire_create c;
         rd_create_fields(r, lim, &c);
@@ -918,34 +614,34 @@ static void rd_op(struct rd *r, const struct wire_limits *lim,
     o->version = rd_version(r);
 }
 
-static void rd_result(struct rd *r, const struct wire_limits *lim,
+static void rd_result(struct mp_reader *r, const struct wire_limits *lim,
                       struct wire_op_result *o)
 {
     memset(o, 0, sizeof(*o));
-    uint32_t n = rd_array(r);
-    o->op = (uint32_t)rd_uint(r, WIRE_OP_MAX);
-    o->err = (int32_t)rd_sint(r, INT32_MIN, 0);
+    uint32_t n = mp_read_array(r);
+    o->op = (uint32_t)mp_read_uint(r, WIRE_OP_MAX);
+    o->err = (int32_t)mp_read_sint(r, INT32_MIN, 0);
     bool ok = o->err == 0;
     uint32_t want = ok && o->op == WIRE_OP_CREATE ? 4
                     : ok && o->op == WIRE_OP_SET  ? 3
                                                   : 2;
     if (o->op != WIRE_OP_CREATE && o->op != WIRE_OP_SET &&
         o->op != WIRE_OP_DELETE && o->op != WIRE_OP_CHECK)
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
     if (!r->err && n != want)
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
     if (ok && o->op == WIRE_OP_CREATE)
         o->path = rd_path(r, lim);
     if (ok && (o->op == WIRE_OP_CREATE || o->op == WIRE_OP_SET))
         rd_stat(r, &o->stat);
 }
 
-static void rd_child(struct rd *r, const struct wire_iter *it,
+static void rd_child(struct mp_reader *r, const struct wire_iter *it,
                      struct wire_child *c)
 {
     memset(c, 0, sizeof(*c));
     if (it->with_stats)
-        rd_arity(r, 2);
+        mp_read_arity(r, 2);
     c->name = rd_path(r, &it->lim);
     if (it->with_stats)
         rd_stat(r, &c->stat);
@@ -953,7 +649,7 @@ static void rd_child(struct rd *r, const struct wire_iter *it,
 
 enum item_kind { ITEM_OP, ITEM_RESULT, ITEM_CHILD, ITEM_PATH };
 
-static void rd_item(struct rd *r, const struct wire_iter *it,
+static void rd_item(struct mp_reader *r, const struct wire_iter *it,
                     enum item_kind kind, void *out)
 {
     switch (kind) {
@@ -974,7 +670,7 @@ static void rd_item(struct rd *r, const struct wire_iter *it,
 
 /* Validates a whole list of at most max items and sets up its iterator;
  * per-item output goes to a scratch item and is read again by next(). */
-static uint32_t rd_list(struct rd *r, const struct wire_limits *lim,
+static uint32_t rd_list(struct mp_reader *r, const struct wire_limits *lim,
                         uint32_t max, enum item_kind kind, bool with_stats,
                         struct wire_iter *it)
 {
@@ -984,9 +680,9 @@ static uint32_t rd_list(struct rd *r, const struct wire_limits *lim,
         struct wire_child child;
         struct wire_bytes path;
     } scratch;
-    uint32_t n = rd_array(r);
+    uint32_t n = mp_read_array(r);
     if (n > max)
-        rd_fail(r, COORD_ETOOMANY);
+        mp_read_fail(r, COORD_ETOOMANY);
     it->pos = r->p;
     it->with_stats = with_stats;
     it->lim = *lim;
@@ -1001,7 +697,7 @@ static bool it_next(struct wire_iter *it, enum item_kind kind, void *out)
 {
     if (it->left == 0)
         return false;
-    struct rd r = {it->pos, it->end, 0};
+    struct mp_reader r = {it->pos, it->end, 0};
     rd_item(&r, it, kind, out);
     if (r.err) {
         it->left = 0;
@@ -1034,44 +730,44 @@ bool wire_next_path(struct wire_iter *it, struct wire_bytes *out)
 
 /* ---- Request decoding -------------------------------------------------- */
 
-static void rd_hello(struct rd *r, struct wire_hello *h)
+static void rd_hello(struct mp_reader *r, struct wire_hello *h)
 {
-    h->version = (uint32_t)rd_uint(r, UINT32_MAX);
-    h->session_id = rd_uint(r, UINT64_MAX);
-    h->secret = rd_blob(r, RD_BIN, COORD_SECRET_BYTES);
+    h->version = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    h->session_id = mp_read_uint(r, UINT64_MAX);
+    h->secret = rd_blob(r, false, COORD_SECRET_BYTES);
     if (h->secret.len != (h->session_id ? COORD_SECRET_BYTES : 0))
-        rd_fail(r, COORD_EPROTO);
-    h->timeout_ms = (uint32_t)rd_uint(r, UINT32_MAX);
-    h->last_zxid = rd_uint(r, UINT64_MAX);
+        mp_read_fail(r, COORD_EPROTO);
+    h->timeout_ms = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    h->last_zxid = mp_read_uint(r, UINT64_MAX);
     /* Unknown bits are kept and ignored, not refused: the HELLO request is
      * read before versions are agreed, so a newer client's flags must not
      * stop an older server from answering COORD_EPROTOVERSION. */
-    h->flags = (uint32_t)rd_uint(r, UINT32_MAX);
+    h->flags = (uint32_t)mp_read_uint(r, UINT32_MAX);
 }
 
-static void rd_children_req(struct rd *r, const struct wire_limits *lim,
+static void rd_children_req(struct mp_reader *r, const struct wire_limits *lim,
                             struct wire_children_req *c)
 {
     c->path = rd_path(r, lim);
     c->flags = rd_flags(r, WIRE_READ_FLAGS_ALL);
     c->start_after = rd_path(r, lim);
-    c->max_count = (uint32_t)rd_uint(r, UINT32_MAX);
+    c->max_count = (uint32_t)mp_read_uint(r, UINT32_MAX);
     if (c->max_count > lim->children_page_max)
-        rd_fail(r, COORD_ETOOMANY);
+        mp_read_fail(r, COORD_ETOOMANY);
 }
 
-static void rd_watch_req(struct rd *r, const struct wire_limits *lim,
+static void rd_watch_req(struct mp_reader *r, const struct wire_limits *lim,
                          uint32_t op, struct wire_watch_req *w)
 {
     uint32_t lo = op == WIRE_OP_ADD_WATCH ? COORD_WATCH_PERSISTENT
                                           : COORD_WATCH_DATA;
     w->path = rd_path(r, lim);
-    w->kind = (uint32_t)rd_uint(r, COORD_WATCH_PERSISTENT_RECURSIVE);
+    w->kind = (uint32_t)mp_read_uint(r, COORD_WATCH_PERSISTENT_RECURSIVE);
     if (w->kind < lo)
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
 }
 
-static void rd_req_body(struct rd *r, const struct wire_limits *lim,
+static void rd_req_body(struct mp_reader *r, const struct wire_limits *lim,
                         struct wire_req *q)
 {
     switch (q->op) {
@@ -1111,7 +807,7 @@ static void rd_req_body(struct rd *r, const struct wire_limits *lim,
         rd_watch_req(r, lim, q->op, &q->u.watch);
         break;
     case WIRE_OP_SET_WATCHES:
-        q->u.set_watches.last_zxid = rd_uint(r, UINT64_MAX);
+        q->u.set_watches.last_zxid = mp_read_uint(r, UINT64_MAX);
         for (int k = 0; k < WIRE_WATCH_KINDS; k++) {
             struct wire_paths *ps = &q->u.set_watches.kinds[k];
             ps->n = rd_list(r, lim, UINT32_MAX, ITEM_PATH, false, &ps->it);
@@ -1124,15 +820,15 @@ static void rd_req_body(struct rd *r, const struct wire_limits *lim,
 
 /* The array head, opcode and xid common to every message; the opcode's
  * table entry or NULL. */
-static const struct op_info *rd_prologue(struct rd *r, uint32_t *n,
+static const struct op_info *rd_prologue(struct mp_reader *r, uint32_t *n,
                                          uint32_t min_fields, uint32_t *op)
 {
-    *n = rd_array(r);
+    *n = mp_read_array(r);
     if (!r->err && *n < min_fields)
-        rd_fail(r, COORD_EPROTO);
-    *op = (uint32_t)rd_uint(r, WIRE_OP_MAX);
+        mp_read_fail(r, COORD_EPROTO);
+    *op = (uint32_t)mp_read_uint(r, WIRE_OP_MAX);
     if (!r->err && *op == 0)
-        rd_fail(r, COORD_EPROTO);
+        mp_read_fail(r, COORD_EPROTO);
     return op_find(*op);
 }
 
@@ -1142,11 +838,11 @@ int wire_decode_req(const uint8_t *msg, size_t len,
     memset(out, 0, sizeof(*out));
     if (len > lim->frame_bytes_max)
         return COORD_ETOOBIG;
-    struct rd r = {msg, msg + len, 0};
+    struct mp_reader r = {msg, msg + len, 0};
     uint32_t n, op;
     const struct op_info *info = rd_prologue(&r, &n, 2, &op);
     out->op = op;
-    out->xid = rd_sint(&r, 0, INT64_MAX);
+    out->xid = mp_read_sint(&r, 0, INT64_MAX);
     if (r.err)
         return r.err;
     if (!info)
@@ -1155,34 +851,35 @@ int wire_decode_req(const uint8_t *msg, size_t len,
         return COORD_EPROTO;
     rd_req_body(&r, lim, out);
     if (!r.err && r.p != r.end)
-        rd_fail(&r, COORD_EPROTO);
+        mp_read_fail(&r, COORD_EPROTO);
     return r.err;
 }
 
 /* ---- Response decoding ------------------------------------------------- */
 
-static void rd_hello_reply(struct rd *r, struct wire_hello_reply *h)
+static void rd_hello_reply(struct mp_reader *r, struct wire_hello_reply *h)
 {
-    h->version = (uint32_t)rd_uint(r, UINT32_MAX);
-    h->session_id = rd_uint(r, UINT64_MAX);
-    h->secret = rd_blob(r, RD_BIN, COORD_SECRET_BYTES);
+    h->version = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    h->session_id = mp_read_uint(r, UINT64_MAX);
+    h->secret = rd_blob(r, false, COORD_SECRET_BYTES);
     if (h->secret.len != COORD_SECRET_BYTES)
-        rd_fail(r, COORD_EPROTO);
-    h->timeout_ms = (uint32_t)rd_uint(r, UINT32_MAX);
-    h->limits.frame_bytes_max = (uint32_t)rd_uint(r, COORD_FRAME_BYTES_MAX);
-    h->limits.data_bytes_max = (uint32_t)rd_uint(r, COORD_DATA_BYTES_MAX);
-    h->limits.path_bytes_max = (uint32_t)rd_uint(r, COORD_PATH_BYTES_MAX);
-    h->limits.multi_ops_max = (uint32_t)rd_uint(r, COORD_MULTI_OPS_MAX);
+        mp_read_fail(r, COORD_EPROTO);
+    h->timeout_ms = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    h->limits.frame_bytes_max =
+        (uint32_t)mp_read_uint(r, COORD_FRAME_BYTES_MAX);
+    h->limits.data_bytes_max = (uint32_t)mp_read_uint(r, COORD_DATA_BYTES_MAX);
+    h->limits.path_bytes_max = (uint32_t)mp_read_uint(r, COORD_PATH_BYTES_MAX);
+    h->limits.multi_ops_max = (uint32_t)mp_read_uint(r, COORD_MULTI_OPS_MAX);
     h->limits.children_page_max =
-        (uint32_t)rd_uint(r, COORD_CHILDREN_PAGE_MAX);
+        (uint32_t)mp_read_uint(r, COORD_CHILDREN_PAGE_MAX);
     if (!r->err && wire_limits_check(&h->limits) != 0)
-        rd_fail(r, COORD_EPROTO);
-    h->server_id = rd_uint(r, UINT64_MAX);
-    h->leader_id = rd_uint(r, UINT64_MAX);
+        mp_read_fail(r, COORD_EPROTO);
+    h->server_id = mp_read_uint(r, UINT64_MAX);
+    h->leader_id = mp_read_uint(r, UINT64_MAX);
     h->flags = rd_flags(r, WIRE_HELLO_FLAGS_ALL);
 }
 
-static void rd_resp_body(struct rd *r, const struct wire_limits *lim,
+static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
                          struct wire_resp *s)
 {
     switch (s->op) {
@@ -1202,8 +899,8 @@ static void rd_resp_body(struct rd *r, const struct wire_limits *lim,
         rd_stat(r, &s->u.get.stat);
         break;
     case WIRE_OP_CHILDREN:
-        s->u.children.more = rd_bool(r);
-        s->u.children.with_stats = rd_bool(r);
+        s->u.children.more = mp_read_bool(r);
+        s->u.children.with_stats = mp_read_bool(r);
         s->u.children.n =
             rd_list(r, lim, lim->children_page_max, ITEM_CHILD,
                     s->u.children.with_stats, &s->u.children.it);
@@ -1213,9 +910,9 @@ static void rd_resp_body(struct rd *r, const struct wire_limits *lim,
                                false, &s->u.multi.it);
         break;
     case WIRE_OP_WATCH_EVENT:
-        s->u.event.type = (uint32_t)rd_uint(r, COORD_EVENT_MUST_REREAD);
+        s->u.event.type = (uint32_t)mp_read_uint(r, COORD_EVENT_MUST_REREAD);
         if (!r->err && s->u.event.type < COORD_EVENT_CREATED)
-            rd_fail(r, COORD_EPROTO);
+            mp_read_fail(r, COORD_EPROTO);
         s->u.event.path = rd_path(r, lim);
         break;
     default: /* no body */
@@ -1229,13 +926,13 @@ int wire_decode_resp(const uint8_t *msg, size_t len,
     memset(out, 0, sizeof(*out));
     if (len > lim->frame_bytes_max)
         return COORD_ETOOBIG;
-    struct rd r = {msg, msg + len, 0};
+    struct mp_reader r = {msg, msg + len, 0};
     uint32_t n, op;
     const struct op_info *info = rd_prologue(&r, &n, 4, &op);
     out->op = op;
-    out->xid = rd_sint(&r, WIRE_XID_EVENT, INT64_MAX);
-    out->zxid = rd_uint(&r, UINT64_MAX);
-    out->err = (int32_t)rd_sint(&r, INT32_MIN, 0);
+    out->xid = mp_read_sint(&r, WIRE_XID_EVENT, INT64_MAX);
+    out->zxid = mp_read_uint(&r, UINT64_MAX);
+    out->err = (int32_t)mp_read_sint(&r, INT32_MIN, 0);
     if (r.err)
         return r.err;
     bool event = op == WIRE_OP_WATCH_EVENT;
@@ -1249,6 +946,6 @@ int wire_decode_resp(const uint8_t *msg, size_t len,
         return COORD_EPROTO;
     rd_resp_body(&r, lim, out);
     if (!r.err && r.p != r.end)
-        rd_fail(&r, COORD_EPROTO);
+        mp_read_fail(&r, COORD_EPROTO);
     return r.err;
 }

@@ -144,6 +144,52 @@ static void bench_children(struct tree *t)
            full * 1e3);
 }
 
+struct membuf {
+    char *p;
+    size_t len, cap, pos;
+};
+
+static int mem_write(void *data, const void *b, size_t len)
+{
+    struct membuf *m = data;
+    if (m->len + len > m->cap) {
+        m->cap = (m->len + len) * 2;
+        m->p = realloc(m->p, m->cap);
+    }
+    memcpy(m->p + m->len, b, len);
+    m->len += len;
+    return 0;
+}
+
+static long mem_read(void *data, void *buf, size_t cap)
+{
+    struct membuf *m = data;
+    size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    return (long)n;
+}
+
+static void bench_snapshot(struct tree *t)
+{
+    struct membuf m = { 0 };
+    double t0 = now_s();
+    if (tree_snapshot_write(t, mem_write, &m) != 0)
+        exit(1);
+    double w = now_s() - t0;
+    struct tree *u;
+    t0 = now_s();
+    if (tree_snapshot_load(&u, NULL, mem_read, &m) != 0 ||
+        tree_digest(u) != tree_digest(t))
+        exit(1);
+    double l = now_s() - t0;
+    printf("snapshot of %llu nodes: %.1f MB, write %.2f s, load (with "
+           "validation) %.2f s\n", (unsigned long long)tree_node_count(t),
+           (double)m.len / 1e6, w, l);
+    tree_close(u);
+    free(m.p);
+}
+
 /* Paths of the big tree, generated before timing. */
 struct paths {
     char *buf;
@@ -250,6 +296,7 @@ int main(int argc, char **argv)
         tree_exists(t, ps.buf + ps.off[k], ps.len[k], &st);
     }
     printf("exists reads: %.0f/s\n", (double)ps.n / (now_s() - t0));
+    bench_snapshot(t);
     bench_children(t);
     tree_close(t);
     free(ps.buf);

@@ -141,21 +141,26 @@ static int ctl_multi_ops(struct ctl *x, char **ops, size_t *n)
     return 0;
 }
 
+/* One result line. An op with no error in a failed multi was undone:
+ * it is shown as rolled back, never as ok. */
 static void ctl_multi_print(struct ctl *x, const struct ctl_mop *rec,
-                            const struct coord_op_result *r)
+                            const struct coord_op_result *r, int status)
 {
-    int err = r ? r->err : COORD_ESKIPPED;
+    int err = r->err;
+    bool ok = err == 0 && status == 0;
     if (x->json) {
         printf("{\"op\":\"%s\",\"path\":", rec->kind);
         ctl_json_str(stdout, rec->path, strlen(rec->path));
-        printf(",\"ok\":%s", err == 0 ? "true" : "false");
+        printf(",\"ok\":%s", ok ? "true" : "false");
         if (err != 0)
             printf(",\"error\":\"%s\"", coord_errname(err));
-        if (err == 0 && r->path != NULL) {
+        else if (!ok)
+            fputs(",\"rolled_back\":true", stdout);
+        if (ok && r->path != NULL) {
             fputs(",\"created\":", stdout);
             ctl_json_str(stdout, r->path, strlen(r->path));
         }
-        if (err == 0 && (r->op == 10 || r->op == 14)) {
+        if (ok && (r->op == 10 || r->op == 14)) {
             fputs(",\"stat\":", stdout);
             ctl_json_stat(stdout, &r->stat);
         }
@@ -163,10 +168,10 @@ static void ctl_multi_print(struct ctl *x, const struct ctl_mop *rec,
         return;
     }
     printf("%-6s  %s  %s", rec->kind, rec->path,
-           err == 0 ? "ok" : coord_errname(err));
-    if (err == 0 && r->path != NULL)
+           ok ? "ok" : err == 0 ? "rolled-back" : coord_errname(err));
+    if (ok && r->path != NULL)
         printf("  %s", r->path);
-    else if (err == 0 && r->op == 14)
+    else if (ok && r->op == 14)
         printf("  version=%" PRId32, r->stat.version);
     fputc('\n', stdout);
 }
@@ -180,7 +185,7 @@ static int ctl_multi_report(struct ctl *x, struct coord_multi *m,
         const struct coord_op_result *r = coord_multi_result(m, i);
         if (r == NULL)
             break;
-        ctl_multi_print(x, &ctl_mops[i], r);
+        ctl_multi_print(x, &ctl_mops[i], r, status);
         if (first < 0 && r->err != 0 && r->err != COORD_ESKIPPED)
             first = (int)i;
     }

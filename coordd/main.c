@@ -97,6 +97,7 @@ static int run(const struct coordd_config *cfg, struct store *st)
         .out_bytes_max = COORDD_CONN_OUT_BYTES_MAX,
         .out_pause_bytes = COORDD_CONN_OUT_PAUSE_BYTES,
         .tick_ms = nc.tick_ms,
+        .handle_signals = true,
     };
     struct net *net = NULL;
     rc = net_init(&net, &netc, &cb, err, sizeof(err));

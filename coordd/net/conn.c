@@ -33,26 +33,29 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void conn_update_reading(struct net_conn *c)
 {
-    bool want = !c->paused && !c->out_paused && !c->closing && !c->dead;
+    bool want = !c->paused && !c->out_paused && !c->closing && !c->dead &&
+                !c->connecting;
     if (want && !ev_is_active(&c->rd))
         ev_io_start(c->net->loop, &c->rd);
     else if (!want && ev_is_active(&c->rd))
         ev_io_stop(c->net->loop, &c->rd);
 }
 
-static struct net_conn *conn_new(struct net *n, int fd,
-                                 const struct sockaddr_in *sa)
+struct net_conn *net__conn_new(struct net *n, int fd, const char *peer,
+                               uint8_t kind)
 {
     struct net_conn *c = coord_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->net = n;
     c->fd = fd;
+    c->kind = kind;
     c->id = ++n->next_id;
-    wire_buf_init(&c->out, n->cfg.out_bytes_max);
-    char ip[INET_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
-    snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(sa->sin_port));
+    wire_buf_init(&c->out, kind == NET_CONN_PEER_OUT
+                               ? n->cfg.peer_out_bytes_max +
+                                     n->cfg.frame_max + WIRE_PREFIX_BYTES
+                               : n->cfg.out_bytes_max);
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
     ev_io_init(&c->rd, conn_read_cb, fd, EV_READ);
     c->rd.data = c;
     ev_io_init(&c->wr, conn_write_cb, fd, EV_WRITE);
@@ -65,36 +68,73 @@ static struct net_conn *conn_new(struct net *n, int fd,
     return c;
 }
 
-void net__accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void sockaddr_text(const struct sockaddr_in *sa, char *out,
+                          size_t cap)
 {
-    (void)loop;
-    (void)revents;
-    struct net *n = w->data;
+    char ip[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
+    snprintf(out, cap, "%s:%u", ip, ntohs(sa->sin_port));
+}
+
+void net__conn_start(struct net_conn *c)
+{
+    conn_update_reading(c);
+}
+
+/* Accepts up to 64 connections of one kind from listening socket lfd. */
+static void accept_some(struct net *n, int lfd, uint8_t kind)
+{
     for (int i = 0; i < 64; i++) {
         struct sockaddr_in sa;
         socklen_t sl = sizeof(sa);
-        int fd = accept4(n->listen_fd, (struct sockaddr *)&sa, &sl,
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or a transient error: retry next wake-up */
-        if (n->n_conns >= n->cfg.conns_max) {
+        if (n->n_conns >= n->cfg.conns_max + NET_PEERS_MAX) {
             close(fd);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct net_conn *c = conn_new(n, fd, &sa);
+        char text[48];
+        sockaddr_text(&sa, text, sizeof(text));
+        struct net_conn *c = net__conn_new(n, fd, text, kind);
         if (!c) {
             close(fd);
             continue;
         }
-        if (n->cb.on_accept && n->cb.on_accept(n->cb.data, c) != 0) {
+        if (kind == NET_CONN_CLIENT && n->cb.on_accept &&
+            n->cb.on_accept(n->cb.data, c) != 0) {
             c->user = NULL;
             net__conn_destroy(c, 0);
             continue;
         }
         conn_update_reading(c);
     }
+}
+
+void net__accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct net *n = w->data;
+    if (n->n_conns >= n->cfg.conns_max) {
+        /* Refuse: accept and close, so clients see a reset at once. */
+        int fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    accept_some(n, n->listen_fd, NET_CONN_CLIENT);
+}
+
+void net__peer_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct net *n = w->data;
+    accept_some(n, n->peer_fd, NET_CONN_PEER_IN);
 }
 
 /* Unlinks c, stops its watchers and queues it for freeing at the end of
@@ -117,7 +157,9 @@ void net__conn_destroy(struct net_conn *c, int reason)
     if (c->next)
         c->next->prev = c->prev;
     n->n_conns--;
-    if (reason && n->cb.on_close)
+    if (c->kind == NET_CONN_PEER_OUT)
+        net__peer_link_down(c);
+    else if (reason && n->cb.on_close)
         n->cb.on_close(n->cb.data, c, reason);
     c->next_dead = n->dead;
     n->dead = c;
@@ -175,8 +217,14 @@ static int conn_process_input(struct net_conn *c)
             reason = NET_CLOSE_PROTO;
             break;
         }
-        rc = n->cb.on_frame(n->cb.data, c, c->in + off + WIRE_PREFIX_BYTES,
-                            fb - WIRE_PREFIX_BYTES);
+        const uint8_t *msg = c->in + off + WIRE_PREFIX_BYTES;
+        size_t len = fb - WIRE_PREFIX_BYTES;
+        if (c->kind == NET_CONN_CLIENT)
+            rc = n->cb.on_frame(n->cb.data, c, msg, len);
+        else if (c->kind == NET_CONN_PEER_IN && n->cb.on_peer_frame)
+            rc = n->cb.on_peer_frame(n->cb.data, c, msg, len);
+        else
+            rc = COORD_EPROTO; /* nothing is sent back on our links */
         off += fb;
         if (rc != 0) {
             net_conn_close(c);
@@ -256,6 +304,11 @@ static int conn_write_out(struct net_conn *c)
 static void conn_flush(struct net_conn *c)
 {
     struct net *n = c->net;
+    if (c->connecting) {
+        if (!ev_is_active(&c->wr))
+            ev_io_start(n->loop, &c->wr);
+        return;
+    }
     int reason = conn_write_out(c);
     if (reason) {
         net__conn_destroy(c, reason);
@@ -281,7 +334,20 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
-    conn_flush(w->data);
+    struct net_conn *c = w->data;
+    if (c->connecting) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) {
+            net__conn_destroy(c, NET_CLOSE_ERROR);
+            return;
+        }
+        c->connecting = false;
+        conn_update_reading(c);
+        net__peer_link_up(c);
+    }
+    conn_flush(c);
 }
 
 void net__flush_all(struct net *n)
@@ -365,4 +431,9 @@ const char *net_conn_peer(const struct net_conn *c)
 size_t net_conn_out_pending(const struct net_conn *c)
 {
     return c->out.len - c->out_sent;
+}
+
+bool net_conn_is_peer(const struct net_conn *c)
+{
+    return c->kind != NET_CONN_CLIENT;
 }

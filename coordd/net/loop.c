@@ -26,16 +26,18 @@ static void set_err(char *errmsg, size_t len, const char *what, int e)
         snprintf(errmsg, len, "%s: %s", what, strerror(e));
 }
 
-static int listen_on(struct net *n, char *errmsg, size_t errlen)
+/* Binds and listens on host:port (numeric IPv4; port 0 picks one). */
+int net__listen(const char *host, uint16_t port, int *fd_out,
+                uint16_t *bound, char *errmsg, size_t errlen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
-    if (inet_pton(AF_INET, n->cfg.client_host, &sa.sin_addr) != 1) {
+    if (!host || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         if (errmsg && errlen)
-            snprintf(errmsg, errlen, "bad listen address '%s'",
-                     n->cfg.client_host);
+            snprintf(errmsg, errlen, "bad listen address '%s' (numeric "
+                     "IPv4 expected)", host ? host : "");
         return COORD_EINVAL;
     }
-    sa.sin_port = htons(n->cfg.client_port);
+    sa.sin_port = htons(port);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         set_err(errmsg, errlen, "socket", errno);
@@ -51,9 +53,24 @@ static int listen_on(struct net *n, char *errmsg, size_t errlen)
     }
     socklen_t sl = sizeof(sa);
     getsockname(fd, (struct sockaddr *)&sa, &sl);
-    n->port = ntohs(sa.sin_port);
-    n->listen_fd = fd;
+    *bound = ntohs(sa.sin_port);
+    *fd_out = fd;
     return 0;
+}
+
+static int listen_all(struct net *n, char *errmsg, size_t errlen)
+{
+    int rc = net__listen(n->cfg.client_host, n->cfg.client_port,
+                         &n->listen_fd, &n->port, errmsg, errlen);
+    if (rc || !n->cfg.peer_host)
+        return rc;
+    rc = net__listen(n->cfg.peer_host, n->cfg.peer_port, &n->peer_fd,
+                     &n->peer_port_bound, errmsg, errlen);
+    if (rc) {
+        close(n->listen_fd);
+        n->listen_fd = -1;
+    }
+    return rc;
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -113,10 +130,18 @@ static void start_watchers(struct net *n)
     ev_prepare_start(n->loop, &n->prepare_w);
     ev_signal_init(&n->term_w, signal_cb, SIGTERM);
     n->term_w.data = n;
-    ev_signal_start(n->loop, &n->term_w);
     ev_signal_init(&n->int_w, signal_cb, SIGINT);
     n->int_w.data = n;
-    ev_signal_start(n->loop, &n->int_w);
+    if (n->cfg.handle_signals) {
+        ev_signal_start(n->loop, &n->term_w);
+        ev_signal_start(n->loop, &n->int_w);
+    }
+    if (n->peer_fd >= 0) {
+        ev_io_init(&n->peer_listen_w, net__peer_accept_cb, n->peer_fd,
+                   EV_READ);
+        n->peer_listen_w.data = n;
+        ev_io_start(n->loop, &n->peer_listen_w);
+    }
 }
 
 int net_init(struct net **out, const struct net_config *cfg,
@@ -132,12 +157,13 @@ int net_init(struct net **out, const struct net_config *cfg,
     n->cfg = *cfg;
     n->cb = *cb;
     n->listen_fd = -1;
+    n->peer_fd = -1;
     n->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!n->loop) {
         coord_free(n);
         return COORD_ENOMEM;
     }
-    int rc = listen_on(n, errmsg, errlen);
+    int rc = listen_all(n, errmsg, errlen);
     if (rc) {
         ev_loop_destroy(n->loop);
         coord_free(n);
@@ -164,8 +190,13 @@ void net_close(struct net *n)
         return;
     while (n->conns)
         net__conn_destroy(n->conns, NET_CLOSE_SHUTDOWN);
+    net__peers_close(n);
     net__reap(n);
     net_stop_listening(n);
+    if (n->peer_fd >= 0) {
+        ev_io_stop(n->loop, &n->peer_listen_w);
+        close(n->peer_fd);
+    }
     /* Signal watchers are process-wide in libev: detach them so another
      * loop (a restarted net, a test) may take the signals. */
     ev_signal_stop(n->loop, &n->term_w);
@@ -196,6 +227,11 @@ void net_wakeup(struct net *n)
 uint16_t net_client_port(const struct net *n)
 {
     return n->port;
+}
+
+uint16_t net_peer_port(const struct net *n)
+{
+    return n->peer_port_bound;
 }
 
 int64_t net_now_ms(const struct net *n)

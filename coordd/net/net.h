@@ -1,7 +1,9 @@
 /* net.h -- every socket and libev watcher of coordd lives behind this
  * header: the event loop, the tick timer, the cross-thread wake-up, signals,
  * and client connections (listening, framing, output buffering and
- * backpressure). Peer links for Raft come later in peer.c.
+ * backpressure) and peer links (peer.c): an outgoing link per peer,
+ * dialed from this node's own address and re-dialed with backoff, used
+ * only to send; incoming links from peers, used only to receive.
  *
  * net/ knows frames, not messages: it hands each complete frame body to
  * node.c through a callback and sends what node.c encodes into a
@@ -57,6 +59,14 @@ struct net_callbacks {
     void (*on_prepare)(void *data);
     /* SIGTERM or SIGINT arrived. */
     void (*on_signal)(void *data, int signo);
+    /* A frame on an incoming peer link (the first is the peer's
+     * handshake). Return 0, or a COORD_E* code to close the link. */
+    int (*on_peer_frame)(void *data, struct net_conn *c, const uint8_t *msg,
+                         size_t len);
+    /* The outgoing link to peer id is up: write the handshake into out. */
+    void (*on_peer_up)(void *data, uint64_t id, struct wire_buf *out);
+    /* The outgoing link to peer id dropped; what it held is lost. */
+    void (*on_peer_down)(void *data, uint64_t id);
 };
 
 struct net_config {
@@ -67,6 +77,12 @@ struct net_config {
     size_t out_bytes_max;     /* unread output that closes a connection */
     size_t out_pause_bytes;   /* unread output that pauses reading */
     uint32_t tick_ms;
+    const char *peer_host;    /* listen on, and dial from, this address;
+                                 NULL: no peer links (single node) */
+    uint16_t peer_port;       /* 0: pick a free port (tests) */
+    size_t peer_out_bytes_max; /* unsent bytes queued to one peer */
+    bool handle_signals;      /* SIGTERM/SIGINT -> on_signal (one net per
+                                 process may take them) */
 };
 
 /* Creates the loop and the listening socket. Returns 0, COORD_EINVAL (bad
@@ -93,6 +109,22 @@ int64_t net_now_ms(const struct net *n);
 /* Stops accepting new connections (shutdown). */
 void net_stop_listening(struct net *n);
 
+/* ---- Peers ------------------------------------------------------------- */
+
+/* Starts dialing peer id at host:port (numeric IPv4). COORD_EEXIST-like
+ * duplicates return COORD_EINVAL; COORD_ETOOMANY past COORDD_MEMBERS_MAX. */
+int net_peer_add(struct net *n, uint64_t id, const char *host,
+                 uint16_t port);
+/* Closes the link to id and forgets it. */
+void net_peer_remove(struct net *n, uint64_t id);
+/* The output buffer of the link to id, or NULL when the link is down or
+ * holds more than peer_out_bytes_max unsent bytes (drop the message: Raft
+ * retransmits). Call net_peer_mark() after encoding into it. */
+struct wire_buf *net_peer_out(struct net *n, uint64_t id);
+void net_peer_mark(struct net *n, uint64_t id);
+bool net_peer_is_up(const struct net *n, uint64_t id);
+uint16_t net_peer_port(const struct net *n);
+
 /* ---- Connections ------------------------------------------------------- */
 
 /* The output buffer of c: encode whole frames into it (wire_encode_resp);
@@ -116,5 +148,7 @@ uint64_t net_conn_id(const struct net_conn *c);
 const char *net_conn_peer(const struct net_conn *c);
 /* Bytes of output not yet written to the socket. */
 size_t net_conn_out_pending(const struct net_conn *c);
+/* True for an incoming peer link (not a client). */
+bool net_conn_is_peer(const struct net_conn *c);
 
 #endif /* COORDD_NET_H */

@@ -11,10 +11,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coord.h"
@@ -268,6 +270,187 @@ static void connection_limit_refuses_extra(void **state)
     stop(f);
 }
 
+/* ---- peer links ---- */
+
+struct peerside {
+    struct net *net;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int frames;      /* frames received on incoming links */
+    int64_t last_xid;
+    bool order_ok;
+    int ups, downs;
+    char from[80];   /* remote address of the last incoming link */
+};
+
+static struct peerside pa, pb;
+
+static int peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
+                      size_t len)
+{
+    struct peerside *p = data;
+    struct wire_limits lim;
+    wire_limits_default(&lim);
+    struct wire_req q;
+    if (wire_decode_req(msg, len, &lim, &q) != 0)
+        return COORD_EPROTO;
+    pthread_mutex_lock(&p->mu);
+    if (q.xid != 0 && q.xid != p->last_xid + 1)
+        p->order_ok = false;
+    if (q.xid != 0)
+        p->last_xid = q.xid;
+    p->frames++;
+    snprintf(p->from, sizeof(p->from), "%s", net_conn_peer(c));
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+static void peer_up(void *data, uint64_t id, struct wire_buf *out)
+{
+    struct peerside *p = data;
+    struct wire_limits lim;
+    wire_limits_default(&lim);
+    struct wire_req hs = {.op = WIRE_OP_PING, .xid = 0}; /* "handshake" */
+    (void)id;
+    if (wire_encode_req(out, &hs, &lim) != 0)
+        abort();
+    pthread_mutex_lock(&p->mu);
+    p->ups++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void peer_down(void *data, uint64_t id)
+{
+    struct peerside *p = data;
+    (void)id;
+    pthread_mutex_lock(&p->mu);
+    p->downs++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int peer_client_frame(void *data, struct net_conn *c,
+                             const uint8_t *msg, size_t len)
+{
+    (void)data, (void)c, (void)msg, (void)len;
+    return 0;
+}
+
+/* Sends `count` pings with xids first.. on the loop thread (on_wakeup). */
+static int send_first, send_count;
+static uint64_t send_to;
+
+static void peer_wakeup(void *data)
+{
+    struct peerside *p = data;
+    if (send_count == 0) {
+        net_stop(p->net);
+        return;
+    }
+    struct wire_limits lim;
+    wire_limits_default(&lim);
+    for (int i = 0; i < send_count; i++) {
+        struct wire_buf *out = net_peer_out(p->net, send_to);
+        if (!out)
+            abort();
+        struct wire_req q = {.op = WIRE_OP_PING, .xid = send_first + i};
+        if (wire_encode_req(out, &q, &lim) != 0)
+            abort();
+        net_peer_mark(p->net, send_to);
+    }
+    send_count = 0;
+}
+
+static void *peer_loop(void *arg)
+{
+    struct peerside *p = arg;
+    net_run(p->net);
+    return NULL;
+}
+
+static void peer_start(struct peerside *p, const char *host, uint16_t port)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->order_ok = true;
+    struct net_config cfg = {.client_host = host, .client_port = 0,
+                             .frame_max = 64 * 1024, .conns_max = 16,
+                             .out_bytes_max = 1 << 20,
+                             .out_pause_bytes = 1 << 18, .tick_ms = 5,
+                             .peer_host = host, .peer_port = port,
+                             .peer_out_bytes_max = 1 << 20};
+    struct net_callbacks cb = {.data = p, .on_frame = peer_client_frame,
+                               .on_peer_frame = peer_frame,
+                               .on_peer_up = peer_up,
+                               .on_peer_down = peer_down,
+                               .on_wakeup = peer_wakeup};
+    char err[128];
+    assert_int_equal(net_init(&p->net, &cfg, &cb, err, sizeof(err)), 0);
+}
+
+static void peer_run(struct peerside *p)
+{
+    assert_int_equal(pthread_create(&p->thread, NULL, peer_loop, p), 0);
+}
+
+static void peer_stop(struct peerside *p)
+{
+    send_count = 0;
+    net_wakeup(p->net);
+    pthread_join(p->thread, NULL);
+    net_close(p->net);
+}
+
+static bool wait_for(struct peerside *p, int *field, int want)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&p->mu);
+    while (*field < want &&
+           pthread_cond_timedwait(&p->cv, &p->mu, &ts) == 0)
+        ;
+    bool ok = *field >= want;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+static void peer_links_deliver_in_order_and_redial(void **state)
+{
+    (void)state;
+    /* B listens for peers on 127.0.0.3; A dials it from 127.0.0.2. */
+    peer_start(&pb, "127.0.0.3", 0);
+    uint16_t bport = net_peer_port(pb.net);
+    peer_run(&pb);
+    peer_start(&pa, "127.0.0.2", 0);
+    assert_int_equal(net_peer_add(pa.net, 2, "127.0.0.3", bport), 0);
+    assert_int_equal(net_peer_add(pa.net, 2, "127.0.0.3", bport),
+                     COORD_EINVAL);
+    peer_run(&pa);
+    assert_true(wait_for(&pa, &pa.ups, 1));
+    assert_true(wait_for(&pb, &pb.frames, 1)); /* the handshake */
+    assert_true(strncmp(pb.from, "127.0.0.2:", 10) == 0); /* bound source */
+    send_to = 2;
+    send_first = 1;
+    send_count = 500;
+    net_wakeup(pa.net);
+    assert_true(wait_for(&pb, &pb.frames, 501));
+    assert_true(pb.order_ok);
+    /* B goes away: A sees its link drop, then redials B's successor. */
+    peer_stop(&pb);
+    assert_true(wait_for(&pa, &pa.downs, 1));
+    peer_start(&pb, "127.0.0.3", bport);
+    peer_run(&pb);
+    assert_true(wait_for(&pa, &pa.ups, 2));
+    assert_true(wait_for(&pb, &pb.frames, 1));
+    peer_stop(&pa);
+    peer_stop(&pb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +459,7 @@ int main(void)
         cmocka_unit_test(oversized_frame_closes_only_that_connection),
         cmocka_unit_test(undecodable_request_gets_error_reply),
         cmocka_unit_test(connection_limit_refuses_extra),
+        cmocka_unit_test(peer_links_deliver_in_order_and_redial),
     };
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }

@@ -124,6 +124,7 @@ int raft_conf_decode(const struct raft_entry *e, struct raft_conf *conf,
     }
     if (!raft_conf_valid(&c))
         return COORD_ECORRUPT;
+    coord_assert(c.n == n && need + clen == e->len);
     if (conf != NULL)
         *conf = c;
     if (change_type != NULL)
@@ -169,6 +170,7 @@ void raft_conf_refresh(struct raft *r)
     struct raft_conf c;
     uint64_t idx = 0;
     raft_conf_at(r, raft_log_last(r), &c, &idx);
+    coord_assert(raft_conf_valid(&c));
     if (idx != r->conf_index || memcmp(&c, &r->conf, sizeof(c)) != 0)
         raft_conf_set(r, &c, idx);
     coord_assert(r->conf_index <= raft_log_last(r));

@@ -35,6 +35,8 @@ void raft_reset_timeout(struct raft *r)
  * timeout does not grant (pre)votes, nor raise its term for them. */
 bool raft_in_lease(const struct raft *r)
 {
+    coord_assert(r->cfg.election_ticks > 0);
+    coord_assert(r->leader != r->id || r->role == RAFT_LEADER);
     return r->leader != RAFT_NONE && r->elapsed < r->cfg.election_ticks;
 }
 
@@ -59,6 +61,8 @@ void raft_become_follower(struct raft *r, uint64_t term, uint64_t leader)
 
 static void tick_leader(struct raft *r)
 {
+    coord_assert(r->role == RAFT_LEADER && r->leader == r->id);
+    coord_assert(r->elapsed < r->cfg.election_ticks);
     r->elapsed++;
     if (r->transfer_to != RAFT_NONE &&
         ++r->transfer_elapsed >= r->cfg.election_ticks) {
@@ -88,6 +92,8 @@ static void tick_leader(struct raft *r)
 
 void raft_tick(struct raft *r)
 {
+    coord_assert(r->role >= RAFT_FOLLOWER && r->role <= RAFT_LEADER);
+    coord_assert(r->role == RAFT_LEADER || r->timeout >= r->cfg.election_ticks);
     r->ticks++;
     if (r->role == RAFT_LEADER) {
         tick_leader(r);
@@ -154,6 +160,7 @@ void raft_tally_self(struct raft *r)
         return;
     struct raft_prog *self = raft_prog_find(r, r->id);
     coord_assert(self != NULL);
+    coord_assert(r->leader == RAFT_NONE);
     if (r->role == RAFT_CANDIDATE && self->vote == 0 &&
         r->seq_acked >= r->self_vote_seq)
         self->vote = 1;
@@ -226,6 +233,7 @@ void raft_recv_vote_resp(struct raft *r, const struct raft_msg *m)
     if (p == NULL || p->role != RAFT_VOTER || p->id == r->id)
         return;
     coord_assert(r->role == RAFT_PRECANDIDATE || r->vote == r->id);
+    coord_assert(r->leader == RAFT_NONE);
     p->vote = m->reject ? -1 : 1;
     raft_tally_self(r);
 }

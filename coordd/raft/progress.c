@@ -34,6 +34,7 @@ static uint32_t prog_ring_alloc(struct raft *r)
 static void prog_init(struct raft *r, struct raft_prog *p,
                       const struct raft_member *m)
 {
+    coord_assert(m->id != RAFT_NONE);
     memset(p, 0, sizeof(*p));
     p->id = m->id;
     p->role = m->role;
@@ -41,6 +42,7 @@ static void prog_init(struct raft *r, struct raft_prog *p,
     p->state = RAFT_PROG_PROBE;
     p->ring = prog_ring_alloc(r);
     p->recent_active = true;
+    coord_assert(p->ring < RAFT_MEMBERS_MAX && r->ring_used[p->ring]);
 }
 
 /* Rebuild the table from r->conf: members that stay keep their progress. */

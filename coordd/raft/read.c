@@ -27,6 +27,8 @@ void raft_read_out(struct raft *r, uint64_t id, uint64_t index, int status)
 static void read_finish(struct raft *r, const struct raft_rd *rd,
                         uint64_t index, int status)
 {
+    coord_assert(status <= 0);
+    coord_assert(status != 0 || r->role == RAFT_LEADER);
     if (rd->from == RAFT_NONE) {
         raft_read_out(r, rd->id, index, status);
         return;
@@ -85,6 +87,8 @@ void raft_read_advance(struct raft *r)
 {
     if (r->role != RAFT_LEADER || r->n_rds == 0)
         return;
+    coord_assert(r->read_done <= r->read_round);
+    coord_assert(r->n_rds <= r->cfg.reads_max);
     bool term_ok = raft_log_term(r, r->commit) == r->term;
     uint64_t done = round_confirmed(r);
     if (done > r->read_done && done <= r->read_round)
@@ -149,6 +153,8 @@ void raft_recv_read_index(struct raft *r, const struct raft_msg *m)
 
 void raft_recv_read_index_resp(struct raft *r, const struct raft_msg *m)
 {
+    coord_assert(m->type == RAFT_MSG_READ_INDEX_RESP);
+    coord_assert(r->n_rds <= r->cfg.reads_max);
     if (r->role == RAFT_LEADER)
         return;
     for (uint32_t i = 0; i < r->n_rds; i++) {
@@ -171,6 +177,7 @@ void raft_read_ack(struct raft *r, struct raft_prog *p, uint64_t ctx)
     if (ctx >> 32 != r->term || ctx > r->read_round || ctx <= p->read_ack)
         return;
     p->read_ack = ctx;
+    coord_assert(p->read_ack <= r->read_round);
     raft_read_advance(r);
 }
 

@@ -90,6 +90,8 @@ void raft_send_append(struct raft *r, struct raft_prog *p, bool probe)
 
 void raft_broadcast_append(struct raft *r)
 {
+    coord_assert(r->role == RAFT_LEADER);
+    coord_assert(r->n_prog == r->conf.n);
     for (uint32_t i = 0; i < r->n_prog; i++)
         raft_send_append(r, &r->prog[i], false);
 }
@@ -97,6 +99,7 @@ void raft_broadcast_append(struct raft *r)
 void raft_broadcast_heartbeat(struct raft *r)
 {
     coord_assert(r->role == RAFT_LEADER);
+    coord_assert(r->read_round >> 32 == r->term);
     for (uint32_t i = 0; i < r->n_prog; i++) {
         struct raft_prog *p = &r->prog[i];
         if (p->id == r->id)
@@ -126,6 +129,8 @@ static uint64_t append_entries(struct raft *r, const struct raft_msg *m)
 {
     bool conf = false;
     uint32_t i = 0;
+    coord_assert(r->role == RAFT_FOLLOWER);
+    coord_assert(raft_log_term(r, m->index) == m->log_term);
     for (; i < m->n_entries; i++) {
         const struct raft_entry *e = &m->entries[i];
         if (e->index <= raft_log_last(r)) {
@@ -174,8 +179,10 @@ static void append_reject(struct raft *r, const struct raft_msg *m,
                           struct raft_msg *resp)
 {
     uint64_t h = m->index < raft_log_last(r) ? m->index : raft_log_last(r);
+    coord_assert(h >= r->commit);
     while (h > r->log_start && raft_log_term(r, h) > m->log_term)
         h--;
+    coord_assert(h >= r->log_start && h <= m->index);
     resp->reject = true;
     resp->index = m->index;
     resp->hint_index = h;
@@ -226,8 +233,10 @@ static uint64_t leader_probe_from(const struct raft *r, uint64_t hint,
                                   uint64_t hint_term)
 {
     uint64_t j = hint < raft_log_last(r) ? hint : raft_log_last(r);
+    coord_assert(r->role == RAFT_LEADER);
     while (j > r->log_start && raft_log_term(r, j) > hint_term)
         j--;
+    coord_assert(j <= raft_log_last(r));
     return j;
 }
 
@@ -313,6 +322,7 @@ void raft_recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
     struct raft_prog *p = raft_prog_find(r, m->from);
     if (p == NULL || p->id == r->id || r->role != RAFT_LEADER)
         return;
+    coord_assert(m->type == RAFT_MSG_HEARTBEAT_RESP);
     p->recent_active = true;
     p->paused = false;
     raft_read_ack(r, p, m->ctx);
@@ -335,6 +345,7 @@ void raft_maybe_commit(struct raft *r)
     raft_trace(r, "commit %llu -> %llu", (unsigned long long)r->commit,
                (unsigned long long)q);
     r->commit = q;
+    coord_assert(raft_log_term(r, r->commit) == r->term);
     raft_read_advance(r);
     /* §4.2.2: a leader outside the configuration steps down once that
      * configuration is committed (bug 16, bug 19). */
@@ -379,6 +390,8 @@ int raft_propose(struct raft *r, const struct raft_event *ev)
 
 void raft_transfer_check(struct raft *r, struct raft_prog *p)
 {
+    coord_assert(r->role == RAFT_LEADER);
+    coord_assert(p->match <= raft_log_last(r));
     if (r->transfer_to != p->id || p->match != raft_log_last(r))
         return;
     struct raft_msg *m = raft_msg_new(r, RAFT_MSG_TIMEOUT_NOW, p->id);
@@ -410,8 +423,10 @@ int raft_transfer(struct raft *r, uint64_t to)
         return 0;
     if (p == NULL || p->role != RAFT_VOTER)
         return COORD_EINVAL;
+    coord_assert(to != r->id && to != RAFT_NONE);
     r->transfer_to = to;
     r->transfer_elapsed = 0;
+    coord_assert(r->role == RAFT_LEADER);
     raft_trace(r, "transfer to %llu (match %llu, last %llu)",
                (unsigned long long)to, (unsigned long long)p->match,
                (unsigned long long)raft_log_last(r));
@@ -431,4 +446,5 @@ void raft_recv_timeout_now(struct raft *r, const struct raft_msg *m)
         return;
     raft_trace(r, "TIMEOUT_NOW from %llu", (unsigned long long)m->from);
     raft_campaign(r, false, true);
+    coord_assert(r->role == RAFT_CANDIDATE || r->role == RAFT_LEADER);
 }

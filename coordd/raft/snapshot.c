@@ -79,6 +79,7 @@ void raft_recv_snapshot_resp(struct raft *r, const struct raft_msg *m)
     if (p == NULL || p->id == r->id || r->role != RAFT_LEADER)
         return;
     p->recent_active = true;
+    coord_assert(r->snap_index >= r->log_start);
     if (p->state != RAFT_PROG_SNAPSHOT || m->index != p->snap_index)
         return; /* stale */
     /* The follower's offset is authoritative: forward on an ack, back if
@@ -143,6 +144,8 @@ static void snapshot_install(struct raft *r, const struct raft_msg *m)
 static void snapshot_resp(struct raft *r, const struct raft_msg *m,
                           bool reject)
 {
+    coord_assert(r->role == RAFT_FOLLOWER);
+    coord_assert(r->rcv_offset <= r->rcv_meta.size || !r->rcv_active);
     struct raft_msg *resp = raft_msg_new(r, RAFT_MSG_SNAPSHOT_RESP, m->from);
     if (resp == NULL)
         return;

@@ -60,6 +60,7 @@ static int restore_load(struct raft *r, const struct raft_restore *rs)
     }
     r->persist_from = 0;
     r->stable = raft_log_last(r);
+    coord_assert(raft_log_last(r) == s->index + rs->n_entries);
     struct raft_conf c;
     uint64_t ci = 0;
     raft_conf_at(r, raft_log_last(r), &c, &ci);
@@ -190,6 +191,8 @@ void raft_hand_committed(struct raft *r)
 static void persist_record(struct raft *r, uint64_t seq)
 {
     uint64_t last = raft_log_last(r);
+    coord_assert(seq > r->seq_acked);
+    coord_assert(r->prec_count <= RAFT_PERSIST_RECORDS);
     struct raft_prec rec = {seq, last, raft_log_term(r, last)};
     if (r->prec_count == RAFT_PERSIST_RECORDS) {
         uint32_t newest =
@@ -226,6 +229,8 @@ static void step_persist(struct raft *r, struct raft_update *u)
 /* Move held messages whose batch is durable into the outbox. */
 static void release_held(struct raft *r)
 {
+    coord_assert(r->held_count <= r->held_cap);
+    coord_assert(r->seq_acked <= r->seq_last);
     while (r->held_count > 0) {
         struct raft_held *h = &r->held[r->held_head];
         if (h->seq > r->seq_acked)
@@ -239,6 +244,7 @@ static void release_held(struct raft *r)
 
 static void step_finish(struct raft *r, struct raft_update *u)
 {
+    coord_assert(r->out == u);
     step_persist(r, u);
     /* Held messages of this step wait for its batch, or for the latest
      * batch in flight (they may describe state it writes). */
@@ -257,6 +263,7 @@ static void step_finish(struct raft *r, struct raft_update *u)
         u->truncate_from = r->install_trunc;
         r->install_due = false;
     }
+    coord_assert(!u->snapshot_install || u->persist_seq == 0);
     raft_hand_committed(r);
     u->msgs = r->msgs;
     u->n_msgs = r->n_msgs;
@@ -312,6 +319,7 @@ static bool msg_names_leader(uint8_t type)
  * pre-vote's exceptions (§9.6). Returns false if the message is done. */
 static bool recv_term(struct raft *r, const struct raft_msg *m)
 {
+    coord_assert(m->to == r->id && m->from != r->id);
     bool vote = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
     if (m->term > r->term) {
         if (vote && !m->transfer && raft_in_lease(r)) {
@@ -398,6 +406,7 @@ static int step_applied(struct raft *r, uint64_t index)
 
 static int step_dispatch(struct raft *r, const struct raft_event *ev)
 {
+    coord_assert(r->n_msgs == 0 && r->n_reads_out == 0);
     switch (ev->type) {
     case RAFT_EV_TICK:
         raft_tick(r);

@@ -705,6 +705,56 @@ static void connection_lost(void **state)
     assert_int_equal(RUN(&P, "stat", "/t1"), 0);
 }
 
+/* The completion file offers every command of `coordctl --help` and the
+ * flags of a command. */
+static void bash_completion(void **state)
+{
+    (void)state;
+    static const char script[] =
+        "source deploy/coordctl.bash-completion || exit 9\n"
+        "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1));\n"
+        "      _coordctl 2>/dev/null; echo \"${COMPREPLY[*]}\"; }\n"
+        "t coordctl ''\n"
+        "t coordctl --json create /a --e\n"
+        "t coordctl rm /a -\n";
+    FILE *f = popen("bash --norc -c \"$(cat)\" > build/ctl-compl.out",
+                    "w");
+    assert_non_null(f);
+    fputs(script, f);
+    assert_int_equal(pclose(f), 0);
+    FILE *o = fopen("build/ctl-compl.out", "r");
+    assert_non_null(o);
+    char cmds[512] = "", create[512] = "", rm[512] = "";
+    assert_non_null(fgets(cmds, sizeof(cmds), o));
+    assert_non_null(fgets(create, sizeof(create), o));
+    assert_non_null(fgets(rm, sizeof(rm), o));
+    fclose(o);
+    unlink("build/ctl-compl.out");
+    assert_int_equal(RUN(&P, "--help"), 0);
+    const char *c = strstr(P.out, "Commands:\n");
+    assert_non_null(c);
+    int n = 0;
+    for (c = strchr(c, '\n') + 1; strncmp(c, "  ", 2) == 0;
+         c = strchr(c, '\n') + 1) {
+        char name[32];
+        assert_int_equal(sscanf(c, " %31s", name), 1);
+        char word[40];
+        snprintf(word, sizeof(word), " %s ", name);
+        char padded[520];
+        snprintf(padded, sizeof(padded), " %.*s ", (int)strcspn(cmds, "\n"),
+                 cmds);
+        if (strstr(padded, word) == NULL)
+            fprintf(stderr, "completion lacks '%s': %s", name, cmds);
+        assert_non_null(strstr(padded, word));
+        n++;
+    }
+    assert_int_equal(n, 10);
+    assert_string_equal(create, "--ephemeral\n");
+    assert_non_null(strstr(rm, "--recursive"));
+    assert_non_null(strstr(rm, "--version"));
+    assert_null(strstr(rm, "--ephemeral"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -721,6 +771,7 @@ int main(void)
         cmocka_unit_test(watch_one_shot),
         cmocka_unit_test(watch_persistent),
         cmocka_unit_test(connection_lost),
+        cmocka_unit_test(bash_completion),
     };
     return cmocka_run_group_tests_name("coordctl", tests, setup, teardown);
 }

@@ -4,7 +4,8 @@
  *
  * Writer: appends canonical msgpack (the smallest encoding of every value)
  * to a struct wire_buf (wire.h), growing it through coord_realloc within
- * its max and keeping the frame being written within its frame limit. The
+ * its max and keeping the frame being written within its frame limit
+ * (writes belong to a frame begun with mp_frame_begin()). The
  * first error (COORD_ENOMEM, COORD_ETOOBIG, COORD_EINVAL) sticks in b->err
  * and every later write is a no-op; mp_frame_end() reports it and drops the
  * partial frame, so encoders check once at the end.

@@ -83,9 +83,11 @@ int tree_session_open(struct tree *t, const struct tree_cmd *cmd)
         return COORD_EINVAL;
     struct tree_session *s = tree_session_find(t, cmd->session_id);
     if (s != NULL) {
-        /* A retried open of the same session is not an error. */
+        /* A retried open of the same session is not an error; nothing is
+         * applied, so the result says "cached". */
         bool same = memcmp(s->secret, cmd->secret, sizeof(s->secret)) == 0 &&
                     s->timeout_ms == cmd->timeout_ms;
+        t->result.cached = same;
         return same ? 0 : COORD_EAUTH;
     }
     if (t->n_sessions >= t->cfg.sessions_max)

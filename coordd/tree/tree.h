@@ -107,7 +107,8 @@ struct tree_op_result {
 struct tree_result {
     int err;       /* overall: 0 or the (first) failing op's error */
     uint64_t zxid; /* the zxid that produced it (older if cached) */
-    bool cached;   /* a duplicate (session, xid): nothing was applied */
+    bool cached;   /* a duplicate (session, xid), or a repeated
+                    * SESSION_OPEN: nothing was applied */
     uint32_t n_ops;
     const struct tree_op_result *ops;
 };

@@ -394,7 +394,9 @@ static void session_close_deletes_ephemerals(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(open_session(f, 7), 0);
+    assert_false(f->r->cached);
     assert_int_equal(open_session(f, 7), 0); /* retried open */
+    assert_true(f->r->cached);
     struct tree_cmd again = { .type = TREE_CMD_SESSION_OPEN, .session_id = 7,
                               .timeout_ms = 10000 };
     assert_int_equal(apply(f, &again), COORD_EAUTH); /* other secret */

@@ -351,6 +351,7 @@ static void m_apply(struct model *m, const struct tree_cmd *c,
     if (c->type == TREE_CMD_NOOP)
         return;
     if (c->type == TREE_CMD_SESSION_OPEN) {
+        *cached = m->s[c->session_id].used;
         m->s[c->session_id].used = true;
         return;
     }
@@ -657,7 +658,7 @@ static void step(struct run *r)
     }
     const struct tree_result *tr2;
     tree_apply(r->twin, r->zxid, &sv->c, NULL, NULL, &tr2);
-    r->n_cached += tr->cached;
+    r->n_cached += tr->cached && sv->c.type != TREE_CMD_SESSION_OPEN;
     if (sv->c.type == TREE_CMD_MULTI && !tr->cached && tr->n_ops > 1) {
         r->n_multi_failed += tr->err != 0;
         r->n_multi_ok += tr->err == 0;

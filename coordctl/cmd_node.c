@@ -184,7 +184,8 @@ static int ctl_tree_walk(struct ctl *x, size_t len, int level)
             rc = ctl_fail(x, l.names[i], COORD_EBADPATH);
             break;
         }
-        ctl_tree_line(x, n, level + 1, sizes ? &l.stats[i] : NULL);
+        ctl_tree_line(x, n, level + 1,
+                      sizes && l.stats ? &l.stats[i] : NULL);
         rc = ctl_tree_walk(x, n, level + 1);
         ctl_path_buf[len] = '\0';
     }

@@ -14,3 +14,12 @@ TEST_EXTRA_SUITES += asan:coordctl-client|COORDCTL_BIN=build/asan/bin/coordctl $
 coordctl-test: $(BUILD)/bin/coordctl $(BUILD)/bin/coordd \
                $(BUILD)/test/integration/test_coordctl
 	$(BUILD)/test/integration/test_coordctl
+
+# `make install` installs coordctl and its bash completion (a rule with no
+# recipe, so other fragments can hang their own install steps on it too).
+.PHONY: install-coordctl
+install: install-coordctl
+install-coordctl: $(BUILD)/bin/coordctl
+	install -D -m 0755 $(BUILD)/bin/coordctl $(DESTDIR)$(PREFIX)/bin/coordctl
+	install -D -m 0644 deploy/coordctl.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/coordctl

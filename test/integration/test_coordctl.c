@@ -657,6 +657,33 @@ static void watch_one_shot(void **state)
     assert_one_error(&Q, "COORD_ENONODE");
 }
 
+/* --container and --ttl nodes are made, and the server removes them once
+ * childless (a watch set while they still have a child sees it). */
+static void container_and_ttl(void **state)
+{
+    (void)state;
+    const char *nodes[] = {"/ct", "/ttl", NULL};
+    assert_int_equal(RUN(&P, "create", "--container", "/ct"), 0);
+    assert_string_equal(P.out, "/ct\n");
+    assert_int_equal(RUN(&P, "create", "/ct/c"), 0);
+    /* The child must come within the TTL: 1.5 s is ample margin. */
+    assert_int_equal(RUN(&P, "create", "--ttl", "1500", "/ttl"), 0);
+    assert_string_equal(P.out, "/ttl\n");
+    assert_int_equal(RUN(&P, "create", "/ttl/c"), 0);
+    assert_int_equal(RUN(&P, "create", "--ttl", "-5", "/ttl"), 2);
+    for (int i = 0; nodes[i]; i++) {
+        char child[32];
+        snprintf(child, sizeof(child), "%s/c", nodes[i]);
+        const char *args[] = {"watch", nodes[i], NULL};
+        watch_start(&Q, args);
+        assert_int_equal(RUN(&P, "rm", child), 0);
+        assert_int_equal(ctl_finish(&Q), 0);
+        char want[64];
+        snprintf(want, sizeof(want), "DELETED %s 0x", nodes[i]);
+        assert_true(strncmp(Q.out, want, strlen(want)) == 0);
+    }
+}
+
 static void watch_persistent(void **state)
 {
     (void)state;
@@ -770,6 +797,7 @@ int main(void)
         cmocka_unit_test(sync_cmd),
         cmocka_unit_test(watch_one_shot),
         cmocka_unit_test(watch_persistent),
+        cmocka_unit_test(container_and_ttl),
         cmocka_unit_test(connection_lost),
         cmocka_unit_test(bash_completion),
     };

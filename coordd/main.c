@@ -21,6 +21,9 @@
  * its connection: a slow consumer cannot hold the server's memory. */
 #define COORDD_CONN_OUT_PAUSE_BYTES (4u * 1024 * 1024)
 #define COORDD_CONN_OUT_BYTES_MAX (64u * 1024 * 1024)
+/* Unsent bytes queued to one peer: beyond it messages are dropped and Raft
+ * retransmits (its in-flight window normally keeps far below this). */
+#define COORDD_PEER_OUT_BYTES_MAX (64u * 1024 * 1024)
 
 /* The store keeps a 64-bit cluster id: a stable hash (FNV-1a) of the
  * configured cluster name, so a node refuses another cluster's data. */
@@ -59,6 +62,13 @@ static void fill_node_config(const struct coordd_config *c,
         .children_max = (uint32_t)c->children_max,
         .clock_offset_ms = c->test_clock_offset_ms,
     };
+    for (uint32_t i = 0; i < c->members.n && i < COORDD_MEMBERS_MAX; i++) {
+        const struct config_member *m = &c->members.m[i];
+        struct node_member *nm = &nc->members[nc->n_members++];
+        nm->id = m->id;
+        snprintf(nm->peer_host, sizeof(nm->peer_host), "%s", m->peer.host);
+        nm->peer_port = m->peer.port;
+    }
     nc->limits = (struct wire_limits){
         .frame_bytes_max = (uint32_t)c->frame_bytes_max,
         .data_bytes_max = (uint32_t)c->data_bytes_max,
@@ -98,6 +108,9 @@ static int run(const struct coordd_config *cfg, struct store *st)
         .out_pause_bytes = COORDD_CONN_OUT_PAUSE_BYTES,
         .tick_ms = nc.tick_ms,
         .handle_signals = true,
+        .peer_host = cfg->members.n ? cfg->peer_listen.host : NULL,
+        .peer_port = cfg->peer_listen.port,
+        .peer_out_bytes_max = COORDD_PEER_OUT_BYTES_MAX,
     };
     struct net *net = NULL;
     rc = net_init(&net, &netc, &cb, err, sizeof(err));
@@ -107,7 +120,15 @@ static int run(const struct coordd_config *cfg, struct store *st)
         node_close(node);
         return rc;
     }
-    node_attach_net(node, net);
+    rc = node_attach_net(node, net);
+    if (rc) {
+        log_emit(LOG_LEVEL_FATAL, "cannot set up peer links", "err=%s",
+                 coord_errname(rc));
+        node_stop_threads(node);
+        net_close(net);
+        node_close(node);
+        return rc;
+    }
     log_emit(LOG_LEVEL_INFO, "listening", "node=%llu client=%s:%u",
              (unsigned long long)cfg->node_id, cfg->client_listen.host,
              net_client_port(net));

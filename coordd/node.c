@@ -28,6 +28,8 @@
 #define NODE_WORKER_QUEUE_MAX 65536
 
 static void node_take_snapshot(struct node *n);
+static void snap_rx_chunk(struct node *n, const struct raft_update *u);
+static void snap_install_start(struct node *n, const struct raft_update *u);
 
 int64_t node_wall_ms(const struct node *n)
 {
@@ -37,7 +39,7 @@ int64_t node_wall_ms(const struct node *n)
            n->cfg.clock_offset_ms;
 }
 
-/* ---- persistence --------------------------------------------------------- */
+/* ---- persistence ------------------------------------------------------ */
 
 /* Storage worker thread: record the durable seq and wake the loop. */
 static void worker_done_cb(void *data, int status, uint64_t seq)
@@ -81,7 +83,7 @@ static void persist_update(struct node *n, const struct raft_update *u)
     }
 }
 
-/* ---- apply --------------------------------------------------------------- */
+/* ---- apply ------------------------------------------------------------ */
 
 static void deliver_cb(void *data, struct watch_owner *o, uint8_t type,
                        const char *path, size_t len, uint64_t zxid)
@@ -159,6 +161,8 @@ static void apply_normal(struct node *n, const struct raft_entry *e)
     struct nreq *rq = take_write(n, e->index, &cb->cmd);
     if (rq)
         node_complete_write(n, rq, res);
+    else if (cb->cmd.type != TREE_CMD_NOOP)
+        node_take_forwarded(n, cb->cmd.session_id, cb->cmd.xid, res);
 }
 
 static void apply_entry(struct node *n, const struct raft_entry *e)
@@ -176,9 +180,10 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
     }
     n->applied = e->index;
     n->applied_term = e->term;
+    node_digest_record(n);
 }
 
-/* ---- the update ---------------------------------------------------------- */
+/* ---- the update ------------------------------------------------------- */
 
 static void on_state_change(struct node *n, const struct raft_update *u)
 {
@@ -200,10 +205,12 @@ static void process_update(struct node *n, const struct raft_update *u)
 {
     if (u->persist_seq)
         persist_update(n, u);
-    /* Peer messages: a single-node group sends none; the peer transport
-     * (coordd/net/peer.c) carries them in a cluster. */
-    coord_assert(u->n_msgs == 0);
-    coord_assert(!u->chunk && !u->snapshot_install);
+    if (u->chunk)
+        snap_rx_chunk(n, u);
+    if (u->snapshot_install)
+        snap_install_start(n, u);
+    for (uint32_t i = 0; i < u->n_msgs; i++)
+        node_send_msg(n, &u->msgs[i]);
     if (u->state_changed)
         on_state_change(n, u);
     for (uint32_t i = 0; i < u->n_committed; i++)
@@ -217,7 +224,7 @@ static void process_update(struct node *n, const struct raft_update *u)
     }
     if (u->n_committed || u->n_reads)
         node_reads_advance(n);
-    if (!n->ready && n->role == RAFT_LEADER && n->applied >= n->start_index)
+    if (!n->ready && n->leader && n->applied >= n->start_index)
         n->ready = true;
     if (u->want_snapshot ||
         n->applied - n->snap_index >= n->cfg.snapshot_entries)
@@ -232,7 +239,7 @@ void node_step(struct node *n, const struct raft_event *ev)
     process_update(n, &u);
 }
 
-/* ---- proposals ----------------------------------------------------------- */
+/* ---- proposals -------------------------------------------------------- */
 
 int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c)
 {
@@ -241,10 +248,33 @@ int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c)
     int rc = tree_cmd_encode(c, &buf, &len);
     if (rc)
         return rc;
-    if (n->n_prop == NODE_PROPOSE_BATCH_MAX)
-        node_flush_proposals(n);
+    if (n->n_prop == NODE_PROPOSE_BATCH_MAX) {
+        if (n->role == RAFT_LEADER)
+            node_flush_proposals(n);
+        else if (n->leader)
+            node_forward_proposals(n);
+        else {
+            coord_free(buf);
+            return COORD_EUNAVAILABLE; /* no leader, batch full */
+        }
+    }
     n->pbufs[n->n_prop] = (struct raft_buf){buf, (uint32_t)len};
     n->preqs[n->n_prop] = rq;
+    n->n_prop++;
+    return 0;
+}
+
+/* A command already encoded (forwarded by a follower): bytes copied. */
+int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len)
+{
+    uint8_t *copy = coord_malloc(len ? len : 1);
+    if (!copy)
+        return COORD_ENOMEM;
+    memcpy(copy, p, len);
+    if (n->n_prop == NODE_PROPOSE_BATCH_MAX)
+        node_flush_proposals(n);
+    n->pbufs[n->n_prop] = (struct raft_buf){copy, len};
+    n->preqs[n->n_prop] = NULL;
     n->n_prop++;
     return 0;
 }
@@ -303,13 +333,15 @@ static void flush_reads(struct node *n)
     process_update(n, &u);
 }
 
-/* ---- snapshots ----------------------------------------------------------- */
+/* ---- snapshots -------------------------------------------------------- */
 
 /* Snapshot bytes are produced on the loop thread (the tree serializes
  * itself into memory, a CPU-bound pass) and written to the store by a
  * short-lived thread, so the loop never waits for the disk. */
 struct node_snap_job {
     struct node *n;
+    bool install;        /* a snapshot received from the leader */
+    uint64_t keep_from;  /* store_snap_commit's argument */
     uint64_t index;
     uint64_t term;
     uint8_t *buf;
@@ -390,7 +422,7 @@ static void *snap_thread(void *arg)
         off += chunk;
     }
     if (rc == 0)
-        rc = store_snap_commit(s, j->index + 1);
+        rc = store_snap_commit(s, j->keep_from);
     j->rc = rc;
     atomic_store(&j->done, true);
     net_wakeup(j->n->net);
@@ -399,7 +431,8 @@ static void *snap_thread(void *arg)
 
 static void node_take_snapshot(struct node *n)
 {
-    if (n->snap_job || n->applied <= n->snap_index || !n->net)
+    if (n->snap_job || n->applied <= n->snap_index || !n->net ||
+        n->applied == 0)
         return;
     struct node_snap_job *j = coord_calloc(1, sizeof(*j));
     if (!j)
@@ -407,6 +440,7 @@ static void node_take_snapshot(struct node *n)
     j->n = n;
     j->index = n->applied;
     j->term = n->applied_term;
+    j->keep_from = j->index + 1;
     j->conf_len = node_conf_encode(&n->conf, j->conf);
     int rc = tree_snapshot_write(n->tree, snap_append_cb, j);
     if (rc == 0 && pthread_create(&j->thread, NULL, snap_thread, j) == 0) {
@@ -419,6 +453,110 @@ static void node_take_snapshot(struct node *n)
     coord_free(j);
 }
 
+/* ---- receiving a snapshot --------------------------------------------- */
+
+/* The core accepted a chunk: append it to the snapshot being received. */
+static void snap_rx_chunk(struct node *n, const struct raft_update *u)
+{
+    if (u->chunk_offset == 0)
+        n->rx_len = 0;
+    coord_assert(u->chunk_offset == n->rx_len);
+    size_t need = n->rx_len + u->chunk_len;
+    if (need > n->rx_cap) {
+        size_t cap = n->rx_cap ? n->rx_cap * 2 : 1 << 20;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = coord_realloc(n->rx_buf, cap);
+        if (!p)
+            coord_panic("out of memory receiving a snapshot");
+        n->rx_buf = p;
+        n->rx_cap = cap;
+    }
+    memcpy(n->rx_buf + n->rx_len, u->chunk_data, u->chunk_len);
+    n->rx_len = need;
+}
+
+/* The last chunk arrived: make it durable (with the log as the core says:
+ * truncate_from 0 keeps the entries after the snapshot, else the whole log
+ * goes), then load it (snap_check -> snap_install_finish). */
+static void snap_install_start(struct node *n, const struct raft_update *u)
+{
+    coord_assert(!n->snap_job); /* joined before the core may ask */
+    struct node_snap_job *j = coord_calloc(1, sizeof(*j));
+    if (!j)
+        coord_panic("out of memory installing a snapshot");
+    j->n = n;
+    j->install = true;
+    j->index = u->snap.index;
+    j->term = u->snap.term;
+    j->keep_from = u->truncate_from ? STORE_DROP_LOG : u->snap.index + 1;
+    j->conf_len = node_conf_encode(&u->snap.conf, j->conf);
+    j->buf = n->rx_buf; /* taken */
+    j->len = n->rx_len;
+    j->cap = n->rx_cap;
+    n->rx_buf = NULL;
+    n->rx_len = n->rx_cap = 0;
+    n->conf = u->snap.conf;
+    if (pthread_create(&j->thread, NULL, snap_thread, j) != 0)
+        coord_panic("cannot start the snapshot writer");
+    n->snap_job = j;
+    log_emit(LOG_LEVEL_INFO, "installing snapshot", "index=%llu bytes=%zu",
+             (unsigned long long)j->index, j->len);
+}
+
+struct mem_src {
+    const uint8_t *p;
+    size_t left;
+};
+
+static long mem_read(void *data, void *buf, size_t cap)
+{
+    struct mem_src *m = data;
+    size_t k = m->left < cap ? m->left : cap;
+    memcpy(buf, m->p, k);
+    m->p += k;
+    m->left -= k;
+    return (long)k;
+}
+
+static int tree_from_bytes(struct node *n, const uint8_t *p, size_t len,
+                           struct tree **out)
+{
+    struct tree_config tc = {.nodes_max = n->cfg.nodes_max,
+                             .children_max = n->cfg.children_max,
+                             .data_bytes_max = n->cfg.limits.data_bytes_max,
+                             .sessions_max = n->cfg.sessions_max};
+    struct mem_src src = {p, len};
+    return tree_snapshot_load(out, &tc, mem_read, &src);
+}
+
+/* The received snapshot is durable: replace the tree with it. Requests
+ * waiting for entries it covers cannot learn their results any more. */
+static void snap_install_finish(struct node *n, struct node_snap_job *j)
+{
+    struct tree *t = NULL;
+    if (tree_from_bytes(n, j->buf, j->len, &t) != 0)
+        coord_panic("received snapshot does not load");
+    tree_close(n->tree);
+    n->tree = t;
+    node_sessions_reload(n);
+    while (n->wq_head && n->wq_head->index <= j->index) {
+        struct nreq *rq = n->wq_head;
+        n->wq_head = rq->next_wait;
+        if (!n->wq_head)
+            n->wq_tail = NULL;
+        node_fail_req(n, rq, COORD_ECONNLOSS);
+    }
+    node_forward_fail_all(n, COORD_ECONNLOSS);
+    n->applied = j->index;
+    n->applied_term = j->term;
+    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_PERSISTED};
+    ev.snap_persisted.index = j->index;
+    ev.snap_persisted.term = j->term;
+    node_step(n, &ev);
+    node_reads_advance(n);
+}
+
 static void snap_check(struct node *n)
 {
     struct node_snap_job *j = n->snap_job;
@@ -427,22 +565,30 @@ static void snap_check(struct node *n)
     n->snap_job = NULL;
     pthread_join(j->thread, NULL);
     if (j->rc) {
-        log_emit(LOG_LEVEL_FATAL, "snapshot write failed", "err=%s msg=\"%s\"",
-                 coord_errname(j->rc), n->store->errmsg);
+        log_emit(LOG_LEVEL_FATAL, "snapshot write failed",
+                 "err=%s msg=\"%s\"", coord_errname(j->rc),
+                 n->store->errmsg);
         coord_panic("snapshot write failed");
     }
-    log_emit(LOG_LEVEL_INFO, "snapshot taken", "index=%llu bytes=%zu",
-             (unsigned long long)j->index, j->len);
+    log_emit(LOG_LEVEL_INFO, j->install ? "snapshot installed"
+                                        : "snapshot taken",
+             "index=%llu bytes=%zu", (unsigned long long)j->index, j->len);
     n->snap_index = j->index;
-    struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
-    ev.snap_taken.index = j->index;
-    ev.snap_taken.size = j->len;
-    coord_free(j->buf);
+    coord_free(n->snap_buf); /* keep the newest bytes for followers */
+    n->snap_buf = j->buf;
+    n->snap_len = j->len;
+    if (j->install) {
+        snap_install_finish(n, j);
+    } else {
+        struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+        ev.snap_taken.index = j->index;
+        ev.snap_taken.size = j->len;
+        node_step(n, &ev);
+    }
     coord_free(j);
-    node_step(n, &ev);
 }
 
-/* ---- loop callbacks ------------------------------------------------------ */
+/* ---- loop callbacks --------------------------------------------------- */
 
 static void node_on_tick(void *data)
 {
@@ -453,6 +599,7 @@ static void node_on_tick(void *data)
         node_sessions_tick(n);
         node_cleanup_tick(n);
     }
+    node_cluster_tick(n);
     if (n->ready && !n->ready_notified) {
         n->ready_notified = true;
         log_emit(LOG_LEVEL_INFO, "serving", "applied=%llu sessions=%u",
@@ -488,10 +635,14 @@ static void node_on_wakeup(void *data)
 static void node_on_prepare(void *data)
 {
     struct node *n = data;
-    if (n->role != RAFT_LEADER)
-        return;
-    node_flush_proposals(n);
-    flush_reads(n);
+    if (n->role == RAFT_LEADER) {
+        node_flush_proposals(n);
+        flush_reads(n);
+    } else if (n->leader) {
+        if (n->n_prop)
+            node_forward_proposals(n);
+        flush_reads(n); /* the core asks the leader for the index */
+    }
 }
 
 static void node_on_signal(void *data, int signo)
@@ -514,12 +665,16 @@ void node_net_callbacks(struct node *n, struct net_callbacks *cb)
         .on_wakeup = node_on_wakeup,
         .on_prepare = node_on_prepare,
         .on_signal = node_on_signal,
+        .on_peer_frame = node_on_peer_frame,
+        .on_peer_up = node_on_peer_up,
+        .on_peer_down = node_on_peer_down,
     };
 }
 
-void node_attach_net(struct node *n, struct net *net)
+int node_attach_net(struct node *n, struct net *net)
 {
     n->net = net;
+    return node_cluster_attach(n);
 }
 
 bool node_ready(const struct node *n)
@@ -532,50 +687,58 @@ bool node_stopping(const struct node *n)
     return n->stopping;
 }
 
-/* ---- open and close ------------------------------------------------------ */
+/* ---- open and close --------------------------------------------------- */
 
-struct snap_src {
-    struct store_snap_reader r;
-    uint64_t off;
-};
-
-static long snap_src_read(void *data, void *buf, size_t cap)
+/* The bootstrap configuration: every initial member a voter (or this
+ * node alone), the same on every member. */
+static void bootstrap_conf(struct node *n)
 {
-    struct snap_src *src = data;
-    uint64_t left = src->r.meta.size - src->off;
-    uint32_t n = (uint32_t)(left < cap ? left : cap);
-    if (n == 0)
-        return 0;
-    int rc = store_snap_read(&src->r, src->off, buf, n);
-    if (rc)
-        return rc;
-    src->off += n;
-    return n;
+    memset(&n->conf, 0, sizeof(n->conf));
+    if (n->cfg.n_members == 0) {
+        n->conf.n = 1;
+        n->conf.members[0] = (struct raft_member){n->cfg.id, RAFT_VOTER};
+        return;
+    }
+    for (uint32_t i = 0; i < n->cfg.n_members; i++) {
+        /* sorted by id, as raft_conf requires */
+        struct raft_member m = {n->cfg.members[i].id, RAFT_VOTER};
+        uint32_t k = n->conf.n++;
+        while (k > 0 && n->conf.members[k - 1].id > m.id) {
+            n->conf.members[k] = n->conf.members[k - 1];
+            k--;
+        }
+        n->conf.members[k] = m;
+    }
 }
 
 /* The tree from the latest snapshot (or an empty one) and the
- * configuration it carries (or the bootstrap one: this node alone). */
+ * configuration it carries. The snapshot's bytes stay in memory: they are
+ * what a lagging follower is sent. */
 static int load_tree(struct node *n, const struct store_state *st,
                      const struct tree_config *tc)
 {
     if (st->snap.index == 0) {
-        n->conf.n = 1;
-        n->conf.members[0].id = n->cfg.id;
-        n->conf.members[0].role = RAFT_VOTER;
+        bootstrap_conf(n);
         return tree_open(&n->tree, tc);
     }
-    if (node_conf_decode(st->snap.conf, st->snap.conf_len, &n->conf)) {
-        snprintf(n->errmsg, sizeof(n->errmsg),
-                 "snapshot %llu: bad configuration blob",
-                 (unsigned long long)st->snap.index);
-        return COORD_ECORRUPT;
-    }
-    struct snap_src src = {0};
-    int rc = store_snap_open(n->store, &src.r);
+    int rc = node_conf_decode(st->snap.conf, st->snap.conf_len, &n->conf);
+    struct store_snap_reader r;
+    if (rc == 0)
+        rc = store_snap_open(n->store, &r);
     if (rc == 0) {
-        rc = tree_snapshot_load(&n->tree, tc, snap_src_read, &src);
-        store_snap_close(&src.r);
+        n->snap_len = r.meta.size;
+        n->snap_buf = coord_malloc(n->snap_len ? n->snap_len : 1);
+        rc = n->snap_buf ? 0 : COORD_ENOMEM;
+        for (uint64_t off = 0; rc == 0 && off < n->snap_len;) {
+            uint64_t k = n->snap_len - off < (1u << 20) ? n->snap_len - off
+                                                        : 1u << 20;
+            rc = store_snap_read(&r, off, n->snap_buf + off, (uint32_t)k);
+            off += k;
+        }
+        store_snap_close(&r);
     }
+    if (rc == 0)
+        rc = tree_from_bytes(n, n->snap_buf, n->snap_len, &n->tree);
     if (rc)
         snprintf(n->errmsg, sizeof(n->errmsg), "snapshot %llu: %s %s",
                  (unsigned long long)st->snap.index, coord_errname(rc),
@@ -690,7 +853,8 @@ static int alloc_scratch(struct node *n)
         return COORD_ENOMEM;
     if (watch_table_init(&n->watches, n->cfg.watches_per_session_max))
         return COORD_ENOMEM;
-    return node_sessions_init(n);
+    int rc = node_cluster_init(n);
+    return rc ? rc : node_sessions_init(n);
 }
 
 static int open_state(struct node *n)
@@ -780,6 +944,7 @@ void node_close(struct node *n)
     for (uint32_t i = 0; i < n->n_prop; i++)
         coord_free((void *)n->pbufs[i].data);
     node_requests_free(n);
+    node_cluster_close(n);
     node_sessions_close(n);
     if (n->watches.buckets)
         watch_table_close(&n->watches);

@@ -15,9 +15,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "coordd/limits.h"
 #include "coordd/net/net.h"
 #include "coordd/store/store.h"
 #include "libcoord/shared/wire.h"
+
+/* One member of the initial configuration. */
+struct node_member {
+    uint64_t id;
+    char peer_host[64]; /* numeric IPv4 */
+    uint16_t peer_port;
+};
 
 struct node_config {
     uint64_t id;
@@ -41,6 +49,10 @@ struct node_config {
     uint32_t children_max;
     struct wire_limits limits;
     int64_t clock_offset_ms;     /* test-only: added to the wall clock */
+    /* The initial configuration (all voters) used when the data directory
+     * is new; 0 members: this node alone. */
+    uint32_t n_members;
+    struct node_member members[COORDD_MEMBERS_MAX];
     /* Called once on the loop thread when the node starts serving
      * (main.c tells systemd). May be NULL. */
     void (*on_ready)(void *data);
@@ -57,8 +69,9 @@ int node_open(struct node **out, const struct node_config *cfg,
               struct store *s, char *errmsg, size_t errmsg_len);
 /* The callbacks net/ calls into; data is the node. */
 void node_net_callbacks(struct node *n, struct net_callbacks *cb);
-/* Gives the node its loop (after net_init with node_net_callbacks). */
-void node_attach_net(struct node *n, struct net *net);
+/* Gives the node its loop (after net_init with node_net_callbacks) and
+ * starts dialing the other members. Returns 0 or a COORD_E* code. */
+int node_attach_net(struct node *n, struct net *net);
 /* True once this node serves clients: it leads (single node) and has
  * applied everything committed before it started. */
 bool node_ready(const struct node *n);

@@ -32,6 +32,22 @@
 /* Bytes of entry payloads the core keeps in memory beyond twice the
  * uncommitted bound: the log since the last snapshot. */
 #define NODE_LOG_BYTES_MAX (512ull * 1024 * 1024)
+/* Forwarded writes: hash buckets, and how long one may wait for its
+ * entry before it fails with COORD_ECONNLOSS (outcome unknown). */
+#define NODE_FWD_BUCKETS 4096
+#define NODE_FWD_TIMEOUT_MS 5000
+/* Followers tell the leader which sessions they heard from this often. */
+#define NODE_LIVENESS_MS 100
+/* Replicas record the tree digest at applied indexes that are multiples
+ * of this, keep the last NODE_DIGESTS of them, and broadcast the latest
+ * every NODE_DIGEST_SEND_MS; a mismatch at the same index is reported. */
+#define NODE_DIGEST_EVERY 256
+#define NODE_DIGESTS 64
+#define NODE_DIGEST_SEND_MS 1000
+/* Peer frame types of coordd's own (above Raft's message types). */
+#define NODE_PEER_FORWARD 100
+#define NODE_PEER_LIVENESS 101
+#define NODE_PEER_DIGEST 102
 /* Initial session hash buckets (grows by doubling). */
 #define NODE_SESSION_BUCKETS_INITIAL 1024
 
@@ -59,6 +75,11 @@ struct nreq {
     uint8_t secret[COORD_SECRET_BYTES]; /* HELLO of a new session */
     uint32_t timeout_ms;    /* HELLO: negotiated timeout */
     uint8_t *frame;         /* read: copy of the request frame */
+    /* forwarded to the leader: waiting for (session_id, xid) to apply */
+    struct nreq *fwd_prev;
+    struct nreq *fwd_next;
+    struct nreq *fwd_hnext;
+    int64_t fwd_ms;
     size_t frame_len;
     struct wire_buf resp;   /* done: the encoded response frame */
 };
@@ -67,6 +88,7 @@ struct nsess {
     uint64_t id;
     uint32_t timeout_ms;
     int64_t last_ms;      /* leader's clock of the last sign of life */
+    bool heard;           /* follower: heard from since the last relay */
     bool expiring;        /* expiry proposed, not applied yet */
     struct nconn *conn;   /* attached connection here, or NULL */
     struct watch_owner wo;
@@ -102,6 +124,25 @@ struct node {
     struct nreq *wq_tail;
     /* reads waiting for their index or for apply */
     struct nreq *reads;
+    /* writes forwarded to the leader (FIFO by time, hashed by key) */
+    struct nreq *fwd_head;
+    struct nreq *fwd_tail;
+    struct nreq **fwd_buckets;
+    uint32_t n_fwd;
+    /* the latest snapshot's bytes (sent to followers in chunks) */
+    uint8_t *snap_buf;
+    size_t snap_len;
+    /* a snapshot being received from the leader */
+    uint8_t *rx_buf;
+    size_t rx_len;
+    size_t rx_cap;
+    /* digests of recent checkpoints, and mismatches seen */
+    uint64_t dg_index[NODE_DIGESTS];
+    uint64_t dg_value[NODE_DIGESTS];
+    uint64_t digest_mismatches;
+    int64_t last_digest_ms;
+    int64_t last_liveness_ms;
+    struct raft_entry *rx_entries; /* decode scratch for APPEND */
     /* this iteration's proposals */
     struct raft_buf *pbufs;
     struct nreq **preqs;
@@ -144,9 +185,26 @@ int64_t node_wall_ms(const struct node *n);
 void node_step(struct node *n, const struct raft_event *ev);
 void node_flush_proposals(struct node *n);
 int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c);
+int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len);
 
 uint32_t node_conf_encode(const struct raft_conf *c, uint8_t *out);
 int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c);
+
+/* cluster.c */
+int node_cluster_init(struct node *n);
+void node_cluster_close(struct node *n);
+int node_cluster_attach(struct node *n);
+void node_send_msg(struct node *n, const struct raft_msg *m);
+void node_forward_proposals(struct node *n);
+bool node_take_forwarded(struct node *n, uint64_t session_id, uint64_t xid,
+                         const struct tree_result *res);
+void node_forward_fail_all(struct node *n, int err);
+void node_cluster_tick(struct node *n);
+void node_digest_record(struct node *n);
+int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
+                       size_t len);
+void node_on_peer_up(void *data, uint64_t id, struct wire_buf *out);
+void node_on_peer_down(void *data, uint64_t id);
 
 /* request.c */
 int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
@@ -177,5 +235,6 @@ void node_sessions_reset_clocks(struct node *n);
 void node_sessions_tick(struct node *n);
 void node_session_attach(struct node *n, struct nsess *s, struct nconn *cn);
 void node_cleanup_tick(struct node *n);
+void node_sessions_reload(struct node *n);
 
 #endif /* COORDD_NODE_INT_H */

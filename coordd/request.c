@@ -789,8 +789,10 @@ int node_on_accept(void *data, struct net_conn *c)
 void node_on_close(void *data, struct net_conn *c, int reason)
 {
     struct node *n = data;
-    struct nconn *cn = net_conn_data(c);
     (void)reason;
+    if (net_conn_is_peer(c))
+        return; /* a peer's link: nothing of ours hangs on it */
+    struct nconn *cn = net_conn_data(c);
     struct nreq *rq = cn->head;
     while (rq) {
         struct nreq *next = rq->next;

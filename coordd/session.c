@@ -123,6 +123,7 @@ void node_session_remove(struct node *n, uint64_t id, bool expired)
 void node_session_touch(struct node *n, struct nsess *s)
 {
     s->last_ms = net_now_ms(n->net);
+    s->heard = true; /* a follower relays it to the leader */
 }
 
 void node_sessions_reset_clocks(struct node *n)
@@ -161,6 +162,28 @@ static void load_one(void *data, uint64_t id)
     tree_session_get(lc->n->tree, id, &timeout, NULL, NULL);
     if (!node_session_add(lc->n, id, timeout))
         lc->rc = COORD_ENOMEM;
+}
+
+/* After a snapshot replaced the tree: drop this server's view of the old
+ * sessions (their connections close; clients resume and re-register
+ * watches) and rebuild it from the new tree. */
+void node_sessions_reload(struct node *n)
+{
+    for (uint32_t b = 0; b < n->n_sbuckets; b++) {
+        while (n->sbuckets[b]) {
+            struct nsess *s = n->sbuckets[b];
+            n->sbuckets[b] = s->hnext;
+            watch_remove_owner(&n->watches, &s->wo);
+            if (s->conn) {
+                s->conn->sess = NULL;
+                net_conn_close(s->conn->nc);
+            }
+            coord_free(s);
+        }
+    }
+    n->n_sessions = 0;
+    if (node_sessions_load(n) != 0)
+        coord_panic("out of memory reloading sessions");
 }
 
 /* The sessions of a freshly loaded tree. */

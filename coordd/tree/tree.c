@@ -508,6 +508,8 @@ int tree_children(const struct tree *t, const char *path, size_t path_len,
         return COORD_ENONODE;
     if (start_after != NULL && start_after_len == 0)
         start_after = NULL;
+    if (max > COORD_CHILDREN_PAGE_MAX)
+        max = COORD_CHILDREN_PAGE_MAX;
     const struct tree_node *c =
         tree_kids_first_after(p, start_after, start_after_len);
     uint32_t n = 0;

@@ -157,9 +157,9 @@ int tree_exists(const struct tree *t, const char *path, size_t path_len,
  * unless stats were asked for. */
 typedef void (*tree_child_cb)(void *data, const char *name, size_t name_len,
                               const struct coord_stat *stat);
-/* Lists at most max children of path whose names sort after start_after
- * (NULL or empty: from the first). *more tells whether more follow. Cost is
- * O(log n + returned). */
+/* Lists at most max (capped at COORD_CHILDREN_PAGE_MAX) children of path
+ * whose names sort after start_after (NULL or empty: from the first).
+ * *more tells whether more follow. Cost is O(log n + returned). */
 int tree_children(const struct tree *t, const char *path, size_t path_len,
                   const char *start_after, size_t start_after_len,
                   uint32_t max, bool with_stat, tree_child_cb cb, void *data,

@@ -563,6 +563,15 @@ static void rm_paths(void **state)
     assert_int_equal(RUN(&P, "stat", "/r/t"), 1);
     assert_int_equal(RUN(&P, "ls", "/r"), 0);
     assert_string_equal(P.out, "x\n");
+    /* More children than one rm -r page (1000): 1010 in one multi. */
+    static char ops[1010 * 24 + 32];
+    size_t off = (size_t)snprintf(ops, sizeof(ops), "create:/r/big\n");
+    for (int i = 0; i < 1010; i++)
+        off += (size_t)snprintf(ops + off, sizeof(ops) - off,
+                                "create:/r/big/n%04d=v\n", i);
+    assert_int_equal(RUN_IN(&P, ops, "multi"), 0);
+    assert_int_equal(RUN(&P, "--json", "stat", "/r/big"), 0);
+    assert_non_null(strstr(P.out, "\"num_children\":1010}"));
     assert_int_equal(RUN(&P, "rm", "--recursive", "/r"), 0);
     assert_int_equal(RUN(&P, "rm", "-r", "/r"), 1);
     assert_one_error(&P, "COORD_ENONODE");

@@ -108,7 +108,8 @@ int ctl_usage_error(const char *fmt, ...)
 /* out.c: formatting. */
 /* ISO-8601 UTC with milliseconds, "2026-11-23T04:10:00.123Z". */
 void ctl_fmt_time(int64_t ms, char *buf, size_t size);
-/* A JSON string (quotes included) of n bytes that are valid UTF-8. */
+/* A JSON string (quotes included) of n bytes; bytes that are not UTF-8
+ * become U+FFFD (use ctl_json_data for data that must survive). */
 void ctl_json_str(FILE *f, const char *s, size_t n);
 bool ctl_utf8_valid(const void *p, size_t n);
 /* "data":"..." when valid UTF-8, else "data_base64":"...". */

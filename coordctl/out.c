@@ -182,10 +182,22 @@ void ctl_json_str(FILE *f, const char *s, size_t n)
             fputs("\\t", f);
             break;
         default:
-            if (ch < 0x20 || ch == 0x7f)
+            if (ch < 0x20 || ch == 0x7f) {
                 fprintf(f, "\\u%04x", ch);
-            else
+            } else if (ch < 0x80) {
                 fputc(ch, f);
+            } else {
+                /* Keep the output valid JSON whatever the bytes: an
+                 * invalid UTF-8 byte becomes U+FFFD. */
+                size_t len = ctl_utf8_len((const unsigned char *)s + i,
+                                          n - i);
+                if (len == 0) {
+                    fputs("\\ufffd", f);
+                } else {
+                    fwrite(s + i, 1, len, f);
+                    i += len - 1;
+                }
+            }
         }
     }
     fputc('"', f);

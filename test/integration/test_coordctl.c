@@ -471,6 +471,12 @@ static void json_output(void **state)
     assert_string_equal(P.out, "{\"path\":\"/j1/k\"}\n");
     assert_int_equal(RUN(&P, "--json", "sync", "/"), 0);
     assert_int_equal(assert_json_lines(P.out), 1);
+    /* A name that is not UTF-8 still gives valid JSON (U+FFFD). */
+    assert_int_equal(RUN(&P, "create", "/j1/\xff\xc3\xa9"), 0);
+    assert_int_equal(RUN(&P, "--json", "ls", "/j1"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_string_equal(P.out, "{\"path\":\"/j1\",\"children\":"
+                               "[\"\\ufffd\xc3\xa9\"]}\n");
 }
 
 static void create_flags(void **state)

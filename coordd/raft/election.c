@@ -70,6 +70,9 @@ static void tick_leader(struct raft *r)
                    (unsigned long long)r->transfer_to);
         r->transfer_to = RAFT_NONE;
     }
+    for (uint32_t i = 0; i < r->n_prog; i++)
+        if (r->prog[i].id != r->id)
+            raft_prog_tick(r, &r->prog[i]);
     if (++r->hb_elapsed >= r->cfg.heartbeat_ticks) {
         r->hb_elapsed = 0;
         raft_broadcast_heartbeat(r);

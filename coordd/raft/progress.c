@@ -140,6 +140,26 @@ void raft_prog_become_replicate(struct raft_prog *p)
     coord_assert(p->next > p->match);
 }
 
+void raft_prog_tick(struct raft *r, struct raft_prog *p)
+{
+    coord_assert(r->role == RAFT_LEADER);
+    if (p->state != RAFT_PROG_REPLICATE || p->in_count == 0 ||
+        p->match != p->stall_match) {
+        p->stall_match = p->match;
+        p->stall_ticks = 0;
+        return;
+    }
+    if (++p->stall_ticks < r->cfg.election_ticks)
+        return;
+    raft_trace(r, "no ack from %llu for %u ticks: probe from %llu",
+               (unsigned long long)p->id, p->stall_ticks,
+               (unsigned long long)p->match + 1);
+    p->next = p->match + 1;
+    p->stall_ticks = 0;
+    raft_prog_become_probe(p);
+    coord_assert(p->state == RAFT_PROG_PROBE && !p->paused);
+}
+
 bool raft_is_voter(const struct raft *r, uint64_t id)
 {
     const struct raft_member *m = raft_conf_member(&r->conf, id);

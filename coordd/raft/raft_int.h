@@ -53,7 +53,8 @@ struct raft_prog {
     uint64_t snap_term;
     uint64_t snap_offset;  /* bytes acknowledged so far */
     uint64_t read_ack;     /* highest read round this member confirmed */
-    uint64_t hb_match;     /* match at the previous heartbeat (stall) */
+    uint64_t stall_match;  /* match when the stall count started */
+    uint32_t stall_ticks;  /* ticks with APPENDs out and no progress */
 };
 
 /* A persist batch not yet acknowledged: what it made durable. */
@@ -202,6 +203,9 @@ void raft_prog_inflight_free_to(struct raft *r, struct raft_prog *p,
                                 uint64_t index);
 void raft_prog_become_probe(struct raft_prog *p);
 void raft_prog_become_replicate(struct raft_prog *p);
+/* Once per leader tick: a window with APPENDs out and no ack for a whole
+ * election timeout lost its messages; probe again from match. */
+void raft_prog_tick(struct raft *r, struct raft_prog *p);
 uint32_t raft_quorum(const struct raft *r);
 bool raft_is_voter(const struct raft *r, uint64_t id);
 /* Highest index a quorum of voters holds durably. */

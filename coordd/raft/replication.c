@@ -109,14 +109,6 @@ void raft_broadcast_heartbeat(struct raft *r)
             continue;
         m->commit = p->match < r->commit ? p->match : r->commit;
         m->ctx = r->read_round;
-        /* A window with no ack for a whole heartbeat interval lost its
-         * messages: probe again from match (the response resends). */
-        if (p->state == RAFT_PROG_REPLICATE && p->in_count > 0 &&
-            p->match == p->hb_match) {
-            p->next = p->match + 1;
-            raft_prog_become_probe(p);
-        }
-        p->hb_match = p->match;
         if (p->state == RAFT_PROG_SNAPSHOT)
             raft_send_snapshot(r, p); /* retransmit the awaited chunk */
     }
@@ -277,7 +269,10 @@ void raft_recv_append_resp(struct raft *r, const struct raft_msg *m)
     if (m->index > raft_log_last(r))
         return; /* cannot have acked what we never had: ignore */
     raft_prog_inflight_free_to(r, p, m->index);
-    if (m->index > p->match) {
+    if (m->index == p->match && p->state == RAFT_PROG_PROBE) {
+        /* the probe at match was accepted: the logs agree up to it */
+        raft_prog_become_replicate(p);
+    } else if (m->index > p->match) {
         p->match = m->index;
         if (p->next <= p->match)
             p->next = p->match + 1;

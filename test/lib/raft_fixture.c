@@ -545,6 +545,17 @@ static bool take(struct rfx *fx, uint64_t from, uint64_t to, uint8_t type,
         ev.recv = q.m;
         fx->n_delivered++;
         rfx_step(fx, q.m.to, &ev);
+    } else if (deliver) {
+        /* a cut link or a dead peer: the transport notices and says so */
+        struct rfx_node *src = NULL;
+        for (uint32_t k = 0; k < fx->n; k++)
+            if (fx->nodes[k].id == q.m.from)
+                src = &fx->nodes[k];
+        if (src != NULL && src->up) {
+            struct raft_event ev = {.type = RAFT_EV_UNREACHABLE};
+            ev.unreachable.peer = q.m.to;
+            rfx_step(fx, q.m.from, &ev);
+        }
     }
     coord_free(q.ents);
     coord_free(q.data);

@@ -8,7 +8,10 @@
  * state machine (a hash chain over applied entries) and a snapshot made of
  * that state padded to snap_bytes. The fixture checks State Machine Safety
  * as it goes: two nodes applying different entries at one index abort.
- * Messages are deep-copied into the fixture's network queue. Not for
+ * Messages are deep-copied into the fixture's network queue; a message lost
+ * to a cut link or a dead peer is reported to its sender as
+ * RAFT_EV_UNREACHABLE, as coordd's transport does (rfx_drop is silent
+ * loss). Not for
  * production use; allocates freely.
  */
 #ifndef TEST_RAFT_FIXTURE_H

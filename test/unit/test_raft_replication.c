@@ -491,6 +491,53 @@ static void full_uncommitted_log_still_takes_noop(void **state)
     assert_int_equal(rfx_propose(fx, 2, "x"), 0);
 }
 
+/* Pipelined APPENDs lost silently: the window shows no progress for an
+ * election timeout, the leader probes again from match and repairs the
+ * follower. A slow link whose acks arrive later than a heartbeat interval
+ * is not mistaken for loss (found by the simulator). */
+static void lost_pipelined_appends_recovered(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_init(fx, 3, 0, NULL);
+    rfx_elect(fx, 1);
+    propose_n(fx, 1, 3);
+    rfx_drop(fx, 1, 2, RAFT_MSG_APPEND);
+    rfx_stabilize(fx);
+    for (int i = 0; i < 5; i++) {
+        rfx_tick(fx, 1, 1);
+        rfx_stabilize(fx);
+    }
+    struct raft_status st;
+    const struct raft_progress *p = prog_of(fx, 1, 2, &st);
+    assert_int_equal(p->state, 2); /* still trusting the window */
+    assert_true(rfx_last(fx, 2) < rfx_last(fx, 1));
+    for (int i = 0; i < 10; i++) {
+        rfx_tick(fx, 1, 1);
+        rfx_stabilize(fx);
+    }
+    assert_int_equal(rfx_last(fx, 2), rfx_last(fx, 1));
+    assert_int_equal(rfx_node(fx, 2)->applied, rfx_commit(fx, 1));
+    p = prog_of(fx, 1, 2, &st);
+    assert_int_equal(p->state, 2);
+}
+
+/* The transport reports a lost link: replicate drops to probe at once. */
+static void unreachable_drops_to_probe(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_init(fx, 3, 0, NULL);
+    rfx_elect(fx, 1);
+    struct raft_status st;
+    assert_int_equal(prog_of(fx, 1, 3, &st)->state, 2);
+    struct raft_event ev = {.type = RAFT_EV_UNREACHABLE};
+    ev.unreachable.peer = 3;
+    rfx_step(fx, 1, &ev);
+    assert_int_equal(prog_of(fx, 1, 3, &st)->state, 1);
+    rfx_tick(fx, 1, 1);
+    rfx_stabilize(fx);
+    assert_int_equal(prog_of(fx, 1, 3, &st)->state, 2);
+}
+
 /* Heartbeats carry min(match, commit) so a lagging follower never commits
  * what it has not verified. */
 static void heartbeat_commit_capped_by_match(void **state)
@@ -594,6 +641,8 @@ int main(void)
         T(proposals_bounded_by_log_capacity),
         T(full_uncommitted_log_still_takes_noop),
         T(heartbeat_commit_capped_by_match),
+        T(lost_pipelined_appends_recovered),
+        T(unreachable_drops_to_probe),
         T(bug21_persist_ack_aba_race),
         T(append_response_held_until_durable),
         T(restart_restores_log_and_hard_state),

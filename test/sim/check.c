@@ -146,6 +146,57 @@ static void com_set(struct sim_world *w, struct sim_node *n, uint64_t index,
                  n->id, index, term, c->term);
 }
 
+/* The (term, index) of the last entry in a node's durable store. */
+static void store_last(const struct sim_store *st, uint64_t *term,
+                       uint64_t *index)
+{
+    *index = st->snap.index;
+    *term = st->snap.term;
+    if (st->n) {
+        *index = st->log[st->n - 1].index;
+        *term = st->log[st->n - 1].term;
+    }
+}
+
+/* I4 ahead of time: once index c is committed, no voter lacking it may be
+ * able to win an election (Figure 8). For each voter X whose durable log
+ * lacks c, count the voters whose durable log is not more up to date than
+ * X's (they would grant X their vote after a restart); a majority means the
+ * commit is unsafe even if no such election happens in this history. */
+static void check_electable(struct sim_world *w, struct sim_node *n,
+                            const struct raft_status *st, uint64_t h)
+{
+    uint32_t voters = 0;
+    for (uint32_t i = 0; i < st->conf.n; i++)
+        voters += st->conf.members[i].role == RAFT_VOTER;
+    for (uint32_t i = 0; i < st->conf.n; i++) {
+        struct sim_node *x = sim_node_by_id(w, st->conf.members[i].id);
+        if (st->conf.members[i].role != RAFT_VOTER || !x || !x->started ||
+            sim_store_has(&x->st, st->commit, h))
+            continue;
+        uint64_t xt, xi;
+        store_last(&x->st, &xt, &xi);
+        uint32_t grants = 0;
+        for (uint32_t j = 0; j < st->conf.n; j++) {
+            struct sim_node *y = sim_node_by_id(w, st->conf.members[j].id);
+            if (st->conf.members[j].role != RAFT_VOTER || !y || !y->started)
+                continue;
+            uint64_t yt, yi;
+            store_last(&y->st, &yt, &yi);
+            if (xt > yt || (xt == yt && xi >= yi))
+                grants++;
+        }
+        if (grants * 2 > voters) {
+            sim_fail(w, "I4 unsafe commit: leader %" PRIu64 " term %" PRIu64
+                     " committed index %" PRIu64 " but node %" PRIu64
+                     " (last %" PRIu64 "/%" PRIu64 ") lacks it and could be "
+                     "elected by %u of %u voters", n->id, st->term,
+                     st->commit, x->id, xi, xt, grants, voters);
+            return;
+        }
+    }
+}
+
 /* I6: the leader's new commit index is durable on a quorum of the voters of
  * its configuration (counting the leader's own disk too). */
 static void check_quorum_durable(struct sim_world *w, struct sim_node *n,
@@ -169,6 +220,8 @@ static void check_quorum_durable(struct sim_world *w, struct sim_node *n,
                  " term %" PRIu64 " commit %" PRIu64 " is durable on only %u"
                  " of %u voters", n->id, st->term, st->commit, durable,
                  voters);
+    else
+        check_electable(w, n, st, h);
 }
 
 static void check_new_leader(struct sim_world *w, struct sim_node *n,

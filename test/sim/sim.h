@@ -147,6 +147,7 @@ enum sim_ev_kind {
     SIM_EV_WORK = 4,
     SIM_EV_NEMESIS = 5,
     SIM_EV_RESTART = 6,
+    SIM_EV_CRASH = 7, /* a crash aimed at a node's incarnation */
 };
 
 struct sim_ev {
@@ -170,6 +171,7 @@ struct sim_swarm {
     bool brutal; /* crash-heavy profile with one-entry APPENDs */
     double p_crash_leader; /* chance a crash targets the leader */
     uint64_t down_mean;    /* mean downtime after a crash */
+    double p_leader_kill;  /* chance a new leader crashes soon after */
     double p_partition, p_heal, p_crash, p_restart, p_oneway;
     uint64_t work_mean;
     double p_idle;

@@ -638,6 +638,13 @@ static void process_update(struct sim_world *w, struct sim_node *n,
         sim_trace(w, "n%" PRIu64 " is %s term %" PRIu64 " leader %" PRIu64
                   " commit %" PRIu64, n->id, raft_role_name(st.role),
                   st.term, st.leader, st.commit);
+    /* Brutal seeds: a new leader often dies young, after doing a little
+     * (Figure 8 histories need leaders that replicate only part of what
+     * they appended). */
+    if (st.role == RAFT_LEADER && (pr != RAFT_LEADER || pt != st.term) &&
+        !w->liveness && sim_rng_chance(&w->r_nem, w->sw.p_leader_kill))
+        schedule(w, SIM_EV_CRASH, w->now + 1 +
+                 sim_rng_exp(&w->r_nem, w->sw.tick_base), n, NULL);
     enqueue_persist(w, n, u);
     send_msgs(w, n, u);
     for (uint32_t i = 0; i < u->n_committed && !w->failed; i++)
@@ -1220,6 +1227,13 @@ static void dispatch(struct sim_world *w, struct sim_ev *ev)
     case SIM_EV_NEMESIS:
         on_nemesis(w);
         return;
+    case SIM_EV_CRASH:
+        if (n->up && ev->inc == n->inc && !w->liveness) {
+            node_crash(w, n);
+            schedule(w, SIM_EV_RESTART, w->now + 1 +
+                     sim_rng_exp(&w->r_nem, w->sw.down_mean), n, NULL);
+        }
+        return;
     case SIM_EV_RESTART:
         if (!n->up && !n->removed && ev->inc == n->inc)
             node_start(w, n);
@@ -1315,6 +1329,7 @@ static void draw_swarm(struct sim_world *w)
         s->p_crash_leader = 0.7;
         s->nemesis_mean = s->tick_base * sim_rng_range(&g, 3, 12);
         s->down_mean = s->tick_base * sim_rng_range(&g, 2, 10);
+        s->p_leader_kill = 0.2 + sim_rng_unit(&g) * 0.5;
     }
     c->append_bytes_max = (uint32_t)sim_rng_range(&g, 64, 4096);
     c->uncommitted_bytes_max = sim_rng_range(&g, 1024, 65536);

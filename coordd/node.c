@@ -21,9 +21,11 @@
 #include "libcoord/shared/auth.h"
 #include "libcoord/shared/check.h"
 
-/* In-memory log capacity of the core: entries since the last snapshot
- * plus a margin for those arriving while a snapshot is written. */
-#define NODE_LOG_ENTRIES_SLACK 65536
+/* In-memory log capacity of the core: twice the entries between
+ * snapshots (those since the last one, plus those arriving while the next
+ * is written) plus a floor. The core keeps an eighth of it after a
+ * snapshot for slow followers; one further behind gets the snapshot. */
+#define NODE_LOG_ENTRIES_FLOOR 1024
 /* Storage worker queue: bounded by what Raft lets be uncommitted. */
 #define NODE_WORKER_QUEUE_MAX 65536
 
@@ -190,6 +192,9 @@ static void on_state_change(struct node *n, const struct raft_update *u)
     struct raft_status st;
     raft_status(n->raft, &st);
     bool was_leader = n->role == RAFT_LEADER;
+    if (u->leader != n->leader)
+        node_forward_fail_all(n, COORD_ECONNLOSS); /* sent to the old one:
+                                                      outcome unknown */
     n->role = u->role;
     n->leader = u->leader;
     n->term = st.term;
@@ -816,7 +821,7 @@ static int init_raft(struct node *n, const struct store_state *st,
         .append_bytes_max = c->append_bytes_max,
         .uncommitted_bytes_max = c->uncommitted_bytes_max,
         .log_entries_max =
-            (uint32_t)(c->snapshot_entries + NODE_LOG_ENTRIES_SLACK +
+            (uint32_t)(2 * c->snapshot_entries + NODE_LOG_ENTRIES_FLOOR +
                        ll->n),
         .log_bytes_max = 2 * c->uncommitted_bytes_max + NODE_LOG_BYTES_MAX,
         .snapshot_chunk_bytes = c->snapshot_chunk_bytes,

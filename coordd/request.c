@@ -583,6 +583,11 @@ static void hello_resume_exec(struct node *n, struct nconn *cn,
                               struct nreq *rq, const struct wire_hello *h)
 {
     int rc = hello_resume_check(n, h);
+    struct nsess *cur = rc ? NULL : node_session_find(n, h->session_id);
+    if (cur && cur->conn && cur->conn != cn &&
+        net_conn_id(cur->conn->nc) > net_conn_id(cn->nc))
+        rc = COORD_EBUSY; /* a stale HELLO: the client has moved on to a
+                             newer connection, which keeps the session */
     if (rc == 0) {
         struct nsess *s = node_session_find(n, h->session_id);
         memcpy(rq->secret, h->secret.ptr, COORD_SECRET_BYTES);

@@ -22,7 +22,7 @@ int64_t tproc_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint16_t free_port(const char *host)
+uint16_t tproc_free_port(const char *host)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -38,7 +38,7 @@ void tproc_init(struct tproc *p, const char *host)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->host, sizeof(p->host), "%s", host);
-    p->port = free_port(host);
+    p->port = tproc_free_port(host);
     snprintf(p->dir, sizeof(p->dir), "/tmp/coord-test-XXXXXX");
     if (!mkdtemp(p->dir))
         abort();
@@ -81,6 +81,14 @@ static void exec_coordd(const struct tproc *p)
              p->port);
     char *argv[64] = {(char *)bin, datadir, listen};
     int argc = 3;
+    char members[1100], id[32];
+    if (p->members[0]) {
+        snprintf(members, sizeof(members), "--members=%s", p->members);
+        snprintf(id, sizeof(id), "--node-id=%llu",
+                 (unsigned long long)p->node_id);
+        argv[argc++] = members;
+        argv[argc++] = id;
+    }
     char extra[sizeof(p->extra)];
     snprintf(extra, sizeof(extra), "%s", p->extra);
     for (char *tok = strtok(extra, " "); tok && argc < 63;
@@ -94,16 +102,25 @@ static void exec_coordd(const struct tproc *p)
     _exit(127);
 }
 
-int tproc_start(struct tproc *p, int timeout_ms)
+int tproc_spawn(struct tproc *p)
 {
     /* A restart reads the log from here on. */
-    truncate(p->log, 0);
+    if (truncate(p->log, 0) != 0 && errno != ENOENT)
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0)
         exec_coordd(p);
     p->pid = pid;
+    return 0;
+}
+
+int tproc_start(struct tproc *p, int timeout_ms)
+{
+    if (tproc_spawn(p) != 0)
+        return -1;
+    pid_t pid = p->pid;
     int64_t deadline = tproc_now_ms() + timeout_ms;
     while (tproc_now_ms() < deadline) {
         int st;
@@ -182,4 +199,94 @@ long tproc_rss_kb(const struct tproc *p)
             break;
     fclose(f);
     return kb;
+}
+
+char tproc_role(const struct tproc *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return '?';
+    char line[8192], role = '?';
+    while (fgets(line, sizeof(line), f)) {
+        const char *r = strstr(line, "msg=\"raft state\" role=");
+        if (!r)
+            continue;
+        r += strlen("msg=\"raft state\" role=");
+        role = *r == 'l' ? 'L' : *r == 'f' ? 'F' : 'C';
+    }
+    fclose(f);
+    return role;
+}
+
+void tcluster_init(struct tcluster *c, int n, const char *extra)
+{
+    memset(c, 0, sizeof(*c));
+    c->n = n;
+    size_t mo = 0, so = 0;
+    for (int i = 0; i < n; i++) {
+        char host[32];
+        snprintf(host, sizeof(host), "127.0.0.%d", i + 1);
+        tproc_init(&c->node[i], host);
+        c->node[i].peer_port = 0;
+        c->node[i].node_id = (uint64_t)i + 1;
+        snprintf(c->node[i].extra, sizeof(c->node[i].extra), "%s",
+                 extra ? extra : "");
+    }
+    /* peer ports: free ports on each address */
+    for (int i = 0; i < n; i++) {
+        struct tproc *p = &c->node[i];
+        uint16_t peer = 0;
+        do
+            peer = tproc_free_port(p->host);
+        while (peer == p->port);
+        mo += (size_t)snprintf(c->members + mo, sizeof(c->members) - mo,
+                               "%s%d@%s:%u:%u", i ? "," : "", i + 1,
+                               p->host, p->port, peer);
+        so += (size_t)snprintf(c->servers + so, sizeof(c->servers) - so,
+                               "%s%s:%u", i ? "," : "", p->host, p->port);
+    }
+    for (int i = 0; i < n; i++)
+        snprintf(c->node[i].members, sizeof(c->node[i].members), "%s",
+                 c->members);
+}
+
+int tcluster_spawn(struct tcluster *c, int i)
+{
+    return tproc_spawn(&c->node[i]);
+}
+
+int tcluster_leader(struct tcluster *c, int timeout_ms)
+{
+    int64_t deadline = tproc_now_ms() + timeout_ms;
+    do {
+        for (int i = 0; i < c->n; i++)
+            if (c->node[i].pid > 0 && tproc_role(&c->node[i]) == 'L')
+                return i;
+        poll(NULL, 0, 10);
+    } while (tproc_now_ms() < deadline);
+    return -1;
+}
+
+int tcluster_start(struct tcluster *c, int timeout_ms)
+{
+    for (int i = 0; i < c->n; i++)
+        if (tcluster_spawn(c, i) != 0)
+            return -1;
+    int64_t deadline = tproc_now_ms() + timeout_ms;
+    for (int i = 0; i < c->n; i++)
+        while (!tproc_log_has(&c->node[i], "msg=serving")) {
+            if (tproc_now_ms() > deadline)
+                return -1;
+            poll(NULL, 0, 10);
+        }
+    return tcluster_leader(c, timeout_ms) >= 0 ? 0 : -1;
+}
+
+void tcluster_cleanup(struct tcluster *c)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->node[i].pid > 0)
+            tproc_stop(&c->node[i], 5000);
+    for (int i = 0; i < c->n; i++)
+        tproc_cleanup(&c->node[i]);
 }

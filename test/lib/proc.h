@@ -17,10 +17,17 @@ struct tproc {
     char dir[256];      /* data dir */
     char log[300];      /* stderr of the process */
     char extra[1024];   /* extra flags, space separated */
+    char members[1024]; /* cluster member list ("" = single node) */
+    uint64_t node_id;
+    uint16_t peer_port;
 };
 
 /* Fills p: a fresh data dir under /tmp, a free port on host. */
 void tproc_init(struct tproc *p, const char *host);
+/* Starts coordd without waiting; 0 or -1. */
+int tproc_spawn(struct tproc *p);
+/* A port that was free on host a moment ago. */
+uint16_t tproc_free_port(const char *host);
 /* Starts coordd; returns 0 once it serves (its log says so and its port
  * accepts), or -1 after timeout_ms. */
 int tproc_start(struct tproc *p, int timeout_ms);
@@ -37,5 +44,29 @@ long tproc_rss_kb(const struct tproc *p);
 int64_t tproc_now_ms(void);
 /* True when the log file contains s. */
 bool tproc_log_has(const struct tproc *p, const char *s);
+
+/* The role of the node from its log's last "raft state" line: 'L'eader,
+ * 'F'ollower, 'C'andidate (pre- too), or '?' when none. */
+char tproc_role(const struct tproc *p);
+
+/* A local cluster of n nodes on 127.0.0.1.. 127.0.0.n, free ports. */
+#define TCLUSTER_MAX 7
+struct tcluster {
+    int n;
+    struct tproc node[TCLUSTER_MAX];
+    char members[1024];
+    char servers[512]; /* client list "127.0.0.1:p1,127.0.0.2:p2,..." */
+};
+/* Initializes n nodes (extra flags for all); starts none. */
+void tcluster_init(struct tcluster *c, int n, const char *extra);
+/* Starts node i (0-based) without waiting for it to serve; 0 or -1. */
+int tcluster_spawn(struct tcluster *c, int i);
+/* Starts every node and waits until one leads and all serve. */
+int tcluster_start(struct tcluster *c, int timeout_ms);
+/* Index of the node whose log says it leads (among live ones), waiting
+ * up to timeout_ms for one; -1 if none. */
+int tcluster_leader(struct tcluster *c, int timeout_ms);
+/* Stops (SIGTERM) every live node and removes the data. */
+void tcluster_cleanup(struct tcluster *c);
 
 #endif /* TEST_PROC_H */

@@ -13,18 +13,21 @@
 #                     code with the plain-C driver test/fuzz/replay.c, built
 #                     with gcc normally and under ASan+UBSan.
 #   make fuzz-corpus-wire   regenerates the wire seeds (gen_wire_corpus.c).
+#   make fuzz-corpus-peer   regenerates the peer seeds (gen_peer_corpus.c).
 # A target that needs more than libcoord/shared adds its sources to
 # FUZZ_LINK_SRC and its archives as prerequisites of its replay binary.
 
 FUZZ_CC ?= clang
 FUZZ_DIR := build/fuzz
 FUZZ_TARGETS := wire
+FUZZ_TARGETS += peer
 FUZZ_MAX_LEN ?= 16384
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
                -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -DCOORD_DEBUG
 FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 FUZZ_LINK_SRC := $(SHARED_SRC)
+FUZZ_LINK_SRC += coordd/net/peer_codec.c
 FUZZ_LINK_OBJ = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LINK_SRC))
 FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(FUZZ_DIR)/fuzz_$(t))
 
@@ -70,3 +73,18 @@ $(BUILD)/test/fuzz/gen_wire_corpus: $(BUILD)/test/fuzz/gen_wire_corpus.o \
 fuzz-corpus-wire: $(BUILD)/test/fuzz/gen_wire_corpus
 	mkdir -p test/fuzz/corpus/wire
 	$< test/fuzz/corpus/wire
+
+# ---- peer codec (coordd/net/peer_codec.c): also needs libnet --------------
+$(BUILD)/test/fuzz/replay_peer: $(BUILD)/test/fuzz/replay.o \
+                                $(BUILD)/test/fuzz/fuzz_peer.o \
+                                $(A_NET) $(A_SHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/fuzz/gen_peer_corpus: $(BUILD)/test/fuzz/gen_peer_corpus.o \
+                                    $(A_NET) $(A_SHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz-corpus-peer
+fuzz-corpus-peer: $(BUILD)/test/fuzz/gen_peer_corpus
+	mkdir -p test/fuzz/corpus/peer
+	$< test/fuzz/corpus/peer

@@ -30,6 +30,8 @@
 
 static struct tproc srv;
 static char servers_flag[64];
+/* Leave COORD_SERVERS to the child (set by the test). */
+static bool servers_env;
 
 /* ---- running coordctl ---------------------------------------------- */
 
@@ -78,7 +80,8 @@ static void ctl_spawn_v(struct ctl_proc *p, bool servers, const char **args)
         dup2(err[1], 2);
         for (int fd = 3; fd < 256; fd++)
             close(fd);
-        unsetenv("COORD_SERVERS");
+        if (!servers_env)
+            unsetenv("COORD_SERVERS");
         execv(argv[0], (char **)argv);
         _exit(127);
     }
@@ -634,6 +637,49 @@ static void sync_cmd(void **state)
     assert_int_equal(P.err_len, 0);
 }
 
+/* COORD_SERVERS is used when --servers is not given. */
+static void servers_from_env(void **state)
+{
+    (void)state;
+    char env[64];
+    snprintf(env, sizeof(env), "%s:%u", srv.host, srv.port);
+    setenv("COORD_SERVERS", env, 1);
+    servers_env = true;
+    const char *args[] = {"create", "/envnode", "e", NULL};
+    ctl_spawn_v(&P, false, args);
+    int rc = ctl_finish(&P);
+    /* A server list that reaches nothing: the env is really used. */
+    setenv("COORD_SERVERS", "127.0.0.1:1", 1);
+    const char *args2[] = {"--timeout=200", "stat", "/envnode", NULL};
+    ctl_spawn_v(&Q, false, args2);
+    int rc2 = ctl_finish(&Q);
+    unsetenv("COORD_SERVERS");
+    servers_env = false;
+    assert_int_equal(rc, 0);
+    assert_string_equal(P.out, "/envnode\n");
+    assert_int_equal(rc2, 3);
+    assert_non_null(strstr(Q.err, "127.0.0.1:1"));
+}
+
+/* A request the (stopped) server never answers within --timeout: exit 3,
+ * and the message says the outcome is unknown. */
+static void request_timeout(void **state)
+{
+    (void)state;
+    const char *args[] = {"--verbose", "--timeout=300", "set", "/t1", "-",
+                          NULL};
+    ctl_spawn_v(&Q, true, args);
+    ctl_wait_for(&Q, false, "coordctl: connected, session 0x");
+    assert_int_equal(kill(srv.pid, SIGSTOP), 0);
+    ctl_write_in(&Q, "late", 4);
+    int rc = ctl_finish(&Q);
+    assert_int_equal(kill(srv.pid, SIGCONT), 0);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(Q.err, "/t1: operation timed out"));
+    assert_non_null(strstr(Q.err, "(COORD_ETIMEDOUT)"));
+    assert_non_null(strstr(Q.err, "outcome is unknown"));
+}
+
 /* Starts `coordctl watch ARGS` and waits until the watch is set. */
 static void watch_start(struct ctl_proc *w, const char **args)
 {
@@ -814,6 +860,8 @@ int main(void)
         cmocka_unit_test(watch_persistent),
         cmocka_unit_test(container_and_ttl),
         cmocka_unit_test(connection_lost),
+        cmocka_unit_test(servers_from_env),
+        cmocka_unit_test(request_timeout),
         cmocka_unit_test(bash_completion),
     };
     return cmocka_run_group_tests_name("coordctl", tests, setup, teardown);

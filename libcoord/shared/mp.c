@@ -20,7 +20,8 @@ void mp_write_fail(struct wire_buf *b, int err)
         b->err = err;
 }
 
-static bool buf_reserve(struct wire_buf *b, size_t n)
+static __attribute__((noinline)) bool buf_reserve(struct wire_buf *b,
+                                                  size_t n)
 {
     if (b->cap - b->len >= n)
         return true;
@@ -43,30 +44,41 @@ static bool buf_reserve(struct wire_buf *b, size_t n)
     return true;
 }
 
-/* Appends n bytes to the frame being encoded, within the frame limit. */
-void mp_write_raw(struct wire_buf *b, const void *p, size_t n)
+/* True when n more bytes fit the frame limit and the buffer (grown if
+ * need be); else records the error. */
+static inline bool room(struct wire_buf *b, size_t n)
 {
-    if (b->err || n == 0)
-        return;
+    if (b->err)
+        return false;
     size_t used = b->len - b->frame_start;
     if (n > (size_t)b->frame_max + WIRE_PREFIX_BYTES - used) {
         mp_write_fail(b, COORD_ETOOBIG);
-        return;
+        return false;
     }
-    if (!buf_reserve(b, n))
+    return b->cap - b->len >= n || buf_reserve(b, n);
+}
+
+/* Appends n bytes to the frame being encoded, within the frame limit. */
+void mp_write_raw(struct wire_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || !room(b, n))
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
-/* A type byte followed by the low nbytes of v, big-endian. */
-static void put_head(struct wire_buf *b, uint8_t c, uint64_t v, int nbytes)
+/* A type byte followed by the low nbytes of v, big-endian. Written in
+ * place: this is the encoder's inner loop. */
+static inline void put_head(struct wire_buf *b, uint8_t c, uint64_t v,
+                            int nbytes)
 {
-    uint8_t h[9];
+    if (!room(b, 1 + (size_t)nbytes))
+        return;
+    uint8_t *h = b->data + b->len;
     h[0] = c;
     for (int i = 0; i < nbytes; i++)
         h[1 + i] = (uint8_t)(v >> (8 * (nbytes - 1 - i)));
-    mp_write_raw(b, h, 1 + (size_t)nbytes);
+    b->len += 1 + (size_t)nbytes;
 }
 
 void mp_write_uint(struct wire_buf *b, uint64_t v)
@@ -226,6 +238,8 @@ uint64_t mp_read_uint(struct mp_reader *r, uint64_t max)
 {
     bool neg;
     uint64_t v;
+    if (r->p < r->end && *r->p <= 0x7f && *r->p <= max)
+        return *r->p++; /* positive fixint: the common case */
     if (!mp_read_num(r, &neg, &v))
         return 0;
     if (neg || v > max) {
@@ -274,6 +288,8 @@ enum head_kind { HEAD_STR, HEAD_BIN, HEAD_ARRAY };
 /* The length or count in a str, bin or array head of the wanted kind. */
 static uint32_t read_head(struct mp_reader *r, enum head_kind kind)
 {
+    if (kind == HEAD_ARRAY && r->p < r->end && (*r->p & 0xf0) == 0x90)
+        return *r->p++ & 0x0f; /* fixarray: the common case */
     const uint8_t *t = mp_read_raw(r, 1);
     if (!t)
         return 0;

@@ -983,17 +983,22 @@ static void append_speed(void **state)
     m.n_entries = 64;
     struct wire_buf b;
     wire_buf_init(&b, 1 << 20);
-    const int iters = 20000;
-    double t0 = now_ns();
-    for (int i = 0; i < iters; i++) {
-        wire_buf_reset(&b);
-        assert_int_equal(peer_encode_msg(&b, &m, &lim), 0);
-        assert_int_equal(dec(body(&b), body_len(&b), &out, ents), 0);
+    /* The best of 20 batches: the least disturbed by other processes. */
+    const int iters = 1000;
+    double best = 1e18;
+    for (int batch = 0; batch < 20; batch++) {
+        double t0 = now_ns();
+        for (int i = 0; i < iters; i++) {
+            wire_buf_reset(&b);
+            assert_int_equal(peer_encode_msg(&b, &m, &lim), 0);
+            assert_int_equal(dec(body(&b), body_len(&b), &out, ents), 0);
+        }
+        double per = (now_ns() - t0) / iters;
+        best = per < best ? per : best;
     }
-    double per = (now_ns() - t0) / iters;
     assert_int_equal(out.n_entries, 64);
     printf("peer_codec: APPEND 64 x 128 B (%zu bytes): encode+decode "
-           "%.2f us\n", b.len, per / 1000);
+           "%.2f us (best batch)\n", b.len, best / 1000);
     wire_buf_free(&b);
 }
 

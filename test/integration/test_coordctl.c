@@ -805,19 +805,23 @@ static void bash_completion(void **state)
         "t coordctl ''\n"
         "t coordctl --json create /a --e\n"
         "t coordctl rm /a -\n";
-    FILE *f = popen("bash --norc -c \"$(cat)\" > build/ctl-compl.out",
-                    "w");
-    assert_non_null(f);
-    fputs(script, f);
-    assert_int_equal(pclose(f), 0);
-    FILE *o = fopen("build/ctl-compl.out", "r");
+    char sh[] = "/tmp/coordctl-compl-XXXXXX";
+    int fd = mkstemp(sh);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, script, strlen(script)),
+                     (ssize_t)strlen(script));
+    close(fd);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "bash --norc %s", sh);
+    FILE *o = popen(cmd, "r");
     assert_non_null(o);
     char cmds[512] = "", create[512] = "", rm[512] = "";
     assert_non_null(fgets(cmds, sizeof(cmds), o));
     assert_non_null(fgets(create, sizeof(create), o));
     assert_non_null(fgets(rm, sizeof(rm), o));
-    fclose(o);
-    unlink("build/ctl-compl.out");
+    int prc = pclose(o);
+    unlink(sh);
+    assert_int_equal(prc, 0);
     assert_int_equal(RUN(&P, "--help"), 0);
     const char *c = strstr(P.out, "Commands:\n");
     assert_non_null(c);

@@ -64,8 +64,8 @@ echo "coordd pid $pid on 127.0.0.1:$port, data in $dir; ${SECS}s per run" \
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 printf '| run | ops/s | p50 us | p90 us | p99 us | p99.9 us | max us |'
-printf ' server CPU us/op | fsyncs/op | errors |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf ' server CPU us/op | fsyncs/op | client CPU us/op | errors |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
 for r in "${RUNS[@]}"; do
     name=${r%%|*}
     opts=${r#*|}
@@ -80,11 +80,12 @@ for r in "${RUNS[@]}"; do
     extra=
     [ -n "$(kv "$line" pairs_per_s)" ] &&
         extra=" ($(kv "$line" pairs_per_s) pairs/s)"
-    printf '| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    printf '| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$name" "$(kv "$line" ops_per_s)" "$extra" "$(kv "$line" p50_us)" \
         "$(kv "$line" p90_us)" "$(kv "$line" p99_us)" \
         "$(kv "$line" p999_us)" "$(kv "$line" max_us)" \
         "$(kv "$line" server_cpu_us_per_op)" \
-        "$(kv "$line" server_fsyncs_per_op)" "$(kv "$line" errors)"
+        "$(kv "$line" server_fsyncs_per_op)" \
+        "$(kv "$line" client_cpu_us_per_op)" "$(kv "$line" errors)"
 done
 echo "raw results: $OUT"

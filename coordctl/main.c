@@ -67,7 +67,8 @@ static const struct ctl_cmd ctl_cmds[] = {
      "  delete:PATH[@V]             check:PATH@V\n"
      "taken from the arguments, or one per line from stdin when none\n"
      "are given. A path ends at the first '='; a version is the part\n"
-     "after the last '@' (write DATA@-1 for data that ends in @digits).\n"},
+     "after the last '@' (append @-1 to a DATA or delete PATH that\n"
+     "itself ends in @digits).\n"},
     {"sync", 1, 1, 0, ctl_cmd_sync, "sync PATH",
      "Wait until the connected server has caught up with the leader.\n"},
 };

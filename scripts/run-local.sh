@@ -1,22 +1,49 @@
 #!/usr/bin/env bash
-# run-local.sh -- what `make run` does: start coordd in the foreground on
-# 127.0.0.1:2281 with its data in ./coordd-data (zero config), print the
-# commands to try, and stop it on Ctrl-C. The cluster phase turns this into
-# a local 3-node cluster on 127.0.0.1/.2/.3.
+# run-local.sh -- what `make run` does: start a local 3-node coord cluster
+# in the foreground, one node per loopback address (127.0.0.1, .2, .3) on
+# the same ports (clients 2281, peers 2282), data under ./run-data/, logs
+# prefixed with the node's name. Ctrl-C stops every node (by PID).
+# NODES=1 runs a single node instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD:-build}/bin
-echo "coord: starting coordd on 127.0.0.1:2281 (data in ./coordd-data); Ctrl-C stops it"
-if [ -x "$BIN/coordctl" ]; then
-    cat <<TRY
+NODES=${NODES:-3}
+DATA=${RUN_DATA:-run-data}
+mkdir -p "$DATA"
+
+members=""
+servers=""
+for i in $(seq 1 "$NODES"); do
+    members+="${members:+,}$i@127.0.0.$i:2281:2282"
+    servers+="${servers:+,}127.0.0.$i:2281"
+done
+
+pids=()
+stop_all() {
+    trap - INT TERM EXIT
+    echo "coord: stopping ${#pids[@]} nodes" >&2
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap stop_all INT TERM EXIT
+
+for i in $(seq 1 "$NODES"); do
+    if [ "$NODES" -eq 1 ]; then
+        args=(--data-dir="$DATA/n1")
+    else
+        args=(--node-id="$i" --members="$members" --data-dir="$DATA/n$i")
+    fi
+    "$BIN/coordd" "${args[@]}" "$@" 2>&1 | sed -u "s/^/[n$i] /" &
+    pids+=($!)
+done
+
+cat <<TRY
+coord: $NODES node(s) starting; data in ./$DATA; Ctrl-C stops them all.
 Try, in another terminal:
+  export COORD_SERVERS=$servers
   $BIN/coordctl create /hello world
   $BIN/coordctl get /hello
   $BIN/coordctl ls /
-  $BIN/coordctl watch /hello        # then set it from a third terminal
+  $BIN/coordctl watch /hello            # then: coordctl set /hello again
 TRY
-fi
-"$BIN/coordd" "$@" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
-wait $pid
+wait

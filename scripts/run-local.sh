@@ -33,7 +33,8 @@ for i in $(seq 1 "$NODES"); do
     else
         args=(--node-id="$i" --members="$members" --data-dir="$DATA/n$i")
     fi
-    "$BIN/coordd" "${args[@]}" "$@" 2>&1 | sed -u "s/^/[n$i] /" &
+    # Process substitution keeps $! the coordd PID (not the prefixer's).
+    "$BIN/coordd" "${args[@]}" "$@" > >(sed -u "s/^/[n$i] /") 2>&1 &
     pids+=($!)
 done
 

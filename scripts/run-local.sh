@@ -34,7 +34,9 @@ for i in $(seq 1 "$NODES"); do
         args=(--node-id="$i" --members="$members" --data-dir="$DATA/n$i")
     fi
     # Process substitution keeps $! the coordd PID (not the prefixer's).
-    "$BIN/coordd" "${args[@]}" "$@" > >(sed -u "s/^/[n$i] /") 2>&1 &
+    # The prefixer ignores Ctrl-C so the nodes' last lines still show.
+    "$BIN/coordd" "${args[@]}" "$@" \
+        > >(trap '' INT; exec sed -u "s/^/[n$i] /") 2>&1 &
     pids+=($!)
 done
 

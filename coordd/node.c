@@ -30,6 +30,7 @@
 #define NODE_WORKER_QUEUE_MAX 65536
 
 static void node_take_snapshot(struct node *n);
+static void stop_tick(struct node *n);
 static void snap_rx_chunk(struct node *n, const struct raft_update *u);
 static void snap_install_start(struct node *n, const struct raft_update *u);
 
@@ -605,6 +606,7 @@ static void node_on_tick(void *data)
         node_cleanup_tick(n);
     }
     node_cluster_tick(n);
+    stop_tick(n);
     if (n->ready && !n->ready_notified) {
         n->ready_notified = true;
         log_emit(LOG_LEVEL_INFO, "serving", "applied=%llu sessions=%u",
@@ -650,13 +652,37 @@ static void node_on_prepare(void *data)
     }
 }
 
+/* SIGTERM/SIGINT. A leader of a cluster first hands leadership to the
+ * most up-to-date voter (TimeoutNow), so clients see no election timeout;
+ * the loop ends when that is done or after an election timeout's worth of
+ * ticks (node_on_tick). A second signal stops at once. */
 static void node_on_signal(void *data, int signo)
 {
     struct node *n = data;
     log_emit(LOG_LEVEL_INFO, "stopping", "signal=%d", signo);
-    n->stopping = true;
     net_stop_listening(n->net);
+    if (!n->stopping && n->role == RAFT_LEADER && n->conf.n > 1) {
+        n->stopping = true;
+        n->stop_ticks = 2 * n->cfg.election_ticks;
+        struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+        ev.transfer.to = RAFT_NONE;
+        node_step(n, &ev);
+        return;
+    }
+    n->stopping = true;
     net_stop(n->net);
+}
+
+/* While stopping: end the loop once leadership moved (or gave up). */
+static void stop_tick(struct node *n)
+{
+    if (!n->stopping)
+        return;
+    if (n->role != RAFT_LEADER || n->stop_ticks-- == 0) {
+        log_emit(LOG_LEVEL_INFO, "leadership handed over",
+                 "leader=%llu", (unsigned long long)n->leader);
+        net_stop(n->net);
+    }
 }
 
 void node_net_callbacks(struct node *n, struct net_callbacks *cb)

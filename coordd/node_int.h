@@ -177,6 +177,7 @@ struct node {
     int64_t last_scan_ms;
     int64_t last_cleanup_ms;
     bool stopping;
+    uint32_t stop_ticks;   /* ticks left for a leadership hand-over */
     char errmsg[STORE_ERRMSG_BYTES + 256];
 };
 

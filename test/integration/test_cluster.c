@@ -203,6 +203,34 @@ static void hung_leader_is_replaced(void **state)
     assert_int_equal(coord_close(c), 0);
 }
 
+static void sigterm_hands_leadership_over(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "");
+    assert_int_equal(tcluster_start(&cl, 15000), 0);
+    struct coord_client *c = client(cl.servers);
+    assert_int_equal(coord_create(c, "/g", "0", 1, 0, 0, NULL, NULL), 0);
+    int lead = tcluster_leader(&cl, 1000);
+    int64_t t0 = tproc_now_ms();
+    assert_int_equal(tproc_stop(&cl.node[lead], 5000), 0);
+    int64_t stopped = tproc_now_ms() - t0;
+    int nl = tcluster_leader(&cl, 1000);
+    assert_true(nl >= 0 && nl != lead);
+    /* No election timeout was waited for: the old leader handed over. */
+    assert_true(tproc_log_has(&cl.node[nl], "msg=\"raft state\" role=leader"));
+    assert_true(tproc_log_has(&cl.node[lead], "leadership handed over"));
+    print_message("graceful stop of the leader took %lld ms\n",
+                  (long long)stopped);
+    assert_true(stopped < 1000);
+    /* A client notices at most one retry's worth. */
+    int rc, tries = 0;
+    while ((rc = coord_set(c, "/g", "1", 1, -1, NULL)) != 0 && ++tries < 5)
+        ;
+    assert_int_equal(rc, 0);
+    assert_true(tries <= 1);
+    assert_int_equal(coord_close(c), 0);
+}
+
 static void five_nodes_survive_two_failures(void **state)
 {
     (void)state;
@@ -234,6 +262,7 @@ int main(void)
         cmocka_unit_test_teardown(lagging_follower_catches_up_by_snapshot,
                                   teardown),
         cmocka_unit_test_teardown(hung_leader_is_replaced, teardown),
+        cmocka_unit_test_teardown(sigterm_hands_leadership_over, teardown),
         cmocka_unit_test_teardown(five_nodes_survive_two_failures,
                                   teardown),
     };

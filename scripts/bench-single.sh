@@ -7,6 +7,8 @@
 #
 #   BENCH_SECONDS=10   measured window of each run (plus BENCH_WARMUP=2)
 #   BENCH_RUNS="..."   subset of run names (default: all, in order below)
+#   BENCH_LOG_LEVEL=info   coordd's log level; its log is kept in
+#                      $BUILD/bench-single-coordd.log
 #
 # It measures; it does not tune or check anything (test/bench/coordbench/
 # smoke.sh is the test).
@@ -42,6 +44,7 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     fi
+    cp "$dir/coordd.log" "$BUILD/bench-single-coordd.log" 2>/dev/null || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -49,7 +52,7 @@ trap 'exit 130' INT TERM
 
 port=$("$BENCH" --free-port)
 "$COORDD" --client-listen=127.0.0.1:"$port" --data-dir="$dir/data" \
-    --log-level=warn >"$dir/coordd.log" 2>&1 &
+    --log-level="${BENCH_LOG_LEVEL:-info}" >"$dir/coordd.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do # poll until it serves, at most 10 s
     "$BENCH" --servers=127.0.0.1:"$port" --duration=0.01 --warmup=0 \
@@ -74,7 +77,8 @@ for r in "${RUNS[@]}"; do
     fi
     # shellcheck disable=SC2086
     line=$("$BENCH" --servers=127.0.0.1:"$port" --server-pid="$pid" \
-        --duration="$SECS" --warmup="$WARMUP" --format=kv $opts) ||
+        --duration="$SECS" --warmup="$WARMUP" --format=kv $opts \
+        2> >(sed "s/^/$name: /" >&2)) ||
         { echo "coordbench failed on $name"; exit 1; }
     echo "run=$name $line" >>"$OUT"
     extra=

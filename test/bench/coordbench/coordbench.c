@@ -127,12 +127,24 @@ static uint64_t rng_next(uint64_t *s)
     return x * 2685821657736338717ull;
 }
 
+static uint64_t g_start_ns;
+static _Atomic bool g_err_seen[BENCH_ERR_CODES];
+
+/* Counts an error; the first of each code is also reported on stderr
+ * with its time and phase, to line it up with server logs. */
 static void count_err(struct bench_conn *c, int status)
 {
+    static const char *const phases[] = {"warm-up", "window", "drain"};
     int i = -status;
     if (i <= 0 || i >= BENCH_ERR_CODES)
         i = BENCH_ERR_CODES - 1; /* unknown code */
     atomic_fetch_add(&c->errs[i], 1);
+    if (!atomic_exchange(&g_err_seen[i], true))
+        fprintf(stderr,
+                "coordbench: first %s at %.3f s (%s), connection %u\n",
+                coord_errname(status),
+                (double)(now_ns() - g_start_ns) / 1e9,
+                phases[atomic_load(&g_phase)], c->id);
 }
 
 static void key_path(char *buf, uint64_t k)
@@ -559,6 +571,7 @@ struct bench_result {
 static int run_load(struct bench_result *r)
 {
     atomic_store(&g_phase, PH_WARMUP);
+    g_start_ns = now_ns();
     pthread_mutex_lock(&g_mu);
     g_active = g_cfg.conns * g_cfg.window;
     pthread_mutex_unlock(&g_mu);
@@ -717,9 +730,14 @@ static void build_fields(const struct bench_result *r)
     field("errors", false, "%" PRIu64, r->total_errs);
     for (int e = 1; e < BENCH_ERR_CODES; e++)
         if (r->errs[e])
-            field(e == BENCH_ERR_CODES - 1 ? "err_unknown"
-                                           : coord_errname(-e),
-                  false, "%" PRIu64, r->errs[e]);
+        {
+            char key[48];
+            /* err_ENONODE: the name without its COORD_ prefix */
+            snprintf(key, sizeof(key), "err_%s",
+                     e == BENCH_ERR_CODES - 1 ? "unknown"
+                                              : coord_errname(-e) + 6);
+            field(key, false, "%" PRIu64, r->errs[e]);
+        }
     if (r->bad_reads)
         field("bad_reads", false, "%" PRIu64, r->bad_reads);
     cpu_fields(r);

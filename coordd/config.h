@@ -125,11 +125,13 @@
       4096, COORD_FRAME_BYTES_MAX, "Bytes of snapshot in one "               \
       "InstallSnapshot message. At most frame_bytes_max minus 1 KiB.")       \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
-      "ms", 100, 3600000, "Shortest session timeout granted; a client "      \
+      "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
+      "Shortest session timeout granted; a client "                          \
       "asking for less gets this. At least 2 * election_ticks * tick_ms, "  \
       "so sessions outlive an election.")                                    \
     X(sessions, session_timeout_ms_max, UINT, COORDD_SESSION_TIMEOUT_MS_MAX, \
-      "ms", 100, 86400000, "Longest session timeout granted.")               \
+      "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, COORDD_SESSION_TIMEOUT_MS_CEIL, \
+      "Longest session timeout granted.")                                    \
     X(sessions, client_ping_ms, UINT, COORDD_CLIENT_PING_MS, "ms", 10,       \
       60000, "Ping interval the server asks clients to keep (sent in the "   \
       "handshake). At most client_idle_ms / 2.")                             \

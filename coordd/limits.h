@@ -40,6 +40,11 @@
 #define COORDD_WATCHES_PER_SESSION_MAX 100000
 #define COORDD_SESSION_TIMEOUT_MS_MIN 1000
 #define COORDD_SESSION_TIMEOUT_MS_MAX 60000
+/* The widest timeouts the options above may be configured to (config.c's
+ * bounds), fixed: the tree accepts exactly this range in a SESSION_OPEN
+ * so replicas configured differently never disagree on a command. */
+#define COORDD_SESSION_TIMEOUT_MS_FLOOR 100
+#define COORDD_SESSION_TIMEOUT_MS_CEIL 86400000
 /* Nodes in the tree, and children of one node. */
 #define COORDD_NODES_MAX (16 * 1024 * 1024)
 #define COORDD_CHILDREN_MAX (1024 * 1024)

@@ -78,8 +78,8 @@ void tree_session_insert(struct tree *t, struct tree_session *s)
 int tree_session_open(struct tree *t, const struct tree_cmd *cmd)
 {
     if (cmd->session_id == 0 ||
-        cmd->timeout_ms < COORDD_SESSION_TIMEOUT_MS_MIN ||
-        cmd->timeout_ms > COORDD_SESSION_TIMEOUT_MS_MAX)
+        cmd->timeout_ms < COORDD_SESSION_TIMEOUT_MS_FLOOR ||
+        cmd->timeout_ms > COORDD_SESSION_TIMEOUT_MS_CEIL)
         return COORD_EINVAL;
     struct tree_session *s = tree_session_find(t, cmd->session_id);
     if (s != NULL) {

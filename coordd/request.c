@@ -747,6 +747,9 @@ static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
     }
 }
 
+static bool ping_now(struct node *n, struct nconn *cn,
+                     const struct wire_req *q);
+
 int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
                   size_t len)
 {
@@ -756,6 +759,8 @@ int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
         return 0; /* closing: ignore what follows */
     struct wire_req q;
     int rc = wire_decode_req(msg, len, &n->cfg.limits, &q);
+    if (rc == 0 && ping_now(n, cn, &q))
+        return 0;
     struct nreq *rq = nreq_new(cn, q.op ? q.op : WIRE_OP_PING, q.xid);
     if (!rq)
         return COORD_ENOMEM;
@@ -777,6 +782,22 @@ int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,
     node_session_touch(n, cn->sess);
     dispatch(n, cn, rq, &q, msg, len);
     return 0;
+}
+
+/* A PING is answered at once, ahead of requests still in the FIFO: it has
+ * no effect to order, and a client judges the server alive by it, so a
+ * slow fsync behind earlier writes must not make a live server look hung
+ * (protocol.md: PING replies are not ordered). */
+static bool ping_now(struct node *n, struct nconn *cn,
+                     const struct wire_req *q)
+{
+    if (q->op != WIRE_OP_PING || !cn->sess)
+        return false;
+    node_session_touch(n, cn->sess);
+    struct wire_resp resp = {.op = WIRE_OP_PING, .xid = q->xid};
+    encode_resp(n, net_conn_out(cn->nc), &resp);
+    net_conn_mark(cn->nc);
+    return true;
 }
 
 int node_on_accept(void *data, struct net_conn *c)

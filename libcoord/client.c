@@ -426,6 +426,7 @@ static int flush_requests(struct coord_client *c)
 static void send_ping(struct coord_client *c)
 {
     struct wire_req q = {.op = WIRE_OP_PING, .xid = 0};
+    c->last_ping_ms = coord__now_ms();
     if (send_ctl(c, &q) != 0)
         conn_fail(c);
 }
@@ -441,6 +442,19 @@ static void check_silence(struct coord_client *c)
     else if (err == 0 && c->conn == COORD__CONN_READY &&
              coord__now_ms() >= c->last_recv_ms + c->opts.silent_timeout_ms)
         conn_fail(c);
+}
+
+/* When to ping: after ping_interval of not sending, and also after
+ * ping_interval of not hearing anything (a busy client still learns that
+ * its server is alive: the server answers a PING at once, ahead of
+ * requests waiting for the disk), at most once per interval. */
+static uint64_t next_ping(const struct coord_client *c)
+{
+    uint64_t quiet = c->last_recv_ms > c->last_ping_ms ? c->last_recv_ms
+                                                       : c->last_ping_ms;
+    uint64_t a = c->last_send_ms + c->opts.ping_interval_ms;
+    uint64_t b = quiet + c->opts.ping_interval_ms;
+    return a < b ? a : b;
 }
 
 /* Time-driven work: request deadlines, connect and handshake deadlines,
@@ -468,7 +482,7 @@ static void run_timers(struct coord_client *c, uint64_t now)
     case COORD__CONN_READY:
         if (now >= c->last_recv_ms + c->opts.silent_timeout_ms)
             check_silence(c);
-        else if (now >= c->last_send_ms + c->opts.ping_interval_ms)
+        else if (now >= next_ping(c))
             send_ping(c);
         break;
     }
@@ -482,7 +496,7 @@ static uint64_t next_wakeup(struct coord_client *c)
     uint64_t d = UINT64_MAX;
     if (c->conn == COORD__CONN_READY) {
         d = c->last_recv_ms + c->opts.silent_timeout_ms;
-        uint64_t p = c->last_send_ms + c->opts.ping_interval_ms;
+        uint64_t p = next_ping(c);
         d = p < d ? p : d;
     } else if (!c->closing_seen || c->conn != COORD__CONN_IDLE) {
         d = c->conn_deadline_ms;

@@ -226,6 +226,7 @@ struct coord_client {
     uint64_t conn_deadline_ms; /* connect + handshake, or backoff end */
     uint64_t last_recv_ms;
     uint64_t last_send_ms;
+    uint64_t last_ping_ms; /* when the last PING was sent */
     uint8_t *out; /* frames to write */
     size_t out_len, out_cap;
     uint8_t *in;

@@ -13,6 +13,8 @@
 #include "coord.h"
 #include "libcoord/shared/check.h"
 
+static void notify_commit_one(struct raft *r, struct raft_prog *p);
+
 void raft_become_leader(struct raft *r)
 {
     coord_assert(r->role == RAFT_CANDIDATE);
@@ -273,6 +275,7 @@ void raft_recv_append_resp(struct raft *r, const struct raft_msg *m)
         /* the probe at match was accepted: the logs agree up to it */
         raft_prog_become_replicate(p);
     } else if (m->index > p->match) {
+        uint64_t old_match = p->match;
         p->match = m->index;
         if (p->next <= p->match)
             p->next = p->match + 1;
@@ -282,9 +285,16 @@ void raft_recv_append_resp(struct raft *r, const struct raft_msg *m)
             (p->state == RAFT_PROG_SNAPSHOT &&
              (p->match >= p->snap_index || p->match >= r->log_start)))
             raft_prog_become_replicate(p);
+        uint64_t commit = r->commit;
         raft_maybe_commit(r);
         if (r->role != RAFT_LEADER)
             return;
+        /* A follower outside the quorum that committed: it could not
+         * learn a commit beyond its old match; if it now has every entry,
+         * no APPEND will tell it (notify_commit already did if the commit
+         * just moved). */
+        if (commit == r->commit && old_match < r->commit)
+            notify_commit_one(r, p);
         raft_transfer_check(r, p);
     } else if (p->state == RAFT_PROG_PROBE) {
         p->paused = false;
@@ -327,6 +337,29 @@ void raft_recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
         raft_send_append(r, p, false);
 }
 
+/* Tells follower p the commit index at once with a heartbeat (capped at
+ * its match, as every heartbeat is) when it has every entry and so will
+ * get no APPEND carrying it before the next heartbeat tick: its clients'
+ * forwarded writes and reads wait for it to apply. */
+static void notify_commit_one(struct raft *r, struct raft_prog *p)
+{
+    if (p->id == r->id || p->state != RAFT_PROG_REPLICATE ||
+        p->next <= raft_log_last(r))
+        return;
+    struct raft_msg *m = raft_msg_new(r, RAFT_MSG_HEARTBEAT, p->id);
+    if (m == NULL)
+        return;
+    m->commit = p->match < r->commit ? p->match : r->commit;
+    m->ctx = r->read_round;
+}
+
+/* The commit index advanced: tell every caught-up follower. */
+static void notify_commit(struct raft *r)
+{
+    for (uint32_t i = 0; i < r->n_prog; i++)
+        notify_commit_one(r, &r->prog[i]);
+}
+
 /* §3.6.2: only an entry of the current term commits by counting; the
  * earlier ones commit with it (Figure 8, bug 1). */
 void raft_maybe_commit(struct raft *r)
@@ -342,6 +375,7 @@ void raft_maybe_commit(struct raft *r)
     r->commit = q;
     coord_assert(raft_log_term(r, r->commit) == r->term);
     raft_read_advance(r);
+    notify_commit(r);
     /* §4.2.2: a leader outside the configuration steps down once that
      * configuration is committed (bug 16, bug 19). */
     if (r->conf_index <= r->commit && !raft_is_voter(r, r->id)) {

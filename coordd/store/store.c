@@ -48,6 +48,11 @@ void store__errf(char *err, const char *fmt, ...)
 
 static uint32_t crc_table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static bool crc_hw; /* use the crc32 instruction */
+static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t len);
+#if defined(__x86_64__)
+static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len);
+#endif
 
 static void crc_init(void)
 {
@@ -57,16 +62,52 @@ static void crc_init(void)
             c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
         crc_table[i] = c;
     }
+#if defined(__x86_64__)
+    /* Use the instruction only if present and if it gives the standard
+     * check value (CRC32C of "123456789" is 0xe3069283) like the table. */
+    static const uint8_t check[] = "123456789";
+    crc_hw = __builtin_cpu_supports("sse4.2") &&
+             ~crc32c_hw(~0u, check, 9) == 0xe3069283u &&
+             ~crc32c_table(~0u, check, 9) == 0xe3069283u;
+#endif
 }
+
+static uint32_t crc32c_table(uint32_t crc, const uint8_t *p, size_t len)
+{
+    while (len--)
+        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return crc;
+}
+
+#if defined(__x86_64__)
+/* SSE4.2's crc32 instruction computes exactly CRC32C (Castagnoli), eight
+ * bytes per instruction: about 10x the table's speed on the write path.
+ * Chosen at run time; the table serves CPUs without it. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    crc = (uint32_t)c;
+    for (; len > 0; p++, len--)
+        crc = __builtin_ia32_crc32qi(crc, *p);
+    return crc;
+}
+#endif
 
 uint32_t store__crc32c(uint32_t crc, const void *data, size_t len)
 {
-    const uint8_t *p = data;
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
-    while (len--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+#if defined(__x86_64__)
+    if (crc_hw)
+        return ~crc32c_hw(crc, data, len);
+#endif
+    return ~crc32c_table(crc, data, len);
 }
 
 /* ---- byte order --------------------------------------------------------- */

@@ -391,6 +391,29 @@ int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
     }
 }
 
+/* A member cut off from a leader (isolated, or no quorum) cannot serve
+ * writes or linearizable reads: after NODE_NO_LEADER_TIMEOUTS election
+ * timeouts it drops its clients, which move to other members (ZooKeeper's
+ * servers do the same when they lose their quorum). */
+static void watch_leaderless(struct node *n, int64_t now)
+{
+    if (n->leader) {
+        n->no_leader_since_ms = 0;
+        n->shed_clients = false;
+        return;
+    }
+    if (n->no_leader_since_ms == 0)
+        n->no_leader_since_ms = now;
+    int64_t limit = (int64_t)NODE_NO_LEADER_TIMEOUTS *
+                    n->cfg.election_ticks * n->cfg.tick_ms;
+    if (!n->shed_clients && now - n->no_leader_since_ms > limit) {
+        n->shed_clients = true;
+        log_emit(LOG_LEVEL_WARN, "no leader: closing client connections",
+                 "since_ms=%lld", (long long)(now - n->no_leader_since_ms));
+        net_close_clients(n->net);
+    }
+}
+
 /* Every tick: forwarded writes past their time fail (outcome unknown),
  * followers relay liveness, everyone broadcasts its digest now and then. */
 void node_cluster_tick(struct node *n)
@@ -403,6 +426,7 @@ void node_cluster_tick(struct node *n)
     }
     if (n->cfg.n_members <= 1)
         return;
+    watch_leaderless(n, now);
     if (n->role != RAFT_LEADER && n->leader &&
         now - n->last_liveness_ms >= NODE_LIVENESS_MS) {
         n->last_liveness_ms = now;

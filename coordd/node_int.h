@@ -44,6 +44,10 @@
 #define NODE_DIGEST_EVERY 256
 #define NODE_DIGESTS 64
 #define NODE_DIGEST_SEND_MS 1000
+/* A member that has known no leader for this many election timeouts
+ * closes its client connections (and refuses new ones until it knows a
+ * leader), so clients move to a part of the cluster that can serve them. */
+#define NODE_NO_LEADER_TIMEOUTS 3
 /* Peer frame types of coordd's own (above Raft's message types). */
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
@@ -142,6 +146,8 @@ struct node {
     uint64_t digest_mismatches;
     int64_t last_digest_ms;
     int64_t last_liveness_ms;
+    int64_t no_leader_since_ms; /* 0 while a leader is known */
+    bool shed_clients;          /* no leader for too long: refuse clients */
     struct raft_entry *rx_entries; /* decode scratch for APPEND */
     /* this iteration's proposals */
     struct raft_buf *pbufs;

@@ -803,6 +803,8 @@ static bool ping_now(struct node *n, struct nconn *cn,
 int node_on_accept(void *data, struct net_conn *c)
 {
     struct node *n = data;
+    if (n->shed_clients)
+        return COORD_EUNAVAILABLE; /* no leader here: try another member */
     struct nconn *cn = coord_calloc(1, sizeof(*cn));
     if (!cn)
         return COORD_ENOMEM;

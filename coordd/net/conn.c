@@ -437,3 +437,10 @@ bool net_conn_is_peer(const struct net_conn *c)
 {
     return c->kind != NET_CONN_CLIENT;
 }
+
+void net_close_clients(struct net *n)
+{
+    for (struct net_conn *c = n->conns; c; c = c->next)
+        if (c->kind == NET_CONN_CLIENT)
+            net_conn_close(c);
+}

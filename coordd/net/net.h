@@ -148,6 +148,9 @@ uint64_t net_conn_id(const struct net_conn *c);
 const char *net_conn_peer(const struct net_conn *c);
 /* Bytes of output not yet written to the socket. */
 size_t net_conn_out_pending(const struct net_conn *c);
+/* Closes every client connection (not peer links); on_close follows for
+ * each. */
+void net_close_clients(struct net *n);
 /* True for an incoming peer link (not a client). */
 bool net_conn_is_peer(const struct net_conn *c);
 

@@ -300,6 +300,21 @@ static void enc_watch_req(struct wire_buf *b, const struct wire_limits *lim,
     mp_write_uint(b, w->kind);
 }
 
+/* Member ids are non-zero except LEADER_TRANSFER's 0 (= best voter). */
+static void enc_member_req(struct wire_buf *b, uint32_t op,
+                           const struct wire_member_req *m)
+{
+    if (m->id == 0 && op != WIRE_OP_LEADER_TRANSFER)
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_uint(b, m->id);
+    if (op != WIRE_OP_MEMBER_ADD)
+        return;
+    if (m->client_addr.len == 0 || m->peer_addr.len == 0)
+        mp_write_fail(b, COORD_EINVAL);
+    enc_str(b, m->client_addr, WIRE_ADDR_BYTES_MAX);
+    enc_str(b, m->peer_addr, WIRE_ADDR_BYTES_MAX);
+}
+
 static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
                          const struct wire_req *r)
 {
@@ -343,7 +358,13 @@ static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
         for (int k = 0; k < WIRE_WATCH_KINDS; k++)
             enc_paths(b, lim, &r->u.set_watches.kinds[k]);
         break;
-    default: /* CLOSE, PING: no body */
+    case WIRE_OP_MEMBER_ADD:
+    case WIRE_OP_MEMBER_PROMOTE:
+    case WIRE_OP_MEMBER_REMOVE:
+    case WIRE_OP_LEADER_TRANSFER:
+        enc_member_req(b, r->op, &r->u.member);
+        break;
+    default: /* CLOSE, PING, STATUS: no body */
         break;
     }
 }
@@ -462,6 +483,45 @@ static void enc_hello_reply(struct wire_buf *b,
     enc_flags(b, h->flags, WIRE_HELLO_FLAGS_ALL);
 }
 
+static void enc_member(struct wire_buf *b, const struct wire_member *m)
+{
+    if (m->id == 0 ||
+        (m->role != WIRE_ROLE_VOTER && m->role != WIRE_ROLE_LEARNER))
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_array(b, 5);
+    mp_write_uint(b, m->id);
+    mp_write_uint(b, m->role);
+    enc_str(b, m->addr, WIRE_ADDR_BYTES_MAX);
+    mp_write_uint(b, m->match);
+    mp_write_uint(b, m->lag);
+}
+
+static void enc_status(struct wire_buf *b, const struct wire_status *s)
+{
+    const uint64_t f[] = {s->server_id,  s->role,       s->term,
+                          s->leader_id,  s->commit,     s->applied,
+                          s->last_index, s->snap_index, s->sessions,
+                          s->watches,    s->connections,
+                          s->digest_mismatches};
+    for (size_t i = 0; i < COORD_ARRAY_LEN(f); i++)
+        mp_write_uint(b, f[i]);
+    if (s->n > WIRE_MEMBERS_MAX) {
+        mp_write_fail(b, COORD_ETOOMANY);
+        return;
+    }
+    struct wire_iter it = s->it;
+    mp_write_array(b, s->n);
+    for (uint32_t i = 0; i < s->n && !b->err; i++) {
+        struct wire_member m;
+        memset(&m, 0, sizeof(m));
+        if (s->members)
+            m = s->members[i];
+        else if (!wire_next_member(&it, &m))
+            mp_write_fail(b, COORD_EINVAL);
+        enc_member(b, &m);
+    }
+}
+
 static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
                           const struct wire_resp *r)
 {
@@ -493,6 +553,9 @@ static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
             mp_write_fail(b, COORD_EINVAL);
         mp_write_uint(b, r->u.event.type);
         enc_path(b, lim, r->u.event.path);
+        break;
+    case WIRE_OP_STATUS:
+        enc_status(b, &r->u.status);
         break;
     default: /* no body */
         break;
@@ -647,7 +710,20 @@ static void rd_child(struct mp_reader *r, const struct wire_iter *it,
         rd_stat(r, &c->stat);
 }
 
-enum item_kind { ITEM_OP, ITEM_RESULT, ITEM_CHILD, ITEM_PATH };
+static void rd_member(struct mp_reader *r, struct wire_member *m)
+{
+    memset(m, 0, sizeof(*m));
+    mp_read_arity(r, 5);
+    m->id = mp_read_uint(r, UINT64_MAX);
+    m->role = (uint32_t)mp_read_uint(r, WIRE_ROLE_LEARNER);
+    if (!r->err && (m->id == 0 || m->role < WIRE_ROLE_VOTER))
+        mp_read_fail(r, COORD_EPROTO);
+    m->addr = rd_blob(r, true, WIRE_ADDR_BYTES_MAX);
+    m->match = mp_read_uint(r, UINT64_MAX);
+    m->lag = mp_read_uint(r, UINT64_MAX);
+}
+
+enum item_kind { ITEM_OP, ITEM_RESULT, ITEM_CHILD, ITEM_PATH, ITEM_MEMBER };
 
 static void rd_item(struct mp_reader *r, const struct wire_iter *it,
                     enum item_kind kind, void *out)
@@ -665,6 +741,9 @@ static void rd_item(struct mp_reader *r, const struct wire_iter *it,
     case ITEM_PATH:
         *(struct wire_bytes *)out = rd_path(r, &it->lim);
         break;
+    case ITEM_MEMBER:
+        rd_member(r, out);
+        break;
     }
 }
 
@@ -679,6 +758,7 @@ static uint32_t rd_list(struct mp_reader *r, const struct wire_limits *lim,
         struct wire_op_result result;
         struct wire_child child;
         struct wire_bytes path;
+        struct wire_member member;
     } scratch;
     uint32_t n = mp_read_array(r);
     if (n > max)
@@ -728,6 +808,11 @@ bool wire_next_path(struct wire_iter *it, struct wire_bytes *out)
     return it_next(it, ITEM_PATH, out);
 }
 
+bool wire_next_member(struct wire_iter *it, struct wire_member *out)
+{
+    return it_next(it, ITEM_MEMBER, out);
+}
+
 /* ---- Request decoding -------------------------------------------------- */
 
 static void rd_hello(struct mp_reader *r, struct wire_hello *h)
@@ -764,6 +849,20 @@ static void rd_watch_req(struct mp_reader *r, const struct wire_limits *lim,
     w->path = rd_path(r, lim);
     w->kind = (uint32_t)mp_read_uint(r, COORD_WATCH_PERSISTENT_RECURSIVE);
     if (w->kind < lo)
+        mp_read_fail(r, COORD_EPROTO);
+}
+
+static void rd_member_req(struct mp_reader *r, uint32_t op,
+                          struct wire_member_req *m)
+{
+    m->id = mp_read_uint(r, UINT64_MAX);
+    if (!r->err && m->id == 0 && op != WIRE_OP_LEADER_TRANSFER)
+        mp_read_fail(r, COORD_EPROTO);
+    if (op != WIRE_OP_MEMBER_ADD)
+        return;
+    m->client_addr = rd_blob(r, true, WIRE_ADDR_BYTES_MAX);
+    m->peer_addr = rd_blob(r, true, WIRE_ADDR_BYTES_MAX);
+    if (!r->err && (m->client_addr.len == 0 || m->peer_addr.len == 0))
         mp_read_fail(r, COORD_EPROTO);
 }
 
@@ -813,7 +912,13 @@ static void rd_req_body(struct mp_reader *r, const struct wire_limits *lim,
             ps->n = rd_list(r, lim, UINT32_MAX, ITEM_PATH, false, &ps->it);
         }
         break;
-    default: /* CLOSE, PING */
+    case WIRE_OP_MEMBER_ADD:
+    case WIRE_OP_MEMBER_PROMOTE:
+    case WIRE_OP_MEMBER_REMOVE:
+    case WIRE_OP_LEADER_TRANSFER:
+        rd_member_req(r, q->op, &q->u.member);
+        break;
+    default: /* CLOSE, PING, STATUS */
         break;
     }
 }
@@ -879,6 +984,20 @@ static void rd_hello_reply(struct mp_reader *r, struct wire_hello_reply *h)
     h->flags = rd_flags(r, WIRE_HELLO_FLAGS_ALL);
 }
 
+static void rd_status(struct mp_reader *r, const struct wire_limits *lim,
+                      struct wire_status *s)
+{
+    uint64_t *f[] = {&s->term,       &s->leader_id,  &s->commit,
+                     &s->applied,    &s->last_index, &s->snap_index,
+                     &s->sessions,   &s->watches,    &s->connections,
+                     &s->digest_mismatches};
+    s->server_id = mp_read_uint(r, UINT64_MAX);
+    s->role = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    for (size_t i = 0; i < COORD_ARRAY_LEN(f); i++)
+        *f[i] = mp_read_uint(r, UINT64_MAX);
+    s->n = rd_list(r, lim, WIRE_MEMBERS_MAX, ITEM_MEMBER, false, &s->it);
+}
+
 static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
                          struct wire_resp *s)
 {
@@ -914,6 +1033,9 @@ static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
         if (!r->err && s->u.event.type < COORD_EVENT_CREATED)
             mp_read_fail(r, COORD_EPROTO);
         s->u.event.path = rd_path(r, lim);
+        break;
+    case WIRE_OP_STATUS:
+        rd_status(r, lim, &s->u.status);
         break;
     default: /* no body */
         break;

@@ -37,7 +37,18 @@
  *                   [exists], [children],
  *                   [persistent], [recursive]
  * 40  WATCH_EVENT   (server to client only)        type, path
- * 100-199 reserved for admin operations, 200-299 for cluster operations.
+ * 100 STATUS        -                              server_id, role, term,
+ *                                                  leader_id, commit,
+ *                                                  applied, last_index,
+ *                                                  snap_index, sessions,
+ *                                                  watches, connections,
+ *                                                  digest_mismatches,
+ *                                                  [member...]
+ * 101 MEMBER_ADD    id, client_addr, peer_addr     -
+ * 102 MEMBER_PROMOTE id                            -
+ * 103 MEMBER_REMOVE id                             -
+ * 104 LEADER_TRANSFER id (0 = best voter)          -
+ * 100-199 are admin operations, 200-299 reserved for cluster operations.
  *
  * Types: path, start_after, entry names = str; data, secret = bin (secret is
  * 0 or 32 bytes in HELLO, 32 in its reply); version = int in [-1, 2^31-1]
@@ -48,6 +59,8 @@
  * [14, path, data, version] | [16, path, version]. Multi result:
  * [op, err] or, when err == 0, [10, 0, path, stat] / [14, 0, stat].
  * Children entry: name, or [name, stat] when with_stats.
+ * Member (STATUS): [id, role (1 voter, 2 learner), client_addr "host:port",
+ * match, lag]; match and lag are 0 unless the answering server leads.
  */
 #ifndef COORD_WIRE_H
 #define COORD_WIRE_H
@@ -83,7 +96,12 @@
     X(ADD_WATCH, 30, "add_watch", 2, 0)                                      \
     X(REMOVE_WATCH, 31, "remove_watch", 2, 0)                                \
     X(SET_WATCHES, 32, "set_watches", 6, 0)                                  \
-    X(WATCH_EVENT, 40, "watch_event", -1, 2)
+    X(WATCH_EVENT, 40, "watch_event", -1, 2)                                 \
+    X(STATUS, 100, "status", 0, 13)                                          \
+    X(MEMBER_ADD, 101, "member_add", 3, 0)                                   \
+    X(MEMBER_PROMOTE, 102, "member_promote", 1, 0)                           \
+    X(MEMBER_REMOVE, 103, "member_remove", 1, 0)                             \
+    X(LEADER_TRANSFER, 104, "leader_transfer", 1, 0)
 
 enum wire_op {
 #define WIRE__OP_ENUM(name, num, str, rq, rs) WIRE_OP_##name = (num),
@@ -113,6 +131,12 @@ enum wire_op {
 /* SET_WATCHES carries one path list per kind, COORD_WATCH_DATA (index 0)
  * through COORD_WATCH_PERSISTENT_RECURSIVE (index 4). */
 #define WIRE_WATCH_KINDS 5
+/* STATUS: members per reply, and bytes of a "host:port" address. */
+#define WIRE_MEMBERS_MAX 16
+#define WIRE_ADDR_BYTES_MAX 128
+/* Member roles in STATUS (the Raft core's numbers). */
+#define WIRE_ROLE_VOTER 1
+#define WIRE_ROLE_LEARNER 2
 /* Array fields of a coord_stat on the wire. */
 #define WIRE_STAT_FIELDS 11
 
@@ -248,6 +272,41 @@ struct wire_set_watches {
     struct wire_paths kinds[WIRE_WATCH_KINDS]; /* [kind - 1] */
 };
 
+/* MEMBER_ADD (all fields), MEMBER_PROMOTE, MEMBER_REMOVE and
+ * LEADER_TRANSFER (id only; 0 = any for LEADER_TRANSFER). */
+struct wire_member_req {
+    uint64_t id;
+    struct wire_bytes client_addr; /* "host:port" */
+    struct wire_bytes peer_addr;   /* "host:port" */
+};
+
+/* One member in a STATUS reply. */
+struct wire_member {
+    uint64_t id;
+    uint32_t role;          /* WIRE_ROLE_* */
+    struct wire_bytes addr; /* client "host:port"; may be empty */
+    uint64_t match;         /* leader only: replicated up to */
+    uint64_t lag;           /* leader only: last_index - match */
+};
+
+struct wire_status {
+    uint64_t server_id;
+    uint32_t role; /* enum raft_role numbers: 1 follower .. 4 leader */
+    uint64_t term;
+    uint64_t leader_id;
+    uint64_t commit;
+    uint64_t applied;
+    uint64_t last_index;
+    uint64_t snap_index;
+    uint64_t sessions;
+    uint64_t watches;
+    uint64_t connections;
+    uint64_t digest_mismatches;
+    uint32_t n; /* members, at most WIRE_MEMBERS_MAX */
+    const struct wire_member *members;
+    struct wire_iter it;
+};
+
 /* A request. The union member used is named after the body's shape. */
 struct wire_req {
     uint32_t op;
@@ -263,6 +322,7 @@ struct wire_req {
         struct wire_bytes path;              /* SYNC */
         struct wire_watch_req watch;         /* ADD_WATCH, REMOVE_WATCH */
         struct wire_set_watches set_watches; /* SET_WATCHES */
+        struct wire_member_req member;       /* MEMBER_*, LEADER_TRANSFER */
     } u;
 };
 
@@ -310,6 +370,7 @@ struct wire_resp {
         struct wire_children_resp children; /* CHILDREN */
         struct wire_multi_resp multi;       /* MULTI */
         struct wire_event event;            /* WATCH_EVENT */
+        struct wire_status status;          /* STATUS */
     } u;
 };
 
@@ -390,5 +451,6 @@ bool wire_next_op(struct wire_iter *it, struct wire_multi_op *out);
 bool wire_next_result(struct wire_iter *it, struct wire_op_result *out);
 bool wire_next_child(struct wire_iter *it, struct wire_child *out);
 bool wire_next_path(struct wire_iter *it, struct wire_bytes *out);
+bool wire_next_member(struct wire_iter *it, struct wire_member *out);
 
 #endif /* COORD_WIRE_H */

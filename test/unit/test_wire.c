@@ -556,6 +556,113 @@ static void rt_watch_event(void **state)
     }
 }
 
+/* ---- admin ------------------------------------------------------------- */
+
+static void rt_admin_requests(void **state)
+{
+    (void)state;
+    struct wire_req in, out;
+    struct wire_buf b;
+    memset(&in, 0, sizeof(in));
+    in.op = WIRE_OP_MEMBER_ADD;
+    in.xid = 7;
+    in.u.member.id = 4;
+    in.u.member.client_addr = B("127.0.0.4:2181");
+    in.u.member.peer_addr = B("127.0.0.4:2888");
+    req_roundtrip(&in, &b, &out);
+    assert_int_equal(out.u.member.id, 4);
+    assert_bytes(out.u.member.client_addr, in.u.member.client_addr);
+    assert_bytes(out.u.member.peer_addr, in.u.member.peer_addr);
+    wire_buf_free(&b);
+    const uint32_t ops[] = {WIRE_OP_MEMBER_PROMOTE, WIRE_OP_MEMBER_REMOVE,
+                            WIRE_OP_LEADER_TRANSFER};
+    for (size_t i = 0; i < 3; i++) {
+        memset(&in, 0, sizeof(in));
+        in.op = ops[i];
+        in.xid = 9;
+        in.u.member.id = 10 + i;
+        req_roundtrip(&in, &b, &out);
+        assert_int_equal(out.u.member.id, 10 + i);
+        wire_buf_free(&b);
+    }
+    memset(&in, 0, sizeof(in));
+    in.op = WIRE_OP_STATUS;
+    req_roundtrip(&in, &b, &out);
+    wire_buf_free(&b);
+    /* id 0 means "best" only for LEADER_TRANSFER; addresses required */
+    wire_buf_init(&b, 1 << 20);
+    in.op = WIRE_OP_LEADER_TRANSFER;
+    assert_int_equal(wire_encode_req(&b, &in, &lim), 0);
+    in.op = WIRE_OP_MEMBER_REMOVE;
+    assert_int_equal(wire_encode_req(&b, &in, &lim), COORD_EINVAL);
+    in.op = WIRE_OP_MEMBER_ADD;
+    in.u.member.id = 5;
+    assert_int_equal(wire_encode_req(&b, &in, &lim), COORD_EINVAL);
+    wire_buf_free(&b);
+}
+
+static void rt_status(void **state)
+{
+    (void)state;
+    struct wire_member ms[3] = {
+        {1, WIRE_ROLE_VOTER, {"127.0.0.1:2181", 14}, 500, 0},
+        {2, WIRE_ROLE_VOTER, {"127.0.0.2:2181", 14}, 490, 10},
+        {4, WIRE_ROLE_LEARNER, {"", 0}, 3, 497},
+    };
+    struct wire_resp in, out, again;
+    memset(&in, 0, sizeof(in));
+    in.op = WIRE_OP_STATUS;
+    in.xid = 3;
+    struct wire_status *s = &in.u.status;
+    *s = (struct wire_status){.server_id = 1, .role = 4, .term = 7,
+                              .leader_id = 1, .commit = 499, .applied = 498,
+                              .last_index = 500, .snap_index = 256,
+                              .sessions = 12, .watches = 34,
+                              .connections = 5, .digest_mismatches = 2,
+                              .n = 3, .members = ms};
+    struct wire_buf b, b2;
+    resp_roundtrip(&in, &b, &out);
+    const struct wire_status *o = &out.u.status;
+    assert_int_equal(o->server_id, 1);
+    assert_int_equal(o->role, 4);
+    assert_int_equal(o->term, 7);
+    assert_int_equal(o->commit, 499);
+    assert_int_equal(o->applied, 498);
+    assert_int_equal(o->last_index, 500);
+    assert_int_equal(o->snap_index, 256);
+    assert_int_equal(o->sessions, 12);
+    assert_int_equal(o->watches, 34);
+    assert_int_equal(o->connections, 5);
+    assert_int_equal(o->digest_mismatches, 2);
+    assert_int_equal(o->n, 3);
+    struct wire_iter it = o->it;
+    struct wire_member m;
+    for (int i = 0; i < 3; i++) {
+        assert_true(wire_next_member(&it, &m));
+        assert_int_equal(m.id, ms[i].id);
+        assert_int_equal(m.role, ms[i].role);
+        assert_bytes(m.addr, ms[i].addr);
+        assert_int_equal(m.match, ms[i].match);
+        assert_int_equal(m.lag, ms[i].lag);
+    }
+    assert_false(wire_next_member(&it, &m));
+    /* re-encoding from the iterator gives the same bytes */
+    resp_roundtrip(&out, &b2, &again);
+    assert_int_equal(b.len, b2.len);
+    assert_memory_equal(b.data, b2.data, b.len);
+    wire_buf_free(&b);
+    wire_buf_free(&b2);
+    /* a bad role and too many members are refused */
+    wire_buf_init(&b, 1 << 20);
+    ms[1].role = 3;
+    assert_int_equal(wire_encode_resp(&b, &in, &lim), COORD_EINVAL);
+    ms[1].role = WIRE_ROLE_VOTER;
+    s->n = WIRE_MEMBERS_MAX + 1;
+    assert_int_equal(wire_encode_resp(&b, &in, &lim), COORD_ETOOMANY);
+    assert_int_equal(b.len, 0);
+    wire_buf_free(&b);
+}
+
 /* ---- framing ----------------------------------------------------------- */
 
 static void frame_check_cases(void **state)
@@ -1330,7 +1437,13 @@ static void op_names(void **state)
     assert_string_equal(wire_op_name(WIRE_OP_CREATE), "create");
     assert_string_equal(wire_op_name(WIRE_OP_WATCH_EVENT), "watch_event");
     assert_null(wire_op_name(0));
-    assert_null(wire_op_name(WIRE_OP_ADMIN_FIRST));
+    assert_null(wire_op_name(WIRE_OP_ADMIN_LAST));
+    assert_string_equal(wire_op_name(WIRE_OP_STATUS), "status");
+    assert_int_equal(WIRE_OP_STATUS, 100);
+    assert_int_equal(WIRE_OP_MEMBER_ADD, 101);
+    assert_int_equal(WIRE_OP_MEMBER_PROMOTE, 102);
+    assert_int_equal(WIRE_OP_MEMBER_REMOVE, 103);
+    assert_int_equal(WIRE_OP_LEADER_TRANSFER, 104);
     /* Frozen numbers. */
     assert_int_equal(WIRE_OP_HELLO, 1);
     assert_int_equal(WIRE_OP_CREATE, 10);
@@ -1475,6 +1588,8 @@ int main(void)
         cmocka_unit_test(long_lists),
         cmocka_unit_test(doc_example_bytes),
         cmocka_unit_test(op_names),
+        cmocka_unit_test(rt_admin_requests),
+        cmocka_unit_test(rt_status),
     };
     return cmocka_run_group_tests_name("wire", tests, setup, NULL);
 }

@@ -282,6 +282,15 @@ void node_digest_record(struct node *n)
     uint32_t k = (uint32_t)(n->applied / NODE_DIGEST_EVERY) % NODE_DIGESTS;
     n->dg_index[k] = n->applied;
     n->dg_value[k] = tree_digest(n->tree);
+    if (n->cfg.corrupt_digest_at && n->applied >= n->cfg.corrupt_digest_at) {
+        /* test-only ([test] test_corrupt_digest_at): this replica now
+         * records wrong digests, as if its tree had diverged */
+        n->dg_value[k] ^= 0x5a5a5a5a5a5a5a5aull;
+        if (!n->digest_corrupted)
+            log_emit(LOG_LEVEL_WARN, "test: digests corrupted from here",
+                     "index=%llu", (unsigned long long)n->applied);
+        n->digest_corrupted = true;
+    }
 }
 
 static void send_digests(struct node *n)

@@ -965,7 +965,8 @@ const struct config_member *config_self(const struct coordd_config *cfg)
 
 bool config_test_mode(const struct coordd_config *cfg)
 {
-    return cfg->test_power_loss || cfg->test_clock_offset_ms != 0;
+    return cfg->test_power_loss || cfg->test_clock_offset_ms != 0 ||
+           cfg->test_corrupt_digest_at != 0;
 }
 
 void config_apply_members(struct coordd_config *cfg)

@@ -92,6 +92,11 @@
       "entries, one per server, this one included. Empty: a single node. "  \
       "Used to bootstrap a new data directory; later changes go through "   \
       "the log (coordctl). A long list may continue on indented lines.")    \
+    X(cluster, join, BOOL, false, "", 0, 1,                                  \
+      "Set on a server being added to a running cluster (coordctl member "  \
+      "add): a new data directory then takes its configuration from the "   \
+      "leader instead of bootstrapping one from members, and this server "  \
+      "never campaigns before the leader has added it.")                   \
     X(raft, tick_ms, UINT, COORDD_TICK_MS, "ms", 1, 1000,                    \
       "Length of one tick, the unit of Raft time.")                          \
     X(raft, heartbeat_ticks, UINT, COORDD_HEARTBEAT_TICKS, "ticks", 1, 1000, \
@@ -185,7 +190,11 @@
       "until each sync, so kill -9 loses exactly what a power cut would.")  \
     X(test, test_clock_offset_ms, INT, 0, "ms", -86400000, 86400000,         \
       "TEST ONLY, never in production. Added to this server's wall clock "  \
-      "(the time a leader stamps on log entries) to test clock skew.")
+      "(the time a leader stamps on log entries) to test clock skew.")     \
+    X(test, test_corrupt_digest_at, UINT, 0, "index", 0, UINT32_MAX,         \
+      "TEST ONLY, never in production. Once this server has applied this "  \
+      "log index, it corrupts its tree (one node's data) so its digests "   \
+      "differ from the other replicas'. 0: off.")
 
 /* The sections, in the order the example config lists them. */
 #define CONFIG_SECTIONS(X)                                                   \

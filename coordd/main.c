@@ -61,6 +61,8 @@ static void fill_node_config(const struct coordd_config *c,
         .nodes_max = (uint32_t)c->nodes_max,
         .children_max = (uint32_t)c->children_max,
         .clock_offset_ms = c->test_clock_offset_ms,
+        .corrupt_digest_at = c->test_corrupt_digest_at,
+        .join = c->join,
     };
     for (uint32_t i = 0; i < c->members.n && i < COORDD_MEMBERS_MAX; i++) {
         const struct config_member *m = &c->members.m[i];
@@ -68,6 +70,9 @@ static void fill_node_config(const struct coordd_config *c,
         nm->id = m->id;
         snprintf(nm->peer_host, sizeof(nm->peer_host), "%s", m->peer.host);
         nm->peer_port = m->peer.port;
+        snprintf(nm->client_host, sizeof(nm->client_host), "%s",
+                 m->client.host);
+        nm->client_port = m->client.port;
     }
     nc->limits = (struct wire_limits){
         .frame_bytes_max = (uint32_t)c->frame_bytes_max,

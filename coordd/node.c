@@ -180,6 +180,7 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
         uint32_t ctx_len;
         if (raft_conf_decode(e, &n->conf, &ct, &cid, &ctx, &ctx_len) != 0)
             coord_panic("undecodable committed configuration");
+        node_admin_conf_applied(n, e, ct, cid, ctx, ctx_len);
     }
     n->applied = e->index;
     n->applied_term = e->term;
@@ -207,7 +208,7 @@ static void on_state_change(struct node *n, const struct raft_update *u)
                                           every session's clock */
 }
 
-static void process_update(struct node *n, const struct raft_update *u)
+void node_process_update(struct node *n, const struct raft_update *u)
 {
     if (u->persist_seq)
         persist_update(n, u);
@@ -242,7 +243,7 @@ void node_step(struct node *n, const struct raft_event *ev)
     struct raft_update u;
     int rc = raft_step(n->raft, ev, &u);
     (void)rc; /* refusals are reported by the callers that care */
-    process_update(n, &u);
+    node_process_update(n, &u);
 }
 
 /* ---- proposals -------------------------------------------------------- */
@@ -285,7 +286,7 @@ int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len)
     return 0;
 }
 
-static void queue_write(struct node *n, struct nreq *rq, uint64_t index)
+void node_queue_write(struct node *n, struct nreq *rq, uint64_t index)
 {
     rq->index = index;
     rq->next_wait = NULL;
@@ -310,14 +311,14 @@ void node_flush_proposals(struct node *n)
         coord_free((void *)n->pbufs[i].data);
         struct nreq *rq = n->preqs[i];
         if (rc == 0 && rq)
-            queue_write(n, rq, u.propose_index + i);
+            node_queue_write(n, rq, u.propose_index + i);
         else if (rq)
             node_fail_req(n, rq, rc == COORD_ENOTLEADER
                                      ? COORD_EUNAVAILABLE
                                      : rc);
     }
     n->n_prop = 0;
-    process_update(n, &u);
+    node_process_update(n, &u);
 }
 
 static void flush_reads(struct node *n)
@@ -336,7 +337,7 @@ static void flush_reads(struct node *n)
         node_read_result(n, &r);
         node_reads_advance(n);
     }
-    process_update(n, &u);
+    node_process_update(n, &u);
 }
 
 /* ---- snapshots -------------------------------------------------------- */
@@ -725,14 +726,18 @@ bool node_stopping(const struct node *n)
 static void bootstrap_conf(struct node *n)
 {
     memset(&n->conf, 0, sizeof(n->conf));
+    bool join = n->cfg.join && n->cfg.n_members > 1;
     if (n->cfg.n_members == 0) {
         n->conf.n = 1;
         n->conf.members[0] = (struct raft_member){n->cfg.id, RAFT_VOTER};
         return;
     }
     for (uint32_t i = 0; i < n->cfg.n_members; i++) {
-        /* sorted by id, as raft_conf requires */
+        /* sorted by id, as raft_conf requires; a joining node leaves
+         * itself out, so it never campaigns before it is added */
         struct raft_member m = {n->cfg.members[i].id, RAFT_VOTER};
+        if (join && m.id == n->cfg.id)
+            continue;
         uint32_t k = n->conf.n++;
         while (k > 0 && n->conf.members[k - 1].id > m.id) {
             n->conf.members[k] = n->conf.members[k - 1];
@@ -933,6 +938,7 @@ int node_open(struct node **out, const struct node_config *cfg,
         return COORD_ENOMEM;
     n->cfg = *cfg;
     n->store = s;
+    node_admin_init(n);
     n->role = RAFT_FOLLOWER;
     int rc = alloc_scratch(n);
     if (rc == 0)

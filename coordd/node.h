@@ -25,6 +25,8 @@ struct node_member {
     uint64_t id;
     char peer_host[64]; /* numeric IPv4 */
     uint16_t peer_port;
+    char client_host[64];
+    uint16_t client_port;
 };
 
 struct node_config {
@@ -49,6 +51,11 @@ struct node_config {
     uint32_t children_max;
     struct wire_limits limits;
     int64_t clock_offset_ms;     /* test-only: added to the wall clock */
+    uint64_t corrupt_digest_at;  /* test-only: corrupt the tree there */
+    /* Joining a running cluster: a new data directory bootstraps with
+     * the other members as voters and this node out of the
+     * configuration, until the leader's entries or snapshot replace it. */
+    bool join;
     /* The initial configuration (all voters) used when the data directory
      * is new; 0 members: this node alone. */
     uint32_t n_members;

@@ -63,6 +63,12 @@ enum nreq_state {
 
 struct nconn;
 
+/* A member's client address, as told by the config or a CONF entry. */
+struct node_addr {
+    uint64_t id;
+    char client[WIRE_ADDR_BYTES_MAX];
+};
+
 struct nreq {
     struct nreq *next;      /* in the connection's FIFO */
     struct nreq *next_wait; /* in the write queue or the read list */
@@ -184,6 +190,11 @@ struct node {
     int64_t last_cleanup_ms;
     bool stopping;
     uint32_t stop_ticks;   /* ticks left for a leadership hand-over */
+    /* admin.c: members' client addresses ("host:port"), and clients */
+    struct node_addr addrs[COORDD_MEMBERS_MAX];
+    uint32_t n_addrs;
+    uint32_t n_conns;
+    bool digest_corrupted; /* test-only hook fired */
     char errmsg[STORE_ERRMSG_BYTES + 256];
 };
 
@@ -193,6 +204,8 @@ void node_step(struct node *n, const struct raft_event *ev);
 void node_flush_proposals(struct node *n);
 int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c);
 int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len);
+void node_queue_write(struct node *n, struct nreq *rq, uint64_t index);
+void node_process_update(struct node *n, const struct raft_update *u);
 
 uint32_t node_conf_encode(const struct raft_conf *c, uint8_t *out);
 int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c);
@@ -212,6 +225,14 @@ int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
                        size_t len);
 void node_on_peer_up(void *data, uint64_t id, struct wire_buf *out);
 void node_on_peer_down(void *data, uint64_t id);
+
+/* admin.c */
+void node_admin_init(struct node *n);
+void node_admin_request(struct node *n, struct nreq *rq,
+                        const struct wire_req *q);
+void node_admin_conf_applied(struct node *n, const struct raft_entry *e,
+                             uint8_t type, uint64_t id, const uint8_t *ctx,
+                             uint32_t ctx_len);
 
 /* request.c */
 int node_on_frame(void *data, struct net_conn *c, const uint8_t *msg,

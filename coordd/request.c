@@ -741,6 +741,13 @@ static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
     case WIRE_OP_SET_WATCHES:
         node_fail_req(n, rq, set_watches(n, cn, &q->u.set_watches));
         break;
+    case WIRE_OP_STATUS:
+    case WIRE_OP_MEMBER_ADD:
+    case WIRE_OP_MEMBER_PROMOTE:
+    case WIRE_OP_MEMBER_REMOVE:
+    case WIRE_OP_LEADER_TRANSFER:
+        node_admin_request(n, rq, q);
+        break;
     default: /* HELLO again, or a server-only opcode */
         fail_and_close(n, cn, rq, COORD_EPROTO);
         break;
@@ -811,6 +818,7 @@ int node_on_accept(void *data, struct net_conn *c)
     cn->node = n;
     cn->nc = c;
     net_conn_set_data(c, cn);
+    n->n_conns++;
     return 0;
 }
 
@@ -836,6 +844,7 @@ void node_on_close(void *data, struct net_conn *c, int reason)
         watch_remove_owner(&n->watches, &cn->sess->wo);
         cn->sess->conn = NULL;
     }
+    n->n_conns--;
     coord_free(cn);
 }
 

@@ -75,6 +75,7 @@ enum coord__cb_kind {
     COORD__CB_DATA,
     COORD__CB_CHILDREN,
     COORD__CB_MULTI,
+    COORD__CB_STATUS,
     COORD__CB_INTERNAL, /* CLOSE sent by coord_close(): no callback */
 };
 
@@ -90,6 +91,7 @@ struct coord__req {
         coord_data_cb get;
         coord_children_cb children;
         coord_multi_cb multi;
+        coord_status_cb status;
     } cb;
     void *data;
     uint64_t deadline_ms;
@@ -297,6 +299,10 @@ void coord__watches_lost(struct coord_client *c, uint64_t zxid);
  * Returns the status for the callback. */
 int coord__multi_results(const struct wire_resp *resp,
                          struct coord_op_result **out, size_t *n);
+
+/* admin.c: a STATUS reply (or failure, m == NULL) to its callback. */
+void coord__complete_status(struct coord__req *r, const struct wire_resp *m,
+                            int err);
 
 /* sync.c: a blocking call waits on one of these. */
 struct coord__waiter {

@@ -404,6 +404,9 @@ void coord__complete(struct coord_client *c, struct coord__req *r,
     case COORD__CB_MULTI:
         complete_multi(r, m, err);
         break;
+    case COORD__CB_STATUS:
+        coord__complete_status(r, ok ? m : NULL, err);
+        break;
     default: /* COORD__CB_INTERNAL */
         break;
     }

@@ -489,6 +489,71 @@ COORD_API int coord_add_watch(struct coord_client *c, const char *path,
                               int kind, const struct coord_watcher *w);
 COORD_API int coord_remove_watch(struct coord_client *c, const char *path,
                                  int kind);
+
+/* ---- Admin operations ---------------------------------------------------
+ * STATUS is answered by the connected server itself. Membership changes
+ * and leadership transfer are carried out only by the leader: another
+ * server answers COORD_ENOTLEADER (connect to the leader STATUS names).
+ * A MEMBER_* call succeeds once its configuration entry is applied;
+ * COORD_EBUSY while another change is pending, COORD_EINVAL for an id
+ * that is (or is not) a member. LEADER_TRANSFER succeeds once started. */
+#define COORD_STATUS_MEMBERS_MAX 16
+#define COORD_ADDR_BYTES_MAX 128 /* "host:port" plus NUL */
+
+enum coord_role { /* coord_status.role */
+    COORD_ROLE_FOLLOWER = 1,
+    COORD_ROLE_PRECANDIDATE = 2,
+    COORD_ROLE_CANDIDATE = 3,
+    COORD_ROLE_LEADER = 4,
+};
+
+struct coord_member_status {
+    uint64_t id;
+    int voter;                       /* 1 voter, 0 learner */
+    char addr[COORD_ADDR_BYTES_MAX]; /* client address, "" if unknown */
+    uint64_t match;                  /* leader's view; 0 elsewhere */
+    uint64_t lag;                    /* leader's last index - match */
+};
+
+struct coord_status {
+    uint64_t server_id;
+    int role; /* enum coord_role */
+    uint64_t term;
+    uint64_t leader_id; /* 0: none known */
+    uint64_t commit;
+    uint64_t applied;
+    uint64_t last_index;
+    uint64_t snap_index;
+    uint64_t sessions;
+    uint64_t watches;
+    uint64_t connections;
+    uint64_t digest_mismatches;
+    size_t n_members;
+    struct coord_member_status members[COORD_STATUS_MEMBERS_MAX];
+};
+
+typedef void (*coord_status_cb)(void *data, int status,
+                                const struct coord_status *st);
+COORD_API int coord_astatus(struct coord_client *c, coord_status_cb cb,
+                            void *data);
+COORD_API int coord_amember_add(struct coord_client *c, uint64_t id,
+                                const char *client_addr,
+                                const char *peer_addr, coord_void_cb cb,
+                                void *data);
+COORD_API int coord_amember_promote(struct coord_client *c, uint64_t id,
+                                    coord_void_cb cb, void *data);
+COORD_API int coord_amember_remove(struct coord_client *c, uint64_t id,
+                                   coord_void_cb cb, void *data);
+/* to = 0: the most up-to-date voter. */
+COORD_API int coord_aleader_transfer(struct coord_client *c, uint64_t to,
+                                     coord_void_cb cb, void *data);
+COORD_API int coord_status(struct coord_client *c, struct coord_status *out);
+COORD_API int coord_member_add(struct coord_client *c, uint64_t id,
+                               const char *client_addr,
+                               const char *peer_addr);
+COORD_API int coord_member_promote(struct coord_client *c, uint64_t id);
+COORD_API int coord_member_remove(struct coord_client *c, uint64_t id);
+COORD_API int coord_leader_transfer(struct coord_client *c, uint64_t to);
 /* ==== End of Client API ================================================ */
 
 #ifdef __cplusplus

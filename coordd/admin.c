@@ -1,0 +1,286 @@
+/* admin.c -- coordd's admin operations (wire opcodes 100-199): STATUS,
+ * answered locally by any server, and the membership changes and
+ * leadership transfer, which only the leader carries out (a follower
+ * answers COORD_ENOTLEADER; the client finds the leader with STATUS).
+ * Also the table of members' client addresses: initial members' from the
+ * config, added members' from the CONF entry that added them (its app
+ * context is "client_host:port,peer_host:port"), applied on every
+ * replica, which also dials or drops the member's peer link here.
+ * No sockets (net/ dials), no Raft internals (raft_step through node.c).
+ */
+#include "node_int.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "coordd/log.h"
+#include "libcoord/shared/check.h"
+
+/* ---- address table ------------------------------------------------------ */
+
+static struct node_addr *addr_find(struct node *n, uint64_t id)
+{
+    for (uint32_t i = 0; i < n->n_addrs; i++)
+        if (n->addrs[i].id == id)
+            return &n->addrs[i];
+    return NULL;
+}
+
+static void addr_set(struct node *n, uint64_t id, const char *client,
+                     size_t len)
+{
+    struct node_addr *a = addr_find(n, id);
+    if (!a) {
+        if (n->n_addrs == COORDD_MEMBERS_MAX)
+            return;
+        a = &n->addrs[n->n_addrs++];
+        a->id = id;
+    }
+    if (len >= sizeof(a->client))
+        len = sizeof(a->client) - 1;
+    memcpy(a->client, client, len);
+    a->client[len] = '\0';
+}
+
+static void addr_drop(struct node *n, uint64_t id)
+{
+    struct node_addr *a = addr_find(n, id);
+    if (a)
+        *a = n->addrs[--n->n_addrs];
+}
+
+void node_admin_init(struct node *n)
+{
+    n->n_addrs = 0;
+    for (uint32_t i = 0; i < n->cfg.n_members; i++) {
+        const struct node_member *m = &n->cfg.members[i];
+        char buf[WIRE_ADDR_BYTES_MAX];
+        int k = snprintf(buf, sizeof(buf), "%s:%u", m->client_host,
+                         (unsigned)m->client_port);
+        if (k > 0 && (size_t)k < sizeof(buf))
+            addr_set(n, m->id, buf, (size_t)k);
+    }
+}
+
+/* Splits "host:port" (numeric IPv4 host) into host and port. */
+static int addr_parse(const char *p, size_t len, char host[64],
+                      uint16_t *port)
+{
+    size_t colon = len;
+    while (colon > 0 && p[colon - 1] != ':')
+        colon--;
+    if (colon < 2 || colon - 1 >= 64 || colon == len || len - colon > 5)
+        return COORD_EINVAL;
+    memcpy(host, p, colon - 1);
+    host[colon - 1] = '\0';
+    unsigned long v = 0;
+    for (size_t i = colon; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return COORD_EINVAL;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    struct in_addr ia;
+    if (v == 0 || v > 65535 || inet_pton(AF_INET, host, &ia) != 1)
+        return COORD_EINVAL;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* ---- committed configuration entries ----------------------------------- */
+
+/* Completes the MEMBER_* request waiting for entry e (if this server
+ * proposed it); requests queued at or before it whose entries were
+ * replaced fail with COORD_ECONNLOSS, as writes do. */
+static void complete_waiting(struct node *n, const struct raft_entry *e)
+{
+    while (n->wq_head && n->wq_head->index <= e->index) {
+        struct nreq *rq = n->wq_head;
+        n->wq_head = rq->next_wait;
+        if (!n->wq_head)
+            n->wq_tail = NULL;
+        rq->next_wait = NULL;
+        bool ours = rq->index == e->index &&
+                    (rq->op == WIRE_OP_MEMBER_ADD ||
+                     rq->op == WIRE_OP_MEMBER_PROMOTE ||
+                     rq->op == WIRE_OP_MEMBER_REMOVE);
+        node_fail_req(n, rq, ours ? 0 : COORD_ECONNLOSS);
+    }
+}
+
+static void member_added(struct node *n, uint64_t id, const uint8_t *ctx,
+                         uint32_t ctx_len)
+{
+    const char *p = (const char *)ctx;
+    const char *comma = ctx ? memchr(p, ',', ctx_len) : NULL;
+    char host[64];
+    uint16_t port;
+    if (!comma || addr_parse(comma + 1, ctx_len - (size_t)(comma + 1 - p),
+                             host, &port) != 0) {
+        log_emit(LOG_LEVEL_WARN, "member added without addresses",
+                 "id=%llu", (unsigned long long)id);
+        return;
+    }
+    addr_set(n, id, p, (size_t)(comma - p));
+    if (id == n->cfg.id || !n->net)
+        return;
+    int rc = net_peer_add(n->net, id, host, port);
+    if (rc && rc != COORD_EINVAL) /* EINVAL: already dialed */
+        log_emit(LOG_LEVEL_WARN, "cannot dial new member", "id=%llu err=%s",
+                 (unsigned long long)id, coord_errname(rc));
+}
+
+void node_admin_conf_applied(struct node *n, const struct raft_entry *e,
+                             uint8_t type, uint64_t id, const uint8_t *ctx,
+                             uint32_t ctx_len)
+{
+    log_emit(LOG_LEVEL_INFO, "configuration applied",
+             "index=%llu change=%u id=%llu members=%u",
+             (unsigned long long)e->index, (unsigned)type,
+             (unsigned long long)id, n->conf.n);
+    if (type == RAFT_CONF_ADD_LEARNER) {
+        member_added(n, id, ctx, ctx_len);
+    } else if (type == RAFT_CONF_REMOVE) {
+        addr_drop(n, id);
+        if (id != n->cfg.id && n->net)
+            net_peer_remove(n->net, id);
+        else if (id == n->cfg.id)
+            log_emit(LOG_LEVEL_WARN, "this server was removed from the "
+                     "configuration", "index=%llu",
+                     (unsigned long long)e->index);
+    }
+    complete_waiting(n, e);
+}
+
+/* ---- STATUS ------------------------------------------------------------- */
+
+static void fill_members(struct node *n, const struct raft_status *st,
+                         struct wire_member *ms, uint32_t *count)
+{
+    *count = 0;
+    for (uint32_t i = 0; i < st->conf.n && i < WIRE_MEMBERS_MAX; i++) {
+        const struct raft_member *rm = &st->conf.members[i];
+        struct wire_member *m = &ms[(*count)++];
+        memset(m, 0, sizeof(*m));
+        m->id = rm->id;
+        m->role = rm->role;
+        const struct node_addr *a = addr_find(n, rm->id);
+        if (a)
+            m->addr = (struct wire_bytes){a->client,
+                                          (uint32_t)strlen(a->client)};
+        for (uint32_t k = 0; k < st->n_progress; k++) {
+            if (st->progress[k].id != rm->id)
+                continue;
+            m->match = st->progress[k].match;
+            m->lag = st->last_index > m->match ? st->last_index - m->match
+                                               : 0;
+        }
+    }
+}
+
+/* Encodes reply resp for rq and marks it done. */
+static void reply(struct node *n, struct nreq *rq, struct wire_resp *resp)
+{
+    wire_buf_init(&rq->resp, n->cfg.limits.frame_bytes_max +
+                                 WIRE_PREFIX_BYTES);
+    resp->zxid = n->applied;
+    int rc = wire_encode_resp(&rq->resp, resp, &n->cfg.limits);
+    if (rc) {
+        wire_buf_free(&rq->resp);
+        node_fail_req(n, rq, rc);
+        return;
+    }
+    rq->state = NREQ_DONE;
+    node_conn_drain(rq->conn);
+}
+
+static void status_reply(struct node *n, struct nreq *rq)
+{
+    struct raft_status st;
+    raft_status(n->raft, &st);
+    struct wire_member ms[WIRE_MEMBERS_MAX];
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    struct wire_status *s = &resp.u.status;
+    *s = (struct wire_status){
+        .server_id = n->cfg.id, .role = st.role, .term = st.term,
+        .leader_id = st.leader, .commit = st.commit,
+        .applied = n->applied, .last_index = st.last_index,
+        .snap_index = n->snap_index, .sessions = n->n_sessions,
+        .watches = n->watches.n_watches, .connections = n->n_conns,
+        .digest_mismatches = n->digest_mismatches, .members = ms};
+    fill_members(n, &st, ms, &s->n);
+    reply(n, rq, &resp);
+}
+
+/* ---- changes (leader only) ---------------------------------------------- */
+
+static int conf_change(struct node *n, struct nreq *rq,
+                       const struct wire_req *q)
+{
+    char ctx[2 * WIRE_ADDR_BYTES_MAX + 2];
+    struct raft_event ev = {.type = RAFT_EV_CONF_CHANGE};
+    ev.conf.id = q->u.member.id;
+    if (q->op == WIRE_OP_MEMBER_ADD) {
+        const struct wire_member_req *m = &q->u.member;
+        char host[64];
+        uint16_t port;
+        if (addr_parse(m->client_addr.ptr, m->client_addr.len, host,
+                       &port) != 0 ||
+            addr_parse(m->peer_addr.ptr, m->peer_addr.len, host, &port))
+            return COORD_EINVAL;
+        int k = snprintf(ctx, sizeof(ctx), "%.*s,%.*s",
+                         (int)m->client_addr.len, m->client_addr.ptr,
+                         (int)m->peer_addr.len, m->peer_addr.ptr);
+        if (k < 0 || (uint32_t)k > RAFT_CONF_CTX_BYTES_MAX)
+            return COORD_EINVAL;
+        ev.conf.type = RAFT_CONF_ADD_LEARNER;
+        ev.conf.ctx = (const uint8_t *)ctx;
+        ev.conf.ctx_len = (uint32_t)k;
+    } else {
+        ev.conf.type = q->op == WIRE_OP_MEMBER_PROMOTE ? RAFT_CONF_PROMOTE
+                                                       : RAFT_CONF_REMOVE;
+    }
+    struct raft_update u;
+    int rc = raft_step(n->raft, &ev, &u);
+    if (rc == 0) {
+        rq->state = NREQ_WRITE;
+        node_queue_write(n, rq, u.propose_index);
+    }
+    node_process_update(n, &u);
+    return rc;
+}
+
+static int transfer(struct node *n, uint64_t to)
+{
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.to = to;
+    struct raft_update u;
+    int rc = raft_step(n->raft, &ev, &u);
+    node_process_update(n, &u);
+    if (rc == 0)
+        log_emit(LOG_LEVEL_INFO, "leadership transfer requested",
+                 "to=%llu", (unsigned long long)to);
+    return rc;
+}
+
+void node_admin_request(struct node *n, struct nreq *rq,
+                        const struct wire_req *q)
+{
+    if (q->op == WIRE_OP_STATUS) {
+        status_reply(n, rq);
+        return;
+    }
+    if (n->role != RAFT_LEADER) {
+        node_fail_req(n, rq, COORD_ENOTLEADER);
+        return;
+    }
+    int rc;
+    if (q->op == WIRE_OP_LEADER_TRANSFER)
+        rc = transfer(n, q->u.member.id);
+    else
+        rc = conf_change(n, rq, q);
+    if (rc || q->op == WIRE_OP_LEADER_TRANSFER)
+        node_fail_req(n, rq, rc); /* rc 0: an empty success reply */
+}

@@ -192,9 +192,9 @@
       "TEST ONLY, never in production. Added to this server's wall clock "  \
       "(the time a leader stamps on log entries) to test clock skew.")     \
     X(test, test_corrupt_digest_at, UINT, 0, "index", 0, UINT32_MAX,         \
-      "TEST ONLY, never in production. Once this server has applied this "  \
-      "log index, it corrupts its tree (one node's data) so its digests "   \
-      "differ from the other replicas'. 0: off.")
+      "TEST ONLY, never in production. From this log index on, this "       \
+      "server records wrong tree digests, as if its tree had diverged, so " \
+      "the replicas' digest exchange reports a mismatch. 0: off.")
 
 /* The sections, in the order the example config lists them. */
 #define CONFIG_SECTIONS(X)                                                   \

@@ -1,6 +1,6 @@
 /* ctl.h -- coordctl's internal interface: the parsed command line, the
  * exit codes, the command handlers and the output helpers shared by
- * main.c, cmd_node.c, cmd_multi.c, cmd_watch.c and out.c.
+ * main.c, cmd_node.c, cmd_multi.c, cmd_watch.c, cmd_admin.c and out.c.
  *
  * coordctl is a customer of the public client API only: it includes
  * coord.h and libc, never libcoord/shared/ or coordd/ (test/tidy.sh checks).
@@ -81,6 +81,12 @@ int ctl_cmd_sync(struct ctl *x);
 int ctl_cmd_multi(struct ctl *x);
 /* cmd_watch.c */
 int ctl_cmd_watch(struct ctl *x);
+/* cmd_admin.c */
+int ctl_cmd_status(struct ctl *x);
+int ctl_cmd_members(struct ctl *x);
+int ctl_cmd_member(struct ctl *x);
+int ctl_cmd_leader(struct ctl *x);
+int ctl_cmd_health(struct ctl *x);
 
 /* session.c: the session state callback main.c installs at open, and
  * what it recorded. ctl_session_init() before coord_open(). */

@@ -71,6 +71,27 @@ static const struct ctl_cmd ctl_cmds[] = {
      "itself ends in @digits).\n"},
     {"sync", 1, 1, 0, ctl_cmd_sync, "sync PATH",
      "Wait until the connected server has caught up with the leader.\n"},
+    {"status", 0, 0, 0, ctl_cmd_status, "status",
+     "One line per member, from each member's own STATUS: id, client\n"
+     "address, role, term, commit, applied, lag (the leader's view) and\n"
+     "sessions. Members that do not answer are marked unreachable.\n"},
+    {"members", 0, 0, 0, ctl_cmd_members, "members",
+     "The configuration as the connected server knows it: id, voter or\n"
+     "learner, client address, and which member leads.\n"},
+    {"member", 2, 4, 0, ctl_cmd_member,
+     "member add ID CLIENT_ADDR PEER_ADDR | member promote ID | "
+     "member remove ID",
+     "Change the membership (on the leader, found through the connected\n"
+     "server). add: a learner with client and peer address host:port;\n"
+     "start it with join=true and the new members list. promote: learner\n"
+     "to voter once caught up (see status). remove: a voter or learner.\n"
+     "One change at a time: COORD_EBUSY while another is pending.\n"},
+    {"leader", 1, 2, 0, ctl_cmd_leader, "leader transfer [ID]",
+     "Hand leadership to member ID (default: the most up-to-date voter).\n"
+     "Returns once the transfer has started; see status.\n"},
+    {"health", 0, 0, 0, ctl_cmd_health, "health",
+     "Exit 0 when a quorum of voters answers, a leader exists and no\n"
+     "member reports digest mismatches; else exit 1 with the reason.\n"},
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -321,6 +342,10 @@ static int ctl_run(struct ctl *x, const struct ctl_cmd *cmd)
         return ctl_usage_error("%s takes %d..%d arguments: %s", cmd->name,
                                cmd->min_args, cmd->max_args, cmd->usage);
     int rc = ctl_open(x);
+    if (rc != 0 && cmd->run == ctl_cmd_health) {
+        fputs("coordctl: unhealthy: no session could be made\n", stderr);
+        return CTL_EXIT_FAILED;
+    }
     if (rc != 0)
         return rc;
     rc = cmd->run(x);

@@ -106,6 +106,46 @@ find_member(const struct coord_status *st, uint64_t id)
     return NULL;
 }
 
+/* ---- coordctl ---------------------------------------------------------- */
+
+static char ctl_out[65536];
+
+/* Runs coordctl --servers=servers args... (NULL-terminated); its stdout
+ * (and stderr after it) in ctl_out. Returns its exit code. */
+static int run_ctl(const char *servers, ...)
+{
+    const char *bin = getenv("COORDCTL_BIN");
+    char sflag[600];
+    snprintf(sflag, sizeof(sflag), "--servers=%s", servers);
+    const char *argv[32] = {bin ? bin : "build/bin/coordctl", sflag};
+    int n = 2;
+    va_list ap;
+    va_start(ap, servers);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    char path[] = "/tmp/test_admin_ctl_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], (char **)argv);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    ssize_t r = pread(fd, ctl_out, sizeof(ctl_out) - 1, 0);
+    ctl_out[r > 0 ? r : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 /* ---- status ------------------------------------------------------------ */
 
 static void status_agrees_everywhere(void **state)
@@ -150,6 +190,33 @@ static void status_agrees_everywhere(void **state)
     assert_int_equal(coord_member_add(c, 2, "127.0.0.2:1", "127.0.0.2:2"),
                      COORD_EINVAL); /* already a member */
     coord_close(c);
+    /* coordctl: the table names every member; healthy */
+    char fa[64];
+    addr_of(f, fa, sizeof(fa));
+    assert_int_equal(run_ctl(fa, "status", NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char a[64];
+        addr_of(i, a, sizeof(a));
+        assert_non_null(strstr(ctl_out, a));
+    }
+    assert_non_null(strstr(ctl_out, "leader"));
+    assert_null(strstr(ctl_out, "unreachable"));
+    assert_int_equal(run_ctl(fa, "--json", "status", NULL), 0);
+    assert_non_null(strstr(ctl_out, "\"role\":\"leader\""));
+    assert_int_equal(run_ctl(fa, "members", NULL), 0);
+    assert_non_null(strstr(ctl_out, " leader"));
+    assert_int_equal(run_ctl(fa, "health", NULL), 0);
+    assert_int_equal(run_ctl(fa, "--json", "health", NULL), 0);
+    assert_non_null(strstr(ctl_out, "\"healthy\":true"));
+    assert_int_equal(run_ctl(fa, "member", "frob", "1", NULL), 2);
+    assert_int_equal(run_ctl(fa, "member", "remove", "x", NULL), 2);
+    assert_int_equal(run_ctl(fa, "member", "promote", "9", NULL), 1);
+    /* one member down: status marks it, health still passes (quorum) */
+    int down = (lead + 2) % 3;
+    tproc_kill(&cl.node[down]);
+    assert_int_equal(run_ctl(fa, "status", NULL), 0);
+    assert_non_null(strstr(ctl_out, "unreachable"));
+    assert_int_equal(run_ctl(fa, "health", NULL), 0);
 }
 
 /* ---- membership -------------------------------------------------------- */
@@ -250,8 +317,9 @@ static void add_promote_remove(void **state)
     assert_int_equal(st.n_members, 4);
     coord_close(c4);
     /* promote it; remove a member that is not the leader */
+    assert_int_equal(run_ctl(servers, "member", "promote", "4", NULL), 0);
     c = client_of(lead);
-    assert_int_equal(coord_member_promote(c, 4), 0);
+    assert_int_equal(coord_member_promote(c, 4), COORD_EINVAL);
     int gone = (lead + 1) % 3;
     assert_int_equal(coord_member_remove(c, (uint64_t)gone + 1), 0);
     assert_int_equal(coord_status(c, &st), 0);
@@ -295,6 +363,13 @@ static void transfer_to_named_member(void **state)
     assert_int_equal(st.role, COORD_ROLE_LEADER);
     assert_int_equal(wait_agreement(all, 3, 10000), target);
     write_some(cl.servers, "t", 5);
+    /* coordctl, through a follower: back to the first leader */
+    char fa[64], id[16];
+    addr_of((target + 1) % 3 == lead ? (target + 2) % 3 : (target + 1) % 3,
+            fa, sizeof(fa));
+    snprintf(id, sizeof(id), "%d", lead + 1);
+    assert_int_equal(run_ctl(fa, "leader", "transfer", id, NULL), 0);
+    assert_int_equal(wait_agreement(all, 3, 10000), lead);
 }
 
 /* ---- integrity --------------------------------------------------------- */
@@ -322,6 +397,10 @@ static void corrupt_digest_is_reported(void **state)
     assert_true(tproc_log_has(&cl.node[0], "REPLICA DIVERGENCE") ||
                 tproc_log_has(&cl.node[1], "REPLICA DIVERGENCE") ||
                 tproc_log_has(&cl.node[2], "REPLICA DIVERGENCE"));
+    assert_int_equal(run_ctl(cl.servers, "health", NULL), 1);
+    assert_non_null(strstr(ctl_out, "digest mismatches"));
+    assert_int_equal(run_ctl(cl.servers, "status", NULL), 0);
+    assert_non_null(strstr(ctl_out, "DIGEST MISMATCH"));
 }
 
 int main(void)

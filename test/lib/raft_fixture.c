@@ -702,3 +702,25 @@ uint64_t rfx_last(struct rfx *fx, uint64_t id)
     rfx_status(fx, id, &st);
     return st.last_index;
 }
+
+int rfx_cmocka_setup(void **state)
+{
+    struct rfx *fx = coord_calloc(1, sizeof(*fx));
+    *state = fx;
+    return fx == NULL;
+}
+
+int rfx_cmocka_teardown(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_close(fx);
+    coord_free(fx);
+    return 0;
+}
+
+uint8_t rfx_role(struct rfx *fx, uint64_t id)
+{
+    struct raft_status st;
+    rfx_status(fx, id, &st);
+    return st.role;
+}

@@ -163,4 +163,10 @@ uint64_t rfx_term_at(struct rfx *fx, uint64_t id, uint64_t index);
 /* Queue a hand-made message into the network (entries deep-copied). */
 void rfx_inject(struct rfx *fx, const struct raft_msg *m);
 
+/* cmocka group helpers: a fixture allocated per test in *state, closed
+ * after it; and the role of node id (enum raft_role). */
+int rfx_cmocka_setup(void **state);
+int rfx_cmocka_teardown(void **state);
+uint8_t rfx_role(struct rfx *fx, uint64_t id);
+
 #endif /* TEST_RAFT_FIXTURE_H */

@@ -17,28 +17,6 @@
 #include "libcoord/shared/alloc.h"
 #include "test/lib/raft_fixture.h"
 
-static int setup(void **state)
-{
-    struct rfx *fx = coord_calloc(1, sizeof(*fx));
-    *state = fx;
-    return fx == NULL;
-}
-
-static int teardown(void **state)
-{
-    struct rfx *fx = *state;
-    rfx_close(fx);
-    coord_free(fx);
-    return 0;
-}
-
-static uint8_t role_of(struct rfx *fx, uint64_t id)
-{
-    struct raft_status st;
-    rfx_status(fx, id, &st);
-    return st.role;
-}
-
 static int change(struct rfx *fx, uint64_t leader, uint8_t type,
                   uint64_t id)
 {
@@ -114,7 +92,7 @@ static void learners_never_vote_or_campaign(void **state)
     cfg.pre_vote = false;
     rfx_init(fx, 3, 1, &cfg);
     rfx_tick(fx, 4, 100);
-    assert_int_equal(role_of(fx, 4), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 4), RAFT_FOLLOWER);
     assert_int_equal(rfx_count(fx, 4, 0, 0), 0);
     rfx_elect(fx, 1);
     settle(fx, 1);
@@ -125,7 +103,7 @@ static void learners_never_vote_or_campaign(void **state)
     rfx_drop(fx, 0, 0, 0);
     rfx_tick(fx, 2, 20);
     rfx_stabilize(fx);
-    assert_int_not_equal(role_of(fx, 2), RAFT_LEADER);
+    assert_int_not_equal(rfx_role(fx, 2), RAFT_LEADER);
 }
 
 /* Bug 17: one change at a time, and only after the leader committed an
@@ -149,7 +127,7 @@ static void bug17_change_waits_for_own_term_commit(void **state)
     rfx_restart(fx, 3);
     rfx_tick(fx, 2, 20);
     rfx_stabilize_drop(fx, 2, 0, RAFT_MSG_APPEND);
-    assert_int_equal(role_of(fx, 2), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 2), RAFT_LEADER);
     /* L2 has C1 uncommitted and its no-op uncommitted: refuse */
     assert_int_equal(member_role(fx, 2, 4), RAFT_LEARNER);
     assert_int_equal(change(fx, 2, RAFT_CONF_ADD_LEARNER, 5), COORD_EBUSY);
@@ -196,23 +174,23 @@ static void bug16_bug19_removed_leader_steps_down(void **state)
     rfx_elect(fx, 3);
     settle(fx, 3);
     assert_int_equal(change(fx, 3, RAFT_CONF_REMOVE, 3), 0);
-    assert_int_equal(role_of(fx, 3), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 3), RAFT_LEADER);
     /* its own ack does not count: 1 and 2 must both have it */
     rfx_deliver(fx, 3, 1, RAFT_MSG_APPEND);
     rfx_persist(fx, 1);
     rfx_persist(fx, 3);
     rfx_deliver(fx, 1, 3, RAFT_MSG_APPEND_RESP);
     assert_int_equal(rfx_commit(fx, 3), 1);
-    assert_int_equal(role_of(fx, 3), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 3), RAFT_LEADER);
     rfx_stabilize(fx);
     assert_int_equal(rfx_commit(fx, 3), 2);
-    assert_int_equal(role_of(fx, 3), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 3), RAFT_FOLLOWER);
     uint64_t term = rfx_node(fx, 3)->term;
     for (int i = 0; i < 10; i++) {
         rfx_tick_all(fx, 5);
         rfx_stabilize(fx);
     }
-    assert_int_equal(role_of(fx, 3), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 3), RAFT_FOLLOWER);
     uint64_t l = rfx_leader(fx);
     assert_true(l == 1 || l == 2);
     struct raft_status st;
@@ -364,7 +342,7 @@ static void snapshot_carries_configuration(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rfx_cmocka_setup, rfx_cmocka_teardown)
     const struct CMUnitTest tests[] = {
         T(add_learner_then_promote),
         T(learners_never_vote_or_campaign),

@@ -16,28 +16,6 @@
 #include "libcoord/shared/alloc.h"
 #include "test/lib/raft_fixture.h"
 
-static int setup(void **state)
-{
-    struct rfx *fx = coord_calloc(1, sizeof(*fx));
-    *state = fx;
-    return fx == NULL;
-}
-
-static int teardown(void **state)
-{
-    struct rfx *fx = *state;
-    rfx_close(fx);
-    coord_free(fx);
-    return 0;
-}
-
-static uint8_t role_of(struct rfx *fx, uint64_t id)
-{
-    struct raft_status st;
-    rfx_status(fx, id, &st);
-    return st.role;
-}
-
 static uint64_t term_of(struct rfx *fx, uint64_t id)
 {
     struct raft_status st;
@@ -73,10 +51,10 @@ static void timeout_is_randomized_in_range(void **state)
     struct rfx *fx = *state;
     rfx_init(fx, 3, 0, NULL);
     rfx_tick(fx, 1, 9);
-    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_FOLLOWER);
     assert_int_equal(rfx_count(fx, 1, 0, RAFT_MSG_PREVOTE), 0);
     rfx_tick(fx, 1, 10);
-    assert_int_equal(role_of(fx, 1), RAFT_PRECANDIDATE);
+    assert_int_equal(rfx_role(fx, 1), RAFT_PRECANDIDATE);
     assert_int_equal(rfx_count(fx, 1, 0, RAFT_MSG_PREVOTE), 2);
     /* pre-vote changes no durable state */
     assert_int_equal(term_of(fx, 1), 0);
@@ -90,8 +68,8 @@ static void three_nodes_elect_one_leader(void **state)
     rfx_elect(fx, 1);
     assert_int_equal(rfx_leader(fx), 1);
     assert_int_equal(term_of(fx, 1), 1);
-    assert_int_equal(role_of(fx, 2), RAFT_FOLLOWER);
-    assert_int_equal(role_of(fx, 3), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 2), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 3), RAFT_FOLLOWER);
     /* the no-op of term 1 is committed everywhere after a heartbeat */
     rfx_tick(fx, 1, 1);
     rfx_stabilize(fx);
@@ -109,9 +87,9 @@ static void single_node_elects_itself_after_persist(void **state)
     rfx_init(fx, 1, 0, NULL);
     rfx_tick(fx, 1, 20);
     /* pre-vote won at once; the real vote waits for term+vote durable */
-    assert_int_equal(role_of(fx, 1), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 1), RAFT_CANDIDATE);
     rfx_persist(fx, 1);
-    assert_int_equal(role_of(fx, 1), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_LEADER);
     /* the no-op commits only after the leader's own persist (etcd #14370) */
     assert_int_equal(rfx_commit(fx, 1), 0);
     rfx_persist(fx, 1);
@@ -129,7 +107,7 @@ static void bug05_vote_response_held_until_hard_state_durable(void **state)
     cfg.pre_vote = false;
     rfx_init(fx, 3, 0, &cfg);
     rfx_tick(fx, 1, 20);
-    assert_int_equal(role_of(fx, 1), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 1), RAFT_CANDIDATE);
     assert_int_equal(rfx_count(fx, 1, 2, RAFT_MSG_VOTE), 1);
     rfx_deliver(fx, 1, 2, RAFT_MSG_VOTE);
     /* node 2 granted in memory but holds the response */
@@ -149,7 +127,7 @@ static void bug05_vote_response_held_until_hard_state_durable(void **state)
     assert_int_equal(rfx_count(fx, 3, 1, RAFT_MSG_VOTE_RESP), 1);
     rfx_persist(fx, 1);
     rfx_deliver(fx, 3, 1, RAFT_MSG_VOTE_RESP);
-    assert_int_equal(role_of(fx, 1), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_LEADER);
 }
 
 /* Bug 6: the vote survives a same-term role change. */
@@ -168,7 +146,7 @@ static void bug06_vote_not_reset_on_same_term_step_down(void **state)
     rfx_drop(fx, 1, 3, 0);
     rfx_tick(fx, 3, 20);
     assert_int_equal(term_of(fx, 3), 1);
-    assert_int_equal(role_of(fx, 3), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 3), RAFT_CANDIDATE);
     rfx_deliver(fx, 3, 2, RAFT_MSG_VOTE);
     rfx_persist(fx, 2);
     struct rfx_msg *m = rfx_find(fx, 2, 3, RAFT_MSG_VOTE_RESP);
@@ -178,7 +156,7 @@ static void bug06_vote_not_reset_on_same_term_step_down(void **state)
      * stays 1, and 3 is still refused */
     rfx_persist(fx, 1);
     rfx_deliver(fx, 2, 1, RAFT_MSG_VOTE_RESP);
-    assert_int_equal(role_of(fx, 1), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_LEADER);
     rfx_deliver(fx, 1, 2, RAFT_MSG_APPEND);
     struct raft_status st;
     rfx_status(fx, 2, &st);
@@ -200,20 +178,20 @@ static void candidate_leads_only_after_own_term_durable(void **state)
     cfg.pre_vote = false;
     rfx_init(fx, 5, 0, &cfg);
     rfx_tick(fx, 5, 20);
-    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 5), RAFT_CANDIDATE);
     for (uint64_t id = 1; id <= 3; id++) {
         rfx_deliver(fx, 5, id, RAFT_MSG_VOTE);
         rfx_persist(fx, id);
         rfx_deliver(fx, id, 5, RAFT_MSG_VOTE_RESP);
     }
-    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE); /* 3 of 5, but... */
+    assert_int_equal(rfx_role(fx, 5), RAFT_CANDIDATE); /* 3 of 5, but... */
     assert_int_equal(rfx_count(fx, 5, 0, RAFT_MSG_APPEND), 0);
     rfx_crash(fx, 5); /* ...term 1 was never durable on 5 */
     rfx_restart(fx, 5);
     assert_int_equal(term_of(fx, 5), 0);
     rfx_tick(fx, 5, 20);
     rfx_persist(fx, 5);
-    assert_int_equal(role_of(fx, 5), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 5), RAFT_CANDIDATE);
     assert_int_equal(term_of(fx, 5), 1);
     rfx_deliver(fx, 5, 4, RAFT_MSG_VOTE);
     rfx_persist(fx, 4);
@@ -221,7 +199,7 @@ static void candidate_leads_only_after_own_term_durable(void **state)
     rfx_deliver(fx, 5, 1, RAFT_MSG_VOTE); /* 1 voted for 5 in term 1 */
     rfx_persist(fx, 1);
     rfx_deliver(fx, 1, 5, RAFT_MSG_VOTE_RESP);
-    assert_int_equal(role_of(fx, 5), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 5), RAFT_LEADER);
 }
 
 static void candidate_steps_down_on_append_same_term(void **state)
@@ -236,7 +214,7 @@ static void candidate_steps_down_on_append_same_term(void **state)
     rfx_propose(fx, 1, "a");
     rfx_stabilize(fx);
     rfx_tick(fx, 3, 20);
-    assert_int_equal(role_of(fx, 3), RAFT_CANDIDATE);
+    assert_int_equal(rfx_role(fx, 3), RAFT_CANDIDATE);
     assert_int_equal(term_of(fx, 3), 2);
     rfx_drop(fx, 0, 0, 0);
     rfx_isolate(fx, 3, false);
@@ -295,7 +273,7 @@ static void bug12_prevote_and_check_quorum(void **state)
     rfx_elect(fx, 1);
     rfx_cut(fx, 1, 3, true);
     rfx_tick(fx, 3, 20);
-    assert_int_equal(role_of(fx, 3), RAFT_PRECANDIDATE);
+    assert_int_equal(rfx_role(fx, 3), RAFT_PRECANDIDATE);
     rfx_deliver(fx, 3, 2, RAFT_MSG_PREVOTE);
     /* 2 heard from 1 recently: the pre-vote is ignored, no response */
     assert_int_equal(rfx_count(fx, 2, 3, 0), 0);
@@ -392,7 +370,7 @@ static void check_quorum_isolated_leader_steps_down(void **state)
         rfx_tick(fx, 1, 1);
         rfx_stabilize(fx);
     }
-    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_FOLLOWER);
     /* nothing proposed there can commit */
     assert_int_equal(rfx_propose(fx, 1, "x"), COORD_ENOTLEADER);
 }
@@ -499,7 +477,7 @@ static void stale_leader_learns_higher_term(void **state)
     assert_non_null(r);
     assert_int_equal(r->m.term, term_of(fx, 3));
     rfx_deliver(fx, 3, 1, 0);
-    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_FOLLOWER);
     assert_int_equal(term_of(fx, 1), term_of(fx, 3));
     for (int i = 0; i < 10 && rfx_leader(fx) == 0; i++) {
         rfx_tick_all(fx, 5);
@@ -526,40 +504,40 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(init_rejects_bad_config),
         cmocka_unit_test_setup_teardown(timeout_is_randomized_in_range,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(three_nodes_elect_one_leader, setup,
-                                        teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
+        cmocka_unit_test_setup_teardown(three_nodes_elect_one_leader, rfx_cmocka_setup,
+                                        rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            single_node_elects_itself_after_persist, setup, teardown),
+            single_node_elects_itself_after_persist, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            bug05_vote_response_held_until_hard_state_durable, setup,
-            teardown),
+            bug05_vote_response_held_until_hard_state_durable, rfx_cmocka_setup,
+            rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            bug06_vote_not_reset_on_same_term_step_down, setup, teardown),
+            bug06_vote_not_reset_on_same_term_step_down, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            candidate_leads_only_after_own_term_durable, setup, teardown),
+            candidate_leads_only_after_own_term_durable, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            candidate_steps_down_on_append_same_term, setup, teardown),
+            candidate_steps_down_on_append_same_term, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(bug11_prevote_with_lower_term_node,
-                                        setup, teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(bug12_prevote_and_check_quorum,
-                                        setup, teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            bug13_partial_partition_stable_leader, setup, teardown),
-        cmocka_unit_test_setup_teardown(bug14_asymmetric_partition, setup,
-                                        teardown),
+            bug13_partial_partition_stable_leader, rfx_cmocka_setup, rfx_cmocka_teardown),
+        cmocka_unit_test_setup_teardown(bug14_asymmetric_partition, rfx_cmocka_setup,
+                                        rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
-            check_quorum_isolated_leader_steps_down, setup, teardown),
+            check_quorum_isolated_leader_steps_down, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(bug15_removed_server_cannot_disrupt,
-                                        setup, teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(lower_term_vote_refused_with_term,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(vote_refused_to_stale_log, setup,
-                                        teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
+        cmocka_unit_test_setup_teardown(vote_refused_to_stale_log, rfx_cmocka_setup,
+                                        rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(stale_leader_learns_higher_term,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(trace_lines_are_emitted, setup,
-                                        teardown),
+                                        rfx_cmocka_setup, rfx_cmocka_teardown),
+        cmocka_unit_test_setup_teardown(trace_lines_are_emitted, rfx_cmocka_setup,
+                                        rfx_cmocka_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,28 +16,6 @@
 #include "libcoord/shared/alloc.h"
 #include "test/lib/raft_fixture.h"
 
-static int setup(void **state)
-{
-    struct rfx *fx = coord_calloc(1, sizeof(*fx));
-    *state = fx;
-    return fx == NULL;
-}
-
-static int teardown(void **state)
-{
-    struct rfx *fx = *state;
-    rfx_close(fx);
-    coord_free(fx);
-    return 0;
-}
-
-static uint8_t role_of(struct rfx *fx, uint64_t id)
-{
-    struct raft_status st;
-    rfx_status(fx, id, &st);
-    return st.role;
-}
-
 static void forget_leader(struct rfx *fx, uint64_t id)
 {
     rfx_crash(fx, id);
@@ -112,7 +90,7 @@ static void bug08_read_waits_for_current_term_commit(void **state)
     forget_leader(fx, 3);
     rfx_tick(fx, 2, 20);
     rfx_stabilize_drop(fx, 2, 0, RAFT_MSG_APPEND);
-    assert_int_equal(role_of(fx, 2), RAFT_LEADER);
+    assert_int_equal(rfx_role(fx, 2), RAFT_LEADER);
     assert_true(rfx_commit(fx, 2) < 5);
     rfx_read(fx, 2, 1);
     rfx_tick(fx, 2, 1);
@@ -178,7 +156,7 @@ static void bug07_partitioned_leader_never_answers_reads(void **state)
         for (uint32_t k = 0; k < n->n_reads; k++)
             assert_int_not_equal(n->reads[k].status, 0);
     }
-    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_FOLLOWER);
     struct rfx_node *n1 = rfx_node(fx, 1);
     assert_int_equal(n1->n_reads, 1);
     assert_int_equal(n1->reads[0].status, COORD_ENOTLEADER);
@@ -271,7 +249,7 @@ static void transfer_to_caught_up_follower(void **state)
     assert_int_equal(rfx_count(fx, 1, 2, RAFT_MSG_TIMEOUT_NOW), 1);
     rfx_stabilize(fx);
     assert_int_equal(rfx_leader(fx), 2);
-    assert_int_equal(role_of(fx, 1), RAFT_FOLLOWER);
+    assert_int_equal(rfx_role(fx, 1), RAFT_FOLLOWER);
     ev.transfer.to = 3;
     assert_int_equal(rfx_step(fx, 1, &ev), COORD_ENOTLEADER);
 }
@@ -323,7 +301,7 @@ static void transfer_aborts_after_election_timeout(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rfx_cmocka_setup, rfx_cmocka_teardown)
     const struct CMUnitTest tests[] = {
         T(read_index_batched_round),
         T(read_index_single_node_immediate),

@@ -19,21 +19,6 @@
 #include "libcoord/shared/alloc.h"
 #include "test/lib/raft_fixture.h"
 
-static int setup(void **state)
-{
-    struct rfx *fx = coord_calloc(1, sizeof(*fx));
-    *state = fx;
-    return fx == NULL;
-}
-
-static int teardown(void **state)
-{
-    struct rfx *fx = *state;
-    rfx_close(fx);
-    coord_free(fx);
-    return 0;
-}
-
 static uint64_t term_of(struct rfx *fx, uint64_t id)
 {
     struct raft_status st;
@@ -625,7 +610,7 @@ static void restart_restores_log_and_hard_state(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rfx_cmocka_setup, rfx_cmocka_teardown)
     const struct CMUnitTest tests[] = {
         T(replicate_and_apply),
         T(leader_self_ack_after_persist),

@@ -18,21 +18,6 @@
 #include "libcoord/shared/alloc.h"
 #include "test/lib/raft_fixture.h"
 
-static int setup(void **state)
-{
-    struct rfx *fx = coord_calloc(1, sizeof(*fx));
-    *state = fx;
-    return fx == NULL;
-}
-
-static int teardown(void **state)
-{
-    struct rfx *fx = *state;
-    rfx_close(fx);
-    coord_free(fx);
-    return 0;
-}
-
 static void propose_n(struct rfx *fx, uint64_t id, int n)
 {
     char buf[32];
@@ -440,7 +425,7 @@ static void bug21_late_append_ack_after_install(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rfx_cmocka_setup, rfx_cmocka_teardown)
     const struct CMUnitTest tests[] = {
         T(snapshot_compacts_log),
         T(bug26_slow_follower_after_compaction),

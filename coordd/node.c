@@ -488,7 +488,17 @@ static void snap_rx_chunk(struct node *n, const struct raft_update *u)
  * goes), then load it (snap_check -> snap_install_finish). */
 static void snap_install_start(struct node *n, const struct raft_update *u)
 {
-    coord_assert(!n->snap_job); /* joined before the core may ask */
+    struct node_snap_job *old = n->snap_job;
+    if (old) {
+        /* Our own snapshot is still being written: the received one
+         * supersedes it. Wait for its writer (rare, and bounded by one
+         * snapshot write) and drop it without telling the core. */
+        coord_assert(!old->install);
+        pthread_join(old->thread, NULL);
+        n->snap_job = NULL;
+        coord_free(old->buf);
+        coord_free(old);
+    }
     struct node_snap_job *j = coord_calloc(1, sizeof(*j));
     if (!j)
         coord_panic("out of memory installing a snapshot");

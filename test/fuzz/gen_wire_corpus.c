@@ -233,6 +233,37 @@ static void malformed(void)
     write_file("bad_unknown_op", unknown_op, sizeof(unknown_op));
 }
 
+/* Admin operations (100..104): generated after stream_all is written,
+ * so the older seeds stay byte-identical. */
+static void admin(void)
+{
+    static const struct wire_member ms[] = {
+        {1, WIRE_ROLE_VOTER, {"127.0.0.1:2281", 14}, 900, 0},
+        {4, WIRE_ROLE_LEARNER, {"127.0.0.4:2281", 14}, 850, 50},
+    };
+    struct wire_req q = {.op = WIRE_OP_STATUS, .xid = 1};
+    req("req_status", &q);
+    q.op = WIRE_OP_MEMBER_ADD;
+    q.u.member.id = 4;
+    q.u.member.client_addr = B("127.0.0.4:2281");
+    q.u.member.peer_addr = B("127.0.0.4:2381");
+    req("req_member_add", &q);
+    q.op = WIRE_OP_MEMBER_PROMOTE;
+    req("req_member_promote", &q);
+    q.op = WIRE_OP_MEMBER_REMOVE;
+    req("req_member_remove", &q);
+    q.op = WIRE_OP_LEADER_TRANSFER;
+    q.u.member.id = 0;
+    req("req_leader_transfer", &q);
+    struct wire_resp r = {.op = WIRE_OP_STATUS, .xid = 1, .zxid = 900};
+    r.u.status = (struct wire_status){
+        .server_id = 1, .role = 4, .term = 3, .leader_id = 1,
+        .commit = 900, .applied = 900, .last_index = 900,
+        .snap_index = 512, .sessions = 2, .watches = 5, .connections = 2,
+        .n = 2, .members = ms};
+    resp("resp_status", &r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -247,5 +278,6 @@ int main(int argc, char **argv)
     responses();
     write_file("stream_all", all.data, all.len);
     malformed();
+    admin();
     return 0;
 }

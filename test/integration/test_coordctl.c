@@ -840,7 +840,7 @@ static void bash_completion(void **state)
         assert_non_null(strstr(padded, word));
         n++;
     }
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 15); /* 10 node commands + 5 admin (cmd_admin.c) */
     assert_string_equal(create, "--ephemeral\n");
     assert_non_null(strstr(rm, "--recursive"));
     assert_non_null(strstr(rm, "--version"));

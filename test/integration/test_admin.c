@@ -2,7 +2,8 @@
  * on 127.0.0.1, .2, ...: STATUS from every member agrees on leader and
  * term; a 4th server joins as a learner (join=true), catches up, is
  * promoted, an old member is removed, and writes keep working after each
- * step; leadership moves to a named member; the test-only digest hook
+ * step; a leader removes itself and the rest carry on; leadership moves
+ * to a named member; the test-only digest hook
  * makes a replica diverge and STATUS shows the mismatch. Also coordctl's
  * status, members, member and health commands and their exit codes
  * (build/bin/coordctl or $COORDCTL_BIN). Waits poll a condition with a
@@ -340,6 +341,42 @@ static void add_promote_remove(void **state)
     assert_int_equal(waitpid(cl.node[gone].pid, NULL, WNOHANG), 0);
 }
 
+/* The leader removes itself: it steps down once the entry commits, the
+ * other two elect a leader and take writes; with a quorum gone, health
+ * fails. */
+static void leader_removes_itself(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "");
+    assert_int_equal(tcluster_start(&cl, 15000), 0);
+    const int all[] = {0, 1, 2};
+    int lead = wait_agreement(all, 3, 10000);
+    char la[64], id[16];
+    addr_of(lead, la, sizeof(la));
+    snprintf(id, sizeof(id), "%d", lead + 1);
+    assert_int_equal(run_ctl(la, "member", "remove", id, NULL), 0);
+    int rest[2], k = 0;
+    for (int i = 0; i < 3; i++)
+        if (i != lead)
+            rest[k++] = i;
+    int now = wait_agreement(rest, 2, 10000);
+    assert_true(now != lead);
+    char servers[512];
+    servers_of(rest, 2, servers, sizeof(servers));
+    write_some(servers, "r", 10);
+    struct coord_status st;
+    assert_int_equal(status_of(now, &st), 0);
+    assert_int_equal(st.n_members, 2);
+    assert_null(find_member(&st, (uint64_t)lead + 1));
+    assert_int_equal(run_ctl(servers, "health", NULL), 0);
+    /* one of two voters left: no quorum, health fails */
+    tproc_kill(&cl.node[rest[1]]);
+    char one[64];
+    addr_of(rest[0], one, sizeof(one));
+    assert_int_equal(run_ctl(one, "--timeout=2000", "health", NULL), 1);
+    assert_non_null(strstr(ctl_out, "unhealthy"));
+}
+
 /* ---- leadership transfer ----------------------------------------------- */
 
 static void transfer_to_named_member(void **state)
@@ -408,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(status_agrees_everywhere, teardown),
         cmocka_unit_test_teardown(add_promote_remove, teardown),
+        cmocka_unit_test_teardown(leader_removes_itself, teardown),
         cmocka_unit_test_teardown(transfer_to_named_member, teardown),
         cmocka_unit_test_teardown(corrupt_digest_is_reported, teardown),
     };

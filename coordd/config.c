@@ -938,6 +938,10 @@ static int validate_addrs(const struct coordd_config *cfg, char *err,
                     (unsigned long long)cfg->node_id,
                     (unsigned long long)cfg->members.m[0].id,
                     cfg->members.n > 1 ? ", ..." : "");
+    if (cfg->join && cfg->members.n < 2)
+        return fail(err, errlen, COORD_EINVAL,
+                    "join needs members: the running cluster's servers "
+                    "and this one");
     return 0;
 }
 

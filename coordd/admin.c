@@ -29,8 +29,16 @@ static struct node_addr *addr_find(struct node *n, uint64_t id)
     return NULL;
 }
 
+static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 static void addr_set(struct node *n, uint64_t id, const char *client,
-                     size_t len)
+                     size_t clen, const char *peer, size_t plen)
 {
     struct node_addr *a = addr_find(n, id);
     if (!a) {
@@ -39,10 +47,8 @@ static void addr_set(struct node *n, uint64_t id, const char *client,
         a = &n->addrs[n->n_addrs++];
         a->id = id;
     }
-    if (len >= sizeof(a->client))
-        len = sizeof(a->client) - 1;
-    memcpy(a->client, client, len);
-    a->client[len] = '\0';
+    copy_str(a->client, sizeof(a->client), client, clen);
+    copy_str(a->peer, sizeof(a->peer), peer, plen);
 }
 
 static void addr_drop(struct node *n, uint64_t id)
@@ -57,11 +63,13 @@ void node_admin_init(struct node *n)
     n->n_addrs = 0;
     for (uint32_t i = 0; i < n->cfg.n_members; i++) {
         const struct node_member *m = &n->cfg.members[i];
-        char buf[WIRE_ADDR_BYTES_MAX];
-        int k = snprintf(buf, sizeof(buf), "%s:%u", m->client_host,
+        char c[WIRE_ADDR_BYTES_MAX], p[WIRE_ADDR_BYTES_MAX];
+        int k = snprintf(c, sizeof(c), "%s:%u", m->client_host,
                          (unsigned)m->client_port);
-        if (k > 0 && (size_t)k < sizeof(buf))
-            addr_set(n, m->id, buf, (size_t)k);
+        int l = snprintf(p, sizeof(p), "%s:%u", m->peer_host,
+                         (unsigned)m->peer_port);
+        if (k > 0 && (size_t)k < sizeof(c) && l > 0 && (size_t)l < sizeof(p))
+            addr_set(n, m->id, c, (size_t)k, p, (size_t)l);
     }
 }
 
@@ -87,6 +95,104 @@ static int addr_parse(const char *p, size_t len, char host[64],
         return COORD_EINVAL;
     *port = (uint16_t)v;
     return 0;
+}
+
+/* ---- addresses in snapshots -------------------------------------------- */
+
+#define ADDRS_TAG 0x41
+
+static bool is_config_member(const struct node *n, uint64_t id)
+{
+    for (uint32_t i = 0; i < n->cfg.n_members; i++)
+        if (n->cfg.members[i].id == id)
+            return true;
+    return false;
+}
+
+uint32_t node_addrs_encode(const struct node *n, const struct raft_conf *c,
+                           uint8_t *out)
+{
+    uint8_t *p = out + 2;
+    uint8_t count = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct node_addr *a =
+            addr_find((struct node *)n, c->members[i].id);
+        if (!a)
+            continue;
+        for (int k = 7; k >= 0; k--)
+            *p++ = (uint8_t)(a->id >> (8 * k));
+        const char *s[2] = {a->client, a->peer};
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(s[k]);
+            *p++ = (uint8_t)len;
+            memcpy(p, s[k], len);
+            p += len;
+        }
+        count++;
+    }
+    out[0] = ADDRS_TAG;
+    out[1] = count;
+    uint32_t len = (uint32_t)(p - out);
+    coord_assert(len <= NODE_ADDRS_BLOB_MAX);
+    return len;
+}
+
+/* Reads one u8-length string of at most WIRE_ADDR_BYTES_MAX - 1 bytes. */
+static const uint8_t *rd_addr(const uint8_t *p, const uint8_t *end,
+                              const char **s, size_t *len)
+{
+    if (!p || p >= end || *p >= WIRE_ADDR_BYTES_MAX ||
+        (size_t)(end - p - 1) < *p)
+        return NULL;
+    *len = *p;
+    *s = (const char *)p + 1;
+    return p + 1 + *len;
+}
+
+/* Addresses from a snapshot's blob (empty: an older snapshot). Members
+ * the config names keep the config's addresses. */
+int node_addrs_decode(struct node *n, const uint8_t *in, uint32_t len)
+{
+    if (len == 0)
+        return 0;
+    if (len < 2 || in[0] != ADDRS_TAG)
+        return COORD_ECORRUPT;
+    const uint8_t *p = in + 2, *end = in + len;
+    for (uint32_t i = 0; i < in[1]; i++) {
+        if (end - p < 8)
+            return COORD_ECORRUPT;
+        uint64_t id = 0;
+        for (int k = 0; k < 8; k++)
+            id = id << 8 | *p++;
+        const char *c = NULL, *s = NULL;
+        size_t cl = 0, sl = 0;
+        p = rd_addr(p, end, &c, &cl);
+        p = rd_addr(p, end, &s, &sl);
+        if (!p || id == 0)
+            return COORD_ECORRUPT;
+        if (!is_config_member(n, id))
+            addr_set(n, id, c, cl, s, sl);
+    }
+    return p == end ? 0 : COORD_ECORRUPT;
+}
+
+/* At start: dials the members of the configuration that the config's
+ * members list does not name, from the addresses the snapshot kept. */
+void node_admin_dial(struct node *n)
+{
+    for (uint32_t i = 0; i < n->conf.n; i++) {
+        uint64_t id = n->conf.members[i].id;
+        const struct node_addr *a = addr_find(n, id);
+        char host[64];
+        uint16_t port;
+        if (id == n->cfg.id || is_config_member(n, id) || !a ||
+            addr_parse(a->peer, strlen(a->peer), host, &port) != 0)
+            continue;
+        int rc = net_peer_add(n->net, id, host, port);
+        log_emit(LOG_LEVEL_INFO, "dialing member from snapshot",
+                 "id=%llu peer=%s err=%s", (unsigned long long)id, a->peer,
+                 rc ? coord_errname(rc) : "none");
+    }
 }
 
 /* ---- committed configuration entries ----------------------------------- */
@@ -123,7 +229,9 @@ static void member_added(struct node *n, uint64_t id, const uint8_t *ctx,
                  "id=%llu", (unsigned long long)id);
         return;
     }
-    addr_set(n, id, p, (size_t)(comma - p));
+    const char *peer = comma + 1;
+    addr_set(n, id, p, (size_t)(comma - p), peer,
+             ctx_len - (size_t)(peer - p));
     if (id == n->cfg.id || !n->net)
         return;
     int rc = net_peer_add(n->net, id, host, port);

@@ -354,7 +354,7 @@ struct node_snap_job {
     uint8_t *buf;
     size_t len;
     size_t cap;
-    uint8_t conf[4 + RAFT_MEMBERS_MAX * 9];
+    uint8_t conf[NODE_CONF_BLOB_MAX]; /* configuration, then addresses */
     uint32_t conf_len;
     int rc;
     pthread_t thread;
@@ -380,7 +380,8 @@ static int snap_append_cb(void *data, const void *bytes, size_t len)
 }
 
 /* Configuration blob stored with a snapshot: u32 n, then n x (u64 id,
- * u8 role), big-endian. */
+ * u8 role), big-endian; then (admin.c) the members' addresses, which
+ * node_conf_decode leaves to node_addrs_decode. */
 uint32_t node_conf_encode(const struct raft_conf *c, uint8_t *out)
 {
     uint8_t *p = out;
@@ -400,7 +401,7 @@ int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c)
         return COORD_ECORRUPT;
     uint32_t cnt = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
                    (uint32_t)in[2] << 8 | in[3];
-    if (cnt == 0 || cnt > RAFT_MEMBERS_MAX || len != 4 + cnt * 9)
+    if (cnt == 0 || cnt > RAFT_MEMBERS_MAX || len < 4 + cnt * 9)
         return COORD_ECORRUPT;
     memset(c, 0, sizeof(*c));
     c->n = cnt;
@@ -449,6 +450,7 @@ static void node_take_snapshot(struct node *n)
     j->term = n->applied_term;
     j->keep_from = j->index + 1;
     j->conf_len = node_conf_encode(&n->conf, j->conf);
+    j->conf_len += node_addrs_encode(n, &n->conf, j->conf + j->conf_len);
     int rc = tree_snapshot_write(n->tree, snap_append_cb, j);
     if (rc == 0 && pthread_create(&j->thread, NULL, snap_thread, j) == 0) {
         n->snap_job = j;
@@ -508,6 +510,8 @@ static void snap_install_start(struct node *n, const struct raft_update *u)
     j->term = u->snap.term;
     j->keep_from = u->truncate_from ? STORE_DROP_LOG : u->snap.index + 1;
     j->conf_len = node_conf_encode(&u->snap.conf, j->conf);
+    j->conf_len += node_addrs_encode(n, &u->snap.conf,
+                                     j->conf + j->conf_len);
     j->buf = n->rx_buf; /* taken */
     j->len = n->rx_len;
     j->cap = n->rx_cap;
@@ -716,7 +720,10 @@ void node_net_callbacks(struct node *n, struct net_callbacks *cb)
 int node_attach_net(struct node *n, struct net *net)
 {
     n->net = net;
-    return node_cluster_attach(n);
+    int rc = node_cluster_attach(n);
+    if (rc == 0)
+        node_admin_dial(n);
+    return rc;
 }
 
 bool node_ready(const struct node *n)
@@ -768,6 +775,9 @@ static int load_tree(struct node *n, const struct store_state *st,
         return tree_open(&n->tree, tc);
     }
     int rc = node_conf_decode(st->snap.conf, st->snap.conf_len, &n->conf);
+    if (rc == 0)
+        rc = node_addrs_decode(n, st->snap.conf + 4 + n->conf.n * 9,
+                               st->snap.conf_len - 4 - n->conf.n * 9);
     struct store_snap_reader r;
     if (rc == 0)
         rc = store_snap_open(n->store, &r);

@@ -63,11 +63,18 @@ enum nreq_state {
 
 struct nconn;
 
-/* A member's client address, as told by the config or a CONF entry. */
+/* A member's addresses ("host:port"), as told by the config, a CONF
+ * entry or the snapshot's configuration blob. */
 struct node_addr {
     uint64_t id;
     char client[WIRE_ADDR_BYTES_MAX];
+    char peer[WIRE_ADDR_BYTES_MAX];
 };
+/* Bytes of the addresses appended to a snapshot's configuration blob:
+ * tag, count, then per member u64 id, u8 len + client, u8 len + peer. */
+#define NODE_ADDRS_BLOB_MAX                                                  \
+    (2 + RAFT_MEMBERS_MAX * (8 + 2 + 2 * WIRE_ADDR_BYTES_MAX))
+#define NODE_CONF_BLOB_MAX (4 + RAFT_MEMBERS_MAX * 9 + NODE_ADDRS_BLOB_MAX)
 
 struct nreq {
     struct nreq *next;      /* in the connection's FIFO */
@@ -228,6 +235,10 @@ void node_on_peer_down(void *data, uint64_t id);
 
 /* admin.c */
 void node_admin_init(struct node *n);
+uint32_t node_addrs_encode(const struct node *n, const struct raft_conf *c,
+                           uint8_t *out);
+int node_addrs_decode(struct node *n, const uint8_t *in, uint32_t len);
+void node_admin_dial(struct node *n);
 void node_admin_request(struct node *n, struct nreq *rq,
                         const struct wire_req *q);
 void node_admin_conf_applied(struct node *n, const struct raft_entry *e,

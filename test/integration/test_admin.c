@@ -341,6 +341,53 @@ static void add_promote_remove(void **state)
     assert_int_equal(waitpid(cl.node[gone].pid, NULL, WNOHANG), 0);
 }
 
+/* A member added at runtime is named by no server's members option: after
+ * the entry adding it is compacted into a snapshot, a restarted server
+ * learns its addresses from the snapshot, dials it, and can lead it. */
+static void addresses_survive_snapshot(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 4, "--snapshot-entries=50");
+    char three[1024];
+    members_prefix(three, sizeof(three), 3);
+    for (int i = 0; i < 3; i++)
+        snprintf(cl.node[i].members, sizeof(cl.node[i].members), "%s",
+                 three);
+    snprintf(cl.node[3].extra, sizeof(cl.node[3].extra),
+             "--join=true --snapshot-entries=50");
+    cl.n = 3;
+    assert_int_equal(tcluster_start(&cl, 15000), 0);
+    cl.n = 4;
+    const int first[] = {0, 1, 2};
+    int lead = wait_agreement(first, 3, 10000);
+    char caddr[64], paddr[64], servers[512];
+    addr_of(3, caddr, sizeof(caddr));
+    peer_of(3, paddr, sizeof(paddr));
+    servers_of(first, 3, servers, sizeof(servers));
+    struct coord_client *c = client_of(lead);
+    assert_int_equal(coord_member_add(c, 4, caddr, paddr), 0);
+    coord_close(c);
+    assert_int_equal(tproc_start(&cl.node[3], 15000), 0);
+    write_some(servers, "s", 150); /* several snapshots past the add */
+    wait_caught_up(lead, 4, 10000);
+    int x = (lead + 1) % 3;
+    assert_int_equal(tproc_stop(&cl.node[x], 5000), 0);
+    assert_int_equal(tproc_start(&cl.node[x], 15000), 0);
+    assert_true(tproc_log_has(&cl.node[x], "dialing member from snapshot"));
+    struct coord_status st;
+    assert_int_equal(status_of(x, &st), 0);
+    assert_non_null(find_member(&st, 4));
+    assert_string_equal(find_member(&st, 4)->addr, caddr);
+    /* x leads and replicates to 4 */
+    c = client_of(lead);
+    assert_int_equal(coord_leader_transfer(c, (uint64_t)x + 1), 0);
+    coord_close(c);
+    const int all[] = {0, 1, 2, 3};
+    assert_int_equal(wait_agreement(all, 4, 10000), x);
+    write_some(servers, "t", 10);
+    wait_caught_up(x, 4, 10000);
+}
+
 /* The leader removes itself: it steps down once the entry commits, the
  * other two elect a leader and take writes; with a quorum gone, health
  * fails. */
@@ -445,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(status_agrees_everywhere, teardown),
         cmocka_unit_test_teardown(add_promote_remove, teardown),
+        cmocka_unit_test_teardown(addresses_survive_snapshot, teardown),
         cmocka_unit_test_teardown(leader_removes_itself, teardown),
         cmocka_unit_test_teardown(transfer_to_named_member, teardown),
         cmocka_unit_test_teardown(corrupt_digest_is_reported, teardown),

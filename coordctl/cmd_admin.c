@@ -63,6 +63,12 @@ static int gather(struct ctl *x, struct ctl_view *v)
         return rc;
     for (size_t i = 0; i < v->first.n_members; i++) {
         const struct coord_member_status *m = &v->first.members[i];
+        if (m->id == v->first.server_id) {
+            v->st[i] = v->first; /* the connected server (it may have
+                                    no address: a single node) */
+            v->rc[i] = 0;
+            continue;
+        }
         v->rc[i] = m->addr[0] ? status_at(x, m->addr, &v->st[i])
                               : COORD_EINVAL;
     }

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# bench-cluster.sh -- what `make bench-cluster` does: start a fresh 3-node
+# coordd cluster on 127.0.0.1, .2 and .3 (free ports, temp data dirs), run
+# the coordbench series of docs/benchmarks.md "3-node cluster" against all
+# three members (libcoord spreads the connections over them), then measure
+# the failover window after kill -9 of the leader FAILOVERS times, and
+# stop every node by PID (also on failure or Ctrl-C). Prints Markdown.
+# Raw results go to $BUILD/bench-cluster.txt, node logs to
+# $BUILD/bench-cluster-n{1,2,3}.log.
+#
+#   BENCH_SECONDS=10   measured window of each run (plus BENCH_WARMUP=2)
+#   BENCH_RUNS="..."   subset of run names (default: all, in order below)
+#   FAILOVERS=5        kill -9 rounds (0: none)
+#   BENCH_LOG_LEVEL=info   the nodes' log level
+#
+# Failover window: with a light write load running (coordbench set 1x1,
+# 30 s request timeout, in the background), the leader (from `coordctl
+# status --json`) is killed with SIGKILL; right after, a loop of `coordctl
+# --servers=<all three> --timeout=500 set /bench-fo x` runs until one
+# succeeds. The window is the wall time (date +%s%N) from just before the
+# kill to that success's exit -- an upper bound, as it includes coordctl's
+# own start, connect and session creation (see "coordctl set baseline",
+# measured the same way with no kill, which is printed alongside). The
+# killed node is then restarted and the next round waits until it serves
+# and the cluster has a leader with all three members at lag 0.
+#
+# It measures; it does not tune or check anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+COORDD=${COORDD_BIN:-$BUILD/bin/coordd}
+BENCH=$BUILD/bin/coordbench
+CTL=$BUILD/bin/coordctl
+SECS=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+FAILOVERS=${FAILOVERS:-5}
+OUT=$BUILD/bench-cluster.txt
+
+# name | coordbench options
+RUNS=(
+    "set-1x1|--op=set --connections=1 --outstanding=1"
+    "set-16x16|--op=set --connections=16 --outstanding=16"
+    "set-64x16|--op=set --connections=64 --outstanding=16"
+    "create-delete-64x16|--op=create-delete --connections=64 --outstanding=16"
+    "get-64x16|--op=get --connections=64 --outstanding=16"
+    "get-local-64x16|--op=get-local --connections=64 --outstanding=16"
+    "mix-90/10-64x16|--op=mix --read-pct=90 --connections=64 --outstanding=16"
+)
+
+dir=$(mktemp -d /tmp/coord-bench-cluster.XXXXXX)
+pids=("" "" "" "")
+loadpid=
+stop_pid() { # $1: pid; TERM, up to 10 s, then KILL
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 200); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+cleanup() {
+    stop_pid "$loadpid"
+    for i in 1 2 3; do stop_pid "${pids[$i]}"; done
+    for i in 1 2 3; do
+        cat "$dir"/n$i.log* >"$BUILD/bench-cluster-n$i.log" 2>/dev/null ||
+            true
+    done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Six distinct free ports (checked on 127.0.0.1; .2 and .3 are the same
+# loopback interface, so a port free there is free on them too unless
+# something listens on one address only -- then coordd fails to start).
+ports=()
+while [ "${#ports[@]}" -lt 6 ]; do
+    p=$("$BENCH" --free-port)
+    [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
+done
+members=
+servers=
+for i in 1 2 3; do
+    cp=${ports[$((2 * i - 2))]}
+    pp=${ports[$((2 * i - 1))]}
+    members+="${members:+,}$i@127.0.0.$i:$cp:$pp"
+    servers+="${servers:+,}127.0.0.$i:$cp"
+done
+addr_of() { echo "$servers" | cut -d, -f"$1"; }
+
+start_node() { # $1: node id; appends to its log (restarts keep history)
+    "$COORDD" --node-id="$1" --members="$members" \
+        --data-dir="$dir/data$1" --log-level="${BENCH_LOG_LEVEL:-info}" \
+        >>"$dir/n$1.log" 2>&1 &
+    pids[$1]=$!
+}
+
+# 0 when node $1 answers a trivial coordbench round (a session, the key
+# space created, one set) by itself.
+node_serves() {
+    "$BENCH" --servers="$(addr_of "$1")" --duration=0.01 --warmup=0 \
+        --keys=1 --timeout-ms=500 --format=kv --prefix=/bench-ready \
+        >/dev/null 2>&1
+}
+
+# Prints the id of the member `coordctl status` says leads (empty if
+# none). With --json, one object per member line; the leader's has
+# "role":"leader" and its "id".
+leader_id() {
+    "$CTL" --servers="$servers" --timeout=1000 --json status 2>/dev/null |
+        grep '"role":"leader"' | head -1 |
+        sed -n 's/.*"id":\([0-9]*\).*/\1/p' || true
+}
+
+# Waits (at most $1 s) until every node serves. Exits on a dead node.
+wait_all_serve() {
+    local end=$(($(date +%s) + $1)) i
+    for i in 1 2 3; do
+        until node_serves "$i"; do
+            kill -0 "${pids[$i]}" 2>/dev/null ||
+                { echo "node $i died"; tail -20 "$dir/n$i.log"; exit 1; }
+            [ "$(date +%s)" -lt "$end" ] ||
+                { echo "node $i not serving after $1 s"; exit 1; }
+            sleep 0.1
+        done
+    done
+}
+
+for i in 1 2 3; do start_node "$i"; done
+wait_all_serve 30
+echo "3 nodes (pids ${pids[1]} ${pids[2]} ${pids[3]}) at $servers," \
+    "leader n$(leader_id); ${SECS}s per run after ${WARMUP}s warm-up;" \
+    "$(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ)"
+: >"$OUT"
+
+# value of key $2 in the kv line $1
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+printf '| run | ops/s | p50 us | p90 us | p99 us | p99.9 us | max us |'
+printf ' server CPU us/op (3 nodes) | fsyncs/op | client CPU us/op |'
+printf ' errors |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+for r in "${RUNS[@]}"; do
+    name=${r%%|*}
+    opts=${r#*|}
+    if [ -n "${BENCH_RUNS:-}" ] && [[ " $BENCH_RUNS " != *" $name "* ]]; then
+        continue
+    fi
+    # shellcheck disable=SC2086
+    line=$("$BENCH" --servers="$servers" --server-pid="${pids[1]}" \
+        --server-pid="${pids[2]}" --server-pid="${pids[3]}" \
+        --duration="$SECS" --warmup="$WARMUP" --format=kv $opts \
+        2> >(sed "s/^/$name: /" >&2)) ||
+        { echo "coordbench failed on $name"; exit 1; }
+    echo "run=$name $line" >>"$OUT"
+    extra=
+    [ -n "$(kv "$line" pairs_per_s)" ] &&
+        extra=" ($(kv "$line" pairs_per_s) pairs/s)"
+    printf '| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$name" "$(kv "$line" ops_per_s)" "$extra" "$(kv "$line" p50_us)" \
+        "$(kv "$line" p90_us)" "$(kv "$line" p99_us)" \
+        "$(kv "$line" p999_us)" "$(kv "$line" max_us)" \
+        "$(kv "$line" server_cpu_us_per_op)" \
+        "$(kv "$line" server_fsyncs_per_op)" \
+        "$(kv "$line" client_cpu_us_per_op)" "$(kv "$line" errors)"
+done
+
+[ "$FAILOVERS" -gt 0 ] || { echo "raw results: $OUT"; exit 0; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+ctl_set() {
+    "$CTL" --servers="$servers" --timeout=500 set /bench-fo x \
+        >/dev/null 2>&1
+}
+"$CTL" --servers="$servers" create /bench-fo x >/dev/null 2>&1 || true
+
+# Baseline: the same measurement with nothing killed.
+base=()
+for _ in 1 2 3 4 5; do
+    t0=$(now_ms)
+    ctl_set || { echo "baseline coordctl set failed"; exit 1; }
+    base+=($(($(now_ms) - t0)))
+done
+
+# Light background load for all rounds: one connection, one in flight.
+"$BENCH" --servers="$servers" --op=set --connections=1 --outstanding=1 \
+    --duration=$((FAILOVERS * 60)) --warmup=0 --timeout-ms=30000 \
+    --prefix=/bench-fo-load --format=kv >"$dir/load.txt" 2>&1 &
+loadpid=$!
+
+wins=()
+echo
+echo "| round | leader killed | failover window ms | coordctl tries | new leader |"
+echo "|---|---|---|---|---|"
+for round in $(seq 1 "$FAILOVERS"); do
+    ld=
+    for _ in $(seq 100); do # up to ~20 s for a leader
+        ld=$(leader_id)
+        [ -n "$ld" ] && break
+        sleep 0.2
+    done
+    [ -n "$ld" ] || { echo "no leader before round $round"; exit 1; }
+    sleep 1 # some load at steady state before the kill
+    t0=$(now_ms)
+    kill -KILL "${pids[$ld]}"
+    tries=0
+    until ctl_set; do
+        tries=$((tries + 1))
+        [ $(($(now_ms) - t0)) -lt 60000 ] ||
+            { echo "no write within 60 s of the kill"; exit 1; }
+    done
+    tries=$((tries + 1))
+    win=$(($(now_ms) - t0))
+    wait "${pids[$ld]}" 2>/dev/null || true
+    pids[$ld]=
+    wins+=("$win")
+    nl=$(leader_id)
+    echo "| $round | n$ld | $win | $tries | n$nl |"
+    echo "failover round=$round killed=$ld window_ms=$win tries=$tries" \
+        "new_leader=$nl" >>"$OUT"
+    start_node "$ld"
+    wait_all_serve 60
+done
+stop_pid "$loadpid"
+loadpid=
+echo "background load, last message: $(tail -1 "$dir/load.txt")" | tee -a "$OUT"
+
+sorted=$(printf '%s\n' "${wins[@]}" | sort -n)
+n=${#wins[@]}
+median=$(printf '%s\n' "$sorted" | sed -n "$(((n + 1) / 2))p")
+max=$(printf '%s\n' "$sorted" | tail -1)
+echo
+echo "failover windows ms: ${wins[*]}; median $median; max $max;" \
+    "coordctl set baseline (no kill) ms: ${base[*]}" | tee -a "$OUT"
+echo "raw results: $OUT"

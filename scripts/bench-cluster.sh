@@ -193,7 +193,8 @@ loadpid=$!
 
 wins=()
 echo
-echo "| round | leader killed | failover window ms | coordctl tries | new leader |"
+echo "| round | leader killed | failover window ms | coordctl tries |" \
+    "new leader |"
 echo "|---|---|---|---|---|"
 for round in $(seq 1 "$FAILOVERS"); do
     ld=
@@ -225,8 +226,9 @@ for round in $(seq 1 "$FAILOVERS"); do
     wait_all_serve 60
 done
 stop_pid "$loadpid"
+echo "background load, last message: $(tail -1 "$dir/load.txt")" |
+    tee -a "$OUT"
 loadpid=
-echo "background load, last message: $(tail -1 "$dir/load.txt")" | tee -a "$OUT"
 
 sorted=$(printf '%s\n' "${wins[@]}" | sort -n)
 n=${#wins[@]}

@@ -341,6 +341,66 @@ static void add_promote_remove(void **state)
     assert_int_equal(waitpid(cl.node[gone].pid, NULL, WNOHANG), 0);
 }
 
+/* A member that lost its data directory may not rejoin under its old id
+ * (it forgot its vote and log: dissertation §3.8). The procedure, as
+ * docs/cluster.md says: remove it, add it back under a new id at the same
+ * addresses, start it with join=true on the empty directory; it catches up
+ * from the leader's snapshot, then is promoted. */
+static void wiped_member_rejoins_under_new_id(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "--snapshot-entries=50");
+    assert_int_equal(tcluster_start(&cl, 15000), 0);
+    const int all[] = {0, 1, 2};
+    char servers[512];
+    servers_of(all, 3, servers, sizeof(servers));
+    write_some(servers, "w", 200); /* several snapshots: log compacted */
+    int lead = wait_agreement(all, 3, 10000);
+    int f = (lead + 1) % 3;
+    uint64_t old_id = (uint64_t)f + 1, new_id = 4;
+    tproc_kill(&cl.node[f]);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/data'", cl.node[f].dir);
+    assert_int_equal(system(cmd), 0);
+    struct coord_client *c = client_of(lead);
+    assert_int_equal(coord_member_remove(c, old_id), 0);
+    char caddr[64], paddr[64];
+    addr_of(f, caddr, sizeof(caddr));
+    peer_of(f, paddr, sizeof(paddr));
+    assert_int_equal(coord_member_add(c, new_id, caddr, paddr), 0);
+    /* Same addresses, new id, empty directory, join=true. */
+    char members[1024], old_entry[16], new_entry[16];
+    snprintf(old_entry, sizeof(old_entry), "%llu@",
+             (unsigned long long)old_id);
+    snprintf(new_entry, sizeof(new_entry), "%llu@",
+             (unsigned long long)new_id);
+    snprintf(members, sizeof(members), "%s", cl.members);
+    char *e = strstr(members, old_entry);
+    assert_non_null(e);
+    *e = new_entry[0]; /* ids are one digit here */
+    snprintf(cl.node[f].members, sizeof(cl.node[f].members), "%s", members);
+    cl.node[f].node_id = new_id;
+    snprintf(cl.node[f].extra, sizeof(cl.node[f].extra),
+             "--join=true --snapshot-entries=50");
+    assert_int_equal(tproc_start(&cl.node[f], 15000), 0);
+    write_some(servers, "x", 20);
+    wait_caught_up(lead, new_id, 15000);
+    assert_true(tproc_log_has(&cl.node[f], "snapshot installed"));
+    assert_int_equal(coord_member_promote(c, new_id), 0);
+    coord_close(c);
+    /* It serves what was written before it was wiped, and after. */
+    struct coord_client *cf = client_of(f);
+    assert_int_equal(coord_exists(cf, "/w-0", COORD_READ_LOCAL, NULL, NULL),
+                     0);
+    assert_int_equal(coord_exists(cf, "/x-19", 0, NULL, NULL), 0);
+    struct coord_status st;
+    assert_int_equal(coord_status(cf, &st), 0);
+    assert_int_equal(st.n_members, 3);
+    assert_null(find_member(&st, old_id));
+    assert_true(find_member(&st, new_id)->voter);
+    coord_close(cf);
+}
+
 /* A member added at runtime is named by no server's members option: after
  * the entry adding it is compacted into a snapshot, a restarted server
  * learns its addresses from the snapshot, dials it, and can lead it. */
@@ -492,6 +552,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(status_agrees_everywhere, teardown),
         cmocka_unit_test_teardown(add_promote_remove, teardown),
+        cmocka_unit_test_teardown(wiped_member_rejoins_under_new_id,
+                                  teardown),
         cmocka_unit_test_teardown(addresses_survive_snapshot, teardown),
         cmocka_unit_test_teardown(leader_removes_itself, teardown),
         cmocka_unit_test_teardown(transfer_to_named_member, teardown),

@@ -616,6 +616,38 @@ static void hello_resume_exec(struct node *n, struct nconn *cn,
 
 /* ---- watches ------------------------------------------------------------- */
 
+/* A persistent watch after a reconnect: the node's stat tells what changed
+ * since the client's last zxid (created, data, children). A missing node
+ * was neither created nor deleted since if its parent's child list did not
+ * change (pzxid); otherwise the client must re-read. */
+static void rewatch_persistent(struct node *n, struct nconn *cn,
+                               const struct wire_bytes *p, uint64_t last,
+                               const struct coord_stat *st)
+{
+    uint64_t z = n->applied;
+    if (st) {
+        if (st->czxid > last) {
+            node_send_event(n, cn, COORD_EVENT_CREATED, p->ptr, p->len, z);
+            return;
+        }
+        if (st->mzxid > last)
+            node_send_event(n, cn, COORD_EVENT_DATA_CHANGED, p->ptr, p->len,
+                            z);
+        if (st->pzxid > last)
+            node_send_event(n, cn, COORD_EVENT_CHILDREN_CHANGED, p->ptr,
+                            p->len, z);
+        return;
+    }
+    size_t plen = p->len;
+    while (plen > 0 && p->ptr[plen - 1] != '/')
+        plen--;
+    struct coord_stat ps;
+    if (plen == 0 || tree_exists(n->tree, p->ptr, plen > 1 ? plen - 1 : 1,
+                                 &ps) != 0 ||
+        ps.pzxid > last)
+        node_send_event(n, cn, COORD_EVENT_MUST_REREAD, p->ptr, p->len, z);
+}
+
 /* After a reconnect: re-register one watch, or fire it at once if what it
  * watches changed after the client's last seen zxid (ZooKeeper's
  * SetWatches rule). Persistent watches whose changes cannot be told from
@@ -639,9 +671,9 @@ static void rewatch(struct node *n, struct nconn *cn, uint8_t kind,
                    : st.pzxid > last ? COORD_EVENT_CHILDREN_CHANGED : 0;
         break;
     default: /* persistent kinds stay registered */
-        if (n->applied > last &&
-            (kind == COORD_WATCH_PERSISTENT_RECURSIVE || !ex ||
-             st.mzxid > last || st.pzxid > last))
+        if (kind == COORD_WATCH_PERSISTENT)
+            rewatch_persistent(n, cn, p, last, ex ? &st : NULL);
+        else if (n->applied > last) /* a subtree's past is not kept */
             fire = COORD_EVENT_MUST_REREAD;
         break;
     }

@@ -222,6 +222,9 @@ static void session_survives_server_restart(void **state)
     struct coord_client *c = open_client(8000);
     assert_int_equal(coord_create(c, "/eph", "", 0, COORD_EPHEMERAL, 0,
                                   NULL, NULL), 0);
+    struct coord_watcher w = {watch_cb, NULL};
+    assert_int_equal(coord_add_watch(c, "/wr", COORD_WATCH_PERSISTENT, &w),
+                     0);
     uint64_t sid = 0;
     assert_int_equal(coord_session(c, &sid, NULL), 0);
     assert_int_equal(wait_count(&seen.n_states, 1, 5000), 1);
@@ -239,6 +242,13 @@ static void session_survives_server_restart(void **state)
     struct coord_stat st;
     assert_int_equal(coord_exists(c, "/eph", 0, NULL, &st), 0);
     assert_int_equal(st.ephemeral_owner, sid);
+    /* The watch was re-registered on the new connection: it fires. */
+    struct coord_client *o = open_client(8000);
+    assert_int_equal(coord_create(o, "/wr", "", 0, 0, 0, NULL, NULL), 0);
+    assert_true(wait_count(&seen.n_events, 1, 5000) >= 1);
+    assert_int_equal(seen.events[0], COORD_EVENT_CREATED);
+    assert_string_equal(seen.paths[0], "/wr");
+    assert_int_equal(coord_close(o), 0);
     assert_int_equal(coord_close(c), 0);
     /* Closing the session deletes the ephemeral. */
     struct coord_client *d = open_client(8000);

@@ -61,6 +61,7 @@ static void fill_node_config(const struct coordd_config *c,
         .nodes_max = (uint32_t)c->nodes_max,
         .children_max = (uint32_t)c->children_max,
         .clock_offset_ms = c->test_clock_offset_ms,
+        .log_rate_per_sec = (uint32_t)c->log_rate_per_sec,
         .corrupt_digest_at = c->test_corrupt_digest_at,
         .join = c->join,
     };

@@ -51,6 +51,7 @@ struct node_config {
     uint32_t children_max;
     struct wire_limits limits;
     int64_t clock_offset_ms;     /* test-only: added to the wall clock */
+    uint32_t log_rate_per_sec;   /* noisy log lines allowed per second */
     uint64_t corrupt_digest_at;  /* test-only: corrupt the tree there */
     /* Joining a running cluster: a new data directory bootstraps with
      * the other members as voters and this node out of the

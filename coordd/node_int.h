@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 
+#include "coordd/log.h"
 #include "coordd/node.h"
 #include "coordd/raft/raft.h"
 #include "coordd/tree/tree.h"
@@ -160,6 +161,7 @@ struct node {
     int64_t last_digest_ms;
     int64_t last_liveness_ms;
     int64_t no_leader_since_ms; /* 0 while a leader is known */
+    struct log_rate expiry_log;  /* rate limit of "session expired" */
     bool shed_clients;          /* no leader for too long: refuse clients */
     struct raft_entry *rx_entries; /* decode scratch for APPEND */
     /* this iteration's proposals */

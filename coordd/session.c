@@ -26,6 +26,8 @@ static uint32_t sess_bucket(const struct node *n, uint64_t id)
 
 int node_sessions_init(struct node *n)
 {
+    /* A mass expiry (a partitioned client fleet) must not flood the log. */
+    log_rate_init(&n->expiry_log, n->cfg.log_rate_per_sec);
     n->sbuckets = coord_calloc(NODE_SESSION_BUCKETS_INITIAL,
                                sizeof(*n->sbuckets));
     if (!n->sbuckets)
@@ -115,8 +117,8 @@ void node_session_remove(struct node *n, uint64_t id, bool expired)
             net_conn_close(s->conn->nc); /* its client learns on resume */
     }
     if (expired)
-        log_emit(LOG_LEVEL_INFO, "session expired", "session=%016llx",
-                 (unsigned long long)id);
+        log_emit_rated(&n->expiry_log, LOG_LEVEL_INFO, "session expired",
+                       "session=%016llx", (unsigned long long)id);
     coord_free(s);
 }
 

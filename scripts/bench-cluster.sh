@@ -21,8 +21,9 @@
 # kill to that success's exit -- an upper bound, as it includes coordctl's
 # own start, connect and session creation (see "coordctl set baseline",
 # measured the same way with no kill, which is printed alongside). The
-# killed node is then restarted and the next round waits until it serves
-# and the cluster has a leader with all three members at lag 0.
+# killed node is then restarted; the next round waits until every node
+# serves a write sent to it (coordbench round through that node alone)
+# and `coordctl status` names a leader.
 #
 # It measures; it does not tune or check anything.
 set -euo pipefail
@@ -153,7 +154,7 @@ for r in "${RUNS[@]}"; do
     line=$("$BENCH" --servers="$servers" --server-pid="${pids[1]}" \
         --server-pid="${pids[2]}" --server-pid="${pids[3]}" \
         --duration="$SECS" --warmup="$WARMUP" --format=kv $opts \
-        2> >(sed "s/^/$name: /" >&2)) ||
+        2> >(sed "s|^|$name: |" >&2)) ||
         { echo "coordbench failed on $name"; exit 1; }
     echo "run=$name $line" >>"$OUT"
     extra=
@@ -215,7 +216,7 @@ for round in $(seq 1 "$FAILOVERS"); do
     done
     tries=$((tries + 1))
     win=$(($(now_ms) - t0))
-    wait "${pids[$ld]}" 2>/dev/null || true
+    { wait "${pids[$ld]}"; } 2>/dev/null || true
     pids[$ld]=
     wins+=("$win")
     nl=$(leader_id)

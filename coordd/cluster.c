@@ -76,6 +76,11 @@ void node_send_msg(struct node *n, const struct raft_msg *m)
         copy = *m;
         copy.chunk = n->snap_buf + m->offset;
         m = &copy;
+        if (m->offset == 0)
+            log_emit_rated(&n->snap_log, LOG_LEVEL_INFO, "sending snapshot",
+                           "to=%llu index=%llu bytes=%zu",
+                           (unsigned long long)m->to,
+                           (unsigned long long)m->snap.index, n->snap_len);
     }
     struct wire_buf *out = net_peer_out(n->net, m->to);
     if (!out)

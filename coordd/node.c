@@ -76,6 +76,10 @@ static void persist_update(struct node *n, const struct raft_update *u)
                             .vote = u->vote,
                             .truncate_from = u->truncate_from,
                             .entries = n->sents, .n_entries = u->n_entries};
+    if (n->persist_since_ms == 0) {
+        n->persist_since_ms = net_now_ms(n->net);
+        n->persist_since_seq = u->persist_seq;
+    }
     int rc = store_worker_submit(&n->worker, u->persist_seq, &w);
     if (rc) {
         /* The queue is sized from what Raft lets be uncommitted: a full
@@ -631,6 +635,20 @@ static void node_on_tick(void *data)
     }
 }
 
+/* One sample per group-commit round: from the first request queued to
+ * the storage worker to its durable acknowledgement. */
+static void note_persist_latency(struct node *n, uint64_t seq)
+{
+    if (n->persist_since_ms == 0 || seq < n->persist_since_seq)
+        return;
+    int64_t ms = net_now_ms(n->net) - n->persist_since_ms;
+    n->persist_since_ms = 0;
+    if (ms >= NODE_SLOW_PERSIST_MS)
+        log_emit_rated(&n->slow_log, LOG_LEVEL_WARN, "slow fsync",
+                       "ms=%lld seq=%llu", (long long)ms,
+                       (unsigned long long)seq);
+}
+
 static void node_on_wakeup(void *data)
 {
     struct node *n = data;
@@ -644,6 +662,7 @@ static void node_on_wakeup(void *data)
     uint64_t seq = atomic_load(&n->durable_seq);
     if (seq > n->acked_seq) {
         n->acked_seq = seq;
+        note_persist_latency(n, seq);
         struct raft_event ev = {.type = RAFT_EV_PERSISTED};
         ev.persisted.seq = seq;
         node_step(n, &ev);

@@ -53,6 +53,9 @@
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
 #define NODE_PEER_DIGEST 102
+/* A persist round (queue to durable) this slow is logged: an fsync that
+ * slow delays every write and, past an election timeout, elections. */
+#define NODE_SLOW_PERSIST_MS 100
 /* Initial session hash buckets (grows by doubling). */
 #define NODE_SESSION_BUCKETS_INITIAL 1024
 
@@ -162,6 +165,10 @@ struct node {
     int64_t last_liveness_ms;
     int64_t no_leader_since_ms; /* 0 while a leader is known */
     struct log_rate expiry_log;  /* rate limit of "session expired" */
+    struct log_rate slow_log;    /* rate limit of "slow fsync" */
+    struct log_rate snap_log;    /* rate limit of "sending snapshot" */
+    int64_t persist_since_ms;    /* oldest unacknowledged persist, or 0 */
+    uint64_t persist_since_seq;
     bool shed_clients;          /* no leader for too long: refuse clients */
     struct raft_entry *rx_entries; /* decode scratch for APPEND */
     /* this iteration's proposals */

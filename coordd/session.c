@@ -28,6 +28,8 @@ int node_sessions_init(struct node *n)
 {
     /* A mass expiry (a partitioned client fleet) must not flood the log. */
     log_rate_init(&n->expiry_log, n->cfg.log_rate_per_sec);
+    log_rate_init(&n->slow_log, n->cfg.log_rate_per_sec);
+    log_rate_init(&n->snap_log, n->cfg.log_rate_per_sec);
     n->sbuckets = coord_calloc(NODE_SESSION_BUCKETS_INITIAL,
                                sizeof(*n->sbuckets));
     if (!n->sbuckets)

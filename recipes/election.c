@@ -1,0 +1,143 @@
+/* election.c -- the leader election recipe (coord_recipes.h,
+ * docs/recipes.md): candidates are ephemeral-sequential nodes
+ * PATH/n-<guid>-<seq> holding their value, the lowest leads, each
+ * candidate watches its immediate predecessor only; the term is the czxid
+ * of the leader's node. Public coord.h API only; must not be called from
+ * a libcoord callback. */
+#include <stdio.h>
+#include <string.h>
+
+#include "coord_recipes.h"
+#include "recipe_int.h"
+
+#define ELECT_PREFIX "n"
+
+struct coord_election {
+    struct coord_client *c;
+    char path[RCP_PATH_MAX];
+    char guid[RCP_GUID_LEN + 1];
+    struct rcp_node node;
+    bool leader;
+    struct rcp_wait *w;
+};
+
+int coord_election_new(struct coord_election **out, struct coord_client *c,
+                       const char *path)
+{
+    if (out == NULL || c == NULL || path == NULL || path[0] != '/' ||
+        strlen(path) + RCP_NAME_MAX + 2 >= RCP_PATH_MAX)
+        return COORD_EINVAL;
+    struct coord_election *e = coord_calloc(1, sizeof(*e));
+    if (e == NULL)
+        return COORD_ENOMEM;
+    int rc = rcp_wait_new(&e->w);
+    if (rc != 0) {
+        coord_free(e);
+        return rc;
+    }
+    e->c = c;
+    snprintf(e->path, sizeof(e->path), "%s", path);
+    rcp_guid(e->guid);
+    *out = e;
+    return 0;
+}
+
+void coord_election_free(struct coord_election *e)
+{
+    if (e == NULL)
+        return;
+    rcp_node_delete(e->c, e->path, &e->node);
+    rcp_wait_free(e->w, e->c);
+    coord_free(e);
+}
+
+int coord_election_campaign(struct coord_election *e, const void *value,
+                            size_t len, int timeout_ms, uint64_t *term,
+                            coord_elected_cb cb, void *data)
+{
+    if (e == NULL || (value == NULL && len > 0))
+        return COORD_EINVAL;
+    if (e->node.name[0] != '\0')
+        return COORD_EBUSY; /* already a candidate */
+    int64_t deadline = rcp_deadline(timeout_ms);
+    int rc = rcp_mkpath(e->c, e->path);
+    if (rc == 0)
+        rc = rcp_node_create(e->c, e->path, ELECT_PREFIX, e->guid, value,
+                             len, &e->node);
+    if (rc != 0)
+        return rc;
+    rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, e->w,
+                        deadline);
+    if (rc != 0) {
+        rcp_node_delete(e->c, e->path, &e->node);
+        return rc;
+    }
+    e->leader = true;
+    if (term != NULL)
+        *term = e->node.czxid;
+    if (cb != NULL)
+        cb(data, e->node.czxid);
+    return 0;
+}
+
+int coord_election_resign(struct coord_election *e)
+{
+    if (e == NULL)
+        return COORD_EINVAL;
+    e->leader = false;
+    return rcp_node_delete(e->c, e->path, &e->node);
+}
+
+int coord_election_is_leader(struct coord_election *e)
+{
+    if (e == NULL || !e->leader)
+        return 0;
+    int st = coord_state(e->c);
+    return st == COORD_STATE_CONNECTED || st == COORD_STATE_RECONNECTED;
+}
+
+/* The lowest candidate's name, with its stat. */
+static int lowest(struct coord_client *c, const char *path,
+                  const struct coord_watcher *w, char name[RCP_NAME_MAX])
+{
+    struct coord_child_list l;
+    int rc = coord_children_all(c, path, 0, w, &l);
+    if (rc != 0)
+        return rc;
+    int64_t best = -1;
+    for (size_t i = 0; i < l.n; i++) {
+        int64_t s = rcp_seq(l.names[i]);
+        if (strncmp(l.names[i], ELECT_PREFIX "-", 2) != 0 || s < 0)
+            continue;
+        if (best < 0 || s < best) {
+            best = s;
+            snprintf(name, RCP_NAME_MAX, "%s", l.names[i]);
+        }
+    }
+    coord_child_list_free(&l);
+    return best < 0 ? COORD_ENONODE : 0;
+}
+
+int coord_election_leader(struct coord_client *c, const char *path,
+                          const struct coord_watcher *w,
+                          struct coord_leader_info *out)
+{
+    if (c == NULL || path == NULL || out == NULL)
+        return COORD_EINVAL;
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        char name[RCP_NAME_MAX], np[RCP_PATH_MAX];
+        int rc = lowest(c, path, w, name);
+        if (rc == 0)
+            rc = rcp_join(np, sizeof(np), path, name);
+        if (rc != 0)
+            return rc;
+        struct coord_stat st;
+        rc = coord_get(c, np, 0, NULL, &out->value, &out->len, &st);
+        if (rc == COORD_ENONODE)
+            continue; /* resigned meanwhile: the next one leads */
+        if (rc == 0)
+            out->term = st.czxid;
+        return rc;
+    }
+}

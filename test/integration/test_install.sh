@@ -153,6 +153,7 @@ for attempt in 1 2 3; do
             started=1
             break
         fi
+        sleep 0.05 # poll interval; the deadline bounds the wait
     done
     [ $started -eq 1 ] && break
     kill -TERM "$pid" 2>/dev/null
@@ -217,9 +218,14 @@ int main(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 EOF
-# coord.pc names PREFIX; the files are under DESTDIR, so move its prefix.
+# coord.pc names PREFIX, but the files are under DESTDIR: use a copy of
+# the installed coord.pc with its prefix moved there (only coord's: a
+# --define-variable=prefix would move libsodium's too).
+mkdir -p "$tmp/pc"
+sed "s|^prefix=$prefix\$|prefix=$root|" "$root/lib/pkgconfig/coord.pc" \
+    >"$tmp/pc/coord.pc"
+pkgconf() { PKG_CONFIG_PATH=$tmp/pc pkg-config "$@"; }
 export PKG_CONFIG_PATH=$root/lib/pkgconfig
-pkgconf() { pkg-config --define-variable=prefix="$root" "$@"; }
 out=$(pkg-config --variable=prefix coord 2>&1)
 if [ "$out" = "$prefix" ]; then ok "coord.pc has prefix=$prefix"; else
     bad "coord.pc has prefix=$prefix" "$out"

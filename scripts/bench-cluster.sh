@@ -217,7 +217,7 @@ for round in $(seq 1 "$FAILOVERS"); do
     tries=$((tries + 1))
     win=$(($(now_ms) - t0))
     { wait "${pids[$ld]}"; } 2>/dev/null || true
-    pids[$ld]=
+    pids[ld]=
     wins+=("$win")
     nl=$(leader_id)
     echo "| $round | n$ld | $win | $tries | n$nl |"

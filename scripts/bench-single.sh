@@ -78,7 +78,7 @@ for r in "${RUNS[@]}"; do
     # shellcheck disable=SC2086
     line=$("$BENCH" --servers=127.0.0.1:"$port" --server-pid="$pid" \
         --duration="$SECS" --warmup="$WARMUP" --format=kv $opts \
-        2> >(sed "s/^/$name: /" >&2)) ||
+        2> >(sed "s|^|$name: |" >&2)) ||
         { echo "coordbench failed on $name"; exit 1; }
     echo "run=$name $line" >>"$OUT"
     extra=

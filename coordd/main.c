@@ -185,8 +185,15 @@ int main(int argc, char **argv)
     int rc = store_open_rocks(&st, cfg.data_dir, &so);
     if (rc) {
         log_emit(LOG_LEVEL_FATAL, "cannot open data directory",
-                 "dir=%s err=%s msg=\"%s\"", cfg.data_dir,
-                 coord_errname(rc), st.errmsg);
+                 "dir=%s cluster_id=%s node_id=%llu err=%s msg=\"%s\" "
+                 "hint=\"%s\"", cfg.data_dir, cfg.cluster_id,
+                 (unsigned long long)cfg.node_id, coord_errname(rc),
+                 st.errmsg,
+                 rc == COORD_EINVAL
+                     ? "this directory belongs to another cluster or node "
+                       "(cluster ids are stored hashed): check --cluster-id"
+                       " and --node-id, or point --data-dir elsewhere"
+                     : "see msg; the directory is never overwritten");
         return 1;
     }
     rc = run(&cfg, &st);

@@ -164,6 +164,30 @@ static void restart_from_snapshots_keeps_everything(void **state)
     tproc_cleanup(&p);
 }
 
+static void foreign_data_dir_is_refused(void **state)
+{
+    (void)state;
+    tproc_init(&p, "127.0.0.1");
+    snprintf(p.extra, sizeof(p.extra), "--cluster-id=alpha");
+    start_or_fail(&p);
+    struct rawc c;
+    connect_session(&p, &c);
+    assert_int_equal(rawc_create(&c, "/kept", "v", 0, NULL, 0), 0);
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 10000), 0);
+    /* Another cluster's name: refused with a clear message, exit 1. */
+    snprintf(p.extra, sizeof(p.extra), "--cluster-id=beta");
+    assert_int_equal(tproc_start(&p, 5000), -1);
+    assert_true(tproc_log_has(&p, "belongs to another cluster or node"));
+    /* Its own name still opens it, with the data intact. */
+    snprintf(p.extra, sizeof(p.extra), "--cluster-id=alpha");
+    start_or_fail(&p);
+    connect_session(&p, &c);
+    assert_int_equal(rawc_exists(&c, "/kept", 0, NULL), 0);
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 10000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +197,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(restart_from_snapshots_keeps_everything,
                                   teardown),
+        cmocka_unit_test_teardown(foreign_data_dir_is_refused, teardown),
     };
     return cmocka_run_group_tests_name("durability", tests, NULL, NULL);
 }

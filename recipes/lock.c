@@ -18,6 +18,7 @@ struct coord_lock {
     struct rcp_node node; /* our node ("" when none) */
     bool held;
     bool ready;           /* path created */
+    bool dirty;           /* a node of ours may exist unknown to us */
     struct rcp_wait *w;
 };
 
@@ -48,6 +49,8 @@ void coord_lock_free(struct coord_lock *l)
         return;
     if (l->node.name[0] != '\0')
         rcp_node_delete(l->c, l->path, &l->node);
+    if (l->dirty)
+        rcp_node_purge(l->c, l->path, l->guid);
     rcp_wait_free(l->w, l->c);
     coord_free(l);
 }
@@ -61,6 +64,11 @@ static int lock_enter(struct coord_lock *l)
             return rc;
         l->ready = true;
     }
+    if (l->dirty) { /* it would hold our place in the queue forever */
+        if ((rc = rcp_node_purge(l->c, l->path, l->guid)) != 0)
+            return rc;
+        l->dirty = false;
+    }
     return rcp_node_create(l->c, l->path, LOCK_PREFIX, l->guid, "", 0,
                            &l->node);
 }
@@ -72,8 +80,10 @@ static int lock_take(struct coord_lock *l, int timeout_ms, bool wait,
         return COORD_EBUSY;
     int64_t deadline = rcp_deadline(timeout_ms);
     int rc = lock_enter(l);
-    if (rc != 0)
+    if (rc != 0) {
+        l->dirty = true; /* the create may have applied */
         return rc;
+    }
     if (wait) {
         rc = rcp_node_await(l->c, l->path, LOCK_PREFIX, &l->node, l->w,
                             deadline);
@@ -83,8 +93,10 @@ static int lock_take(struct coord_lock *l, int timeout_ms, bool wait,
         rc = rc == 1 ? 0 : rc == 0 ? COORD_EBUSY : rc;
     }
     if (rc != 0) {
-        /* give up our place; if this fails the session removes it */
-        rcp_node_delete(l->c, l->path, &l->node);
+        /* give up our place; if this fails, the next acquire (or the
+         * session's end) removes it */
+        if (rcp_node_delete(l->c, l->path, &l->node) != 0)
+            l->dirty = true;
         return rc;
     }
     l->held = true;
@@ -114,8 +126,10 @@ int coord_lock_release(struct coord_lock *l)
     char name[RCP_NAME_MAX];
     memcpy(name, l->node.name, sizeof(name));
     int rc = rcp_node_delete(l->c, l->path, &l->node);
-    if (rc != 0) /* keep the name so that a second call retries */
+    if (rc != 0) { /* keep the name so that a second call retries */
         memcpy(l->node.name, name, sizeof(name));
+        l->dirty = true; /* else the next acquire removes it */
+    }
     return rc;
 }
 

@@ -76,6 +76,10 @@ int rcp_node_await(struct coord_client *c, const char *dir,
 /* Deletes dir/n (ENONODE counts as done) and clears n. */
 int rcp_node_delete(struct coord_client *c, const char *dir,
                     struct rcp_node *n);
+/* Deletes every node of ours (guid) under dir: the ones whose create
+ * outcome we never learnt. */
+int rcp_node_purge(struct coord_client *c, const char *dir,
+                   const char *guid);
 /* The sequence number at the end of a name, or -1. */
 int64_t rcp_seq(const char *name);
 /* dir + "/" + name into out; COORD_ETOOBIG if too long. */

@@ -14,6 +14,18 @@ static bool has_prefix(const char *name, const char *prefix)
     return strncmp(name, prefix, n) == 0 && name[n] == '-';
 }
 
+static bool uncertain(int rc)
+{
+    return rc == COORD_ECONNLOSS || rc == COORD_ETIMEDOUT;
+}
+
+/* Errors after which the same request may succeed shortly (a failover). */
+static bool transient(int rc)
+{
+    return uncertain(rc) || rc == COORD_EUNAVAILABLE ||
+           rc == COORD_ENOTLEADER || rc == COORD_ESTALE;
+}
+
 /* Finds our node (name containing -guid-) in dir: 1 found, 0 not. */
 static int find_own(struct coord_client *c, const char *dir,
                     const char *guid, struct rcp_node *n)
@@ -36,10 +48,6 @@ static int find_own(struct coord_client *c, const char *dir,
     return found;
 }
 
-static bool uncertain(int rc)
-{
-    return rc == COORD_ECONNLOSS || rc == COORD_ETIMEDOUT;
-}
 
 int rcp_node_create(struct coord_client *c, const char *dir,
                     const char *prefix, const char *guid,
@@ -66,11 +74,12 @@ int rcp_node_create(struct coord_client *c, const char *dir,
         if (!uncertain(rc))
             return rc;
         /* It may have been applied: look for our guid (retrying reads
-         * while the connection is still being re-established). */
+         * while the cluster fails over). */
         int f;
+        int64_t end = rcp_now_ms() + 30000;
         do {
             f = find_own(c, dir, guid, n);
-        } while (uncertain(f));
+        } while (transient(f) && rcp_now_ms() < end);
         if (f == 1)
             return 0;
         if (f < 0)
@@ -115,7 +124,7 @@ int rcp_node_await(struct coord_client *c, const char *dir,
         int rc = rcp_node_position(c, dir, prefix, n, pred);
         if (rc == 1)
             return 0;
-        if (rc < 0 && !uncertain(rc))
+        if (rc < 0 && !transient(rc))
             return rc;
         if (rc < 0) {
             if (deadline >= 0 && rcp_now_ms() >= deadline)
@@ -132,7 +141,7 @@ int rcp_node_await(struct coord_client *c, const char *dir,
             coord_remove_watch(c, ppath, COORD_WATCH_EXISTS);
             continue;
         }
-        if (uncertain(rc))
+        if (transient(rc))
             continue; /* unknown whether the watch is set: look again */
         if (rc != 0)
             return rc;
@@ -153,9 +162,10 @@ int rcp_node_delete(struct coord_client *c, const char *dir,
     /* A node left behind would block everyone queued after it for as
      * long as our session lives: retry a delete whose outcome is unknown
      * (a repeat finds COORD_ENONODE once the first one applied). */
-    for (int i = 0; rc == 0 || (uncertain(rc) && i < 20); i++) {
+    int64_t end = rcp_now_ms() + 30000;
+    while (rc == 0 || (transient(rc) && rcp_now_ms() < end)) {
         rc = coord_delete(c, path, -1);
-        if (rc == 0 || !uncertain(rc))
+        if (rc == 0 || !transient(rc))
             break;
     }
     if (rc == COORD_ENONODE)
@@ -163,4 +173,18 @@ int rcp_node_delete(struct coord_client *c, const char *dir,
     n->name[0] = '\0';
     n->czxid = 0;
     return rc;
+}
+
+int rcp_node_purge(struct coord_client *c, const char *dir,
+                   const char *guid)
+{
+    struct rcp_node n;
+    for (;;) {
+        int f = find_own(c, dir, guid, &n);
+        if (f <= 0)
+            return f == COORD_ENONODE ? 0 : f;
+        int rc = rcp_node_delete(c, dir, &n);
+        if (rc != 0)
+            return rc;
+    }
 }

@@ -71,6 +71,8 @@ struct contest {
     int acquisitions;
     int increments; /* counter sets that succeeded */
     int errors;
+    int last_err; /* last acquire error (diagnostics) */
+    pthread_cond_t cv; /* signalled at every acquisition */
 };
 
 struct worker {
@@ -111,6 +113,7 @@ static void critical(struct contest *ct, struct coord_client *c,
         ct->token_errors++;
     ct->last_token = tok;
     ct->acquisitions++;
+    pthread_cond_broadcast(&ct->cv);
     pthread_mutex_unlock(&ct->mu);
     int rc = bump(c, l, ct->counter);
     pthread_mutex_lock(&ct->mu);
@@ -138,6 +141,7 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&ct->mu);
             if (!ct->tolerate)
                 ct->errors++;
+            ct->last_err = rc;
             pthread_mutex_unlock(&ct->mu);
             continue;
         }
@@ -158,6 +162,7 @@ static void contest_init(struct contest *ct, const char *path,
 {
     memset(ct, 0, sizeof(*ct));
     pthread_mutex_init(&ct->mu, NULL);
+    pthread_cond_init(&ct->cv, NULL);
     ct->path = path;
     ct->counter = counter;
     ct->rounds = rounds;
@@ -580,6 +585,36 @@ static void double_barrier(void **state)
 
 /* ---- Lock contention across a leader kill ------------------------------ */
 
+/* Waits (bounded) until ct has n acquisitions; returns the count. */
+static int await_acquisitions(struct contest *ct, int n, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    pthread_mutex_lock(&ct->mu);
+    while (ct->acquisitions < n &&
+           pthread_cond_timedwait(&ct->cv, &ct->mu, &ts) == 0)
+        ;
+    int v = ct->acquisitions;
+    pthread_mutex_unlock(&ct->mu);
+    return v;
+}
+
+/* Diagnostics for a stalled contention: the queue as the cluster has it. */
+static void dump_lock(struct coord_client *c, const char *path,
+                      struct contest *ct)
+{
+    struct coord_child_list l;
+    int rc = coord_children_all(c, path, COORD_READ_STATS, NULL, &l);
+    print_message("stalled: last acquire error %d; queue (rc %d):\n",
+                  ct->last_err, rc);
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        print_message("  %s owner %llx\n", l.names[i],
+                      (unsigned long long)l.stats[i].ephemeral_owner);
+    if (rc == 0)
+        coord_child_list_free(&l);
+}
+
 static void lock_survives_leader_kill(void **state)
 {
     (void)state;
@@ -594,27 +629,14 @@ static void lock_survives_leader_kill(void **state)
         assert_int_equal(pthread_create(&w[i].th, NULL, worker_main, &w[i]),
                          0);
     }
-    int64_t end = now_ms() + 15000;
-    while (now_ms() < end) {
-        pthread_mutex_lock(&ct.mu);
-        int n = ct.acquisitions;
-        pthread_mutex_unlock(&ct.mu);
-        if (n >= 30)
-            break;
-    }
+    int before = await_acquisitions(&ct, 30, 15000);
+    assert_true(before >= 30);
     int lead = tcluster_leader(&cl, 1000);
     assert_true(lead >= 0);
     tproc_kill(&cl.node[lead]);
-    pthread_mutex_lock(&ct.mu);
-    int before = ct.acquisitions;
-    pthread_mutex_unlock(&ct.mu);
-    end = now_ms() + 20000;
-    int after = before;
-    while (now_ms() < end && after < before + 40) {
-        pthread_mutex_lock(&ct.mu);
-        after = ct.acquisitions;
-        pthread_mutex_unlock(&ct.mu);
-    }
+    int after = await_acquisitions(&ct, before + 40, 20000);
+    if (after < before + 40)
+        dump_lock(c, "/locks/k", &ct);
     atomic_store(&ct.stop, true);
     for (int i = 0; i < WORKERS; i++)
         pthread_join(w[i].th, NULL);

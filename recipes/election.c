@@ -46,7 +46,8 @@ void coord_election_free(struct coord_election *e)
 {
     if (e == NULL)
         return;
-    rcp_node_delete(e->c, e->path, &e->node);
+    if (rcp_node_delete(e->c, e->path, &e->node) != 0)
+        rcp_node_purge(e->c, e->path, e->guid);
     rcp_wait_free(e->w, e->c);
     coord_free(e);
 }
@@ -64,12 +65,15 @@ int coord_election_campaign(struct coord_election *e, const void *value,
     if (rc == 0)
         rc = rcp_node_create(e->c, e->path, ELECT_PREFIX, e->guid, value,
                              len, &e->node);
-    if (rc != 0)
+    if (rc != 0) { /* a create may have applied unseen: withdraw it */
+        rcp_node_purge(e->c, e->path, e->guid);
         return rc;
+    }
     rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, e->w,
                         deadline);
     if (rc != 0) {
-        rcp_node_delete(e->c, e->path, &e->node);
+        if (rcp_node_delete(e->c, e->path, &e->node) != 0)
+            rcp_node_purge(e->c, e->path, e->guid);
         return rc;
     }
     e->leader = true;

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -632,6 +633,20 @@ static void *io_main(void *arg)
 
 /* ---- Public lifecycle ---------------------------------------------------- */
 
+/* xids of a session must keep increasing across the clients that use it:
+ * the server applies a write once per (session, xid) and answers an old
+ * xid from its cache. A client resuming a session another process opened
+ * cannot know the last xid used, so it starts at the wall clock in
+ * microseconds: above any count an earlier client could have reached
+ * (it started lower, at 1 or at an earlier time), as long as the clock
+ * does not step back. */
+static int64_t resume_first_xid(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int client_init(struct coord_client *c, const struct coord_options *o)
 {
     int err = coord__options_resolve(o, &c->opts);
@@ -657,6 +672,7 @@ static int client_init(struct coord_client *c, const struct coord_options *o)
         c->session_id = o->resume_session_id;
         memcpy(c->secret, o->resume_secret, COORD_SECRET_BYTES);
         c->have_session = true;
+        c->next_xid = resume_first_xid();
     }
     c->in = coord_malloc(CLIENT_IN_BYTES_MIN);
     if (c->in == NULL)

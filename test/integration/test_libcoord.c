@@ -17,6 +17,7 @@
 
 #include "coord.h"
 #include "test/lib/proc.h"
+#include "test/lib/rawclient.h"
 
 static struct tproc srv;
 static char servers[64];
@@ -256,6 +257,50 @@ static void session_survives_server_restart(void **state)
     assert_int_equal(coord_close(d), 0);
 }
 
+/* A new client (e.g. a restarted process) resuming an existing session:
+ * its writes apply (its xids must continue past the old client's, or the
+ * server's (session, xid) dedup would take them for retries), and closing
+ * it ends the session and its ephemeral nodes. */
+static void another_client_resumes_the_session(void **state)
+{
+    (void)state;
+    /* The first process: some writes, an ephemeral, then it vanishes
+     * (its socket closes; the session lives on for its timeout). */
+    struct rawc a;
+    assert_int_equal(rawc_connect(&a, srv.host, srv.port), 0);
+    assert_int_equal(rawc_hello(&a, 0, NULL, 10000), 0);
+    char p[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof(p), "/old-%d", i);
+        assert_int_equal(rawc_create(&a, p, "", 0, NULL, 0), 0);
+    }
+    assert_int_equal(rawc_create(&a, "/mine", "", COORD_EPHEMERAL, NULL, 0),
+                     0);
+    uint64_t sid = a.session_id;
+    uint8_t secret[COORD_SECRET_BYTES];
+    memcpy(secret, a.secret, sizeof(secret));
+    rawc_close(&a);
+    /* The restarted process resumes it with libcoord. */
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = servers;
+    o.resume_session_id = sid;
+    o.resume_secret = secret;
+    struct coord_client *b = NULL;
+    assert_int_equal(coord_open(&b, &o), 0);
+    assert_int_equal(coord_create(b, "/mine2", "", 0, COORD_EPHEMERAL, 0,
+                                  NULL, NULL), 0);
+    struct coord_stat st;
+    assert_int_equal(coord_exists(b, "/mine2", 0, NULL, &st), 0);
+    assert_int_equal(st.ephemeral_owner, sid);
+    assert_int_equal(coord_close(b), 0); /* ends the session */
+    struct coord_client *c = open_client(10000);
+    assert_int_equal(coord_exists(c, "/mine", 0, NULL, NULL), COORD_ENONODE);
+    assert_int_equal(coord_exists(c, "/mine2", 0, NULL, NULL),
+                     COORD_ENONODE);
+    assert_int_equal(coord_close(c), 0);
+}
+
 static void hung_server_is_noticed_by_silence(void **state)
 {
     (void)state;
@@ -291,6 +336,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_survives_server_restart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(hung_server_is_noticed_by_silence,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(another_client_resumes_the_session,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("libcoord", tests, NULL, NULL);

@@ -90,11 +90,26 @@ static void on_ready(void *data)
     sd_notify(0, "READY=1\nSTATUS=serving");
 }
 
+static void on_watchdog(void *data)
+{
+    (void)data;
+    sd_notify(0, "WATCHDOG=1");
+}
+
 static int run(const struct coordd_config *cfg, struct store *st)
 {
     struct node_config nc;
     fill_node_config(cfg, &nc);
     nc.on_ready = on_ready;
+    /* Under WatchdogSec=, systemd restarts us unless pinged: ping at half
+     * the interval, from the loop's tick (a stuck loop stops pinging). */
+    uint64_t wd_usec = 0;
+    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+        nc.watchdog_ms = (uint32_t)(wd_usec / 2000);
+        if (nc.watchdog_ms == 0)
+            nc.watchdog_ms = 1;
+        nc.on_watchdog = on_watchdog;
+    }
     char err[1024];
     struct node *node = NULL;
     int rc = node_open(&node, &nc, st, err, sizeof(err));

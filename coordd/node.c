@@ -626,6 +626,13 @@ static void node_on_tick(void *data)
     }
     node_cluster_tick(n);
     stop_tick(n);
+    if (n->cfg.on_watchdog && n->cfg.watchdog_ms) {
+        int64_t now = net_now_ms(n->net);
+        if (now - n->last_watchdog_ms >= n->cfg.watchdog_ms) {
+            n->last_watchdog_ms = now;
+            n->cfg.on_watchdog(n->cfg.on_ready_data);
+        }
+    }
     if (n->ready && !n->ready_notified) {
         n->ready_notified = true;
         log_emit(LOG_LEVEL_INFO, "serving", "applied=%llu sessions=%u",

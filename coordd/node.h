@@ -65,6 +65,11 @@ struct node_config {
      * (main.c tells systemd). May be NULL. */
     void (*on_ready)(void *data);
     void *on_ready_data;
+    /* Called on the loop thread every watchdog_ms while the loop runs
+     * (main.c pings systemd's watchdog: a hung loop stops the pings).
+     * 0 or NULL: off. */
+    uint32_t watchdog_ms;
+    void (*on_watchdog)(void *data);
 };
 
 struct node;

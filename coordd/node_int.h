@@ -164,6 +164,7 @@ struct node {
     int64_t last_digest_ms;
     int64_t last_liveness_ms;
     int64_t no_leader_since_ms; /* 0 while a leader is known */
+    int64_t last_watchdog_ms;
     struct log_rate expiry_log;  /* rate limit of "session expired" */
     struct log_rate slow_log;    /* rate limit of "slow fsync" */
     struct log_rate snap_log;    /* rate limit of "sending snapshot" */

@@ -62,6 +62,7 @@ static void set_state(struct coord_client *c, int state)
     pthread_mutex_unlock(&c->mu);
     if (c->opts.state_cb != NULL)
         c->opts.state_cb(c->opts.state_data, state);
+    coord__listeners_run(c, state);
 }
 
 static int out_append(struct coord_client *c, const uint8_t *p, size_t n)
@@ -800,6 +801,11 @@ uint64_t coord_last_zxid(struct coord_client *c)
 void coord_free_mem(void *p)
 {
     coord_free(p);
+}
+
+void *coord_alloc_mem(size_t size)
+{
+    return size == 0 ? NULL : coord_calloc(1, size);
 }
 
 /* Waits for a free request slot; mu held. */

@@ -240,12 +240,26 @@ struct coord_client {
     bool io_started;  /* thread is valid */
     bool connected_once; /* a handshake succeeded: later ones reconnect */
 
+    /* State listeners (listen.c), guarded by mu. lst_running: the I/O
+     * thread is running them (removal waits on users_cv until it ends). */
+    struct coord__listener {
+        coord_state_cb cb;
+        void *data;
+        uint64_t id;
+    } lst[COORD_STATE_LISTENERS_MAX];
+    size_t n_lst;
+    uint64_t lst_next_id;
+    bool lst_running;
+
     /* External-loop mode (drive.c). */
     int ep_fd;    /* epoll over wake_fd, timer_fd and the socket; or -1 */
     int timer_fd; /* armed to the next timer */
     bool driving; /* a thread is inside coord_process() (mu) */
     pthread_t driver;
 };
+
+/* Runs the state listeners (listen.c); I/O thread, mu not held. */
+void coord__listeners_run(struct coord_client *c, int state);
 
 /* Queues an encoded request (r->frame holds it, r->xid set by the caller
  * under mu through coord__submit's encode callback). See ops.c. */

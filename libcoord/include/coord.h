@@ -282,6 +282,28 @@ COORD_API int coord_session(struct coord_client *c, uint64_t *session_id,
 COORD_API uint64_t coord_last_zxid(struct coord_client *c);
 /* Frees memory returned by a sync call. NULL is fine. */
 COORD_API void coord_free_mem(void *p);
+/* size zeroed bytes from libcoord's allocator, freed with coord_free_mem()
+ * (for code built on coord.h alone, such as the recipes); NULL when out of
+ * memory or size is 0. */
+COORD_API void *coord_alloc_mem(size_t size);
+
+/* State listeners: any number of parties (recipes, the application) may
+ * follow the session state besides opts.state_cb, which stays as it is.
+ * A listener runs on the I/O thread at every state change, after
+ * opts.state_cb, under the same rules as a callback (no sync calls; async
+ * calls are fine). At most COORD_STATE_LISTENERS_MAX per client. */
+#define COORD_STATE_LISTENERS_MAX 256
+/* Adds cb; *id (not 0) names it for removal. COORD_ETOOMANY past the
+ * maximum, COORD_EINVAL for a NULL c, cb or id. */
+COORD_API int coord_add_state_listener(struct coord_client *c,
+                                       coord_state_cb cb, void *data,
+                                       uint64_t *id);
+/* Removes a listener. Once it returns, cb is not running and will not run
+ * again, so data may be freed; it waits for a running listener, so do not
+ * call it while holding a lock the listener takes (on the I/O thread it
+ * does not wait). COORD_EINVAL for an unknown id. */
+COORD_API int coord_remove_state_listener(struct coord_client *c,
+                                          uint64_t id);
 
 /* External-loop mode (opts.external_loop): no I/O thread is started. The
  * descriptor from coord_fd() becomes readable whenever the client has

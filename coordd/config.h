@@ -148,6 +148,10 @@
       0, 16777216, "Recent changes kept in memory to replay missed watch "   \
       "events to a reconnecting client; a client further behind is told "   \
       "to re-read (events are never silently dropped).")                    \
+    X(sessions, watch_history_bytes_max, UINT,                              \
+      COORDD_WATCH_HISTORY_BYTES_MAX, "bytes", 0, 1LL << 32,                 \
+      "Memory the change history may use (paths plus 48 bytes per event); " \
+      "the oldest events are dropped first.")                                \
     X(limits, frame_bytes_max, UINT, COORD_FRAME_BYTES_MAX, "bytes", 65536,  \
       COORD_FRAME_BYTES_MAX, "Largest frame a client or peer may send; "     \
       "checked before allocating. Must hold data_bytes_max + "              \

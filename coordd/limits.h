@@ -60,6 +60,10 @@
  * 50,000 writes/s this covers over a second, longer than a client takes to
  * notice a dead server and reconnect. Beyond it: "must re-read". */
 #define COORDD_WATCH_HISTORY_MAX 65536
+/* Bytes the change history may hold (paths plus CHANGELOG_EVENT_OVERHEAD
+ * per event): 65536 events of typical paths fit several times over, while
+ * long paths (up to COORD_PATH_BYTES_MAX) cannot make it grow past this. */
+#define COORDD_WATCH_HISTORY_BYTES_MAX (16u * 1024 * 1024)
 
 /* ---- Operation --------------------------------------------------------- */
 /* Lines per second per kind of noisy event (session expiries, refused

@@ -105,6 +105,7 @@ static void deliver_cb(void *data, struct watch_owner *o, uint8_t type,
 static void on_tree_event_fire(void *data, const struct tree_event *ev)
 {
     struct node *n = data;
+    changelog_record(&n->changes, ev->zxid, ev->type, ev->path, ev->path_len);
     watch_fire(&n->watches, ev->type, ev->path, ev->path_len, ev->zxid,
                deliver_cb, n);
 }
@@ -575,6 +576,7 @@ static void snap_install_finish(struct node *n, struct node_snap_job *j)
     node_forward_fail_all(n, COORD_ECONNLOSS);
     n->applied = j->index;
     n->applied_term = j->term;
+    changelog_reset(&n->changes, j->index); /* the events in between: unseen */
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_PERSISTED};
     ev.snap_persisted.index = j->index;
     ev.snap_persisted.term = j->term;
@@ -965,6 +967,8 @@ static int open_state(struct node *n)
     log_load_free(&ll);
     n->applied = n->snap_index = st.snap.index;
     n->applied_term = st.snap.term;
+    changelog_init(&n->changes, n->cfg.watch_history_max,
+                   n->cfg.watch_history_bytes_max, n->applied);
     n->start_index = st.last;
     n->acked_seq = 0;
     log_emit(LOG_LEVEL_INFO, "state loaded",
@@ -1028,9 +1032,11 @@ void node_close(struct node *n)
         coord_free((void *)n->pbufs[i].data);
     node_requests_free(n);
     node_cluster_close(n);
+    node_admin_close(n);
     node_sessions_close(n);
     if (n->watches.buckets)
         watch_table_close(&n->watches);
+    changelog_close(&n->changes);
     raft_close(n->raft);
     tree_close(n->tree);
     coord_free(n->sents);

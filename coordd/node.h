@@ -46,6 +46,8 @@ struct node_config {
     uint32_t session_timeout_ms_max;
     uint32_t sessions_max;
     uint32_t watches_per_session_max;
+    uint32_t watch_history_max;       /* changelog.h bounds */
+    uint64_t watch_history_bytes_max;
     uint32_t conn_inflight_max;
     uint32_t nodes_max;
     uint32_t children_max;

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 
+#include "coordd/changelog.h"
 #include "coordd/log.h"
 #include "coordd/node.h"
 #include "coordd/raft/raft.h"
@@ -136,6 +137,7 @@ struct node {
     bool worker_started;
     struct net *net;
     struct watch_table watches;
+    struct changelog changes; /* recent events, to replay (changelog.h) */
     /* sessions of the tree, with this server's view of them */
     struct nsess **sbuckets;
     uint32_t n_sbuckets;
@@ -196,6 +198,7 @@ struct node {
     struct raft_conf conf; /* as of the applied index */
     uint64_t snap_index;
     struct node_snap_job *snap_job; /* a snapshot being written, or NULL */
+    struct node_export *export; /* admin.c: SNAPSHOT_READ's copy, or NULL */
     bool ready_notified;
     /* scratch */
     struct tree_cmd_buf *cmdbuf;
@@ -251,6 +254,7 @@ int node_addrs_decode(struct node *n, const uint8_t *in, uint32_t len);
 void node_admin_dial(struct node *n);
 void node_admin_request(struct node *n, struct nreq *rq,
                         const struct wire_req *q);
+void node_admin_close(struct node *n); /* frees the snapshot export */
 void node_admin_conf_applied(struct node *n, const struct raft_entry *e,
                              uint8_t type, uint64_t id, const uint8_t *ctx,
                              uint32_t ctx_len);

@@ -683,17 +683,84 @@ static void rewatch(struct node *n, struct nconn *cn, uint8_t kind,
         watch_add(&n->watches, &cn->sess->wo, p->ptr, p->len, kind);
 }
 
+/* Replay: the client's watches go into a private table, every missed
+ * event in the history is fanned out to it (one-shot watches fire once
+ * and are gone, persistent ones see every match), and what remains is
+ * registered for real. All of it runs in one turn of the loop, so no
+ * apply falls between the replay (events <= applied) and the
+ * registration (events > applied): nothing is lost or sent twice. */
+struct replay_ctx {
+    struct node *n;
+    struct nconn *cn;
+    int rc;
+};
+
+static void replay_deliver(void *data, struct watch_owner *o, uint8_t type,
+                           const char *path, size_t len, uint64_t zxid)
+{
+    struct replay_ctx *rc = data;
+    (void)o;
+    if (rc->rc)
+        return; /* an event was not queued: send none after it */
+    struct wire_buf *out = net_conn_out(rc->cn->nc);
+    size_t before = out->len;
+    node_send_event(rc->n, rc->cn, type, path, len, zxid);
+    if (out->len == before)
+        rc->rc = COORD_ENOMEM; /* the connection is closing */
+}
+
+static void replay_register(void *data, const char *path, size_t len,
+                            uint8_t kind)
+{
+    struct replay_ctx *rc = data;
+    int err = watch_add(&rc->n->watches, &rc->cn->sess->wo, path, len,
+                        kind);
+    if (err && !rc->rc)
+        rc->rc = err;
+}
+
+static int replay_watches(struct node *n, struct nconn *cn,
+                          const struct wire_set_watches *sw)
+{
+    struct watch_table tmp;
+    struct watch_owner o = {0};
+    struct replay_ctx rc = {n, cn, 0};
+    if (watch_table_init(&tmp, n->cfg.watches_per_session_max) != 0)
+        return COORD_ENOMEM;
+    for (uint8_t k = 0; k < WIRE_WATCH_KINDS && !rc.rc; k++) {
+        struct wire_iter it = sw->kinds[k].it;
+        struct wire_bytes p;
+        while (!rc.rc && wire_next_path(&it, &p))
+            rc.rc = watch_add(&tmp, &o, p.ptr, p.len, (uint8_t)(k + 1));
+    }
+    if (!rc.rc) {
+        changelog_replay_watches(&n->changes, sw->last_zxid, &tmp,
+                                 replay_deliver, &rc);
+        watch_owner_each(&o, replay_register, &rc);
+    }
+    watch_table_close(&tmp);
+    return rc.rc;
+}
+
 static int set_watches(struct node *n, struct nconn *cn,
                        const struct wire_set_watches *sw)
 {
     for (uint8_t k = 0; k < WIRE_WATCH_KINDS; k++) {
         struct wire_iter it = sw->kinds[k].it;
         struct wire_bytes p;
-        while (wire_next_path(&it, &p)) {
+        while (wire_next_path(&it, &p))
             if (tree_path_validate(p.ptr, p.len) != 0)
                 return COORD_EBADPATH;
+    }
+    if (changelog_covers(&n->changes, sw->last_zxid))
+        return replay_watches(n, cn, sw);
+    /* Missed events were evicted (or predate this server's history):
+     * tell from the current tree, or MUST_REREAD. */
+    for (uint8_t k = 0; k < WIRE_WATCH_KINDS; k++) {
+        struct wire_iter it = sw->kinds[k].it;
+        struct wire_bytes p;
+        while (wire_next_path(&it, &p))
             rewatch(n, cn, (uint8_t)(k + 1), &p, sw->last_zxid);
-        }
     }
     return 0;
 }
@@ -778,6 +845,8 @@ static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
     case WIRE_OP_MEMBER_PROMOTE:
     case WIRE_OP_MEMBER_REMOVE:
     case WIRE_OP_LEADER_TRANSFER:
+    case WIRE_OP_SESSIONS:
+    case WIRE_OP_SNAPSHOT_READ:
         node_admin_request(n, rq, q);
         break;
     default: /* HELLO again, or a server-only opcode */

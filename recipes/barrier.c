@@ -67,6 +67,16 @@ int coord_barrier_wait(struct coord_client *c, const char *path,
     return await_node(c, path, false, rcp_deadline(timeout_ms));
 }
 
+/* ECONNLOSS / ETIMEDOUT (a failover, say): the outcome is unknown and
+ * the session may live on, so the double barrier retries until its
+ * deadline. Every step retried is idempotent: a create that accepts
+ * ENODEEXISTS, a delete that accepts ENONODE, a read. */
+static bool db_retry(int rc, int64_t deadline)
+{
+    return (rc == COORD_ECONNLOSS || rc == COORD_ETIMEDOUT) &&
+           (deadline < 0 || rcp_now_ms() < deadline);
+}
+
 /* Participants (children other than "ready") under path. */
 static int participants(struct coord_client *c, const char *path,
                         const struct coord_watcher *w, size_t *n)
@@ -94,18 +104,28 @@ int coord_dbarrier_enter(struct coord_client *c, const char *path,
     int rc = rcp_join(me, sizeof(me), path, name);
     if (rc == 0)
         rc = rcp_join(ready, sizeof(ready), path, DB_READY);
-    if (rc == 0)
-        rc = rcp_mkpath(c, path);
     if (rc != 0)
         return rc;
-    rc = coord_create(c, me, "", 0, COORD_EPHEMERAL, 0, NULL, NULL);
+    do
+        rc = rcp_mkpath(c, path);
+    while (db_retry(rc, deadline));
+    if (rc != 0)
+        return rc;
+    do
+        rc = coord_create(c, me, "", 0, COORD_EPHEMERAL, 0, NULL, NULL);
+    while (db_retry(rc, deadline));
     if (rc != 0 && rc != COORD_ENODEEXISTS)
         return rc;
     size_t k = 0;
-    if ((rc = participants(c, path, NULL, &k)) != 0)
+    do
+        rc = participants(c, path, NULL, &k);
+    while (db_retry(rc, deadline));
+    if (rc != 0)
         return rc;
     if (k >= (size_t)n) {
-        rc = coord_create(c, ready, "", 0, 0, 0, NULL, NULL);
+        do
+            rc = coord_create(c, ready, "", 0, 0, 0, NULL, NULL);
+        while (db_retry(rc, deadline));
         if (rc != 0 && rc != COORD_ENODEEXISTS)
             return rc;
     }
@@ -122,7 +142,9 @@ int coord_dbarrier_leave(struct coord_client *c, const char *path,
     int rc = rcp_join(me, sizeof(me), path, name);
     if (rc != 0)
         return rc;
-    rc = coord_delete(c, me, -1);
+    do
+        rc = coord_delete(c, me, -1);
+    while (db_retry(rc, deadline));
     if (rc != 0 && rc != COORD_ENONODE)
         return rc;
     struct rcp_wait *w;
@@ -133,6 +155,8 @@ int coord_dbarrier_leave(struct coord_client *c, const char *path,
         uint64_t seen = rcp_wait_seen(w);
         struct coord_watcher cw = rcp_watcher(w);
         rc = participants(c, path, &cw, &k);
+        if (db_retry(rc, deadline))
+            continue;
         if (rc != 0 || k == 0)
             break;
         rcp_wait_armed(w, path, COORD_WATCH_CHILDREN);

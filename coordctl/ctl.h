@@ -25,6 +25,11 @@ enum ctl_exit {
     CTL_EXIT_UNREACHABLE = 3, /* no session could be made, or timeout */
     CTL_EXIT_LOST = 4,        /* session expired / connection lost:
                                  the outcome is unknown */
+    CTL_EXIT_NOT_ACQUIRED = 5, /* lock/elect/barrier: --try found it held,
+                                  or --timeout passed while waiting */
+    CTL_EXIT_LOCK_LOST = 6,   /* lock/elect: lost while CMD ran; CMD was
+                                 sent SIGTERM */
+    CTL_EXIT_EXEC = 127,      /* lock/elect: CMD could not be started */
 };
 
 /* Per-command flags: a command accepts the ones in its table entry. */
@@ -42,6 +47,8 @@ enum ctl_flag {
     CTL_F_SIZES = 1 << 10,     /* --sizes */
     CTL_F_PERSISTENT = 1 << 11, /* --persistent */
     CTL_F_CHILDREN = 1 << 12,  /* --children */
+    CTL_F_TRY = 1 << 13,       /* --try (lock) */
+    CTL_F_NAME = 1 << 14,      /* --name NAME (barrier enter/leave) */
 };
 
 /* Positional arguments a command can take, at most. */
@@ -55,6 +62,8 @@ struct ctl {
     struct coord_client *c; /* NULL for commands that need no cluster */
     const char *servers;
     uint32_t timeout_ms;
+    bool timeout_given;     /* --timeout was on the command line */
+    const char *name;       /* --name, NULL if not given */
     bool json;
     bool verbose;           /* --verbose: session details on stderr */
     unsigned flags;         /* enum ctl_flag bits given */
@@ -87,6 +96,31 @@ int ctl_cmd_members(struct ctl *x);
 int ctl_cmd_member(struct ctl *x);
 int ctl_cmd_leader(struct ctl *x);
 int ctl_cmd_health(struct ctl *x);
+/* cmd_recipe.c */
+int ctl_cmd_lock(struct ctl *x);
+int ctl_cmd_locks(struct ctl *x);
+int ctl_cmd_elect(struct ctl *x);
+int ctl_cmd_elections(struct ctl *x);
+int ctl_cmd_barrier(struct ctl *x);
+/* cmd_sessions.c */
+int ctl_cmd_sessions(struct ctl *x);
+/* cmd_snapshot.c */
+int ctl_cmd_snapshot(struct ctl *x);
+
+/* supervise.c: runs argv as a child process with the extra environment
+ * already set, and waits for it while watching a hold (lock, leadership).
+ * lost() is called on the main thread whenever something changed (session
+ * state, a watch fired: see ctl_supervise_wake) and returns true once the
+ * hold is gone; what names the hold in messages ("lock /locks/a").
+ * Returns CMD's exit status (128 + signal if killed), CTL_EXIT_EXEC if it
+ * could not start, CTL_EXIT_LOCK_LOST once lost (CMD is sent SIGTERM, then
+ * SIGKILL after CTL_KILL_GRACE_MS). */
+#define CTL_KILL_GRACE_MS 10000
+int ctl_supervise(struct ctl *x, char **argv, const char *what,
+                  bool (*lost)(void *data), void *data);
+/* Asks the supervising loop to call lost() again; async-signal-safe and
+ * callable from libcoord's I/O thread. */
+void ctl_supervise_wake(void);
 
 /* session.c: the session state callback main.c installs at open, and
  * what it recorded. ctl_session_init() before coord_open(). */

@@ -92,6 +92,52 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"health", 0, 0, 0, ctl_cmd_health, "health",
      "Exit 0 when a quorum of voters answers, a leader exists and no\n"
      "member reports digest mismatches; else exit 1 with the reason.\n"},
+    {"lock", 2, CTL_ARGS_MAX, CTL_F_TRY, ctl_cmd_lock,
+     "lock NAME [--try] [--timeout MS] -- CMD [ARG...]",
+     "Run CMD while holding the exclusive lock NAME (like flock(1)). NAME\n"
+     "without a leading '/' is /locks/NAME. CMD gets COORD_LOCK_TOKEN (the\n"
+     "fencing token: larger for every later holder) and COORD_LOCK_PATH.\n"
+     "Waits for the lock forever, or at most --timeout MS; --try fails at\n"
+     "once if it is held (both: exit 5). Exit: CMD's status (128+N when\n"
+     "killed by signal N). If the lock is lost while CMD runs (session\n"
+     "expired, disconnected longer than the session timeout, or the lock\n"
+     "node deleted), CMD gets SIGTERM (SIGKILL 10 s later) and coordctl\n"
+     "exits 6. The lock survives a leader failover.\n"},
+    {"locks", 0, 1, 0, ctl_cmd_locks, "locks [NAME]",
+     "Without NAME: every lock under /locks with its holder's session,\n"
+     "fencing token and waiter count. With NAME: its whole queue.\n"},
+    {"elect", 3, CTL_ARGS_MAX, 0, ctl_cmd_elect,
+     "elect NAME VALUE [--timeout MS] -- CMD [ARG...]",
+     "Campaign in election NAME (/elections/NAME without a leading '/')\n"
+     "with VALUE, run CMD once elected, with COORD_LEADER_TERM (the term,\n"
+     "larger for every new leader) and COORD_ELECTION_PATH. --timeout MS\n"
+     "bounds the campaign (exit 5). Exit codes and the handling of a lost\n"
+     "leadership are those of lock.\n"},
+    {"elections", 0, 1, 0, ctl_cmd_elections, "elections [NAME]",
+     "Without NAME: every election under /elections with its leader's\n"
+     "value, term and candidate count. With NAME: every candidate.\n"},
+    {"barrier", 2, 3, CTL_F_NAME, ctl_cmd_barrier,
+     "barrier set|remove|wait PATH | barrier enter PATH N [--name NAME] | "
+     "barrier leave PATH [N] [--name NAME]",
+     "set: raise the barrier (create PATH). remove: lower it. wait: block\n"
+     "until it is lowered (--timeout MS: at most that long, exit 5).\n"
+     "enter PATH N: a double barrier; block until N participants have\n"
+     "entered. leave PATH: block until every participant has left.\n"
+     "--name names this participant (default HOST-PID). coordctl's\n"
+     "participant node goes when coordctl exits, so run enter and leave\n"
+     "around the work of a longer-lived participant.\n"},
+    {"sessions", 0, 0, 0, ctl_cmd_sessions, "sessions",
+     "Every open session, from the connected server's state: id, timeout,\n"
+     "ephemeral node count, and the member it is connected to when known.\n"},
+    {"snapshot", 2, CTL_ARGS_MAX, 0, ctl_cmd_snapshot,
+     "snapshot save FILE | snapshot restore FILE -- COORDD_FLAGS...",
+     "save: fetch a consistent snapshot of the tree from the connected\n"
+     "server (--servers names the member), checksummed, into FILE\n"
+     "(written to FILE.tmp, then renamed). restore: offline; runs coordd\n"
+     "--restore-snapshot FILE with the coordd flags after '--' (at least\n"
+     "--data-dir, and the node id, cluster id and members of the new\n"
+     "cluster), which creates a new data directory from FILE. See\n"
+     "docs/operations.md, Backup and restore.\n"},
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -116,6 +162,8 @@ static const struct ctl_optdef ctl_optdefs[] = {
     {"sizes", 0, false, CTL_F_SIZES},
     {"persistent", 0, false, CTL_F_PERSISTENT},
     {"children", 0, false, CTL_F_CHILDREN},
+    {"try", 0, false, CTL_F_TRY},
+    {"name", 0, true, CTL_F_NAME},
     {"json", 0, false, 0},
     {"verbose", 'v', false, 0},
     {"servers", 0, true, 0},
@@ -131,7 +179,11 @@ static const char ctl_exit_help[] =
     "  2  usage error\n"
     "  3  cannot reach the cluster, or timeout (COORD_ETIMEDOUT)\n"
     "  4  session expired or connection lost mid-operation: the outcome\n"
-    "     is unknown (COORD_ESESSIONEXPIRED, COORD_ECONNLOSS)\n";
+    "     is unknown (COORD_ESESSIONEXPIRED, COORD_ECONNLOSS)\n"
+    "  5  lock, elect, barrier: not acquired (--try: held; --timeout\n"
+    "     passed)\n"
+    "  6  lock, elect: lost while CMD ran (CMD was sent SIGTERM)\n"
+    "  lock, elect: otherwise CMD's exit status (127: CMD not started)\n";
 
 static void ctl_help_all(FILE *f)
 {
@@ -223,6 +275,11 @@ static int ctl_apply(struct ctl *x, struct ctl_parse *ps,
             return ctl_usage_error("--timeout wants 1..%d ms, not '%s'",
                                    CTL_TIMEOUT_MS_MAX, val);
         x->timeout_ms = (uint32_t)v;
+        x->timeout_given = true;
+    } else if (d->flag == CTL_F_NAME) {
+        if (val[0] == '\0' || strchr(val, '/') != NULL)
+            return ctl_usage_error("--name wants a name without '/'");
+        x->name = val;
     } else if (d->flag == CTL_F_VERSION) {
         if (!ctl_parse_long(val, -1, INT32_MAX, &v))
             return ctl_usage_error("--version wants -1..%d, not '%s'",
@@ -341,6 +398,9 @@ static int ctl_run(struct ctl *x, const struct ctl_cmd *cmd)
     if (x->argc < cmd->min_args || x->argc > cmd->max_args)
         return ctl_usage_error("%s takes %d..%d arguments: %s", cmd->name,
                                cmd->min_args, cmd->max_args, cmd->usage);
+    /* snapshot restore is offline: no session */
+    if (cmd->run == ctl_cmd_snapshot && strcmp(x->argv[0], "restore") == 0)
+        return cmd->run(x);
     int rc = ctl_open(x);
     if (rc != 0 && cmd->run == ctl_cmd_health) {
         fputs("coordctl: unhealthy: no session could be made\n", stderr);

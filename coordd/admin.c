@@ -1,4 +1,5 @@
 /* admin.c -- coordd's admin operations (wire opcodes 100-199): STATUS,
+ * SESSIONS and SNAPSHOT_READ (an export of the tree for backups),
  * answered locally by any server, and the membership changes and
  * leadership transfer, which only the leader carries out (a follower
  * answers COORD_ENOTLEADER; the client finds the leader with STATUS).
@@ -17,6 +18,7 @@
 
 #include "coord.h"
 #include "coordd/log.h"
+#include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
 
 /* ---- address table ------------------------------------------------------ */
@@ -322,6 +324,160 @@ static void status_reply(struct node *n, struct nreq *rq)
     reply(n, rq, &resp);
 }
 
+/* ---- SESSIONS ----------------------------------------------------------- */
+
+/* Collects the ids after start_after into a sorted page. */
+struct sess_page {
+    uint64_t after;
+    uint64_t *ids;   /* the smallest ids > after, sorted, at most cap+1 */
+    uint32_t n;
+    uint32_t cap;    /* WIRE_SESSIONS_PAGE_MAX + 1: one more says "more" */
+};
+
+static void sess_collect(void *data, uint64_t id)
+{
+    struct sess_page *p = data;
+    if (id <= p->after)
+        return;
+    if (p->n == p->cap && id > p->ids[p->n - 1])
+        return;
+    uint32_t k = p->n < p->cap ? p->n++ : p->n - 1;
+    while (k > 0 && p->ids[k - 1] > id) {
+        p->ids[k] = p->ids[k - 1];
+        k--;
+    }
+    p->ids[k] = id;
+}
+
+/* One page of the tree's sessions in id order: O(sessions * page) worst
+ * case on the loop thread, bounded by the page size. */
+static void sessions_reply(struct node *n, struct nreq *rq,
+                           const struct wire_req *q)
+{
+    struct sess_page p = {.after = q->u.start_after,
+                          .cap = WIRE_SESSIONS_PAGE_MAX + 1};
+    p.ids = coord_calloc(p.cap, sizeof(*p.ids));
+    struct wire_session *es = coord_calloc(p.cap, sizeof(*es));
+    if (!p.ids || !es) {
+        coord_free(p.ids);
+        coord_free(es);
+        node_fail_req(n, rq, COORD_ENOMEM);
+        return;
+    }
+    tree_sessions_each(n->tree, sess_collect, &p);
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    struct wire_sessions *ws = &resp.u.sessions;
+    ws->more = p.n > WIRE_SESSIONS_PAGE_MAX;
+    ws->n = ws->more ? WIRE_SESSIONS_PAGE_MAX : p.n;
+    for (uint32_t i = 0; i < ws->n; i++) {
+        struct wire_session *e = &es[i];
+        e->id = p.ids[i];
+        tree_session_get(n->tree, e->id, &e->timeout_ms, &e->ephemerals,
+                         NULL);
+        const struct nsess *ns = node_session_find(n, e->id);
+        e->server_id = ns && ns->conn ? n->cfg.id : 0;
+    }
+    ws->sessions = es;
+    reply(n, rq, &resp);
+    coord_free(es);
+    coord_free(p.ids);
+}
+
+/* ---- SNAPSHOT_READ ---------------------------------------------------- */
+
+/* A serialized copy of the tree being fetched by `coordctl snapshot
+ * save`: made on the first request (export_id 0), kept until the next
+ * export or node_admin_close(). */
+struct node_export {
+    uint64_t id;
+    uint64_t index;
+    uint64_t sum;
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+};
+
+static int export_write(void *data, const void *bytes, size_t len)
+{
+    struct node_export *e = data;
+    if (e->len + len > e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 1u << 20;
+        while (cap < e->len + len)
+            cap *= 2;
+        uint8_t *nb = coord_realloc(e->buf, cap);
+        if (!nb)
+            return COORD_ENOMEM;
+        e->buf = nb;
+        e->cap = cap;
+    }
+    memcpy(e->buf + e->len, bytes, len);
+    e->len += len;
+    return 0;
+}
+
+/* Serializes the tree now: one pass over it on the loop thread (its cost
+ * is the snapshot's, see docs/operations.md). */
+static int export_start(struct node *n)
+{
+    struct node_export *e = n->export;
+    if (!e) {
+        e = coord_calloc(1, sizeof(*e));
+        if (!e)
+            return COORD_ENOMEM;
+        n->export = e;
+    }
+    e->len = 0;
+    e->id++;
+    int rc = tree_snapshot_write(n->tree, export_write, e);
+    if (rc) {
+        e->len = 0;
+        return rc;
+    }
+    e->index = tree_applied_index(n->tree);
+    e->sum = wire_snapshot_sum(WIRE_SNAPSHOT_SUM_INIT, e->buf, e->len);
+    log_emit(LOG_LEVEL_INFO, "snapshot exported", "index=%llu bytes=%zu",
+             (unsigned long long)e->index, e->len);
+    return 0;
+}
+
+static void snapshot_reply(struct node *n, struct nreq *rq,
+                           const struct wire_req *q)
+{
+    const struct wire_snapshot_req *sr = &q->u.snapshot;
+    int rc = 0;
+    if (sr->export_id == 0)
+        rc = export_start(n);
+    else if (!n->export || n->export->id != sr->export_id)
+        rc = COORD_EAGAIN; /* replaced by a newer export */
+    const struct node_export *e = n->export;
+    if (!rc && sr->offset > e->len)
+        rc = COORD_EINVAL;
+    if (rc) {
+        node_fail_req(n, rq, rc);
+        return;
+    }
+    size_t k = e->len - sr->offset;
+    size_t max = WIRE_SNAPSHOT_CHUNK_BYTES;
+    if (max > n->cfg.limits.data_bytes_max)
+        max = n->cfg.limits.data_bytes_max;
+    if (k > max)
+        k = max;
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    resp.u.snapshot = (struct wire_snapshot_chunk){
+        .export_id = e->id, .index = e->index, .total = e->len,
+        .sum = e->sum,
+        .chunk = {(const char *)e->buf + sr->offset, (uint32_t)k}};
+    reply(n, rq, &resp);
+}
+
+void node_admin_close(struct node *n)
+{
+    if (n->export)
+        coord_free(n->export->buf);
+    coord_free(n->export);
+    n->export = NULL;
+}
+
 /* ---- changes (leader only) ---------------------------------------------- */
 
 static int conf_change(struct node *n, struct nreq *rq,
@@ -378,6 +534,14 @@ void node_admin_request(struct node *n, struct nreq *rq,
 {
     if (q->op == WIRE_OP_STATUS) {
         status_reply(n, rq);
+        return;
+    }
+    if (q->op == WIRE_OP_SESSIONS) {
+        sessions_reply(n, rq, q);
+        return;
+    }
+    if (q->op == WIRE_OP_SNAPSHOT_READ) {
+        snapshot_reply(n, rq, q);
         return;
     }
     if (n->role != RAFT_LEADER) {

@@ -164,11 +164,43 @@ static int run(const struct coordd_config *cfg, struct store *st)
     return 0;
 }
 
+/* `coordd --restore-snapshot FILE [flags]` (first on the command line):
+ * a new data directory from a snapshot file, then exit (restore.c). */
+static int restore(const struct coordd_config *cfg, struct store *st,
+                   const char *file)
+{
+    struct node_config nc;
+    fill_node_config(cfg, &nc);
+    struct node_restore_info ri;
+    char err[1024];
+    int rc = node_restore_snapshot(&nc, st, file, &ri, err, sizeof(err));
+    if (rc) {
+        log_emit(LOG_LEVEL_FATAL, "restore failed", "file=%s err=%s "
+                 "msg=\"%s\"", file, coord_errname(rc), err);
+        return rc;
+    }
+    log_emit(LOG_LEVEL_INFO, "restored", "file=%s dir=%s index=%llu "
+             "nodes=%llu sessions=%u digest=0x%016llx", file, cfg->data_dir,
+             (unsigned long long)ri.index, (unsigned long long)ri.nodes,
+             ri.sessions, (unsigned long long)ri.digest);
+    printf("restored %s into %s: zxid 0x%llx, %llu nodes, digest "
+           "0x%016llx\n", file, cfg->data_dir, (unsigned long long)ri.index,
+           (unsigned long long)ri.nodes, (unsigned long long)ri.digest);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct coordd_config cfg;
     enum config_action action;
     char err[CONFIG_ERR_BYTES];
+    const char *restore_file = NULL;
+    if (argc >= 3 && strcmp(argv[1], "--restore-snapshot") == 0) {
+        restore_file = argv[2];
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
     if (config_from_args(&cfg, argc, argv, &action, err, sizeof(err))) {
         fprintf(stderr, "coordd: %s\n", err);
         return 2;
@@ -213,7 +245,7 @@ int main(int argc, char **argv)
                      : "see msg; the directory is never overwritten");
         return 1;
     }
-    rc = run(&cfg, &st);
+    rc = restore_file ? restore(&cfg, &st, restore_file) : run(&cfg, &st);
     store_close(&st);
     return rc ? 1 : 0;
 }

@@ -96,6 +96,22 @@ bool node_ready(const struct node *n);
 void node_stop_threads(struct node *n);
 /* Stops the threads if still running and frees everything. */
 void node_close(struct node *n);
+
+/* restore.c: offline, before any node runs on s. Makes the snapshot file
+ * (coordctl snapshot save) the latest snapshot of the empty store s, with
+ * cfg's members as the configuration; validates the file's checksum and
+ * every byte of the tree first. COORD_EINVAL if s already holds state,
+ * COORD_ECORRUPT / COORD_EIO for a bad or unreadable file; err says what
+ * to do. */
+struct node_restore_info {
+    uint64_t index;    /* the snapshot's zxid */
+    uint64_t nodes;    /* including "/" */
+    uint32_t sessions; /* restored sessions: they expire unless resumed */
+    uint64_t digest;   /* tree_digest() of the restored tree */
+};
+int node_restore_snapshot(const struct node_config *cfg, struct store *s,
+                          const char *file, struct node_restore_info *out,
+                          char *err, size_t cap);
 /* Set once SIGTERM/SIGINT was handled and the loop should end. */
 bool node_stopping(const struct node *n);
 

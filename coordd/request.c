@@ -25,6 +25,7 @@ static struct nreq *nreq_new(struct nconn *cn, uint32_t op, int64_t xid)
     rq->conn = cn;
     rq->op = op;
     rq->xid = xid;
+    rq->t0_us = metrics_now_us();
     if (cn->tail)
         cn->tail->next = rq;
     else
@@ -78,6 +79,7 @@ static void encode_resp(struct node *n, struct wire_buf *b,
         resp->err = rc;
         rc = wire_encode_resp(b, resp, &n->cfg.limits);
     }
+    metrics_request(n->metrics, resp->op, rc ? rc : resp->err);
     if (rc)
         log_emit(LOG_LEVEL_WARN, "reply not encoded", "op=%u err=%s",
                  (unsigned)resp->op, coord_errname(rc));
@@ -144,6 +146,7 @@ void node_conn_drain(struct nconn *cn)
                             rq->resp.len) != 0)
             net_conn_close(cn->nc); /* the client does not read */
         net_conn_mark(cn->nc);
+        metrics_request_latency(n->metrics, rq->op, rq->t0_us);
         nreq_free(rq);
     }
     if (net_conn_is_paused(cn->nc) &&

@@ -1,13 +1,18 @@
 /* admin.c -- libcoord's admin operations (STATUS, MEMBER_ADD, _PROMOTE,
- * _REMOVE, LEADER_TRANSFER): async calls that build a wire request for
- * coord__submit(), the STATUS reply turned into a struct coord_status, and
- * the blocking versions over sync.c's waiter. Like ops.c it never touches
- * the socket and runs callbacks only on the I/O thread.
+ * _REMOVE, LEADER_TRANSFER, SESSIONS, SNAPSHOT_READ): async calls that
+ * build a wire request for coord__submit(), the STATUS reply turned into a
+ * struct coord_status, and the blocking versions over sync.c's waiter.
+ * Like ops.c it never touches the socket and runs callbacks only on the
+ * I/O thread; the snapshot export writes the caller's file descriptor
+ * from the calling thread.
  */
 #include "client_int.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
 
 static int enc_admin(struct coord_client *c, struct coord__req *r,
@@ -193,4 +198,188 @@ int coord_member_remove(struct coord_client *c, uint64_t id)
 int coord_leader_transfer(struct coord_client *c, uint64_t to)
 {
     return member_sync(c, WIRE_OP_LEADER_TRANSFER, to);
+}
+
+/* ---- Sessions and snapshot export (COORD__CB_RAW) ----------------------- */
+
+/* One raw admin request and its reply, copied out on the I/O thread by
+ * the handler (the reply's buffer is only borrowed for the callback). */
+struct raw_wait {
+    struct coord__waiter w;
+    void (*copy)(struct raw_wait *s, const struct wire_resp *m);
+    int err; /* a copy failure */
+    void *out;
+};
+
+static void raw_done(void *data, int status, const struct wire_resp *m)
+{
+    struct raw_wait *s = data;
+    if (status == 0 && m != NULL)
+        s->copy(s, m);
+    coord__waiter_done(&s->w, status != 0 ? status : s->err);
+}
+
+static int raw_call(struct coord_client *c, const struct wire_req *q,
+                    struct raw_wait *s)
+{
+    int err = coord__waiter_init(&s->w, c);
+    if (err != 0)
+        return err;
+    s->err = 0;
+    struct coord__req *r = coord__req_new(COORD_FRAME_BYTES_MAX);
+    if (r == NULL)
+        return coord__waiter_wait(&s->w, COORD_ENOMEM);
+    r->op = q->op;
+    r->cb_kind = COORD__CB_RAW;
+    r->cb.raw = raw_done;
+    r->data = s;
+    err = coord__submit(c, r, enc_admin, q, coord__submit_blocks);
+    return coord__waiter_wait(&s->w, err);
+}
+
+struct sess_page {
+    struct coord_session_list *l;
+    size_t cap;
+    bool more;
+};
+
+static void sess_copy(struct raw_wait *s, const struct wire_resp *m)
+{
+    struct sess_page *p = s->out;
+    const struct wire_sessions *ws = &m->u.sessions;
+    p->more = ws->more;
+    if (p->l->n + ws->n > p->cap) {
+        size_t cap = p->cap * 2 + ws->n;
+        void *nb = coord_realloc(p->l->sessions,
+                                 cap * sizeof(*p->l->sessions));
+        if (nb == NULL) {
+            s->err = COORD_ENOMEM;
+            return;
+        }
+        p->l->sessions = nb;
+        p->cap = cap;
+    }
+    struct wire_iter it = ws->it;
+    struct wire_session e;
+    while (wire_next_session(&it, &e))
+        p->l->sessions[p->l->n++] = (struct coord_session_info){
+            e.id, e.timeout_ms, e.ephemerals, e.server_id};
+}
+
+int coord_admin_sessions(struct coord_client *c,
+                         struct coord_session_list *out)
+{
+    if (c == NULL || out == NULL)
+        return COORD_EINVAL;
+    memset(out, 0, sizeof(*out));
+    struct sess_page p = {.l = out};
+    struct raw_wait s = {.copy = sess_copy, .out = &p};
+    struct wire_req q = {.op = WIRE_OP_SESSIONS};
+    int err;
+    do {
+        q.u.start_after = out->n ? out->sessions[out->n - 1].id : 0;
+        err = raw_call(c, &q, &s);
+    } while (err == 0 && p.more);
+    if (err != 0) {
+        coord_session_list_free(out);
+        return err;
+    }
+    struct coord_status st;
+    if (coord_status(c, &st) == 0) /* who answered (same connection) */
+        out->server_id = st.server_id;
+    return 0;
+}
+
+void coord_session_list_free(struct coord_session_list *l)
+{
+    if (l == NULL)
+        return;
+    coord_free(l->sessions);
+    l->sessions = NULL;
+    l->n = 0;
+}
+
+/* The chunk of a SNAPSHOT_READ reply, copied for the calling thread. */
+struct snap_chunk {
+    struct wire_snapshot_chunk h;
+    uint8_t *buf; /* WIRE_SNAPSHOT_CHUNK_BYTES */
+};
+
+static void snap_copy(struct raw_wait *s, const struct wire_resp *m)
+{
+    struct snap_chunk *k = s->out;
+    k->h = m->u.snapshot;
+    memcpy(k->buf, m->u.snapshot.chunk.ptr, m->u.snapshot.chunk.len);
+    k->h.chunk.ptr = NULL;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return COORD_EIO;
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Fetches every chunk after the first into fd, summing them. */
+static int snap_fetch(struct coord_client *c, int fd, struct raw_wait *s,
+                      struct snap_chunk *k, uint64_t *sum)
+{
+    uint64_t id = k->h.export_id, total = k->h.total, off = 0;
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    for (;;) {
+        uint32_t len = k->h.chunk.len;
+        if (k->h.export_id != id || k->h.total != total ||
+            off + len > total || (len == 0 && off < total))
+            return COORD_EPROTO;
+        *sum = wire_snapshot_sum(*sum, k->buf, len);
+        int err = write_all(fd, k->buf, len);
+        if (err != 0)
+            return err;
+        off += len;
+        if (off == total)
+            return 0;
+        q.u.snapshot = (struct wire_snapshot_req){id, off};
+        if ((err = raw_call(c, &q, s)) != 0)
+            return err;
+    }
+}
+
+int coord_admin_snapshot_save(struct coord_client *c, int fd,
+                              struct coord_snapshot_info *info)
+{
+    if (c == NULL || fd < 0)
+        return COORD_EINVAL;
+    struct snap_chunk k = {.buf = coord_malloc(WIRE_SNAPSHOT_CHUNK_BYTES)};
+    if (k.buf == NULL)
+        return COORD_ENOMEM;
+    struct raw_wait s = {.copy = snap_copy, .out = &k};
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    int err = raw_call(c, &q, &s);
+    uint8_t hdr[WIRE_SNAPFILE_HEADER_BYTES] = {0};
+    struct coord_status st = {0};
+    if (err == 0)
+        err = coord_status(c, &st); /* the producer's id, for the header */
+    if (err == 0) /* room for the header, written once the sum is known */
+        err = write_all(fd, hdr, sizeof(hdr));
+    uint64_t sum = WIRE_SNAPSHOT_SUM_INIT;
+    if (err == 0)
+        err = snap_fetch(c, fd, &s, &k, &sum);
+    if (err == 0 && sum != k.h.sum)
+        err = COORD_ECORRUPT;
+    struct wire_snapfile f = {k.h.index, k.h.total, sum, st.server_id};
+    wire_snapfile_encode(hdr, &f);
+    if (err == 0 && pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+        err = COORD_EIO;
+    coord_free(k.buf);
+    if (err == 0 && info != NULL)
+        *info = (struct coord_snapshot_info){f.index, f.bytes, f.server_id};
+    return err;
 }

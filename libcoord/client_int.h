@@ -77,7 +77,11 @@ enum coord__cb_kind {
     COORD__CB_MULTI,
     COORD__CB_STATUS,
     COORD__CB_INTERNAL, /* CLOSE sent by coord_close(): no callback */
+    COORD__CB_RAW,      /* admin.c: the decoded reply itself */
 };
+
+/* COORD__CB_RAW: m is NULL unless err == 0; borrowed for the call. */
+typedef void (*coord__raw_cb)(void *data, int err, const struct wire_resp *m);
 
 struct coord__req {
     int64_t xid;
@@ -92,6 +96,7 @@ struct coord__req {
         coord_children_cb children;
         coord_multi_cb multi;
         coord_status_cb status;
+        coord__raw_cb raw;
     } cb;
     void *data;
     uint64_t deadline_ms;

@@ -407,6 +407,10 @@ void coord__complete(struct coord_client *c, struct coord__req *r,
     case COORD__CB_STATUS:
         coord__complete_status(r, ok ? m : NULL, err);
         break;
+    case COORD__CB_RAW:
+        if (r->cb.raw != NULL)
+            r->cb.raw(r->data, err, ok ? m : NULL);
+        break;
     default: /* COORD__CB_INTERNAL */
         break;
     }

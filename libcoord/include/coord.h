@@ -556,6 +556,44 @@ struct coord_status {
 
 typedef void (*coord_status_cb)(void *data, int status,
                                 const struct coord_status *st);
+
+/* ---- Sessions and snapshots (admin) --------------------------------------
+ * coord_admin_sessions lists every open session of the cluster, as the
+ * connected server's state holds them (it may lag the leader by the
+ * replication delay), in id order, fetching pages of 1000. server_id is
+ * the connected server's id for sessions connected to that server, else 0
+ * (ask each member to learn the others'). Free with
+ * coord_session_list_free(). */
+struct coord_session_info {
+    uint64_t id;
+    uint32_t timeout_ms;
+    uint32_t ephemerals; /* ephemeral nodes the session owns */
+    uint64_t server_id;  /* connected here: this server's id; else 0 */
+};
+struct coord_session_list {
+    size_t n;
+    struct coord_session_info *sessions;
+    uint64_t server_id; /* the server that answered */
+};
+COORD_API int coord_admin_sessions(struct coord_client *c,
+                                   struct coord_session_list *out);
+COORD_API void coord_session_list_free(struct coord_session_list *l);
+
+/* coord_admin_snapshot_save asks the connected server to serialize its
+ * tree (a consistent copy as of its applied zxid; the server's loop pauses
+ * for the copy) and streams it in chunks into fd as a snapshot file
+ * (docs/operations.md "Backup and restore"), verifying the checksum.
+ * *info (may be NULL) gets the zxid and size. COORD_EAGAIN when another
+ * export replaced this one on the server mid-way (retry); COORD_ECORRUPT
+ * when the checksum does not match; COORD_EIO when fd cannot be written
+ * (errno kept). Restoring is coordd's job (coordd --restore-snapshot). */
+struct coord_snapshot_info {
+    uint64_t index;     /* the zxid the snapshot reflects */
+    uint64_t bytes;     /* tree snapshot bytes (the file adds a header) */
+    uint64_t server_id; /* the server that produced it */
+};
+COORD_API int coord_admin_snapshot_save(struct coord_client *c, int fd,
+                                        struct coord_snapshot_info *info);
 COORD_API int coord_astatus(struct coord_client *c, coord_status_cb cb,
                             void *data);
 COORD_API int coord_amember_add(struct coord_client *c, uint64_t id,

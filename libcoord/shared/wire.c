@@ -364,6 +364,13 @@ static void enc_req_body(struct wire_buf *b, const struct wire_limits *lim,
     case WIRE_OP_LEADER_TRANSFER:
         enc_member_req(b, r->op, &r->u.member);
         break;
+    case WIRE_OP_SESSIONS:
+        mp_write_uint(b, r->u.start_after);
+        break;
+    case WIRE_OP_SNAPSHOT_READ:
+        mp_write_uint(b, r->u.snapshot.export_id);
+        mp_write_uint(b, r->u.snapshot.offset);
+        break;
     default: /* CLOSE, PING, STATUS: no body */
         break;
     }
@@ -522,6 +529,45 @@ static void enc_status(struct wire_buf *b, const struct wire_status *s)
     }
 }
 
+static void enc_sessions(struct wire_buf *b, const struct wire_sessions *s)
+{
+    mp_write_bool(b, s->more);
+    if (s->n > WIRE_SESSIONS_PAGE_MAX) {
+        mp_write_fail(b, COORD_ETOOMANY);
+        return;
+    }
+    struct wire_iter it = s->it;
+    mp_write_array(b, s->n);
+    for (uint32_t i = 0; i < s->n && !b->err; i++) {
+        struct wire_session e;
+        memset(&e, 0, sizeof(e));
+        if (s->sessions)
+            e = s->sessions[i];
+        else if (!wire_next_session(&it, &e))
+            mp_write_fail(b, COORD_EINVAL);
+        if (e.id == 0)
+            mp_write_fail(b, COORD_EINVAL);
+        mp_write_array(b, 4);
+        mp_write_uint(b, e.id);
+        mp_write_uint(b, e.timeout_ms);
+        mp_write_uint(b, e.ephemerals);
+        mp_write_uint(b, e.server_id);
+    }
+}
+
+static void enc_snapshot_chunk(struct wire_buf *b,
+                               const struct wire_limits *lim,
+                               const struct wire_snapshot_chunk *c)
+{
+    if (c->export_id == 0 || c->chunk.len > WIRE_SNAPSHOT_CHUNK_BYTES)
+        mp_write_fail(b, COORD_EINVAL);
+    mp_write_uint(b, c->export_id);
+    mp_write_uint(b, c->index);
+    mp_write_uint(b, c->total);
+    mp_write_uint(b, c->sum);
+    enc_data(b, lim, c->chunk);
+}
+
 static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
                           const struct wire_resp *r)
 {
@@ -556,6 +602,12 @@ static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
         break;
     case WIRE_OP_STATUS:
         enc_status(b, &r->u.status);
+        break;
+    case WIRE_OP_SESSIONS:
+        enc_sessions(b, &r->u.sessions);
+        break;
+    case WIRE_OP_SNAPSHOT_READ:
+        enc_snapshot_chunk(b, lim, &r->u.snapshot);
         break;
     default: /* no body */
         break;
@@ -723,7 +775,26 @@ static void rd_member(struct mp_reader *r, struct wire_member *m)
     m->lag = mp_read_uint(r, UINT64_MAX);
 }
 
-enum item_kind { ITEM_OP, ITEM_RESULT, ITEM_CHILD, ITEM_PATH, ITEM_MEMBER };
+static void rd_session(struct mp_reader *r, struct wire_session *e)
+{
+    memset(e, 0, sizeof(*e));
+    mp_read_arity(r, 4);
+    e->id = mp_read_uint(r, UINT64_MAX);
+    if (!r->err && e->id == 0)
+        mp_read_fail(r, COORD_EPROTO);
+    e->timeout_ms = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    e->ephemerals = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    e->server_id = mp_read_uint(r, UINT64_MAX);
+}
+
+enum item_kind {
+    ITEM_OP,
+    ITEM_RESULT,
+    ITEM_CHILD,
+    ITEM_PATH,
+    ITEM_MEMBER,
+    ITEM_SESSION
+};
 
 static void rd_item(struct mp_reader *r, const struct wire_iter *it,
                     enum item_kind kind, void *out)
@@ -744,6 +815,9 @@ static void rd_item(struct mp_reader *r, const struct wire_iter *it,
     case ITEM_MEMBER:
         rd_member(r, out);
         break;
+    case ITEM_SESSION:
+        rd_session(r, out);
+        break;
     }
 }
 
@@ -759,6 +833,7 @@ static uint32_t rd_list(struct mp_reader *r, const struct wire_limits *lim,
         struct wire_child child;
         struct wire_bytes path;
         struct wire_member member;
+        struct wire_session session;
     } scratch;
     uint32_t n = mp_read_array(r);
     if (n > max)
@@ -811,6 +886,11 @@ bool wire_next_path(struct wire_iter *it, struct wire_bytes *out)
 bool wire_next_member(struct wire_iter *it, struct wire_member *out)
 {
     return it_next(it, ITEM_MEMBER, out);
+}
+
+bool wire_next_session(struct wire_iter *it, struct wire_session *out)
+{
+    return it_next(it, ITEM_SESSION, out);
 }
 
 /* ---- Request decoding -------------------------------------------------- */
@@ -918,6 +998,13 @@ static void rd_req_body(struct mp_reader *r, const struct wire_limits *lim,
     case WIRE_OP_LEADER_TRANSFER:
         rd_member_req(r, q->op, &q->u.member);
         break;
+    case WIRE_OP_SESSIONS:
+        q->u.start_after = mp_read_uint(r, UINT64_MAX);
+        break;
+    case WIRE_OP_SNAPSHOT_READ:
+        q->u.snapshot.export_id = mp_read_uint(r, UINT64_MAX);
+        q->u.snapshot.offset = mp_read_uint(r, UINT64_MAX);
+        break;
     default: /* CLOSE, PING, STATUS */
         break;
     }
@@ -998,6 +1085,21 @@ static void rd_status(struct mp_reader *r, const struct wire_limits *lim,
     s->n = rd_list(r, lim, WIRE_MEMBERS_MAX, ITEM_MEMBER, false, &s->it);
 }
 
+static void rd_snapshot_chunk(struct mp_reader *r,
+                              const struct wire_limits *lim,
+                              struct wire_snapshot_chunk *c)
+{
+    c->export_id = mp_read_uint(r, UINT64_MAX);
+    if (!r->err && c->export_id == 0)
+        mp_read_fail(r, COORD_EPROTO);
+    c->index = mp_read_uint(r, UINT64_MAX);
+    c->total = mp_read_uint(r, UINT64_MAX);
+    c->sum = mp_read_uint(r, UINT64_MAX);
+    c->chunk = rd_data(r, lim);
+    if (!r->err && c->chunk.len > WIRE_SNAPSHOT_CHUNK_BYTES)
+        mp_read_fail(r, COORD_EPROTO);
+}
+
 static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
                          struct wire_resp *s)
 {
@@ -1037,6 +1139,14 @@ static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
     case WIRE_OP_STATUS:
         rd_status(r, lim, &s->u.status);
         break;
+    case WIRE_OP_SESSIONS:
+        s->u.sessions.more = mp_read_bool(r);
+        s->u.sessions.n = rd_list(r, lim, WIRE_SESSIONS_PAGE_MAX,
+                                  ITEM_SESSION, false, &s->u.sessions.it);
+        break;
+    case WIRE_OP_SNAPSHOT_READ:
+        rd_snapshot_chunk(r, lim, &s->u.snapshot);
+        break;
     default: /* no body */
         break;
     }
@@ -1070,4 +1180,44 @@ int wire_decode_resp(const uint8_t *msg, size_t len,
     if (!r.err && r.p != r.end)
         mp_read_fail(&r, COORD_EPROTO);
     return r.err;
+}
+
+/* ---- Snapshot files ---------------------------------------------------- */
+
+uint64_t wire_snapshot_sum(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void put_be64(uint8_t *q, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        q[k] = (uint8_t)(v >> (56 - 8 * k));
+}
+
+void wire_snapfile_encode(uint8_t out[WIRE_SNAPFILE_HEADER_BYTES],
+                          const struct wire_snapfile *h)
+{
+    memcpy(out, WIRE_SNAPFILE_MAGIC, 8);
+    put_be64(out + 8, h->index);
+    put_be64(out + 16, h->bytes);
+    put_be64(out + 24, h->sum);
+    put_be64(out + 32, h->server_id);
+}
+
+int wire_snapfile_decode(const uint8_t in[WIRE_SNAPFILE_HEADER_BYTES],
+                         struct wire_snapfile *h)
+{
+    if (memcmp(in, WIRE_SNAPFILE_MAGIC, 8) != 0)
+        return COORD_ECORRUPT;
+    h->index = mp_load_be(in + 8, 8);
+    h->bytes = mp_load_be(in + 16, 8);
+    h->sum = mp_load_be(in + 24, 8);
+    h->server_id = mp_load_be(in + 32, 8);
+    return 0;
 }

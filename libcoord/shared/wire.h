@@ -48,6 +48,9 @@
  * 102 MEMBER_PROMOTE id                            -
  * 103 MEMBER_REMOVE id                             -
  * 104 LEADER_TRANSFER id (0 = best voter)          -
+ * 105 SESSIONS      start_after                    more, [session...]
+ * 106 SNAPSHOT_READ export_id, offset              export_id, index,
+ *                                                  total, sum, chunk
  * 100-199 are admin operations, 200-299 reserved for cluster operations.
  *
  * Types: path, start_after, entry names = str; data, secret = bin (secret is
@@ -61,6 +64,14 @@
  * Children entry: name, or [name, stat] when with_stats.
  * Member (STATUS): [id, role (1 voter, 2 learner), client_addr "host:port",
  * match, lag]; match and lag are 0 unless the answering server leads.
+ * Session (SESSIONS): [id, timeout_ms, ephemerals, server_id]; server_id is
+ * the answering server's id when the session is connected to it, else 0;
+ * sessions come in id order after start_after (0: from the first).
+ * SNAPSHOT_READ: export_id 0 asks the server to serialize its tree now
+ * (a new export, replacing the previous one); later chunks name the
+ * export_id it returned (another export meanwhile: COORD_EAGAIN). index is
+ * the zxid the snapshot reflects, total its bytes, sum the
+ * wire_snapshot_sum() of all of them, chunk (bin) the bytes at offset.
  */
 #ifndef COORD_WIRE_H
 #define COORD_WIRE_H
@@ -101,7 +112,9 @@
     X(MEMBER_ADD, 101, "member_add", 3, 0)                                   \
     X(MEMBER_PROMOTE, 102, "member_promote", 1, 0)                           \
     X(MEMBER_REMOVE, 103, "member_remove", 1, 0)                             \
-    X(LEADER_TRANSFER, 104, "leader_transfer", 1, 0)
+    X(LEADER_TRANSFER, 104, "leader_transfer", 1, 0)                         \
+    X(SESSIONS, 105, "sessions", 1, 2)                                       \
+    X(SNAPSHOT_READ, 106, "snapshot_read", 2, 5)
 
 enum wire_op {
 #define WIRE__OP_ENUM(name, num, str, rq, rs) WIRE_OP_##name = (num),
@@ -137,6 +150,11 @@ enum wire_op {
 /* Member roles in STATUS (the Raft core's numbers). */
 #define WIRE_ROLE_VOTER 1
 #define WIRE_ROLE_LEARNER 2
+/* SESSIONS: sessions per reply. */
+#define WIRE_SESSIONS_PAGE_MAX 1000
+/* SNAPSHOT_READ: chunk bytes per reply, at most (and at most the data
+ * limit). */
+#define WIRE_SNAPSHOT_CHUNK_BYTES (512u * 1024)
 /* Array fields of a coord_stat on the wire. */
 #define WIRE_STAT_FIELDS 11
 
@@ -289,6 +307,34 @@ struct wire_member {
     uint64_t lag;           /* leader only: last_index - match */
 };
 
+/* One session in a SESSIONS reply. */
+struct wire_session {
+    uint64_t id;
+    uint32_t timeout_ms;
+    uint32_t ephemerals;
+    uint64_t server_id; /* the answering server if connected to it, or 0 */
+};
+
+struct wire_sessions {
+    bool more; /* sessions after the last one */
+    uint32_t n; /* at most WIRE_SESSIONS_PAGE_MAX */
+    const struct wire_session *sessions;
+    struct wire_iter it;
+};
+
+struct wire_snapshot_req {
+    uint64_t export_id; /* 0: start a new export */
+    uint64_t offset;
+};
+
+struct wire_snapshot_chunk {
+    uint64_t export_id;
+    uint64_t index; /* the zxid the snapshot reflects */
+    uint64_t total; /* bytes of the whole snapshot */
+    uint64_t sum;   /* wire_snapshot_sum() of the whole snapshot */
+    struct wire_bytes chunk; /* bytes at the requested offset */
+};
+
 struct wire_status {
     uint64_t server_id;
     uint32_t role; /* enum raft_role numbers: 1 follower .. 4 leader */
@@ -323,6 +369,8 @@ struct wire_req {
         struct wire_watch_req watch;         /* ADD_WATCH, REMOVE_WATCH */
         struct wire_set_watches set_watches; /* SET_WATCHES */
         struct wire_member_req member;       /* MEMBER_*, LEADER_TRANSFER */
+        uint64_t start_after;                /* SESSIONS */
+        struct wire_snapshot_req snapshot;   /* SNAPSHOT_READ */
     } u;
 };
 
@@ -371,6 +419,8 @@ struct wire_resp {
         struct wire_multi_resp multi;       /* MULTI */
         struct wire_event event;            /* WATCH_EVENT */
         struct wire_status status;          /* STATUS */
+        struct wire_sessions sessions;      /* SESSIONS */
+        struct wire_snapshot_chunk snapshot; /* SNAPSHOT_READ */
     } u;
 };
 
@@ -452,5 +502,29 @@ bool wire_next_result(struct wire_iter *it, struct wire_op_result *out);
 bool wire_next_child(struct wire_iter *it, struct wire_child *out);
 bool wire_next_path(struct wire_iter *it, struct wire_bytes *out);
 bool wire_next_member(struct wire_iter *it, struct wire_member *out);
+bool wire_next_session(struct wire_iter *it, struct wire_session *out);
+
+/* ---- Snapshot files ---------------------------------------------------
+ * `coordctl snapshot save` writes, and `coordd --restore-snapshot` reads:
+ * a header of WIRE_SNAPFILE_HEADER_BYTES, then the tree snapshot's bytes
+ * (coordd/tree's format). Header, big-endian: magic "COORDSN1" (8), index
+ * u64, bytes u64, sum u64, server_id u64. */
+#define WIRE_SNAPFILE_MAGIC "COORDSN1"
+#define WIRE_SNAPFILE_HEADER_BYTES 40
+#define WIRE_SNAPSHOT_SUM_INIT 1469598103934665603ULL
+struct wire_snapfile {
+    uint64_t index;
+    uint64_t bytes;
+    uint64_t sum;
+    uint64_t server_id;
+};
+/* The running checksum (64-bit FNV-1a) of n more bytes: start from
+ * WIRE_SNAPSHOT_SUM_INIT. */
+uint64_t wire_snapshot_sum(uint64_t h, const void *p, size_t n);
+void wire_snapfile_encode(uint8_t out[WIRE_SNAPFILE_HEADER_BYTES],
+                          const struct wire_snapfile *h);
+/* COORD_ECORRUPT when the magic is wrong. */
+int wire_snapfile_decode(const uint8_t in[WIRE_SNAPFILE_HEADER_BYTES],
+                         struct wire_snapfile *h);
 
 #endif /* COORD_WIRE_H */

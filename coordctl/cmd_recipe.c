@@ -213,25 +213,50 @@ static int ctl_queue_read(struct ctl *x, const char *path,
     return 0;
 }
 
-/* One line (or object) per queue entry; value is the candidate's data for
- * elections (NULL for locks). */
+/* A candidate's value (its node's data; "" if gone or unreadable), cut
+ * to cap - 1 bytes. */
+static void ctl_value(struct ctl *x, const char *dir, const char *name,
+                      char *out, size_t cap)
+{
+    char path[CTL_RPATH_MAX];
+    void *v = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (coord_get(x->c, path, 0, NULL, &v, &n, NULL) != 0)
+        return;
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), (char *)v);
+    coord_free_mem(v);
+}
+
+/* One line (or object) per queue entry; elections add the value. */
 static void ctl_queue_entry(struct ctl *x, const char *path,
                             const char *name, const struct coord_stat *st,
                             size_t pos, const char *kind)
 {
-    const char *role = pos == 0 ? (kind[0] == 'l' ? "holder" : "leader")
-                                : (kind[0] == 'l' ? "waiter" : "candidate");
+    bool lock = kind[0] == 'l';
+    const char *role = pos == 0 ? (lock ? "holder" : "leader")
+                                : (lock ? "waiter" : "candidate");
+    char value[256] = "";
+    if (!lock)
+        ctl_value(x, path, name, value, sizeof(value));
     if (x->json) {
         printf("{\"path\":");
         ctl_json_str(stdout, path, strlen(path));
         printf(",\"node\":");
         ctl_json_str(stdout, name, strlen(name));
         printf(",\"role\":\"%s\",\"position\":%zu,\"session\":\"0x%016"
-               PRIx64 "\",\"token\":%" PRIu64 "}\n", role, pos,
-               st->ephemeral_owner, st->czxid);
+               PRIx64 "\",\"%s\":%" PRIu64, role, pos, st->ephemeral_owner,
+               lock ? "token" : "term", st->czxid);
+        if (!lock) {
+            printf(",\"value\":");
+            ctl_json_str(stdout, value, strlen(value));
+        }
+        printf("}\n");
     } else {
-        printf("%-9s %3zu  0x%016" PRIx64 "  %-12" PRIu64 " %s\n", role,
-               pos, st->ephemeral_owner, st->czxid, name);
+        printf("%-9s %3zu  0x%016" PRIx64 "  %-12" PRIu64 " %s%s%s\n", role,
+               pos, st->ephemeral_owner, st->czxid, name, lock ? "" : "  ",
+               value);
     }
 }
 
@@ -242,7 +267,9 @@ static int ctl_queue_show(struct ctl *x, const char *path, const char *kind)
     if (rc != 0)
         return ctl_fail(x, path, rc);
     if (!x->json)
-        printf("ROLE      POS  SESSION             TOKEN        NODE\n");
+        printf("ROLE      POS  SESSION             %-12s NODE%s\n",
+               kind[0] == 'l' ? "TOKEN" : "TERM",
+               kind[0] == 'l' ? "" : "  VALUE");
     for (size_t i = 0; i < q->n; i++)
         ctl_queue_entry(x, path, q->l.names[q->idx[i]],
                         &q->l.stats[q->idx[i]], i, kind);
@@ -251,37 +278,63 @@ static int ctl_queue_show(struct ctl *x, const char *path, const char *kind)
 }
 
 /* The summary line of one lock or election directory. */
+/* One summary line (or object) of a lock or an election. */
+struct ctl_sum {
+    const char *name, *path;
+    size_t n;        /* queue length */
+    uint64_t owner;  /* holder's or leader's session */
+    uint64_t token;  /* its czxid */
+    char value[256]; /* elections: the leader's value */
+};
+
+static void ctl_summary_print(const struct ctl *x, const struct ctl_sum *m,
+                              bool lock)
+{
+    size_t count = lock && m->n ? m->n - 1 : m->n;
+    if (x->json) {
+        printf("{\"name\":");
+        ctl_json_str(stdout, m->name, strlen(m->name));
+        printf(",\"path\":");
+        ctl_json_str(stdout, m->path, strlen(m->path));
+        printf(",\"%s\":%s,\"session\":\"0x%016" PRIx64 "\",\"%s\":%"
+               PRIu64 ",\"%s\":%zu", lock ? "held" : "has_leader",
+               m->n ? "true" : "false", m->owner, lock ? "token" : "term",
+               m->token, lock ? "waiters" : "candidates", count);
+        if (!lock) {
+            printf(",\"value\":");
+            ctl_json_str(stdout, m->value, strlen(m->value));
+        }
+        printf("}\n");
+    } else if (m->n == 0) {
+        printf("%-24s %s\n", m->name, lock ? "free" : "no leader");
+    } else {
+        printf("%-24s 0x%016" PRIx64 "  %-12" PRIu64 " %-10zu %s\n",
+               m->name, m->owner, m->token, count, m->value);
+    }
+}
+
+/* The summary of one lock or election directory. */
 static int ctl_summary(struct ctl *x, const char *dir, const char *name,
                        const char *kind)
 {
     char path[CTL_RPATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     static struct ctl_queue q;
-    int rc = ctl_queue_read(x, path, kind[0] == 'l' ? "lock" : "n", &q);
+    bool lock = kind[0] == 'l';
+    int rc = ctl_queue_read(x, path, lock ? "lock" : "n", &q);
     if (rc == COORD_ENONODE)
         return 0; /* deleted meanwhile */
     if (rc != 0)
         return rc;
-    const struct coord_stat *st = q.n ? &q.l.stats[q.idx[0]] : NULL;
-    uint64_t owner = st ? st->ephemeral_owner : 0;
-    uint64_t token = st ? st->czxid : 0;
-    size_t waiting = q.n ? q.n - 1 : 0;
-    if (x->json) {
-        printf("{\"name\":");
-        ctl_json_str(stdout, name, strlen(name));
-        printf(",\"path\":");
-        ctl_json_str(stdout, path, strlen(path));
-        printf(",\"held\":%s,\"session\":\"0x%016" PRIx64 "\",\"%s\":%"
-               PRIu64 ",\"%s\":%zu}\n", q.n ? "true" : "false", owner,
-               kind[0] == 'l' ? "token" : "term", token,
-               kind[0] == 'l' ? "waiters" : "candidates",
-               kind[0] == 'l' ? waiting : q.n);
-    } else if (q.n == 0) {
-        printf("%-24s %s\n", name, kind[0] == 'l' ? "free" : "no leader");
-    } else {
-        printf("%-24s 0x%016" PRIx64 "  %-12" PRIu64 " %zu\n", name, owner,
-               token, kind[0] == 'l' ? waiting : q.n);
+    struct ctl_sum m = {.name = name, .path = path, .n = q.n};
+    if (q.n) {
+        m.owner = q.l.stats[q.idx[0]].ephemeral_owner;
+        m.token = q.l.stats[q.idx[0]].czxid;
+        if (!lock)
+            ctl_value(x, path, q.l.names[q.idx[0]], m.value,
+                      sizeof(m.value));
     }
+    ctl_summary_print(x, &m, lock);
     coord_child_list_free(&q.l);
     return 0;
 }
@@ -300,10 +353,11 @@ static int ctl_view(struct ctl *x, const char *dir, const char *kind)
     if (rc != 0)
         return ctl_fail(x, dir, rc);
     if (!x->json)
-        printf("%-24s %-18s  %-12s %s\n", "NAME",
+        printf("%-24s %-18s  %-12s %-10s %s\n", "NAME",
                kind[0] == 'l' ? "HOLDER" : "LEADER",
                kind[0] == 'l' ? "TOKEN" : "TERM",
-               kind[0] == 'l' ? "WAITERS" : "CANDIDATES");
+               kind[0] == 'l' ? "WAITERS" : "CANDIDATES",
+               kind[0] == 'l' ? "" : "VALUE");
     for (size_t i = 0; i < l.n && rc == 0; i++)
         rc = ctl_summary(x, dir, l.names[i], kind);
     coord_child_list_free(&l);

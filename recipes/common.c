@@ -25,7 +25,7 @@ int64_t rcp_deadline(int timeout_ms)
 
 int rcp_wait_new(struct rcp_wait **out)
 {
-    struct rcp_wait *w = coord_calloc(1, sizeof(*w));
+    struct rcp_wait *w = coord_alloc_mem(sizeof(*w));
     if (w == NULL)
         return COORD_ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
@@ -57,7 +57,7 @@ void rcp_wait_free(struct rcp_wait *w, struct coord_client *c)
     }
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
-    coord_free(w);
+    coord_free_mem(w);
 }
 
 static void rcp_wait_cb(void *data, const struct coord_event *ev)

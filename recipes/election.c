@@ -19,6 +19,7 @@ struct coord_election {
     struct rcp_node node;
     bool leader;
     struct rcp_wait *w;
+    struct rcp_guard *guard;
 };
 
 int coord_election_new(struct coord_election **out, struct coord_client *c,
@@ -27,12 +28,14 @@ int coord_election_new(struct coord_election **out, struct coord_client *c,
     if (out == NULL || c == NULL || path == NULL || path[0] != '/' ||
         strlen(path) + RCP_NAME_MAX + 2 >= RCP_PATH_MAX)
         return COORD_EINVAL;
-    struct coord_election *e = coord_calloc(1, sizeof(*e));
+    struct coord_election *e = coord_alloc_mem(sizeof(*e));
     if (e == NULL)
         return COORD_ENOMEM;
     int rc = rcp_wait_new(&e->w);
+    if (rc == 0 && (rc = rcp_guard_new(&e->guard, c)) != 0)
+        rcp_wait_free(e->w, c);
     if (rc != 0) {
-        coord_free(e);
+        coord_free_mem(e);
         return rc;
     }
     e->c = c;
@@ -46,10 +49,12 @@ void coord_election_free(struct coord_election *e)
 {
     if (e == NULL)
         return;
+    rcp_guard_disarm(e->guard);
     if (rcp_node_delete(e->c, e->path, &e->node) != 0)
         rcp_node_purge(e->c, e->path, e->guid);
+    rcp_guard_free(e->guard);
     rcp_wait_free(e->w, e->c);
-    coord_free(e);
+    coord_free_mem(e);
 }
 
 int coord_election_campaign(struct coord_election *e, const void *value,
@@ -77,6 +82,9 @@ int coord_election_campaign(struct coord_election *e, const void *value,
         return rc;
     }
     e->leader = true;
+    char np[RCP_PATH_MAX];
+    if (rcp_join(np, sizeof(np), e->path, e->node.name) == 0)
+        rcp_guard_arm(e->guard, np);
     if (term != NULL)
         *term = e->node.czxid;
     if (cb != NULL)
@@ -89,15 +97,21 @@ int coord_election_resign(struct coord_election *e)
     if (e == NULL)
         return COORD_EINVAL;
     e->leader = false;
+    rcp_guard_disarm(e->guard);
     return rcp_node_delete(e->c, e->path, &e->node);
 }
 
 int coord_election_is_leader(struct coord_election *e)
 {
-    if (e == NULL || !e->leader)
+    if (e == NULL)
         return 0;
-    int st = coord_state(e->c);
-    return st == COORD_STATE_CONNECTED || st == COORD_STATE_RECONNECTED;
+    return rcp_hold_state(e->c, e->leader, e->guard) == COORD_LOCK_HELD;
+}
+
+int coord_election_on_loss(struct coord_election *e, coord_hold_cb cb,
+                           void *data)
+{
+    return e == NULL ? COORD_EINVAL : rcp_guard_set_cb(e->guard, cb, data);
 }
 
 /* The lowest candidate's name, with its stat. */

@@ -13,12 +13,10 @@
 #include <stdint.h>
 
 #include "coord.h"
+#include "coord_recipes.h"
 
-/* The project's only allocator (libcoord/shared/alloc.c, linked with
- * libcoord). tidy.sh keeps recipes/ from including shared/ headers, so its
- * two prototypes are repeated here; keep them identical. */
-void *coord_calloc(size_t n, size_t size);
-void coord_free(void *p);
+/* Memory: coord_alloc_mem() / coord_free_mem() (coord.h), libcoord's one
+ * allocator, so tests' counting hooks see the recipes' allocations too. */
 
 #define RCP_GUID_LEN 16       /* hex characters */
 #define RCP_NAME_MAX 128      /* prefix-guid-seq */
@@ -64,12 +62,19 @@ struct rcp_node {
 int rcp_node_create(struct coord_client *c, const char *dir,
                     const char *prefix, const char *guid,
                     const void *value, size_t len, struct rcp_node *n);
-/* 1 if n is the lowest node of prefix under dir, 0 if not (pred set to
- * the immediate predecessor's name), COORD_ENONODE if n is gone. */
+/* 1 if no node of prefix (NULL: of any prefix) under dir precedes n, 0
+ * if one does (pred set to the immediate such predecessor's name),
+ * COORD_ENONODE if n is gone. Sequence numbers are shared by every child
+ * of dir, so nodes of different prefixes are ordered too. */
 int rcp_node_position(struct coord_client *c, const char *dir,
                       const char *prefix, const struct rcp_node *n,
                       char pred[RCP_NAME_MAX]);
-/* Waits until n is the lowest: 0, COORD_ETIMEDOUT, COORD_ENONODE, ... */
+/* Finds our node (name containing -guid-) in dir: 1 found (n set), 0
+ * not, or an error. */
+int rcp_node_find(struct coord_client *c, const char *dir,
+                  const char *guid, struct rcp_node *n);
+/* Waits until no node of prefix precedes n (watching only the immediate
+ * such predecessor): 0, COORD_ETIMEDOUT, COORD_ENONODE, ... */
 int rcp_node_await(struct coord_client *c, const char *dir,
                    const char *prefix, const struct rcp_node *n,
                    struct rcp_wait *w, int64_t deadline);
@@ -84,5 +89,48 @@ int rcp_node_purge(struct coord_client *c, const char *dir,
 int64_t rcp_seq(const char *name);
 /* dir + "/" + name into out; COORD_ETOOBIG if too long. */
 int rcp_join(char *out, size_t cap, const char *dir, const char *name);
+
+/* Loss notification for a held node (guard.c). */
+struct rcp_guard;
+int rcp_guard_new(struct rcp_guard **out, struct coord_client *c);
+/* false when a watch of ours may still fire: then g is leaked, not
+ * freed. Waits for the guard's async reads (bounded by the request
+ * timeout). */
+bool rcp_guard_free(struct rcp_guard *g);
+/* cb NULL clears it. Adds the state listener on first use. */
+int rcp_guard_set_cb(struct rcp_guard *g, coord_hold_cb cb, void *data);
+/* A hold of the node at path begins (watched only if a cb is set) /
+ * ends (no callback after disarm returns). */
+void rcp_guard_arm(struct rcp_guard *g, const char *path);
+void rcp_guard_disarm(struct rcp_guard *g);
+/* The current hold was found lost (node deleted or session over). */
+bool rcp_guard_lost(struct rcp_guard *g);
+
+/* The queue lock under coord_lock and coord_rwlock (qlock.c). */
+struct rcp_qlock {
+    struct coord_client *c;
+    char path[RCP_PATH_MAX];
+    char guid[RCP_GUID_LEN + 1];
+    struct rcp_node node; /* our node ("" when none) */
+    bool held;
+    bool ready;           /* path created */
+    bool dirty;           /* a node of ours may exist unknown to us */
+    struct rcp_wait *w;
+    struct rcp_guard *guard;
+};
+/* COORD_EINVAL for a bad client or path (relative, "/", too long). */
+int rcp_qlock_init(struct rcp_qlock *q, struct coord_client *c,
+                   const char *path);
+/* Releases if held, removes any node of ours, frees the helpers. */
+void rcp_qlock_fini(struct rcp_qlock *q);
+/* Queues a <prefix> node and holds once no node of conflicts (NULL: any)
+ * precedes it; wait false: COORD_EBUSY instead of waiting. */
+int rcp_qlock_take(struct rcp_qlock *q, const char *prefix,
+                   const char *conflicts, int timeout_ms, bool wait,
+                   uint64_t *token);
+int rcp_qlock_release(struct rcp_qlock *q);
+int rcp_qlock_check_op(struct rcp_qlock *q, struct coord_multi *m);
+/* enum coord_lock_state of a hold, from held, the guard and the session. */
+int rcp_hold_state(struct coord_client *c, bool held, struct rcp_guard *g);
 
 #endif /* RECIPE_INT_H */

@@ -26,8 +26,7 @@ static bool transient(int rc)
            rc == COORD_ENOTLEADER || rc == COORD_ESTALE;
 }
 
-/* Finds our node (name containing -guid-) in dir: 1 found, 0 not. */
-static int find_own(struct coord_client *c, const char *dir,
+int rcp_node_find(struct coord_client *c, const char *dir,
                     const char *guid, struct rcp_node *n)
 {
     struct coord_child_list l;
@@ -78,7 +77,7 @@ int rcp_node_create(struct coord_client *c, const char *dir,
         int f;
         int64_t end = rcp_now_ms() + 30000;
         do {
-            f = find_own(c, dir, guid, n);
+            f = rcp_node_find(c, dir, guid, n);
         } while (transient(f) && rcp_now_ms() < end);
         if (f == 1)
             return 0;
@@ -99,11 +98,11 @@ int rcp_node_position(struct coord_client *c, const char *dir,
     int64_t mine = rcp_seq(n->name), best = -1;
     bool present = false;
     for (size_t i = 0; i < l.n; i++) {
-        if (!has_prefix(l.names[i], prefix))
-            continue;
         int64_t s = rcp_seq(l.names[i]);
         if (strcmp(l.names[i], n->name) == 0)
             present = true;
+        else if (prefix != NULL && !has_prefix(l.names[i], prefix))
+            continue;
         else if (s >= 0 && s < mine && s > best) {
             best = s;
             snprintf(pred, RCP_NAME_MAX, "%s", l.names[i]);
@@ -180,7 +179,7 @@ int rcp_node_purge(struct coord_client *c, const char *dir,
 {
     struct rcp_node n;
     for (;;) {
-        int f = find_own(c, dir, guid, &n);
+        int f = rcp_node_find(c, dir, guid, &n);
         if (f <= 0)
             return f == COORD_ENONODE ? 0 : f;
         int rc = rcp_node_delete(c, dir, &n);

@@ -1,6 +1,7 @@
 /* coord_recipes.h -- coordination recipes built on the public libcoord API
- * (coord.h): an exclusive lock with fencing tokens, leader election, a
- * barrier and a double barrier (docs/recipes.md states what each one
+ * (coord.h): an exclusive lock with fencing tokens, a read-write lock, a
+ * counting semaphore, loss notification, leader election, a barrier and a
+ * double barrier (docs/recipes.md states what each one
  * guarantees and what it does not). Linked as build/librecipes.a. This
  * header must not expose libcoord internals: recipes use only coord.h.
  *
@@ -69,6 +70,111 @@ uint64_t coord_lock_token(struct coord_lock *l);
  * atomically with the check otherwise. COORD_EINVAL if not held. */
 int coord_lock_check_op(struct coord_lock *l, struct coord_multi *m);
 
+/* ---- Loss notification -------------------------------------------------
+ * A handle that holds something (lock, read-write lock, semaphore slot,
+ * leadership) can be told as soon as the client learns that the hold may
+ * be or is lost. cb(data, state) runs ON THE LIBCOORD I/O THREAD, so it
+ * must be quick and must not make sync calls (no recipe calls but the
+ * *_state and *_token queries); state is one of:
+ *   COORD_LOCK_MAYBE_LOST  the connection dropped (session DISCONNECTED):
+ *                          the session may expire and the hold pass on;
+ *   COORD_LOCK_LOST        final for this hold: the session EXPIRED or was
+ *                          closed, or our node was deleted by someone else
+ *                          (a watch on it; also found by the read below);
+ *   COORD_LOCK_HELD        safe again: RECONNECTED and a read after it
+ *                          found our node still there (only after a
+ *                          MAYBE_LOST).
+ * Reported once per change and per hold; nothing after the hold is
+ * released (release waits for a running cb). Setting a callback costs one
+ * extra read (an exists watch on our node) per acquisition; without one
+ * a deleted node is not noticed (the *_state queries then rely on the
+ * session state alone). cb NULL turns reporting off. Uses a libcoord state
+ * listener (coord_add_state_listener). */
+typedef void (*coord_hold_cb)(void *data, int state);
+int coord_lock_on_loss(struct coord_lock *l, coord_hold_cb cb, void *data);
+
+/* ---- Read-write lock ---------------------------------------------------
+ * ZooKeeper's shared-lock recipe: ephemeral-sequential nodes
+ * PATH/read-<guid>-<seq> and PATH/write-<guid>-<seq> in one sequence.
+ * Readers share the lock, a writer holds it alone; requests are served in
+ * arrival order (a reader queued behind a waiting writer waits for it, so
+ * writers do not starve). A reader watches the last write node before it,
+ * a writer its immediate predecessor: no herd effect. One hold per handle
+ * at a time; one handle is used by one thread at a time. */
+struct coord_rwlock;
+
+enum coord_rwlock_mode {
+    COORD_RWLOCK_READ = 1,
+    COORD_RWLOCK_WRITE = 2,
+};
+
+/* As coord_lock_new (COORD_EINVAL for a NULL, relative or "/" path). */
+int coord_rwlock_new(struct coord_rwlock **out, struct coord_client *c,
+                     const char *path);
+/* Releases if held, then frees. */
+void coord_rwlock_free(struct coord_rwlock *l);
+/* Blocks until held in mode (0), timeout_ms (COORD_ETIMEDOUT) or an
+ * error; COORD_EINVAL for another mode, COORD_EBUSY if this handle holds.
+ * *token: the czxid of our node. Every acquisition gets a larger token
+ * than any acquisition that it excludes and that came before it (a
+ * writer's token exceeds every earlier holder's; a reader's exceeds every
+ * earlier writer's); readers holding together may finish in any order. */
+int coord_rwlock_acquire(struct coord_rwlock *l, int mode, int timeout_ms,
+                         uint64_t *token);
+/* Does not wait: COORD_EBUSY when a conflicting node precedes ours (for
+ * a reader: a writer holds or waits; for a writer: anyone). */
+int coord_rwlock_try(struct coord_rwlock *l, int mode, uint64_t *token);
+/* As coord_lock_release. */
+int coord_rwlock_release(struct coord_rwlock *l);
+/* The mode held (0 when none). */
+int coord_rwlock_mode(struct coord_rwlock *l);
+/* enum coord_lock_state, as coord_lock_state. */
+int coord_rwlock_state(struct coord_rwlock *l);
+uint64_t coord_rwlock_token(struct coord_rwlock *l);
+/* As coord_lock_check_op: CHECK of our node, version 0. */
+int coord_rwlock_check_op(struct coord_rwlock *l, struct coord_multi *m);
+int coord_rwlock_on_loss(struct coord_rwlock *l, coord_hold_cb cb,
+                         void *data);
+
+/* ---- Semaphore ---------------------------------------------------------
+ * At most n holders at once. n is stored as the decimal data of PATH by
+ * the first handle; every handle must pass the same n. Holders are
+ * ephemeral-sequential nodes PATH/holders/h-<guid>-<seq>; admission is
+ * serialized by an exclusive lock at PATH/gate (waiters queue on it with a
+ * predecessor watch each; only the gate's holder watches the holders
+ * list), so there is no herd effect and waiters are admitted in arrival
+ * order. One hold per handle; one thread per handle at a time. */
+#define COORD_SEMAPHORE_MAX 10000 /* bound on n: the holders list is read
+                                     whole at each admission */
+struct coord_semaphore;
+
+/* Creates PATH holding n (with missing parents) or checks the stored n:
+ * COORD_EINVAL for a NULL argument, a relative or "/" path, n outside
+ * 1..COORD_SEMAPHORE_MAX, or an existing PATH whose data is not n (a
+ * mismatched n, or a node that is not a semaphore). Talks to the server. */
+int coord_semaphore_new(struct coord_semaphore **out,
+                        struct coord_client *c, const char *path, int n);
+/* Releases if held, then frees. */
+void coord_semaphore_free(struct coord_semaphore *s);
+/* Blocks until one of the n slots is ours (0), timeout_ms
+ * (COORD_ETIMEDOUT) or an error; COORD_EBUSY if this handle holds.
+ * *token: the czxid of our holder node: unique, and larger for every
+ * later admission. */
+int coord_semaphore_acquire(struct coord_semaphore *s, int timeout_ms,
+                            uint64_t *token);
+/* Does not wait: COORD_EBUSY when all n slots are taken, or when another
+ * handle is being admitted or waits (try never jumps the queue). */
+int coord_semaphore_try(struct coord_semaphore *s, uint64_t *token);
+/* As coord_lock_release. */
+int coord_semaphore_release(struct coord_semaphore *s);
+int coord_semaphore_state(struct coord_semaphore *s);
+uint64_t coord_semaphore_token(struct coord_semaphore *s);
+/* CHECK of our holder node (version 0): "still a holder". */
+int coord_semaphore_check_op(struct coord_semaphore *s,
+                             struct coord_multi *m);
+int coord_semaphore_on_loss(struct coord_semaphore *s, coord_hold_cb cb,
+                            void *data);
+
 /* ---- Leader election ---------------------------------------------------
  * Candidates are ephemeral-sequential nodes PATH/n-<guid>-<seq> carrying
  * the candidate's value; the lowest is the leader. The term is the czxid
@@ -90,8 +196,13 @@ int coord_election_campaign(struct coord_election *e, const void *value,
                             coord_elected_cb cb, void *data);
 /* Withdraws the candidacy (leader or not). */
 int coord_election_resign(struct coord_election *e);
-/* 1 while this handle leads and its session is connected, else 0. */
+/* 1 while this handle leads and its session is connected (and, with a
+ * loss callback set, its node was not found deleted), else 0. */
 int coord_election_is_leader(struct coord_election *e);
+/* Loss notification for the leadership (see coord_lock_on_loss): armed
+ * when elected, off after resign. */
+int coord_election_on_loss(struct coord_election *e, coord_hold_cb cb,
+                           void *data);
 
 /* The current leader, for anyone (no candidacy needed). */
 struct coord_leader_info {

@@ -13,6 +13,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,572 @@ static void try_acquire_and_check_op(void **state)
     assert_int_equal(coord_close(b), 0);
 }
 
+/* ---- Read-write lock ---------------------------------------------------- */
+
+struct rwwaiter {
+    struct coord_rwlock *l;
+    int mode;
+    uint64_t tok;
+    int rc;
+    atomic_bool done;
+};
+
+static void *rw_acquire_main(void *arg)
+{
+    struct rwwaiter *w = arg;
+    w->rc = coord_rwlock_acquire(w->l, w->mode, 15000, &w->tok);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* Readers share, a writer waits for every earlier reader and excludes
+ * everyone; a reader queued behind a waiting writer waits for it; tokens
+ * grow across conflicting acquisitions. */
+static void rwlock_shared_and_exclusive(void **state)
+{
+    (void)state;
+    struct coord_client *a = client(), *b = client(), *c = client();
+    struct coord_rwlock *r1 = NULL, *r2 = NULL, *r3 = NULL, *wl = NULL,
+                        *w2 = NULL;
+    assert_int_equal(coord_rwlock_new(&r1, a, "/rw/a"), 0);
+    assert_int_equal(coord_rwlock_new(&r2, b, "/rw/a"), 0);
+    assert_int_equal(coord_rwlock_new(&r3, a, "/rw/a"), 0);
+    assert_int_equal(coord_rwlock_new(&wl, c, "/rw/a"), 0);
+    assert_int_equal(coord_rwlock_new(&w2, b, "/rw/a"), 0);
+    assert_int_equal(coord_rwlock_acquire(r1, 99, 1000, NULL), COORD_EINVAL);
+    uint64_t t1 = 0, t2 = 0;
+    assert_int_equal(coord_rwlock_acquire(r1, COORD_RWLOCK_READ, 5000, &t1),
+                     0);
+    assert_int_equal(coord_rwlock_try(r2, COORD_RWLOCK_READ, &t2), 0);
+    assert_int_equal(coord_rwlock_state(r1), COORD_LOCK_HELD);
+    assert_int_equal(coord_rwlock_state(r2), COORD_LOCK_HELD);
+    assert_int_equal(coord_rwlock_mode(r2), COORD_RWLOCK_READ);
+    assert_int_equal(coord_rwlock_try(r2, COORD_RWLOCK_READ, NULL),
+                     COORD_EBUSY); /* this handle holds */
+    assert_int_equal(coord_rwlock_try(wl, COORD_RWLOCK_WRITE, NULL),
+                     COORD_EBUSY);
+    assert_int_equal(n_children(a, "/rw/a"), 2); /* try left no node */
+    struct rwwaiter ww = {.l = wl, .mode = COORD_RWLOCK_WRITE};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, rw_acquire_main, &ww), 0);
+    await_children(a, "/rw/a", 3); /* the writer is queued */
+    /* a new reader does not overtake the waiting writer */
+    assert_int_equal(coord_rwlock_try(r3, COORD_RWLOCK_READ, NULL),
+                     COORD_EBUSY);
+    assert_int_equal(coord_rwlock_release(r2), 0);
+    /* r1 still reads: the writer must not hold yet (it holds only once no
+     * node precedes its own, which r1's does) */
+    assert_int_equal(n_children(a, "/rw/a"), 2);
+    assert_false(atomic_load(&ww.done));
+    assert_int_equal(coord_rwlock_state(r1), COORD_LOCK_HELD);
+    assert_int_equal(coord_rwlock_release(r1), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(ww.rc, 0);
+    assert_true(ww.tok > t1 && ww.tok > t2);
+    assert_int_equal(coord_rwlock_token(wl), ww.tok);
+    assert_int_equal(coord_rwlock_mode(wl), COORD_RWLOCK_WRITE);
+    /* while the writer holds: no reader, no second writer */
+    assert_int_equal(coord_rwlock_try(r1, COORD_RWLOCK_READ, NULL),
+                     COORD_EBUSY);
+    assert_int_equal(coord_rwlock_try(w2, COORD_RWLOCK_WRITE, NULL),
+                     COORD_EBUSY);
+    assert_int_equal(coord_rwlock_acquire(w2, COORD_RWLOCK_WRITE, 200, NULL),
+                     COORD_ETIMEDOUT);
+    /* the writer's check op guards a write */
+    struct coord_multi *m = NULL;
+    assert_int_equal(coord_create(c, "/rwfenced", "", 0, 0, 0, NULL, NULL),
+                     0);
+    assert_int_equal(coord_multi_new(&m), 0);
+    assert_int_equal(coord_rwlock_check_op(wl, m), 0);
+    assert_int_equal(coord_multi_set(m, "/rwfenced", "w", 1, -1), 0);
+    assert_int_equal(coord_multi(c, m), 0);
+    coord_multi_free(m);
+    struct rwwaiter rw = {.l = r1, .mode = COORD_RWLOCK_READ};
+    assert_int_equal(pthread_create(&th, NULL, rw_acquire_main, &rw), 0);
+    await_children(a, "/rw/a", 2);
+    assert_false(atomic_load(&rw.done));
+    assert_int_equal(coord_rwlock_release(wl), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(rw.rc, 0);
+    assert_true(rw.tok > ww.tok);
+    assert_int_equal(coord_rwlock_check_op(wl, NULL), COORD_EINVAL);
+    coord_rwlock_free(r1); /* releases */
+    coord_rwlock_free(r2);
+    coord_rwlock_free(r3);
+    coord_rwlock_free(wl);
+    coord_rwlock_free(w2);
+    assert_int_equal(n_children(a, "/rw/a"), 0);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+    assert_int_equal(coord_close(c), 0);
+}
+
+/* Mixed readers and writers with their own clients: a writer is always
+ * alone, readers overlap only readers, writers' tokens increase in the
+ * order they hold, and each reader's token exceeds the last writer's. */
+struct rwcontest {
+    atomic_int readers, writers, violations, max_readers;
+    pthread_mutex_t mu;
+    uint64_t last_wtok;
+    int token_errors, errors, holds;
+};
+
+struct rwworker {
+    struct rwcontest *ct;
+    int id;
+    pthread_t th;
+};
+
+static void rw_hold(struct rwcontest *ct, struct coord_client *c, bool wr,
+                    uint64_t tok)
+{
+    atomic_int *mine = wr ? &ct->writers : &ct->readers;
+    int n = atomic_fetch_add(mine, 1) + 1;
+    if (wr ? (n > 1 || atomic_load(&ct->readers) > 0)
+           : atomic_load(&ct->writers) > 0)
+        atomic_fetch_add(&ct->violations, 1);
+    int mx = atomic_load(&ct->max_readers);
+    while (!wr && n > mx &&
+           !atomic_compare_exchange_weak(&ct->max_readers, &mx, n))
+        ;
+    pthread_mutex_lock(&ct->mu);
+    if (wr ? tok <= ct->last_wtok : tok < ct->last_wtok)
+        ct->token_errors++;
+    if (wr)
+        ct->last_wtok = tok;
+    ct->holds++;
+    pthread_mutex_unlock(&ct->mu);
+    assert_int_equal(coord_exists(c, "/", 0, NULL, NULL), 0); /* hold a bit */
+    atomic_fetch_sub(mine, 1);
+}
+
+static void *rw_worker_main(void *arg)
+{
+    struct rwworker *w = arg;
+    struct coord_client *c = client();
+    struct coord_rwlock *l = NULL;
+    assert_int_equal(coord_rwlock_new(&l, c, "/rw/b"), 0);
+    for (int i = 0; i < 10; i++) {
+        bool wr = (i + w->id) % 3 == 0;
+        uint64_t tok = 0;
+        int rc = coord_rwlock_acquire(
+            l, wr ? COORD_RWLOCK_WRITE : COORD_RWLOCK_READ, 15000, &tok);
+        if (rc != 0) {
+            pthread_mutex_lock(&w->ct->mu);
+            w->ct->errors++;
+            pthread_mutex_unlock(&w->ct->mu);
+            continue;
+        }
+        rw_hold(w->ct, c, wr, tok);
+        assert_int_equal(coord_rwlock_release(l), 0);
+    }
+    coord_rwlock_free(l);
+    assert_int_equal(coord_close(c), 0);
+    return NULL;
+}
+
+static void rwlock_contention(void **state)
+{
+    (void)state;
+    struct rwcontest ct;
+    memset(&ct, 0, sizeof(ct));
+    pthread_mutex_init(&ct.mu, NULL);
+    struct rwworker w[5];
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 5; i++) {
+        w[i].ct = &ct;
+        w[i].id = i;
+        assert_int_equal(
+            pthread_create(&w[i].th, NULL, rw_worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 5; i++)
+        pthread_join(w[i].th, NULL);
+    print_message("rwlock: %d holds by 5 clients in %lld ms, up to %d "
+                  "readers at once\n", ct.holds, (long long)(now_ms() - t0),
+                  atomic_load(&ct.max_readers));
+    assert_int_equal(ct.errors, 0);
+    assert_int_equal(ct.holds, 50);
+    assert_int_equal(atomic_load(&ct.violations), 0);
+    assert_int_equal(ct.token_errors, 0);
+}
+
+/* ---- Semaphore ---------------------------------------------------------- */
+
+static void semaphore_slots(void **state)
+{
+    (void)state;
+    struct coord_client *a = client(), *b = client();
+    struct coord_semaphore *s[4] = {NULL};
+    uint64_t t[4] = {0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            coord_semaphore_new(&s[i], i % 2 ? b : a, "/sem/a/s", 3), 0);
+    for (int i = 0; i < 3; i++) /* three holders at once */
+        assert_int_equal(coord_semaphore_try(s[i], &t[i]), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(coord_semaphore_state(s[i]), COORD_LOCK_HELD);
+    assert_int_equal(coord_semaphore_try(s[0], NULL), COORD_EBUSY);
+    assert_int_equal(coord_semaphore_try(s[3], NULL), COORD_EBUSY);
+    assert_int_equal(coord_semaphore_acquire(s[3], 200, NULL),
+                     COORD_ETIMEDOUT);
+    assert_int_equal(n_children(a, "/sem/a/s/holders"), 3);
+    assert_int_equal(n_children(a, "/sem/a/s/gate"), 0);
+    assert_true(t[0] != t[1] && t[1] != t[2] && t[0] != t[2]);
+    /* the stored n */
+    void *v = NULL;
+    assert_int_equal(coord_get(a, "/sem/a/s", 0, NULL, &v, NULL, NULL), 0);
+    assert_string_equal(v, "3");
+    coord_free_mem(v);
+    /* the check op of a holder */
+    struct coord_multi *m = NULL;
+    assert_int_equal(coord_multi_new(&m), 0);
+    assert_int_equal(coord_semaphore_check_op(s[1], m), 0);
+    assert_int_equal(coord_multi(b, m), 0);
+    assert_int_equal(coord_semaphore_release(s[1]), 0);
+    assert_int_equal(coord_multi(b, m), COORD_ENONODE);
+    coord_multi_free(m);
+    assert_int_equal(coord_semaphore_acquire(s[3], 5000, &t[3]), 0);
+    assert_true(t[3] > t[2]);
+    assert_int_equal(coord_semaphore_token(s[3]), t[3]);
+    assert_int_equal(coord_semaphore_release(s[1]), COORD_EINVAL);
+    for (int i = 0; i < 4; i++)
+        coord_semaphore_free(s[i]);
+    assert_int_equal(n_children(a, "/sem/a/s/holders"), 0);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+}
+
+#define SEM_N 3
+#define SEM_WORKERS 6
+#define SEM_ROUNDS 6
+
+struct semcontest {
+    atomic_int holders, max_holders;
+    pthread_mutex_t mu;
+    uint64_t tokens[SEM_WORKERS * SEM_ROUNDS];
+    int n_tokens, errors;
+};
+
+struct semworker {
+    struct semcontest *ct;
+    pthread_t th;
+};
+
+static void *sem_worker_main(void *arg)
+{
+    struct semworker *w = arg;
+    struct semcontest *ct = w->ct;
+    struct coord_client *c = client();
+    struct coord_semaphore *s = NULL;
+    assert_int_equal(coord_semaphore_new(&s, c, "/sem/b", SEM_N), 0);
+    for (int i = 0; i < SEM_ROUNDS; i++) {
+        uint64_t tok = 0;
+        if (coord_semaphore_acquire(s, 15000, &tok) != 0) {
+            pthread_mutex_lock(&ct->mu);
+            ct->errors++;
+            pthread_mutex_unlock(&ct->mu);
+            continue;
+        }
+        int n = atomic_fetch_add(&ct->holders, 1) + 1;
+        int mx = atomic_load(&ct->max_holders);
+        while (n > mx &&
+               !atomic_compare_exchange_weak(&ct->max_holders, &mx, n))
+            ;
+        pthread_mutex_lock(&ct->mu);
+        ct->tokens[ct->n_tokens++] = tok;
+        pthread_mutex_unlock(&ct->mu);
+        /* hold for longer than an admission takes, so holds overlap */
+        for (int k = 0; k < 12; k++)
+            assert_int_equal(coord_exists(c, "/", 0, NULL, NULL), 0);
+        atomic_fetch_sub(&ct->holders, 1);
+        assert_int_equal(coord_semaphore_release(s), 0);
+    }
+    coord_semaphore_free(s);
+    assert_int_equal(coord_close(c), 0);
+    return NULL;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void semaphore_contention(void **state)
+{
+    (void)state;
+    struct semcontest ct;
+    memset(&ct, 0, sizeof(ct));
+    pthread_mutex_init(&ct.mu, NULL);
+    struct semworker w[SEM_WORKERS];
+    int64_t t0 = now_ms();
+    for (int i = 0; i < SEM_WORKERS; i++) {
+        w[i].ct = &ct;
+        assert_int_equal(
+            pthread_create(&w[i].th, NULL, sem_worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < SEM_WORKERS; i++)
+        pthread_join(w[i].th, NULL);
+    print_message("semaphore(%d): %d holds by %d clients in %lld ms, up to "
+                  "%d at once\n", SEM_N, ct.n_tokens, SEM_WORKERS,
+                  (long long)(now_ms() - t0), atomic_load(&ct.max_holders));
+    assert_int_equal(ct.errors, 0);
+    assert_int_equal(ct.n_tokens, SEM_WORKERS * SEM_ROUNDS);
+    assert_true(atomic_load(&ct.max_holders) <= SEM_N);
+    qsort(ct.tokens, (size_t)ct.n_tokens, sizeof(ct.tokens[0]), cmp_u64);
+    for (int i = 1; i < ct.n_tokens; i++)
+        assert_true(ct.tokens[i] > ct.tokens[i - 1]); /* unique */
+}
+
+/* ---- Bad input ---------------------------------------------------------- */
+
+static void recipes_bad_input(void **state)
+{
+    (void)state;
+    struct coord_client *c = client();
+    struct coord_semaphore *s = NULL;
+    struct coord_rwlock *rw = NULL;
+    struct coord_lock *l = NULL;
+    assert_int_equal(coord_semaphore_new(NULL, c, "/sem/x", 1),
+                     COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, NULL, "/sem/x", 1),
+                     COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, NULL, 1), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "", 1), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "/", 1), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "sem", 1), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "/sem/x", 0), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "/sem/x", -3),
+                     COORD_EINVAL);
+    assert_int_equal(
+        coord_semaphore_new(&s, c, "/sem/x", COORD_SEMAPHORE_MAX + 1),
+        COORD_EINVAL);
+    assert_int_equal(coord_semaphore_new(&s, c, "/sem/x", 2), 0);
+    struct coord_semaphore *s2 = NULL;
+    assert_int_equal(coord_semaphore_new(&s2, c, "/sem/x", 5),
+                     COORD_EINVAL); /* n disagrees with the stored 2 */
+    assert_null(s2);
+    assert_int_equal(coord_create(c, "/notsem", "hello", 5, 0, 0, NULL,
+                                  NULL), 0);
+    assert_int_equal(coord_semaphore_new(&s2, c, "/notsem", 5),
+                     COORD_EINVAL);
+    coord_semaphore_free(s);
+    assert_int_equal(coord_semaphore_acquire(NULL, 10, NULL), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_release(NULL), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_new(&rw, c, ""), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_new(&rw, NULL, "/rw/x"), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_new(NULL, c, "/rw/x"), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_acquire(NULL, COORD_RWLOCK_READ, 1, NULL),
+                     COORD_EINVAL);
+    assert_int_equal(coord_rwlock_release(NULL), COORD_EINVAL);
+    assert_int_equal(coord_lock_new(&l, c, ""), COORD_EINVAL);
+    assert_int_equal(coord_lock_new(&l, c, "/"), COORD_EINVAL);
+    assert_int_equal(coord_lock_on_loss(NULL, NULL, NULL), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_on_loss(NULL, NULL, NULL), COORD_EINVAL);
+    assert_int_equal(coord_semaphore_on_loss(NULL, NULL, NULL),
+                     COORD_EINVAL);
+    assert_int_equal(coord_election_on_loss(NULL, NULL, NULL), COORD_EINVAL);
+    assert_int_equal(coord_rwlock_new(&rw, c, "/rw/x"), 0);
+    assert_int_equal(coord_rwlock_release(rw), COORD_EINVAL); /* not held */
+    assert_int_equal(coord_rwlock_try(rw, 0, NULL), COORD_EINVAL);
+    coord_rwlock_free(rw);
+    uint64_t id = 0;
+    assert_int_equal(coord_add_state_listener(c, NULL, NULL, &id),
+                     COORD_EINVAL);
+    assert_int_equal(coord_remove_state_listener(c, 12345), COORD_EINVAL);
+    assert_int_equal(coord_close(c), 0);
+}
+
+/* ---- Loss notification -------------------------------------------------- */
+
+/* What a loss callback saw, in order. */
+struct lossrec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int seen[16];
+    int n;
+};
+
+static void lossrec_init(struct lossrec *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void loss_cb(void *data, int st)
+{
+    struct lossrec *r = data;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 16)
+        r->seen[r->n++] = st;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits (bounded) until the callback has run n times; returns the n-th
+ * state seen, or -1. */
+static int lossrec_await(struct lossrec *r, int n, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->n < n && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
+        ;
+    int st = r->n >= n ? r->seen[n - 1] : -1;
+    pthread_mutex_unlock(&r->mu);
+    return st;
+}
+
+static int lossrec_count(struct lossrec *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Someone else deletes the holder's node: LOST at once (a watch), for a
+ * lock and for a leader; a plain release reports nothing. */
+static void loss_node_deleted(void **state)
+{
+    (void)state;
+    struct coord_client *a = client(), *o = client();
+    struct lossrec r, re;
+    lossrec_init(&r);
+    lossrec_init(&re);
+    struct coord_lock *l = NULL;
+    assert_int_equal(coord_lock_new(&l, a, "/locks/loss"), 0);
+    assert_int_equal(coord_lock_on_loss(l, loss_cb, &r), 0);
+    assert_int_equal(coord_lock_acquire(l, 5000, NULL), 0);
+    assert_int_equal(coord_lock_release(l), 0); /* ours: no report */
+    assert_int_equal(coord_lock_acquire(l, 5000, NULL), 0);
+    struct coord_child_list cl2;
+    assert_int_equal(coord_children_all(o, "/locks/loss", 0, NULL, &cl2), 0);
+    assert_int_equal(cl2.n, 1);
+    char p[256];
+    snprintf(p, sizeof(p), "/locks/loss/%s", cl2.names[0]);
+    coord_child_list_free(&cl2);
+    assert_int_equal(coord_delete(o, p, -1), 0);
+    assert_int_equal(lossrec_await(&r, 1, 10000), COORD_LOCK_LOST);
+    assert_int_equal(coord_lock_state(l), COORD_LOCK_LOST);
+    assert_int_equal(coord_lock_release(l), 0);
+    assert_int_equal(coord_lock_state(l), COORD_LOCK_FREE);
+    coord_lock_free(l);
+    assert_int_equal(lossrec_count(&r), 1);
+    /* the leader's node */
+    struct coord_election *e = NULL;
+    assert_int_equal(coord_election_new(&e, a, "/elect/loss"), 0);
+    assert_int_equal(coord_election_on_loss(e, loss_cb, &re), 0);
+    uint64_t term = 0;
+    assert_int_equal(
+        coord_election_campaign(e, "x", 1, 5000, &term, NULL, NULL), 0);
+    assert_int_equal(coord_election_is_leader(e), 1);
+    assert_int_equal(coord_children_all(o, "/elect/loss", 0, NULL, &cl2), 0);
+    assert_int_equal(cl2.n, 1);
+    snprintf(p, sizeof(p), "/elect/loss/%s", cl2.names[0]);
+    coord_child_list_free(&cl2);
+    assert_int_equal(coord_delete(o, p, -1), 0);
+    assert_int_equal(lossrec_await(&re, 1, 10000), COORD_LOCK_LOST);
+    assert_int_equal(coord_election_is_leader(e), 0);
+    coord_election_free(e);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(o), 0);
+}
+
+/* A client that talks to one server only; that server is paused
+ * (SIGSTOP): the holder hears "may be lost" once the client notices the
+ * silence, then "safe again" after SIGCONT and a reconnect. */
+static void loss_server_paused(void **state)
+{
+    (void)state;
+    int lead = tcluster_leader(&cl, 10000);
+    assert_true(lead >= 0);
+    int f = (lead + 1) % cl.n; /* a follower: the cluster keeps serving */
+    char one[64];
+    snprintf(one, sizeof(one), "%s:%u", cl.node[f].host,
+             (unsigned)cl.node[f].port);
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = one;
+    o.session_timeout_ms = 20000;
+    struct coord_client *a = NULL;
+    assert_int_equal(coord_open(&a, &o), 0);
+    struct lossrec r, rs;
+    lossrec_init(&r);
+    lossrec_init(&rs);
+    struct coord_rwlock *l = NULL;
+    struct coord_semaphore *s = NULL;
+    assert_int_equal(coord_rwlock_new(&l, a, "/rw/loss"), 0);
+    assert_int_equal(coord_rwlock_on_loss(l, loss_cb, &r), 0);
+    assert_int_equal(coord_rwlock_acquire(l, COORD_RWLOCK_WRITE, 5000, NULL),
+                     0);
+    assert_int_equal(coord_semaphore_new(&s, a, "/sem/loss", 2), 0);
+    assert_int_equal(coord_semaphore_on_loss(s, loss_cb, &rs), 0);
+    assert_int_equal(coord_semaphore_acquire(s, 5000, NULL), 0);
+    int64_t t0 = now_ms();
+    assert_int_equal(kill(cl.node[f].pid, SIGSTOP), 0);
+    int st = lossrec_await(&r, 1, 15000);
+    int sst = lossrec_await(&rs, 1, 5000);
+    int64_t noticed = now_ms() - t0;
+    int hst = coord_rwlock_state(l);
+    assert_int_equal(kill(cl.node[f].pid, SIGCONT), 0);
+    print_message("loss: may-be-lost %lld ms after the server paused\n",
+                  (long long)noticed);
+    assert_int_equal(st, COORD_LOCK_MAYBE_LOST);
+    assert_int_equal(sst, COORD_LOCK_MAYBE_LOST);
+    assert_true(hst == COORD_LOCK_MAYBE_LOST || hst == COORD_LOCK_HELD);
+    assert_int_equal(lossrec_await(&r, 2, 20000), COORD_LOCK_HELD);
+    assert_int_equal(lossrec_await(&rs, 2, 5000), COORD_LOCK_HELD);
+    assert_int_equal(coord_rwlock_state(l), COORD_LOCK_HELD);
+    assert_int_equal(coord_rwlock_release(l), 0);
+    assert_int_equal(coord_semaphore_release(s), 0);
+    coord_rwlock_free(l);
+    coord_semaphore_free(s);
+    assert_int_equal(lossrec_count(&r), 2);
+    assert_int_equal(coord_close(a), 0);
+}
+
+/* The holder's process stalls (its client is not driven) until its
+ * session expires on the cluster; when it runs again it hears "may be
+ * lost" (silence) and then "lost" (EXPIRED). */
+static void loss_session_expired(void **state)
+{
+    (void)state;
+    struct pump pa;
+    pump_start(&pa);
+    struct coord_client *o = client();
+    struct lossrec r;
+    lossrec_init(&r);
+    struct coord_lock *l = NULL;
+    assert_int_equal(coord_lock_new(&l, pa.c, "/locks/exp"), 0);
+    assert_int_equal(coord_lock_on_loss(l, loss_cb, &r), 0);
+    assert_int_equal(coord_lock_acquire(l, 5000, NULL), 0);
+    pthread_mutex_lock(&pa.mu); /* stall */
+    await_children(o, "/locks/exp", 0); /* the session expired */
+    assert_int_equal(lossrec_count(&r), 0);
+    pthread_mutex_unlock(&pa.mu);
+    int st = lossrec_await(&r, 1, 15000);
+    assert_true(st == COORD_LOCK_MAYBE_LOST || st == COORD_LOCK_LOST);
+    if (st == COORD_LOCK_MAYBE_LOST)
+        st = lossrec_await(&r, 2, 15000);
+    assert_int_equal(st, COORD_LOCK_LOST);
+    assert_int_equal(coord_lock_state(l), COORD_LOCK_LOST);
+    coord_lock_free(l);
+    pump_stop(&pa);
+    assert_int_equal(coord_close(o), 0);
+}
+
 /* ---- Election ----------------------------------------------------------- */
 
 struct vote {
@@ -664,6 +1231,14 @@ int main(void)
         cmocka_unit_test(election),
         cmocka_unit_test(barrier),
         cmocka_unit_test(double_barrier),
+        cmocka_unit_test(rwlock_shared_and_exclusive),
+        cmocka_unit_test(rwlock_contention),
+        cmocka_unit_test(semaphore_slots),
+        cmocka_unit_test(semaphore_contention),
+        cmocka_unit_test(recipes_bad_input),
+        cmocka_unit_test(loss_node_deleted),
+        cmocka_unit_test(loss_server_paused),
+        cmocka_unit_test(loss_session_expired),
         cmocka_unit_test(lock_survives_leader_kill),
     };
     return cmocka_run_group_tests_name("recipes", tests, setup, teardown);

@@ -23,3 +23,7 @@ LOCK_CLIENTS ?= 1 8 32
 bench-lock: $(LOCKBENCH_BIN) $(BUILD)/bin/coordd $(BUILD)/bin/coordbench
 	BUILD=$(BUILD) BENCH_SECONDS=$(BENCH_SECONDS) \
 		LOCK_CLIENTS="$(LOCK_CLIENTS)" scripts/bench-lock.sh
+
+# Its smoke test in `make test` (a single coordd of its own; no figures).
+TEST_EXTRA_BINS += $(LOCKBENCH_BIN)
+TEST_EXTRA_SUITES += bench:lockbench-smoke|test/bench/lockbench/smoke.sh

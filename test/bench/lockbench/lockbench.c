@@ -127,6 +127,8 @@ static int open_clients(void)
         coord_options_init(&o);
         o.servers = g_cfg.servers;
         o.session_timeout_ms = g_cfg.session_ms;
+        if (g_cfg.timeout_ms < (int)o.request_timeout_ms)
+            o.request_timeout_ms = (uint32_t)g_cfg.timeout_ms;
         int rc = coord_open(&k->c, &o);
         if (rc == 0) /* a round trip: the session exists */
             rc = coord_exists(k->c, "/", 0, NULL, NULL);
@@ -272,7 +274,8 @@ static void usage(FILE *f)
 "  --duration=SECS     measured window (default 10; fractions ok)\n"
 "  --warmup=SECS       contention before the window (default 1)\n"
 "  --path=PATH         the lock node (default /lockbench)\n"
-"  --timeout-ms=MS     acquire timeout (default 30000)\n"
+"  --timeout-ms=MS     acquire timeout (default 30000); also bounds each\n"
+"                      request when below libcoord's default (10000)\n"
 "  --session-ms=MS     session timeout asked for (default 10000)\n"
 "  --format=FMT        text | kv (one key=value line)\n"
 "handoffs_per_s: acquire+release cycles whose release completed in the\n"

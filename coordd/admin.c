@@ -246,9 +246,11 @@ void node_admin_conf_applied(struct node *n, const struct raft_entry *e,
                              uint8_t type, uint64_t id, const uint8_t *ctx,
                              uint32_t ctx_len)
 {
-    log_emit(LOG_LEVEL_INFO, "configuration applied",
-             "index=%llu change=%u id=%llu members=%u",
-             (unsigned long long)e->index, (unsigned)type,
+    static const char *const change[] = {"?", "add_learner", "promote",
+                                         "demote", "remove"};
+    log_emit(LOG_LEVEL_INFO, "membership changed",
+             "index=%llu change=%s id=%llu members=%u",
+             (unsigned long long)e->index, change[type < 5 ? type : 0],
              (unsigned long long)id, n->conf.n);
     if (type == RAFT_CONF_ADD_LEARNER) {
         member_added(n, id, ctx, ctx_len);
@@ -302,6 +304,7 @@ static void reply(struct node *n, struct nreq *rq, struct wire_resp *resp)
         node_fail_req(n, rq, rc);
         return;
     }
+    metrics_request(n->metrics, resp->op, 0);
     rq->state = NREQ_DONE;
     node_conn_drain(rq->conn);
 }

@@ -64,6 +64,19 @@ int node_cluster_attach(struct node *n)
 
 /* ---- Raft messages ---------------------------------------------------- */
 
+/* A snapshot chunk went out: the last one of a send is logged. */
+static void note_snapshot_sent(struct node *n, const struct raft_msg *m)
+{
+    int64_t us = metrics_snapshot_chunk(n->metrics, m->to, m->offset,
+                                        m->chunk_len, n->snap_len);
+    if (us >= 0)
+        log_emit_rated(&n->snap_log, LOG_LEVEL_INFO, "snapshot sent",
+                       "to=%llu index=%llu bytes=%zu ms=%lld",
+                       (unsigned long long)m->to,
+                       (unsigned long long)m->snap.index, n->snap_len,
+                       (long long)(us / 1000));
+}
+
 void node_send_msg(struct node *n, const struct raft_msg *m)
 {
     struct raft_msg copy;
@@ -95,6 +108,8 @@ void node_send_msg(struct node *n, const struct raft_msg *m)
         return;
     }
     net_peer_mark(n->net, m->to);
+    if (m->type == RAFT_MSG_SNAPSHOT && m->chunk_len > 0)
+        note_snapshot_sent(n, m);
 }
 
 static int recv_raft(struct node *n, uint64_t from, const uint8_t *msg,

@@ -189,6 +189,9 @@
       100000, "Each kind of noisy event (session expiry, refused "           \
       "connection) logs at most this many lines per second; the next line " \
       "counts the suppressed ones.")                                         \
+    X(log, slow_fsync_ms, UINT, COORDD_SLOW_FSYNC_MS, "ms", 1, 600000,       \
+      "A persist round (write plus fsync of a group commit) slower than "   \
+      "this logs a slow fsync warning (rate-limited).")                     \
     X(test, test_power_loss, BOOL, false, "", 0, 1,                          \
       "TEST ONLY, never in production. The store keeps writes in memory "   \
       "until each sync, so kill -9 loses exactly what a power cut would.")  \

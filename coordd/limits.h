@@ -69,6 +69,10 @@
 /* Lines per second per kind of noisy event (session expiries, refused
  * connections): enough to see a pattern, too few to flood journald. */
 #define COORDD_LOG_RATE_PER_SEC 10
+/* A persist round (queued to durable: write plus fsync) this slow logs
+ * "slow fsync": it delays every write and, near an election timeout,
+ * elections. Healthy SSDs sync in well under 10 ms. */
+#define COORDD_SLOW_FSYNC_MS 100
 /* File descriptors beyond client connections: listeners, peer links (two
  * per member), RocksDB's files, metrics, journald. LimitNOFILE= in the
  * systemd unit must be at least conns_max plus this. Fixed. */

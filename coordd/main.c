@@ -12,6 +12,7 @@
 #include "coord.h"
 #include "coordd/config.h"
 #include "coordd/log.h"
+#include "coordd/metrics.h"
 #include "coordd/net/net.h"
 #include "coordd/node.h"
 #include "coordd/store/store.h"
@@ -64,6 +65,7 @@ static void fill_node_config(const struct coordd_config *c,
         .children_max = (uint32_t)c->children_max,
         .clock_offset_ms = c->test_clock_offset_ms,
         .log_rate_per_sec = (uint32_t)c->log_rate_per_sec,
+        .slow_fsync_ms = (uint32_t)c->slow_fsync_ms,
         .corrupt_digest_at = c->test_corrupt_digest_at,
         .join = c->join,
     };
@@ -98,6 +100,30 @@ static void on_watchdog(void *data)
     sd_notify(0, "WATCHDOG=1");
 }
 
+/* The metrics endpoint, when metrics_listen is set: a failure to listen
+ * stops start-up (an operator asked for it). */
+static int start_metrics(const struct coordd_config *cfg,
+                         struct node *node, struct metrics_http **out)
+{
+    const struct config_addr *a = &cfg->metrics_listen;
+    char err[512];
+    *out = NULL;
+    if (a->host[0] == '\0')
+        return 0;
+    int rc = metrics_http_start(out, node_metrics(node), a->host, a->port,
+                                err, sizeof(err));
+    if (rc)
+        log_emit(LOG_LEVEL_FATAL, "cannot serve metrics",
+                 "addr=%s:%u msg=\"%s\" hint=\"%s\"", a->host, a->port,
+                 err, "check metrics_listen (--metrics-listen); off "
+                 "disables the endpoint");
+    else
+        log_emit(LOG_LEVEL_INFO, "metrics listening",
+                 "addr=%s:%u path=/metrics", a->host,
+                 metrics_http_port(*out));
+    return rc;
+}
+
 static int run(const struct coordd_config *cfg, struct store *st)
 {
     struct node_config nc;
@@ -120,6 +146,11 @@ static int run(const struct coordd_config *cfg, struct store *st)
                  coord_errname(rc), err);
         return rc;
     }
+    struct metrics_http *mh = NULL;
+    if ((rc = start_metrics(cfg, node, &mh)) != 0) {
+        node_close(node);
+        return rc;
+    }
     struct net_callbacks cb;
     node_net_callbacks(node, &cb);
     struct net_config netc = {
@@ -140,6 +171,7 @@ static int run(const struct coordd_config *cfg, struct store *st)
     if (rc) {
         log_emit(LOG_LEVEL_FATAL, "cannot listen", "addr=%s:%u msg=\"%s\"",
                  cfg->client_listen.host, cfg->client_listen.port, err);
+        metrics_http_stop(mh);
         node_close(node);
         return rc;
     }
@@ -149,6 +181,7 @@ static int run(const struct coordd_config *cfg, struct store *st)
                  coord_errname(rc));
         node_stop_threads(node);
         net_close(net);
+        metrics_http_stop(mh);
         node_close(node);
         return rc;
     }
@@ -159,6 +192,7 @@ static int run(const struct coordd_config *cfg, struct store *st)
     sd_notify(0, "STOPPING=1");
     node_stop_threads(node); /* the last fsync completes; no more wakeups */
     net_close(net);          /* closes every connection */
+    metrics_http_stop(mh);   /* its thread reads the node's metrics */
     node_close(node);
     log_emit(LOG_LEVEL_INFO, "stopped", NULL);
     return 0;

@@ -194,6 +194,18 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
 
 /* ---- the update ------------------------------------------------------- */
 
+/* One line and one count per new leader seen here. */
+static void node_leader_changed(struct node *n, uint64_t leader,
+                                uint64_t term)
+{
+    metrics_leader_change(n->metrics);
+    log_emit(LOG_LEVEL_INFO, "leader changed",
+             "leader=%llu term=%llu previous=%llu self=%llu",
+             (unsigned long long)leader, (unsigned long long)term,
+             (unsigned long long)n->leader,
+             (unsigned long long)n->cfg.id);
+}
+
 static void on_state_change(struct node *n, const struct raft_update *u)
 {
     struct raft_status st;
@@ -202,6 +214,8 @@ static void on_state_change(struct node *n, const struct raft_update *u)
     if (u->leader != n->leader)
         node_forward_fail_all(n, COORD_ECONNLOSS); /* sent to the old one:
                                                       outcome unknown */
+    if (u->leader && u->leader != n->leader)
+        node_leader_changed(n, u->leader, st.term);
     n->role = u->role;
     n->leader = u->leader;
     n->term = st.term;
@@ -359,6 +373,7 @@ struct node_snap_job {
     uint8_t *buf;
     size_t len;
     size_t cap;
+    int64_t t0_us;       /* started (metrics_now_us) */
     uint8_t conf[NODE_CONF_BLOB_MAX]; /* configuration, then addresses */
     uint32_t conf_len;
     int rc;
@@ -456,6 +471,7 @@ static void node_take_snapshot(struct node *n)
     j->keep_from = j->index + 1;
     j->conf_len = node_conf_encode(&n->conf, j->conf);
     j->conf_len += node_addrs_encode(n, &n->conf, j->conf + j->conf_len);
+    j->t0_us = metrics_now_us();
     int rc = tree_snapshot_write(n->tree, snap_append_cb, j);
     if (rc == 0 && pthread_create(&j->thread, NULL, snap_thread, j) == 0) {
         n->snap_job = j;
@@ -511,6 +527,7 @@ static void snap_install_start(struct node *n, const struct raft_update *u)
         coord_panic("out of memory installing a snapshot");
     j->n = n;
     j->install = true;
+    j->t0_us = metrics_now_us(); /* last chunk in */
     j->index = u->snap.index;
     j->term = u->snap.term;
     j->keep_from = u->truncate_from ? STORE_DROP_LOG : u->snap.index + 1;
@@ -597,9 +614,13 @@ static void snap_check(struct node *n)
                  n->store->errmsg);
         coord_panic("snapshot write failed");
     }
+    int64_t us = metrics_snapshot_done(
+        n->metrics, j->install ? METRICS_SNAP_INSTALLED : METRICS_SNAP_TAKEN,
+        j->len, j->t0_us);
     log_emit(LOG_LEVEL_INFO, j->install ? "snapshot installed"
                                         : "snapshot taken",
-             "index=%llu bytes=%zu", (unsigned long long)j->index, j->len);
+             "index=%llu bytes=%zu ms=%lld", (unsigned long long)j->index,
+             j->len, (long long)(us / 1000));
     n->snap_index = j->index;
     coord_free(n->snap_buf); /* keep the newest bytes for followers */
     n->snap_buf = j->buf;
@@ -627,6 +648,7 @@ static void node_on_tick(void *data)
         node_cleanup_tick(n);
     }
     node_cluster_tick(n);
+    node_metrics_publish(n);
     stop_tick(n);
     if (n->cfg.on_watchdog && n->cfg.watchdog_ms) {
         int64_t now = net_now_ms(n->net);
@@ -652,7 +674,7 @@ static void note_persist_latency(struct node *n, uint64_t seq)
         return;
     int64_t ms = net_now_ms(n->net) - n->persist_since_ms;
     n->persist_since_ms = 0;
-    if (ms >= NODE_SLOW_PERSIST_MS)
+    if (n->cfg.slow_fsync_ms && ms >= n->cfg.slow_fsync_ms)
         log_emit_rated(&n->slow_log, LOG_LEVEL_WARN, "slow fsync",
                        "ms=%lld seq=%llu", (long long)ms,
                        (unsigned long long)seq);
@@ -757,6 +779,11 @@ int node_attach_net(struct node *n, struct net *net)
 bool node_ready(const struct node *n)
 {
     return n->ready;
+}
+
+struct metrics *node_metrics(struct node *n)
+{
+    return n->metrics;
 }
 
 bool node_stopping(const struct node *n)
@@ -990,7 +1017,9 @@ int node_open(struct node **out, const struct node_config *cfg,
     n->store = s;
     node_admin_init(n);
     n->role = RAFT_FOLLOWER;
-    int rc = alloc_scratch(n);
+    int rc = metrics_new(&n->metrics);
+    if (rc == 0)
+        rc = alloc_scratch(n);
     if (rc == 0)
         rc = open_state(n);
     if (rc == 0)
@@ -1006,6 +1035,8 @@ int node_open(struct node **out, const struct node_config *cfg,
         return rc;
     }
     n->worker_started = true;
+    n->worker.on_sync = metrics_fsync; /* before any submit */
+    n->worker.on_sync_data = n->metrics;
     *out = n;
     return 0;
 }
@@ -1046,5 +1077,6 @@ void node_close(struct node *n)
     coord_free(n->children);
     coord_free(n->pbufs);
     coord_free(n->preqs);
+    metrics_free(n->metrics);
     coord_free(n);
 }

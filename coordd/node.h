@@ -54,6 +54,7 @@ struct node_config {
     struct wire_limits limits;
     int64_t clock_offset_ms;     /* test-only: added to the wall clock */
     uint32_t log_rate_per_sec;   /* noisy log lines allowed per second */
+    uint32_t slow_fsync_ms;      /* a persist round this slow: warn */
     uint64_t corrupt_digest_at;  /* test-only: corrupt the tree there */
     /* Joining a running cluster: a new data directory bootstraps with
      * the other members as voters and this node out of the
@@ -112,6 +113,8 @@ struct node_restore_info {
 int node_restore_snapshot(const struct node_config *cfg, struct store *s,
                           const char *file, struct node_restore_info *out,
                           char *err, size_t cap);
+/* The node's metrics registry (metrics.h); lives as long as the node. */
+struct metrics *node_metrics(struct node *n);
 /* Set once SIGTERM/SIGINT was handled and the loop should end. */
 bool node_stopping(const struct node *n);
 

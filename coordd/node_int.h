@@ -17,6 +17,7 @@
 
 #include "coordd/changelog.h"
 #include "coordd/log.h"
+#include "coordd/metrics.h"
 #include "coordd/node.h"
 #include "coordd/raft/raft.h"
 #include "coordd/tree/tree.h"
@@ -54,9 +55,6 @@
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
 #define NODE_PEER_DIGEST 102
-/* A persist round (queue to durable) this slow is logged: an fsync that
- * slow delays every write and, past an election timeout, elections. */
-#define NODE_SLOW_PERSIST_MS 100
 /* Initial session hash buckets (grows by doubling). */
 #define NODE_SESSION_BUCKETS_INITIAL 1024
 
@@ -87,6 +85,7 @@ struct nreq {
     struct nconn *conn;     /* NULL once the connection closed */
     uint32_t op;
     int64_t xid;
+    int64_t t0_us;          /* arrival (metrics_now_us) */
     uint8_t state;          /* enum nreq_state */
     uint64_t index;         /* write: its log index; read: read index */
     uint64_t read_id;       /* read: its read-index batch; 0 = local */
@@ -137,6 +136,7 @@ struct node {
     bool worker_started;
     struct net *net;
     struct watch_table watches;
+    struct metrics *metrics; /* counters and gauges (metrics.h) */
     struct changelog changes; /* recent events, to replay (changelog.h) */
     /* sessions of the tree, with this server's view of them */
     struct nsess **sbuckets;

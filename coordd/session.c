@@ -119,6 +119,8 @@ void node_session_remove(struct node *n, uint64_t id, bool expired)
             net_conn_close(s->conn->nc); /* its client learns on resume */
     }
     if (expired)
+        metrics_session_expired(n->metrics);
+    if (expired)
         log_emit_rated(&n->expiry_log, LOG_LEVEL_INFO, "session expired",
                        "session=%016llx", (unsigned long long)id);
     coord_free(s);

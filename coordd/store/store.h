@@ -284,6 +284,11 @@ struct store_worker {
     int fatal;
     store_worker_done_cb done_cb;
     void *done_data;
+    /* Optional, set after store_worker_start and before the first
+     * submit: called on the worker thread after each synced batch with
+     * its duration in microseconds (coordd's fsync histogram). */
+    void (*on_sync)(void *data, uint64_t us);
+    void *on_sync_data;
     struct store_worker_stats stats;
     char errmsg[STORE_ERRMSG_BYTES];
 };

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "coord.h"
 #include "libcoord/shared/alloc.h"
@@ -53,6 +54,13 @@ static struct store_worker_req *req_copy(uint64_t seq,
     return q;
 }
 
+static int64_t worker_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Writes reqs[0..n) as one synced batch and reports the outcome. Returns
  * the status. */
 static int commit_group(struct store_worker *w, struct store_worker_req **r,
@@ -60,7 +68,10 @@ static int commit_group(struct store_worker *w, struct store_worker_req **r,
 {
     for (uint32_t i = 0; i < n; i++)
         ws[i] = r[i]->w;
+    int64_t t0 = worker_now_us();
     int rc = store_write(w->s, ws, n, true);
+    if (rc == 0 && w->on_sync)
+        w->on_sync(w->on_sync_data, (uint64_t)(worker_now_us() - t0));
     uint64_t seq = rc ? r[0]->seq : r[n - 1]->seq;
     pthread_mutex_lock(&w->mu);
     if (rc) {

@@ -11,6 +11,7 @@
 #   BENCH_SECONDS=10   measured window of each run (plus BENCH_WARMUP=2)
 #   BENCH_RUNS="..."   subset of run names (default: all, in order below)
 #   FAILOVERS=5        kill -9 rounds (0: none)
+#   STOPS=0            SIGSTOP rounds (0: none), after the kill rounds
 #   BENCH_LOG_LEVEL=info   the nodes' log level
 #
 # Failover window: with a light write load running (coordbench set 1x1,
@@ -25,6 +26,14 @@
 # serves a write sent to it (coordbench round through that node alone)
 # and `coordctl status` names a leader.
 #
+# SIGSTOP rounds measure the same window for a hung leader: its process
+# stops but its TCP connections stay open and the kernel still accepts
+# connections on its ports, so a client that reaches it (a fresh coordctl
+# picks one of the three servers at random) must notice the silence by
+# its own timeouts (libcoord's connect/handshake deadline and silent
+# timeout, coordctl's 500 ms request timeout) and move on. The stopped
+# node gets SIGCONT after the round and rejoins as a follower.
+#
 # It measures; it does not tune or check anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +44,7 @@ CTL=$BUILD/bin/coordctl
 SECS=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 FAILOVERS=${FAILOVERS:-5}
+STOPS=${STOPS:-0}
 OUT=$BUILD/bench-cluster.txt
 
 # name | coordbench options
@@ -53,6 +63,7 @@ pids=("" "" "" "")
 loadpid=
 stop_pid() { # $1: pid; TERM, up to 10 s, then KILL
     [ -n "$1" ] || return 0
+    kill -CONT "$1" 2>/dev/null || true # a SIGSTOP round may have stopped it
     kill -TERM "$1" 2>/dev/null || true
     for _ in $(seq 200); do
         kill -0 "$1" 2>/dev/null || break
@@ -169,7 +180,8 @@ for r in "${RUNS[@]}"; do
         "$(kv "$line" client_cpu_us_per_op)" "$(kv "$line" errors)"
 done
 
-[ "$FAILOVERS" -gt 0 ] || { echo "raw results: $OUT"; exit 0; }
+[ "$FAILOVERS" -gt 0 ] || [ "$STOPS" -gt 0 ] ||
+    { echo "raw results: $OUT"; exit 0; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ctl_set() {
@@ -188,54 +200,80 @@ done
 
 # Light background load for all rounds: one connection, one in flight.
 "$BENCH" --servers="$servers" --op=set --connections=1 --outstanding=1 \
-    --duration=$((FAILOVERS * 60)) --warmup=0 --timeout-ms=30000 \
+    --duration=$(((FAILOVERS + STOPS) * 60)) --warmup=0 --timeout-ms=30000 \
     --prefix=/bench-fo-load --format=kv >"$dir/load.txt" 2>&1 &
 loadpid=$!
 
+# One failover round: $1 = kill (SIGKILL the leader, restart it after)
+# or stop (SIGSTOP the leader, SIGCONT it after). Prints a table row,
+# appends the window to wins.
 wins=()
-echo
-echo "| round | leader killed | failover window ms | coordctl tries |" \
-    "new leader |"
-echo "|---|---|---|---|---|"
-for round in $(seq 1 "$FAILOVERS"); do
-    ld=
+failover_round() {
+    local kind=$1 round=$2 ld='' tries=0 t0 win nl
     for _ in $(seq 100); do # up to ~20 s for a leader
         ld=$(leader_id)
         [ -n "$ld" ] && break
         sleep 0.2
     done
-    [ -n "$ld" ] || { echo "no leader before round $round"; exit 1; }
-    sleep 1 # some load at steady state before the kill
+    [ -n "$ld" ] || { echo "no leader before $kind round $round"; exit 1; }
+    sleep 1 # some load at steady state before the fault
     t0=$(now_ms)
-    kill -KILL "${pids[$ld]}"
-    tries=0
+    if [ "$kind" = kill ]; then
+        kill -KILL "${pids[$ld]}"
+    else
+        kill -STOP "${pids[$ld]}"
+    fi
     until ctl_set; do
         tries=$((tries + 1))
         [ $(($(now_ms) - t0)) -lt 60000 ] ||
-            { echo "no write within 60 s of the kill"; exit 1; }
+            { echo "no write within 60 s of the $kind"; exit 1; }
     done
     tries=$((tries + 1))
     win=$(($(now_ms) - t0))
-    { wait "${pids[$ld]}"; } 2>/dev/null || true
-    pids[ld]=
     wins+=("$win")
     nl=$(leader_id)
-    echo "| $round | n$ld | $win | $tries | n$nl |"
-    echo "failover round=$round killed=$ld window_ms=$win tries=$tries" \
-        "new_leader=$nl" >>"$OUT"
-    start_node "$ld"
+    echo "| $kind $round | n$ld | $win | $tries | n$nl |"
+    echo "failover kind=$kind round=$round leader=$ld window_ms=$win" \
+        "tries=$tries new_leader=$nl" >>"$OUT"
+    if [ "$kind" = kill ]; then
+        { wait "${pids[$ld]}"; } 2>/dev/null || true
+        pids[ld]=
+        start_node "$ld"
+    else
+        kill -CONT "${pids[$ld]}"
+    fi
     wait_all_serve 60
-done
+}
+
+# median and max of the windows in wins
+summary() {
+    local sorted n
+    sorted=$(printf '%s\n' "${wins[@]}" | sort -n)
+    n=${#wins[@]}
+    echo "median $(printf '%s\n' "$sorted" | sed -n "$(((n + 1) / 2))p");" \
+        "max $(printf '%s\n' "$sorted" | tail -1)"
+}
+
+echo
+echo "| round | leader faulted | failover window ms | coordctl tries |" \
+    "new leader |"
+echo "|---|---|---|---|---|"
+for round in $(seq 1 "$FAILOVERS"); do failover_round kill "$round"; done
+kills=("${wins[@]}")
+[ "$FAILOVERS" -gt 0 ] && kill_sum=$(summary)
+wins=()
+for round in $(seq 1 "$STOPS"); do failover_round stop "$round"; done
+stops=("${wins[@]}")
+[ "$STOPS" -gt 0 ] && stop_sum=$(summary)
 stop_pid "$loadpid"
 echo "background load, last message: $(tail -1 "$dir/load.txt")" |
     tee -a "$OUT"
 loadpid=
 
-sorted=$(printf '%s\n' "${wins[@]}" | sort -n)
-n=${#wins[@]}
-median=$(printf '%s\n' "$sorted" | sed -n "$(((n + 1) / 2))p")
-max=$(printf '%s\n' "$sorted" | tail -1)
 echo
-echo "failover windows ms: ${wins[*]}; median $median; max $max;" \
-    "coordctl set baseline (no kill) ms: ${base[*]}" | tee -a "$OUT"
+[ "$FAILOVERS" -gt 0 ] &&
+    echo "kill -9 windows ms: ${kills[*]}; $kill_sum" | tee -a "$OUT"
+[ "$STOPS" -gt 0 ] &&
+    echo "SIGSTOP windows ms: ${stops[*]}; $stop_sum" | tee -a "$OUT"
+echo "coordctl set baseline (no fault) ms: ${base[*]}" | tee -a "$OUT"
 echo "raw results: $OUT"

@@ -5,7 +5,11 @@
  * command's success and error paths, --json well-formedness (a small JSON
  * validator) and fields, watch events caused by another coordctl (read
  * from a pipe with a deadline), multi all-or-nothing, rm -r, ephemeral
- * nodes vanishing when coordctl exits, and exit codes 2, 3 and 4. */
+ * nodes vanishing when coordctl exits, and exit codes 2, 3 and 4; the
+ * recipe commands (lock and elect run a command while holding, barrier),
+ * sessions against sessions opened in-process, snapshot save from a
+ * 3-node cluster and restore into a new single node, help for every
+ * command. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "coord.h"
 #include "test/lib/proc.h"
 
 static struct tproc srv;
@@ -193,7 +198,7 @@ static int ctl_run_in(struct ctl_proc *p, const char *in, size_t in_len,
 #define RUN_IN(p, in, ...) \
     ctl_run_in((p), (in), strlen(in), __VA_ARGS__, (const char *)NULL)
 
-static struct ctl_proc P, Q; /* big: static */
+static struct ctl_proc P, Q, R; /* big: static */
 
 /* The error output is exactly one line naming the code. */
 static void assert_one_error(const struct ctl_proc *p, const char *code)
@@ -793,6 +798,307 @@ static void connection_lost(void **state)
     assert_int_equal(RUN(&P, "stat", "/t1"), 0);
 }
 
+
+/* ---- recipes, sessions, snapshots --------------------------------------- */
+
+/* The value of "key":NUMBER in a JSON line, or -1. */
+static long long json_num(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *k = strstr(line, pat);
+    return k ? strtoll(k + strlen(pat), NULL, 10) : -1;
+}
+
+/* Waits until `locks NAME --json` lists want entries (a waiter queued). */
+static void wait_queue(const char *name, int want)
+{
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    for (;;) {
+        assert_int_equal(RUN(&P, "--json", "locks", name), 0);
+        int n = assert_json_lines(P.out);
+        if (n == want)
+            return;
+        assert_true(tproc_now_ms() < dl);
+        poll(NULL, 0, 20); /* polling a condition with a deadline */
+    }
+}
+
+/* Two lock holders: the second waits until the first's command exits and
+ * gets a larger token; --try and --timeout give up with exit 5; CMD's exit
+ * status passes through. */
+static void lock_two_processes(void **state)
+{
+    (void)state;
+    const char *a[] = {"lock", "demo", "--",  "sh", "-c",
+                       "echo A=$COORD_LOCK_TOKEN $COORD_LOCK_PATH; read x; exit 0",
+                       NULL};
+    ctl_spawn_v(&Q, true, a);
+    ctl_wait_for(&Q, true, "A=");
+    long long ta = strtoll(strstr(Q.out, "A=") + 2, NULL, 10);
+    assert_true(ta > 0);
+    assert_non_null(strstr(Q.out, " /locks/demo"));
+    const char *b[] = {"lock", "demo", "--", "sh", "-c",
+                       "echo B=$COORD_LOCK_TOKEN", NULL};
+    ctl_spawn_v(&R, true, b);
+    wait_queue("demo", 2); /* B queued behind A */
+    assert_int_equal(RUN(&P, "--json", "locks"), 0);
+    assert_non_null(strstr(P.out, "\"name\":\"demo\",\"path\":\"/locks/"
+                                  "demo\",\"held\":true"));
+    assert_int_equal(json_num(strstr(P.out, "\"name\":\"demo\""), "waiters"),
+                     1);
+    assert_int_equal(json_num(P.out, "token"), ta);
+    assert_int_equal(RUN(&P, "lock", "--try", "demo", "--", "true"), 5);
+    assert_non_null(strstr(P.err, "held by another session"));
+    assert_int_equal(RUN(&P, "--timeout=200", "lock", "demo", "--", "true"),
+                     5);
+    ctl_pump(&R, 0);
+    assert_null(strstr(R.out, "B=")); /* A still holds */
+    assert_int_equal(ctl_finish(&Q), 0); /* A's read ends: A releases */
+    assert_int_equal(ctl_finish(&R), 0);
+    const char *bt = strstr(R.out, "B=");
+    assert_non_null(bt);
+    assert_true(strtoll(bt + 2, NULL, 10) > ta);
+    assert_int_equal(RUN(&P, "lock", "demo", "--", "sh", "-c", "exit 7"), 7);
+    assert_int_equal(RUN(&P, "lock", "demo", "--", "/nonexistent/cmd"), 127);
+    assert_int_equal(RUN(&P, "lock", "demo"), 2); /* no CMD */
+}
+
+/* The lock node deleted under a running CMD: CMD gets SIGTERM, exit 6. */
+static void lock_lost(void **state)
+{
+    (void)state;
+    const char *a[] = {"lock", "lost", "--", "sh", "-c",
+                       "trap 'echo TERM; exit 0' TERM; echo ready; "
+                       "while :; do sleep 0.05; done", NULL};
+    ctl_spawn_v(&Q, true, a);
+    ctl_wait_for(&Q, true, "ready");
+    assert_int_equal(RUN(&P, "--json", "locks", "lost"), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    char node[160], path[200];
+    const char *k = strstr(P.out, "\"node\":\"");
+    assert_non_null(k);
+    snprintf(node, sizeof(node), "%.*s", (int)strcspn(k + 8, "\""), k + 8);
+    snprintf(path, sizeof(path), "/locks/lost/%s", node);
+    assert_int_equal(RUN(&P, "rm", path), 0);
+    assert_int_equal(ctl_finish(&Q), 6);
+    assert_non_null(strstr(Q.out, "TERM"));
+    assert_non_null(strstr(Q.err, "lock /locks/lost lost"));
+}
+
+/* elect: the first candidate leads (COORD_LEADER_TERM), elections shows
+ * its value, the second takes over once the first's command exits. */
+static void elect_cmd(void **state)
+{
+    (void)state;
+    const char *a[] = {"elect", "svc", "alpha", "--", "sh", "-c",
+                       "echo T=$COORD_LEADER_TERM $COORD_ELECTION_PATH; "
+                       "read x; exit 0", NULL};
+    ctl_spawn_v(&Q, true, a);
+    ctl_wait_for(&Q, true, "T=");
+    long long t1 = strtoll(strstr(Q.out, "T=") + 2, NULL, 10);
+    assert_true(t1 > 0);
+    assert_non_null(strstr(Q.out, "/elections/svc"));
+    const char *b[] = {"elect", "svc", "beta", "--", "sh", "-c",
+                       "echo T=$COORD_LEADER_TERM", NULL};
+    ctl_spawn_v(&R, true, b);
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    do { /* beta queued */
+        assert_int_equal(RUN(&P, "--json", "elections", "svc"), 0);
+        assert_true(tproc_now_ms() < dl);
+    } while (assert_json_lines(P.out) != 2);
+    assert_int_equal(RUN(&P, "--json", "elections"), 0);
+    assert_non_null(strstr(P.out, "\"value\":\"alpha\""));
+    assert_int_equal(json_num(strstr(P.out, "\"name\":\"svc\""), "term"), t1);
+    assert_int_equal(RUN(&P, "elections"), 0);
+    assert_non_null(strstr(P.out, "alpha"));
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_int_equal(ctl_finish(&R), 0);
+    assert_true(strtoll(strstr(R.out, "T=") + 2, NULL, 10) > t1);
+    assert_int_equal(RUN(&P, "--timeout=300", "elect", "svc2", "v", "--",
+                         "true"), 0);
+}
+
+static void barrier_cmd(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN(&P, "barrier", "set", "/bar"), 0);
+    assert_int_equal(RUN(&P, "--timeout=200", "barrier", "wait", "/bar"), 5);
+    assert_non_null(strstr(P.err, "still waiting"));
+    const char *w[] = {"--json", "barrier", "wait", "/bar", NULL};
+    ctl_spawn_v(&Q, true, w);
+    assert_int_equal(RUN(&P, "barrier", "remove", "/bar"), 0);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_int_equal(assert_json_lines(Q.out), 1);
+    assert_int_equal(RUN(&P, "barrier", "wait", "/bar"), 0); /* lowered */
+    /* double barrier: one alone times out; two enter together */
+    assert_int_equal(RUN(&P, "--timeout=200", "barrier", "enter", "/db0",
+                         "2"), 5);
+    const char *e1[] = {"barrier", "enter", "/db", "2", "--name", "one",
+                        NULL};
+    const char *e2[] = {"barrier", "enter", "/db", "2", "--name", "two",
+                        NULL};
+    ctl_spawn_v(&Q, true, e1);
+    ctl_spawn_v(&R, true, e2);
+    assert_int_equal(ctl_finish(&Q), 0);
+    assert_int_equal(ctl_finish(&R), 0);
+    assert_int_equal(RUN(&P, "barrier", "leave", "/db", "--name", "one"), 0);
+    assert_int_equal(RUN(&P, "barrier", "bogus", "/x"), 2);
+    assert_int_equal(RUN(&P, "barrier", "enter", "/db", "x"), 2);
+}
+
+/* Sessions opened in-process are listed with their ephemeral counts. */
+static void sessions_cmd(void **state)
+{
+    (void)state;
+    char servers[64];
+    snprintf(servers, sizeof(servers), "%s:%u", srv.host, srv.port);
+    struct coord_client *c[3];
+    uint64_t id[3];
+    for (int i = 0; i < 3; i++) {
+        struct coord_options o;
+        coord_options_init(&o);
+        o.servers = servers;
+        assert_int_equal(coord_open(&c[i], &o), 0);
+        assert_int_equal(coord_exists(c[i], "/", 0, NULL, NULL), 0);
+        assert_int_equal(coord_session(c[i], &id[i], NULL), 0);
+    }
+    assert_int_equal(coord_create(c[0], "/se1", "", 0, COORD_EPHEMERAL, 0,
+                                  NULL, NULL), 0);
+    assert_int_equal(coord_create(c[0], "/se2", "", 0, COORD_EPHEMERAL, 0,
+                                  NULL, NULL), 0);
+    assert_int_equal(coord_create(c[2], "/se3", "", 0, COORD_EPHEMERAL, 0,
+                                  NULL, NULL), 0);
+    assert_int_equal(RUN(&P, "--json", "sessions"), 0);
+    int n = assert_json_lines(P.out);
+    assert_true(n >= 4); /* ours and coordctl's own */
+    const long long want[3] = {2, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "\"id\":\"0x%016llx\"",
+                 (unsigned long long)id[i]);
+        const char *line = strstr(P.out, key);
+        assert_non_null(line);
+        assert_int_equal(json_num(line, "ephemerals"), want[i]);
+        assert_int_equal(json_num(line, "timeout_ms"), 10000);
+        assert_int_equal(json_num(line, "server"), 1); /* connected here */
+    }
+    assert_int_equal(RUN(&P, "sessions"), 0);
+    int lines = 0;
+    for (const char *s = P.out; (s = strchr(s, '\n')) != NULL; s++)
+        lines++;
+    assert_true(lines >= n); /* a header, then one line per session */
+    assert_non_null(strstr(P.out, "EPHEMERALS"));
+    coord_close(c[1]);
+    assert_int_equal(RUN(&P, "--json", "sessions"), 0);
+    char key[64];
+    snprintf(key, sizeof(key), "\"id\":\"0x%016llx\"",
+             (unsigned long long)id[1]);
+    assert_null(strstr(P.out, key)); /* closed: gone */
+    coord_close(c[0]);
+    coord_close(c[2]);
+}
+
+/* Runs coordctl against another server list. */
+static int run_at(struct ctl_proc *p, const char *servers, const char **args)
+{
+    char saved[sizeof(servers_flag)];
+    memcpy(saved, servers_flag, sizeof(saved));
+    snprintf(servers_flag, sizeof(servers_flag), "--servers=%s", servers);
+    ctl_spawn_v(p, true, args);
+    memcpy(servers_flag, saved, sizeof(saved));
+    return ctl_finish(p);
+}
+
+/* snapshot save from a running 3-node cluster, restore into a new data
+ * dir, a single coordd on it serves the same tree. */
+static void snapshot_save_restore(void **state)
+{
+    (void)state;
+    static struct tcluster cl;
+    static struct tproc r;
+    static char tree_a[OUT_MAX];
+    tcluster_init(&cl, 3, "");
+    assert_int_equal(tcluster_start(&cl, 30000), 0);
+    const char *mk[][6] = {
+        {"create", "-p", "/app/cfg/db", "host=db1", NULL},
+        {"create", "/app/blob", "\x01\x02\xff", NULL},
+        {"create", "-s", "/app/job-", "j", NULL},
+        {"set", "/app/cfg", "v2", NULL}};
+    for (size_t i = 0; i < sizeof(mk) / sizeof(mk[0]); i++)
+        assert_int_equal(run_at(&P, cl.servers, mk[i]), 0);
+    char file[300];
+    tproc_init(&r, "127.0.0.1");
+    snprintf(file, sizeof(file), "%s.snap", r.dir);
+    const char *save[] = {"--json", "snapshot", "save", file, NULL};
+    assert_int_equal(run_at(&P, cl.servers, save), 0);
+    assert_int_equal(assert_json_lines(P.out), 1);
+    assert_true(json_num(P.out, "index") > 0);
+    assert_true(access(file, R_OK) == 0);
+    const char *walk[] = {"--json", "tree", "/", "--sizes", NULL};
+    assert_int_equal(run_at(&P, cl.servers, walk), 0);
+    memcpy(tree_a, P.out, P.out_len + 1);
+    tcluster_cleanup(&cl);
+    char dd[300];
+    snprintf(dd, sizeof(dd), "--data-dir=%s/data", r.dir);
+    assert_int_equal(RUN(&P, "snapshot", "restore", file, "--", dd), 0);
+    assert_non_null(strstr(P.out, "restored"));
+    /* a second restore into the same directory is refused */
+    assert_int_equal(RUN(&P, "snapshot", "restore", file, "--", dd), 1);
+    assert_int_equal(tproc_start(&r, 15000), 0);
+    char at[64];
+    snprintf(at, sizeof(at), "%s:%u", r.host, r.port);
+    assert_int_equal(run_at(&P, at, walk), 0);
+    assert_string_equal(P.out, tree_a);
+    const char *get[] = {"get", "/app/cfg/db", NULL};
+    assert_int_equal(run_at(&P, at, get), 0);
+    assert_string_equal(P.out, "host=db1");
+    const char *wr[] = {"create", "/after-restore", NULL}; /* it writes */
+    assert_int_equal(run_at(&P, at, wr), 0);
+    assert_int_equal(tproc_stop(&r, 10000), 0);
+    tproc_cleanup(&r);
+    /* a damaged file is refused with a clear message */
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 50, SEEK_SET), 0);
+    fputc('X', f);
+    fclose(f);
+    tproc_init(&r, "127.0.0.1");
+    snprintf(dd, sizeof(dd), "--data-dir=%s/data", r.dir);
+    assert_int_equal(RUN(&P, "snapshot", "restore", file, "--", dd), 1);
+    tproc_cleanup(&r);
+    unlink(file);
+    assert_int_equal(RUN(&P, "snapshot", "save"), 2);
+    assert_int_equal(RUN(&P, "snapshot", "restore", file), 2);
+}
+
+/* `coordctl help CMD` works for every command of --help. */
+static void help_every_command(void **state)
+{
+    (void)state;
+    static char all[OUT_MAX];
+    assert_int_equal(RUN(&P, "--help"), 0);
+    memcpy(all, P.out, P.out_len + 1);
+    const char *c = strstr(all, "Commands:\n");
+    assert_non_null(c);
+    int n = 0;
+    for (c = strchr(c, '\n') + 1; strncmp(c, "  ", 2) == 0;
+         c = strchr(c, '\n') + 1) {
+        char name[32], want[64];
+        assert_int_equal(sscanf(c, " %31s", name), 1);
+        assert_int_equal(RUN(&P, "help", name), 0);
+        snprintf(want, sizeof(want), "usage: coordctl [global flags] %s",
+                 name);
+        assert_non_null(strstr(P.out, want));
+        assert_non_null(strstr(P.out, "Exit codes"));
+        n++;
+    }
+    assert_int_equal(n, 22);
+    assert_int_equal(RUN(&P, "help", "lock"), 0);
+    assert_non_null(strstr(P.out, "COORD_LOCK_TOKEN"));
+    assert_non_null(strstr(P.out, "SIGTERM"));
+}
+
 /* The completion file offers every command of `coordctl --help` and the
  * flags of a command. */
 static void bash_completion(void **state)
@@ -840,7 +1146,8 @@ static void bash_completion(void **state)
         assert_non_null(strstr(padded, word));
         n++;
     }
-    assert_int_equal(n, 15); /* 10 node commands + 5 admin (cmd_admin.c) */
+    assert_int_equal(n, 22); /* 10 node, 5 admin, 5 recipe, sessions,
+                                snapshot */
     assert_string_equal(create, "--ephemeral\n");
     assert_non_null(strstr(rm, "--recursive"));
     assert_non_null(strstr(rm, "--version"));
@@ -867,6 +1174,13 @@ int main(void)
         cmocka_unit_test(servers_from_env),
         cmocka_unit_test(request_timeout),
         cmocka_unit_test(bash_completion),
+        cmocka_unit_test(lock_two_processes),
+        cmocka_unit_test(lock_lost),
+        cmocka_unit_test(elect_cmd),
+        cmocka_unit_test(barrier_cmd),
+        cmocka_unit_test(sessions_cmd),
+        cmocka_unit_test(snapshot_save_restore),
+        cmocka_unit_test(help_every_command),
     };
     return cmocka_run_group_tests_name("coordctl", tests, setup, teardown);
 }

@@ -1036,7 +1036,7 @@ static void election(void **state)
     for (int i = 0; i < 3; i++) {
         memset(&k[i], 0, sizeof(k[i]));
         k[i].c = client();
-        snprintf(k[i].value, sizeof(k[i].value), "node%d", i);
+        snprintf(k[i].value, sizeof(k[i].value), "node%c", (char)('0' + i));
         assert_int_equal(coord_election_new(&k[i].e, k[i].c, "/elect"), 0);
         assert_int_equal(
             pthread_create(&k[i].th, NULL, campaign_main, &k[i]), 0);

@@ -1,7 +1,8 @@
 /* test_recipes_faults.c -- the recipes (coord_recipes.h) on a real 3-node
  * coordd cluster (127.0.0.1/.2/.3) while a scripted sequence of failures
  * runs: kill -9 of the leader and of a follower (each restarted), SIGSTOP
- * of the leader, and client connections cut by an in-process TCP proxy
+ * of the leader and of a follower (2 s each), and client connections cut
+ * by an in-process TCP proxy
  * (a short cut the session survives, a long one it does not). Issue 6,
  * part 6. It must not sleep in place of synchronisation: every wait polls
  * a condition with a deadline; the only timed pauses are the durations of
@@ -32,8 +33,9 @@
  *  - the holder stalled across a long cut is flagged, another holder took
  *    the lock meanwhile, and its late write is rejected by the check op
  *    (ENONODE, sent through another client as a storage service would)
- *    and by the local store; across the short cut the lock stays held,
- *    nobody else acquires, and the holder's write succeeds;
+ *    and by the local store; across the short cut the holder's lock state
+ *    turns MAYBE_LOST, then HELD again after the reconnection, nobody
+ *    else acquires meanwhile, and the holder's write succeeds;
  *  - liveness: every acquire returns within its timeout plus a grace, with
  *    0 or an error code; every phase makes progress within a deadline, and
  *    after the last fault every worker acquires again.
@@ -603,10 +605,15 @@ static void short_cut(struct lworker *w)
     int before = acq_now();
     int discs = atomic_load(&w->discs);
     proxy_cut(&w->px);
+    /* its client notices the cut (EOF): "the lock may be lost" */
+    int64_t end = now_ms() + 10000;
+    while (atomic_load(&w->discs) == discs && now_ms() < end)
+        poll(NULL, 0, 5);
+    assert_int_equal(coord_lock_state(lr.stall_lock), COORD_LOCK_MAYBE_LOST);
     poll(NULL, 0, 1000); /* the fault's duration (< session timeout) */
     proxy_restore(&w->px);
-    /* its client notices the cut, reconnects to the same session */
-    int64_t end = now_ms() + 20000;
+    /* it reconnects to the same session */
+    end = now_ms() + 20000;
     while (coord_lock_state(lr.stall_lock) != COORD_LOCK_HELD &&
            now_ms() < end)
         poll(NULL, 0, 10);
@@ -761,6 +768,13 @@ static void lock_script(struct lworker *w)
     poll(NULL, 0, 2000); /* the fault's duration */
     kill(cl.node[lead].pid, SIGCONT);
     progress("leader stopped 2 s", 10);
+    lead = tcluster_leader(&cl, 10000);
+    f = follower_of(lead);
+    assert_true(f >= 0);
+    kill(cl.node[f].pid, SIGSTOP);
+    poll(NULL, 0, 2000); /* the fault's duration */
+    kill(cl.node[f].pid, SIGCONT);
+    progress("follower stopped 2 s", 10);
     short_cut(&w[0]);
     progress("after short cut", 10);
     long_cut(&w[1]);

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# compare.sh -- what `make bench-compare` runs: coord, ZooKeeper 3.8 and
+# etcd 3.4 side by side on this machine, one system at a time, each a fresh
+# 3-node cluster on 127.0.0.1/.2/.3 (clusters.sh) with data under a temp
+# dir and its own defaults. Load generators of one shape (S connections x W
+# requests in flight, every latency kept): coordbench, zkbench (ZooKeeper's
+# C client), etcdbench (etcd's Go client); the same kv output, so one
+# parser (report.awk) makes the tables. Writes $BUILD/bench-compare.md
+# (printed at the end), raw lines to $BUILD/bench-compare.txt, the plot to
+# docs/bench-compare.png, server logs to $BUILD/bench-compare-logs/. Stops
+# everything it started by PID, also on failure or Ctrl-C. It measures; it
+# tunes none of the three systems.
+#
+#   BENCH_SECONDS=10   measured window per run (after BENCH_WARMUP=2)
+#   BENCH_PRIME=5      unrecorded set 16x16 load on each fresh cluster first
+#   BENCH_REPEAT=3     runs per point; the median (by ops/s) is quoted
+#   BENCH_SYSTEMS="coord zk etcd"
+#   BENCH_WORKLOADS="set create-delete get get-local mix lock failover"
+#   BENCH_SHAPES="1x1 16x16 64x16"   connections x outstanding
+#   BENCH_CONTENDERS="1 8 32"        lock workload
+#   BENCH_FAILOVERS=3  kill -9 and SIGSTOP rounds per system
+#   BENCH_COORD_FAILOVERS=$BENCH_FAILOVERS   (20 for the issue's target)
+#   compare.sh --report RAW   only regenerate the Markdown from raw lines
+#
+# Failover window: a probe (zkbench/etcdbench --op=failover-probe,
+# coordprobe), one client given all three members with its library's
+# defaults, writes every 2 ms, then itself sends SIGKILL or SIGSTOP to the
+# leader and reports the time to its first successful write after that.
+# The killed member is restarted (the stopped one continued) and the
+# cluster must be healthy again before the next round.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../../.."
+BUILD=${BUILD:-build}
+
+if [ "${1:-}" = "--report" ]; then
+    awk -f "$here/report.awk" "$2"
+    exit 0
+fi
+
+SECS=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+PRIME=${BENCH_PRIME:-5}
+REPEAT=${BENCH_REPEAT:-3}
+SYSTEMS=${BENCH_SYSTEMS:-coord zk etcd}
+WORKLOADS=${BENCH_WORKLOADS:-set create-delete get get-local mix lock failover}
+SHAPES=${BENCH_SHAPES:-1x1 16x16 64x16}
+CONTENDERS=${BENCH_CONTENDERS:-1 8 32}
+FAILOVERS=${BENCH_FAILOVERS:-3}
+COORD_FAILOVERS=${BENCH_COORD_FAILOVERS:-$FAILOVERS}
+RAW=$BUILD/bench-compare.txt
+MD=$BUILD/bench-compare.md
+PNG=${BENCH_PNG:-docs/bench-compare.png}
+CL_LOGS=$BUILD/bench-compare-logs
+LOCKBENCH=$BUILD/bin/coordlockbench
+
+CL_DIR=$(mktemp -d /tmp/coord-bench-compare.XXXXXX)
+rm -rf "$CL_LOGS"
+mkdir -p "$CL_LOGS"
+# shellcheck source=clusters.sh
+. "$here/clusters.sh"
+
+cleanup() {
+    cl_stop_all
+    rm -rf "$CL_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$(date -u +%T)] $*" >&2; }
+
+pid_opts() { # --server-pid=... for the three members
+    local i
+    for i in 1 2 3; do printf -- '--server-pid=%s ' "${PIDS[$i]}"; done
+}
+
+# The generator command for system $1, workload $2, shape $3 (SxW, or a
+# contender count for lock); empty when the system has no such workload.
+gen_cmd() {
+    local sys=$1 wl=$2 shape=$3 bin op
+    local s=${shape%x*} w=${shape#*x}
+    case $sys in
+    coord) bin=$BUILD/bin/coordbench ;;
+    zk) bin=$BUILD/bin/zkbench ;;
+    etcd) bin=$BUILD/bin/etcdbench ;;
+    esac
+    case $sys:$wl in
+    zk:get) return 0 ;; # no linearizable read short of sync+get
+    zk:get-local) op="--op=get" ;;
+    coord:lock)
+        [ -x "$LOCKBENCH" ] || return 0
+        echo "$LOCKBENCH --servers=$SERVERS --clients=$shape" \
+            "--duration=$SECS --warmup=$WARMUP --format=kv"
+        return 0
+        ;;
+    zk:lock)
+        echo "$bin --servers=$SERVERS --op=lock --connections=$shape" \
+            "--duration=$SECS --warmup=$WARMUP --format=kv $(pid_opts)"
+        return 0
+        ;;
+    etcd:lock) return 0 ;;
+    *:mix) op="--op=mix --read-pct=90" ;;
+    *) op="--op=$wl" ;;
+    esac
+    echo "$bin --servers=$SERVERS $op --connections=$s --outstanding=$w" \
+        "--duration=$SECS --warmup=$WARMUP --format=kv $(pid_opts)"
+}
+
+run_workload() { # $1 system, $2 workload
+    local shapes=$SHAPES shape rep cmd line
+    [ "$2" = lock ] && shapes=$CONTENDERS
+    for shape in $shapes; do
+        cmd=$(gen_cmd "$1" "$2" "$shape")
+        if [ -z "$cmd" ]; then
+            [ "$1:$2" = coord:lock ] &&
+                echo "sys=$1 wl=$2 shape=$shape missing=$LOCKBENCH" >>"$RAW"
+            return 0
+        fi
+        for rep in $(seq "$REPEAT"); do
+            log "$1 $2 $shape run $rep/$REPEAT"
+            # shellcheck disable=SC2086
+            if line=$($cmd 2>>"$CL_LOGS/generators.log"); then
+                echo "sys=$1 wl=$2 shape=$shape rep=$rep $line" >>"$RAW"
+            else
+                log "$1 $2 $shape: generator failed (see $CL_LOGS/generators.log)"
+                echo "sys=$1 wl=$2 shape=$shape rep=$rep failed=1" >>"$RAW"
+            fi
+        done
+    done
+}
+
+probe_cmd() { # $1 system, $2 pid, $3 KILL|STOP
+    local o="--servers=$SERVERS --fault-pid=$2 --fault-signal=$3"
+    o+=" --warmup=1 --duration=120"
+    case $1 in
+    coord) echo "$BUILD/bin/coordprobe $o" ;;
+    zk) echo "$BUILD/bin/zkbench --op=failover-probe $o" ;;
+    etcd) echo "$BUILD/bin/etcdbench --op=failover-probe $o" ;;
+    esac
+}
+
+failover_rounds() { # $1 system, $2 KILL|STOP, $3 rounds
+    local sys=$1 sig=$2 r ld pid line
+    for r in $(seq "$3"); do
+        cl_wait_healthy 120
+        sleep 1 # a steady leader, not one elected a moment ago
+        ld=$("${sys}_leader")
+        [ -n "$ld" ] || { log "$sys: no leader before round $r"; return 1; }
+        pid=${PIDS[$ld]}
+        log "$sys failover $sig round $r/$3: leader n$ld (pid $pid)"
+        # shellcheck disable=SC2046
+        line=$($(probe_cmd "$sys" "$pid" "$sig") \
+            2>>"$CL_LOGS/generators.log") || true
+        [ -n "$line" ] || line="failover_ms=failed"
+        echo "sys=$sys wl=failover-$sig shape=- rep=$r leader=n$ld $line" \
+            >>"$RAW"
+        log "  $line"
+        if [ "$sig" = KILL ]; then
+            { wait "$pid"; } 2>/dev/null || true
+            "${sys}_start" "$ld"
+        else
+            kill -CONT "$pid" 2>/dev/null || true
+        fi
+    done
+    cl_wait_healthy 120
+}
+
+machine() {
+    echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
+        "$(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM," \
+        "kernel $(uname -r), temp dir on $(df -T "$CL_DIR" |
+            awk 'NR == 2 { print $2 }')"
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at $1"
+}
+
+fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system
+    local out
+    out=$(dd if=/dev/zero of="$CL_DIR/fsync-test" bs=4k count=200 \
+        oflag=dsync 2>&1 | tail -1) || return 0
+    rm -f "$CL_DIR/fsync-test"
+    echo "fsync: 200 x 4 KiB O_DSYNC writes (dd) took" \
+        "$(echo "$out" | awk -F', ' '{ split($3, t, " ");
+            printf "%.3f ms each", t[1] * 1000 / 200 }')"
+}
+
+# All of the run in one function: bash parses it whole before running it,
+# so editing this file during a run cannot derail the run.
+main() {
+    : >"$RAW"
+    {
+        echo "command: make bench-compare BENCH_SECONDS=$SECS" \
+            "BENCH_REPEAT=$REPEAT BENCH_SYSTEMS=\"$SYSTEMS\"" \
+            "BENCH_WORKLOADS=\"$WORKLOADS\" BENCH_SHAPES=\"$SHAPES\"" \
+            "BENCH_FAILOVERS=$FAILOVERS BENCH_COORD_FAILOVERS=$COORD_FAILOVERS"
+        echo "commit: $(git rev-parse --short HEAD 2>/dev/null)" \
+            "$(git status --porcelain -- coordd libcoord 2>/dev/null |
+                grep -q . && echo '(coordd/libcoord with uncommitted edits)')"
+        echo "started: $(date -u +%FT%TZ)"
+        machine start
+        fsync_cost
+        echo "versions: ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper)," \
+            "etcd $(dpkg-query -W -f='${Version}' etcd-server)," \
+            "$(java -version 2>&1 | head -1)"
+    } | sed 's/^/# /' >>"$RAW"
+
+    for sys in $SYSTEMS; do
+        log "starting a 3-node $sys cluster"
+        cl_start_all "$sys"
+        log "$sys up at $SERVERS (pids ${PIDS[*]:1}), leader n$("${sys}_leader")"
+        echo "# $sys: servers $SERVERS" >>"$RAW"
+        # Unrecorded load first, the same for every system: ZooKeeper's JVM
+        # compiles its hot paths during the first seconds under load.
+        if [ "$PRIME" != 0 ] && [ "$WORKLOADS" != failover ]; then
+            log "$sys: ${PRIME}s unrecorded set 16x16 (warm-up)"
+            # shellcheck disable=SC2046
+            $(SECS=$PRIME WARMUP=0 gen_cmd "$sys" set 16x16) \
+                >/dev/null 2>>"$CL_LOGS/generators.log" || true
+        fi
+        for wl in $WORKLOADS; do
+            if [ "$wl" = failover ]; then
+                n=$FAILOVERS
+                [ "$sys" = coord ] && n=$COORD_FAILOVERS
+                failover_rounds "$sys" KILL "$n"
+                failover_rounds "$sys" STOP "$FAILOVERS"
+            else
+                run_workload "$sys" "$wl"
+            fi
+        done
+        log "stopping $sys"
+        cl_stop_all
+    done
+    {
+        echo "finished: $(date -u +%FT%TZ)"
+        machine end
+    } | sed 's/^/# /' >>"$RAW"
+
+    awk -f "$here/report.awk" "$RAW" >"$MD"
+    if command -v gnuplot >/dev/null 2>&1; then
+        awk -v mode=plot -f "$here/report.awk" "$RAW" >"$CL_DIR/plot.dat"
+        nsys=$(grep -c 'workload ops' "$CL_DIR/plot.dat" || true)
+        gnuplot -e "datafile='$CL_DIR/plot.dat'; outfile='$PNG'; nsys=$((nsys / 2))" \
+            "$here/plot.gp" 2>>"$CL_LOGS/generators.log" &&
+            echo "plot: $PNG" >>"$MD"
+    fi
+    cat "$MD"
+}
+
+main "$@"
+exit 0

@@ -22,6 +22,7 @@
 
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
+#include "libcoord/shared/mp.h"
 
 #define CMD_FORMAT 1
 #define CMD_OP_FIELDS 6
@@ -154,169 +155,64 @@ int tree_cmd_encode(const struct tree_cmd *cmd, void **out, size_t *out_len)
 }
 
 /* ---- Decoding ----------------------------------------------------------- */
-/* Bytes a msgpack header at p announces beyond itself (fixed-size payload
- * or a length field), or -1 for a reserved byte or a short header. Sets
- * *hdr to the header's size and *items to the number of nested values
- * that follow (arrays, maps). */
-static long mp_head(const uint8_t *p, const uint8_t *end, size_t *hdr,
-                    uint64_t *items)
-{
-    uint8_t b = *p;
-    *items = 0;
-    *hdr = 1;
-    if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
-        return 0;
-    if (b >= 0x80 && b <= 0x9f) {
-        *items = (uint64_t)(b & 0x0f) << (b <= 0x8f ? 1 : 0);
-        return 0;
-    }
-    if (b >= 0xa0 && b <= 0xbf)
-        return b & 0x1f;
-    if (b == 0xca || b == 0xcb || (b >= 0xcc && b <= 0xd3))
-        return (long)1 << ((b == 0xca) ? 2 : (b == 0xcb) ? 3 : (b & 3));
-    if (b >= 0xd4 && b <= 0xd8)
-        return 1 + (1L << (b - 0xd4));
-    int n;            /* width of the length field */
-    bool ext = false; /* ext types carry a type byte */
-    if (b >= 0xc4 && b <= 0xc6)
-        n = 1 << (b - 0xc4);
-    else if (b >= 0xc7 && b <= 0xc9)
-        n = 1 << (b - 0xc7), ext = true;
-    else if (b >= 0xd9 && b <= 0xdb)
-        n = 1 << (b - 0xd9);
-    else if (b >= 0xdc && b <= 0xdf)
-        n = (b & 1) ? 4 : 2;
-    else
-        return -1;
-    if (end - p < 1 + n)
-        return -1;
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[1 + i];
-    *hdr = 1 + (size_t)n;
-    if (b >= 0xdc) {
-        *items = (b >= 0xde) ? 2 * v : v;
-        return 0;
-    }
-    return (long)v + (ext ? 1 : 0);
-}
 
-/* Walks one msgpack value without allocating, checking that every length
- * and element count fits in the input: msgpack-c allocates element arrays
- * from the announced counts, so these are bounded before it runs. */
-static bool mp_check(const uint8_t **pp, const uint8_t *end, int depth)
-{
-    const uint8_t *p = *pp;
-    size_t hdr;
-    uint64_t items;
-    if (p >= end || depth > 8)
-        return false;
-    long extra = mp_head(p, end, &hdr, &items);
-    if (extra < 0 || (size_t)(end - p) < hdr ||
-        (uint64_t)(end - p - (long)hdr) < (uint64_t)extra)
-        return false;
-    p += hdr + (size_t)extra;
-    if (items > (uint64_t)(end - p))
-        return false;
-    for (uint64_t i = 0; i < items; i++)
-        if (!mp_check(&p, end, depth + 1))
-            return false;
-    *pp = p;
-    return true;
-}
+/* Decoding reads the bytes in place with libcoord's msgpack reader (no
+ * allocation, no intermediate object tree): every entry is decoded once
+ * per replica on the apply path, where msgpack-c's unpacker (a zone
+ * allocation and an object per value) was a sixth of the leader loop's
+ * CPU. Every bound is checked as the bytes are met; any error, including
+ * a str/bin over its bound (COORD_ETOOBIG from the reader), is
+ * COORD_EPROTO here. */
 
-static bool get_u64(const msgpack_object *o, uint64_t max, uint64_t *v)
+static void read_op(struct mp_reader *r, struct tree_op *op)
 {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool get_i64(const msgpack_object *o, int64_t min, int64_t max,
-                    int64_t *v)
-{
-    int64_t x;
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > (uint64_t)INT64_MAX)
-            return false;
-        x = (int64_t)o->via.u64;
-    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        x = o->via.i64;
-    } else {
-        return false;
-    }
-    if (x < min || x > max)
-        return false;
-    *v = x;
-    return true;
-}
-
-static const msgpack_object *get_array(const msgpack_object *o, uint32_t max)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > max)
-        return NULL;
-    return o->via.array.ptr;
-}
-
-static int decode_op(const msgpack_object *o, struct tree_op *op)
-{
-    uint64_t type, mode;
-    int64_t version, ttl;
-    if (o->type != MSGPACK_OBJECT_ARRAY ||
-        o->via.array.size != CMD_OP_FIELDS)
-        return COORD_EPROTO;
-    const msgpack_object *f = o->via.array.ptr;
-    if (!get_u64(&f[0], TREE_CMD_CHECK, &type) || type < TREE_CMD_CREATE ||
-        f[1].type != MSGPACK_OBJECT_STR ||
-        f[1].via.str.size > COORD_PATH_BYTES_MAX ||
-        f[2].type != MSGPACK_OBJECT_BIN ||
-        f[2].via.bin.size > COORD_DATA_BYTES_MAX ||
-        !get_u64(&f[3], UINT32_MAX, &mode) ||
-        !get_i64(&f[4], INT32_MIN, INT32_MAX, &version) ||
-        !get_i64(&f[5], INT64_MIN, INT64_MAX, &ttl))
-        return COORD_EPROTO;
+    uint32_t path_len, data_len;
+    mp_read_arity(r, CMD_OP_FIELDS);
+    uint64_t type = mp_read_uint(r, TREE_CMD_CHECK);
+    if (r->err == 0 && type < TREE_CMD_CREATE)
+        mp_read_fail(r, COORD_EPROTO);
+    const uint8_t *path = mp_read_str(r, COORD_PATH_BYTES_MAX, &path_len);
+    const uint8_t *data = mp_read_bin(r, COORD_DATA_BYTES_MAX, &data_len);
+    uint64_t mode = mp_read_uint(r, UINT32_MAX);
+    int64_t version = mp_read_sint(r, INT32_MIN, INT32_MAX);
+    int64_t ttl = mp_read_sint(r, INT64_MIN, INT64_MAX);
     memset(op, 0, sizeof(*op));
+    if (r->err)
+        return;
     op->type = (uint8_t)type;
-    op->path = f[1].via.str.ptr;
-    op->path_len = f[1].via.str.size;
-    op->data = f[2].via.bin.size ? f[2].via.bin.ptr : NULL;
-    op->data_len = f[2].via.bin.size;
+    op->path = (const char *)path;
+    op->path_len = path_len;
+    op->data = data_len ? data : NULL;
+    op->data_len = data_len;
     op->mode = (uint32_t)mode;
     op->version = (int32_t)version;
     op->ttl_ms = ttl;
-    return 0;
 }
 
-static int decode_ops(const msgpack_object *o, uint32_t max,
-                      struct tree_cmd_buf *b)
+static void read_ops(struct mp_reader *r, uint32_t max, struct tree_cmd_buf *b)
 {
-    const msgpack_object *a = get_array(o, max);
-    if (a == NULL)
-        return COORD_EPROTO;
-    b->cmd.n_ops = o->via.array.size;
+    uint32_t n = mp_read_array(r);
+    if (n > max)
+        mp_read_fail(r, COORD_EPROTO);
+    b->cmd.n_ops = r->err ? 0 : n;
     b->cmd.ops = b->ops;
-    for (uint32_t i = 0; i < b->cmd.n_ops; i++)
-        if (decode_op(&a[i], &b->ops[i]) != 0)
-            return COORD_EPROTO;
-    return 0;
+    for (uint32_t i = 0; i < b->cmd.n_ops && r->err == 0; i++)
+        read_op(r, &b->ops[i]);
 }
 
-static int decode_open(const msgpack_object *o, struct tree_cmd *c)
+static void read_open(struct mp_reader *r, struct tree_cmd *c)
 {
-    uint64_t timeout;
-    const msgpack_object *a = get_array(o, 2);
-    if (a == NULL || o->via.array.size != 2 ||
-        !get_u64(&a[0], UINT32_MAX, &timeout) ||
-        a[1].type != MSGPACK_OBJECT_BIN ||
-        a[1].via.bin.size != COORD_SECRET_BYTES)
-        return COORD_EPROTO;
-    c->timeout_ms = (uint32_t)timeout;
-    memcpy(c->secret, a[1].via.bin.ptr, COORD_SECRET_BYTES);
-    return 0;
+    uint32_t len;
+    mp_read_arity(r, 2);
+    c->timeout_ms = (uint32_t)mp_read_uint(r, UINT32_MAX);
+    const uint8_t *secret = mp_read_bin(r, COORD_SECRET_BYTES, &len);
+    if (r->err == 0 && len != COORD_SECRET_BYTES)
+        mp_read_fail(r, COORD_EPROTO);
+    if (r->err == 0)
+        memcpy(c->secret, secret, COORD_SECRET_BYTES);
 }
 
-static int decode_body(const msgpack_object *o, struct tree_cmd_buf *b)
+static void read_body(struct mp_reader *r, struct tree_cmd_buf *b)
 {
     struct tree_cmd *c = &b->cmd;
     switch (c->type) {
@@ -324,65 +220,51 @@ static int decode_body(const msgpack_object *o, struct tree_cmd_buf *b)
     case TREE_CMD_DELETE:
     case TREE_CMD_SET:
     case TREE_CMD_CHECK:
-        if (decode_op(o, &c->op) != 0 || c->op.type != c->type)
-            return COORD_EPROTO;
-        return 0;
+        read_op(r, &c->op);
+        if (r->err == 0 && c->op.type != c->type)
+            mp_read_fail(r, COORD_EPROTO);
+        return;
     case TREE_CMD_MULTI:
-        return decode_ops(o, COORD_MULTI_OPS_MAX, b);
+        read_ops(r, COORD_MULTI_OPS_MAX, b);
+        return;
     case TREE_CMD_CLEANUP:
-        return decode_ops(o, TREE_IDS_MAX, b);
+        read_ops(r, TREE_IDS_MAX, b);
+        return;
     case TREE_CMD_SESSION_OPEN:
-        return decode_open(o, c);
+        read_open(r, c);
+        return;
     case TREE_CMD_SESSION_EXPIRE: {
-        const msgpack_object *a = get_array(o, TREE_IDS_MAX);
-        if (a == NULL)
-            return COORD_EPROTO;
-        c->n_ids = o->via.array.size;
+        uint32_t n = mp_read_array(r);
+        if (n > TREE_IDS_MAX)
+            mp_read_fail(r, COORD_EPROTO);
+        c->n_ids = r->err ? 0 : n;
         c->ids = b->ids;
-        for (uint32_t i = 0; i < c->n_ids; i++)
-            if (!get_u64(&a[i], UINT64_MAX, &b->ids[i]))
-                return COORD_EPROTO;
-        return 0;
+        for (uint32_t i = 0; i < c->n_ids && r->err == 0; i++)
+            b->ids[i] = mp_read_uint(r, UINT64_MAX);
+        return;
     }
     default:
-        return o->type == MSGPACK_OBJECT_NIL ? 0 : COORD_EPROTO;
+        mp_read_nil(r);
+        return;
     }
-}
-
-static int decode_root(const msgpack_object *o, struct tree_cmd_buf *b)
-{
-    uint64_t format, type;
-    int64_t time_ms;
-    const msgpack_object *a = get_array(o, 6);
-    if (a == NULL || o->via.array.size != 6)
-        return COORD_EPROTO;
-    struct tree_cmd *c = &b->cmd;
-    memset(c, 0, sizeof(*c));
-    if (!get_u64(&a[0], UINT8_MAX, &format) || format != CMD_FORMAT ||
-        !get_u64(&a[1], TREE_CMD_TYPE_MAX, &type) ||
-        !get_i64(&a[2], INT64_MIN, INT64_MAX, &time_ms) ||
-        !get_u64(&a[3], UINT64_MAX, &c->session_id) ||
-        !get_u64(&a[4], UINT64_MAX, &c->xid))
-        return COORD_EPROTO;
-    c->type = (uint8_t)type;
-    c->time_ms = time_ms;
-    return decode_body(&a[5], b);
 }
 
 int tree_cmd_decode(const void *bytes, size_t len, struct tree_cmd_buf *buf)
 {
     if (bytes == NULL || len == 0 || len > COORD_FRAME_BYTES_MAX)
         return COORD_EPROTO;
-    const uint8_t *p = bytes;
-    if (!mp_check(&p, p + len, 0) || p != (const uint8_t *)bytes + len)
-        return COORD_EPROTO;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    size_t off = 0;
-    int rc = msgpack_unpack_next(&up, bytes, len, &off);
-    int err = COORD_EPROTO;
-    if (rc == MSGPACK_UNPACK_SUCCESS && off == len)
-        err = decode_root(&up.data, buf);
-    msgpack_unpacked_destroy(&up);
-    return err;
+    struct mp_reader r;
+    mp_reader_init(&r, bytes, len);
+    struct tree_cmd *c = &buf->cmd;
+    memset(c, 0, sizeof(*c));
+    mp_read_arity(&r, 6);
+    if (mp_read_uint(&r, UINT8_MAX) != CMD_FORMAT)
+        mp_read_fail(&r, COORD_EPROTO);
+    c->type = (uint8_t)mp_read_uint(&r, TREE_CMD_TYPE_MAX);
+    c->time_ms = mp_read_sint(&r, INT64_MIN, INT64_MAX);
+    c->session_id = mp_read_uint(&r, UINT64_MAX);
+    c->xid = mp_read_uint(&r, UINT64_MAX);
+    if (r.err == 0)
+        read_body(&r, buf);
+    return mp_read_done(&r) ? 0 : COORD_EPROTO;
 }

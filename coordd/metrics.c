@@ -29,7 +29,7 @@
 #include "libcoord/shared/check.h"
 #include "libcoord/shared/wire.h"
 
-/* ---- tables --------------------------------------------------------------- */
+/* ---- tables -------------------------------------------------------------- */
 
 /* Opcode -> slot (0: an opcode the table does not name). */
 enum {
@@ -85,7 +85,7 @@ static const char *const class_name[METRICS_CLASSES] = {"read", "write"};
 static const char *const snap_name[METRICS_SNAP_KINDS] = {
     "taken", "sent", "installed"};
 
-/* ---- the registry --------------------------------------------------------- */
+/* ---- the registry -------------------------------------------------------- */
 
 typedef _Atomic uint64_t ctr_t;
 
@@ -185,7 +185,7 @@ int64_t metrics_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ---- hooks ---------------------------------------------------------------- */
+/* ---- hooks --------------------------------------------------------------- */
 
 static int op_class(uint32_t op)
 {
@@ -273,7 +273,7 @@ void metrics_fsync(void *data, uint64_t us)
     hist_observe(&m->fsync, &LAT, us);
 }
 
-/* ---- gauges --------------------------------------------------------------- */
+/* ---- gauges -------------------------------------------------------------- */
 
 void metrics_publish(struct metrics *m, const struct metrics_gauges *g)
 {
@@ -383,7 +383,7 @@ void node_metrics_publish(struct node *n)
     metrics_publish(n->metrics, &g);
 }
 
-/* ---- text format 0.0.4 ---------------------------------------------------- */
+/* ---- text format 0.0.4 --------------------------------------------------- */
 
 struct tbuf {
     char *p;
@@ -600,7 +600,7 @@ int metrics_render(const struct metrics *m, char **text, size_t *len)
     return 0;
 }
 
-/* ---- HTTP ----------------------------------------------------------------- */
+/* ---- HTTP ---------------------------------------------------------------- */
 
 struct metrics_http {
     struct MHD_Daemon *d;

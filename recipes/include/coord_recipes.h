@@ -1,7 +1,7 @@
 /* coord_recipes.h -- coordination recipes built on the public libcoord API
  * (coord.h): an exclusive lock with fencing tokens, a read-write lock, a
- * counting semaphore, loss notification, leader election, a barrier and a
- * double barrier (docs/recipes.md states what each one
+ * counting semaphore, loss notification, leader election, a barrier, a
+ * double barrier, a counter and a queue (docs/recipes.md states what each one
  * guarantees and what it does not). Linked as build/librecipes.a. This
  * header must not expose libcoord internals: recipes use only coord.h.
  *
@@ -233,6 +233,44 @@ int coord_dbarrier_enter(struct coord_client *c, const char *path,
                          const char *name, int n, int timeout_ms);
 int coord_dbarrier_leave(struct coord_client *c, const char *path,
                          const char *name, int timeout_ms);
+
+/* ---- Counter -----------------------------------------------------------
+ * A signed 64-bit value kept as the decimal data of a persistent node;
+ * an add is a compare-and-set on the node's version, retried while other
+ * writers conflict. */
+
+/* Adds delta (may be negative) and sets *value (may be NULL) to the
+ * result; a missing node (and its parents) is created holding delta.
+ * COORD_EINVAL: bad argument, or the node's data is not a number;
+ * COORD_ETOOBIG: the result would overflow; COORD_EBUSY: still
+ * conflicting after 10 s. COORD_ECONNLOSS / COORD_ETIMEDOUT: the add may
+ * or may not have happened (do not simply retry if a double add hurts). */
+int coord_counter_add(struct coord_client *c, const char *path,
+                      int64_t delta, int64_t *value);
+/* The current value: COORD_ENONODE if there is no counter yet. */
+int coord_counter_get(struct coord_client *c, const char *path,
+                      int64_t *value);
+
+/* ---- Queue -------------------------------------------------------------
+ * A FIFO of persistent-sequential nodes PATH/q-<seq>: items survive their
+ * producer and every session. Each item is taken by exactly one consumer,
+ * in sequence order (items put concurrently by different producers are
+ * ordered by the server). Waiting consumers watch the children list:
+ * every put wakes every waiting consumer (a herd effect). */
+
+/* Appends value (copied, up to the server's data limit); the queue's node
+ * is created if missing. COORD_ECONNLOSS / COORD_ETIMEDOUT: the item may
+ * or may not have been appended. */
+int coord_queue_put(struct coord_client *c, const char *path,
+                    const void *value, size_t len);
+/* Removes the head and returns it in *value (len bytes plus a NUL; free
+ * with coord_free_mem()) and *len (may be NULL). Waits up to timeout_ms
+ * for an item (0: do not wait; negative: forever): COORD_ETIMEDOUT when
+ * none came. COORD_ECONNLOSS / COORD_ETIMEDOUT during the take's delete:
+ * the item may have been removed by us without our learning it, and is
+ * then lost (delivery is at most once). */
+int coord_queue_take(struct coord_client *c, const char *path,
+                     int timeout_ms, void **value, size_t *len);
 
 #ifdef __cplusplus
 }

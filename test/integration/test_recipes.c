@@ -937,6 +937,147 @@ static void loss_session_expired(void **state)
     assert_int_equal(coord_close(o), 0);
 }
 
+/* ---- Counter and queue ------------------------------------------------- */
+
+struct ctrworker {
+    pthread_t th;
+    int errors;
+    int64_t last;
+};
+
+static void *ctr_worker_main(void *arg)
+{
+    struct ctrworker *w = arg;
+    struct coord_client *c = client();
+    for (int i = 0; i < 10; i++) {
+        int64_t v = 0;
+        if (coord_counter_add(c, "/ctr/a", 3, &v) != 0 || v <= w->last)
+            w->errors++;
+        w->last = v;
+    }
+    assert_int_equal(coord_close(c), 0);
+    return NULL;
+}
+
+static void counter(void **state)
+{
+    (void)state;
+    struct coord_client *c = client();
+    int64_t v = 0;
+    assert_int_equal(coord_counter_get(c, "/ctr/a", &v), COORD_ENONODE);
+    struct ctrworker w[4];
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            pthread_create(&w[i].th, NULL, ctr_worker_main, &w[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(w[i].th, NULL);
+        assert_int_equal(w[i].errors, 0);
+    }
+    assert_int_equal(coord_counter_get(c, "/ctr/a", &v), 0);
+    assert_int_equal(v, 4 * 10 * 3); /* no lost update */
+    assert_int_equal(coord_counter_add(c, "/ctr/a", -125, &v), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(coord_counter_add(c, "/ctr/a", INT64_MIN, &v),
+                     COORD_ETOOBIG);
+    assert_int_equal(coord_counter_get(c, "/ctr/a", &v), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(coord_set(c, "/ctr/a", "x1", 2, -1, NULL), 0);
+    assert_int_equal(coord_counter_add(c, "/ctr/a", 1, NULL), COORD_EINVAL);
+    assert_int_equal(coord_counter_get(c, "/ctr/a", &v), COORD_EINVAL);
+    assert_int_equal(coord_counter_add(c, "", 1, NULL), COORD_EINVAL);
+    assert_int_equal(coord_counter_get(c, "/ctr/a", NULL), COORD_EINVAL);
+    assert_int_equal(coord_close(c), 0);
+}
+
+#define Q_ITEMS 30
+
+struct qconsumer {
+    pthread_t th;
+    int taken[Q_ITEMS];
+    int n, errors;
+};
+
+static void *q_consumer_main(void *arg)
+{
+    struct qconsumer *q = arg;
+    struct coord_client *c = client();
+    for (;;) {
+        void *v = NULL;
+        size_t len = 0;
+        int rc = coord_queue_take(c, "/q/b", 15000, &v, &len);
+        if (rc == COORD_ETIMEDOUT)
+            break; /* the producer is done and the queue drained */
+        if (rc != 0 || len == 0) {
+            q->errors++;
+            break;
+        }
+        int item = (int)strtol(v, NULL, 10);
+        coord_free_mem(v);
+        if (item == -1)
+            break; /* one end marker per consumer */
+        if (q->n < Q_ITEMS)
+            q->taken[q->n++] = item;
+    }
+    assert_int_equal(coord_close(c), 0);
+    return NULL;
+}
+
+static void queue(void **state)
+{
+    (void)state;
+    struct coord_client *c = client();
+    void *v = NULL;
+    size_t len = 0;
+    assert_int_equal(coord_queue_take(c, "/q/a", 0, &v, &len),
+                     COORD_ETIMEDOUT); /* no queue yet: empty */
+    for (int i = 0; i < 5; i++) {
+        char b[8];
+        int k = snprintf(b, sizeof(b), "i%d", i);
+        assert_int_equal(coord_queue_put(c, "/q/a", b, (size_t)k), 0);
+    }
+    for (int i = 0; i < 5; i++) { /* FIFO */
+        char b[8];
+        snprintf(b, sizeof(b), "i%d", i);
+        assert_int_equal(coord_queue_take(c, "/q/a", 0, &v, &len), 0);
+        assert_int_equal(len, strlen(b));
+        assert_string_equal(v, b);
+        coord_free_mem(v);
+    }
+    assert_int_equal(coord_queue_take(c, "/q/a", 200, &v, &len),
+                     COORD_ETIMEDOUT);
+    assert_null(v);
+    assert_int_equal(coord_queue_put(c, "", "x", 1), COORD_EINVAL);
+    assert_int_equal(coord_queue_put(c, "/q/a", NULL, 1), COORD_EINVAL);
+    assert_int_equal(coord_queue_take(c, "/q/a", 0, NULL, NULL),
+                     COORD_EINVAL);
+    /* 3 waiting consumers, one producer: every item taken exactly once */
+    struct qconsumer q[3];
+    memset(q, 0, sizeof(q));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            pthread_create(&q[i].th, NULL, q_consumer_main, &q[i]), 0);
+    for (int i = 0; i < Q_ITEMS + 3; i++) {
+        char b[8];
+        int k = snprintf(b, sizeof(b), "%d", i < Q_ITEMS ? i : -1);
+        assert_int_equal(coord_queue_put(c, "/q/b", b, (size_t)k), 0);
+    }
+    int seen[Q_ITEMS] = {0};
+    for (int i = 0; i < 3; i++) {
+        pthread_join(q[i].th, NULL);
+        assert_int_equal(q[i].errors, 0);
+        for (int j = 0; j < q[i].n; j++) {
+            seen[q[i].taken[j]]++;
+            if (j > 0) /* each consumer sees the FIFO order */
+                assert_true(q[i].taken[j] > q[i].taken[j - 1]);
+        }
+    }
+    for (int i = 0; i < Q_ITEMS; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(n_children(c, "/q/b"), 0);
+    assert_int_equal(coord_close(c), 0);
+}
+
 /* ---- Election ----------------------------------------------------------- */
 
 struct vote {
@@ -1239,6 +1380,8 @@ int main(void)
         cmocka_unit_test(loss_node_deleted),
         cmocka_unit_test(loss_server_paused),
         cmocka_unit_test(loss_session_expired),
+        cmocka_unit_test(counter),
+        cmocka_unit_test(queue),
         cmocka_unit_test(lock_survives_leader_kill),
     };
     return cmocka_run_group_tests_name("recipes", tests, setup, teardown);

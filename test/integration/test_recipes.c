@@ -1032,12 +1032,12 @@ static void queue(void **state)
     assert_int_equal(coord_queue_take(c, "/q/a", 0, &v, &len),
                      COORD_ETIMEDOUT); /* no queue yet: empty */
     for (int i = 0; i < 5; i++) {
-        char b[8];
+        char b[16];
         int k = snprintf(b, sizeof(b), "i%d", i);
         assert_int_equal(coord_queue_put(c, "/q/a", b, (size_t)k), 0);
     }
     for (int i = 0; i < 5; i++) { /* FIFO */
-        char b[8];
+        char b[16];
         snprintf(b, sizeof(b), "i%d", i);
         assert_int_equal(coord_queue_take(c, "/q/a", 0, &v, &len), 0);
         assert_int_equal(len, strlen(b));
@@ -1058,7 +1058,7 @@ static void queue(void **state)
         assert_int_equal(
             pthread_create(&q[i].th, NULL, q_consumer_main, &q[i]), 0);
     for (int i = 0; i < Q_ITEMS + 3; i++) {
-        char b[8];
+        char b[16];
         int k = snprintf(b, sizeof(b), "%d", i < Q_ITEMS ? i : -1);
         assert_int_equal(coord_queue_put(c, "/q/b", b, (size_t)k), 0);
     }

@@ -16,6 +16,10 @@
  *                             the changes), which replays from its own log
  *   small_history_must_reread watch_history_max=2 and more changes than
  *                             that: MUST_REREAD for the recursive watch
+ *   replay_across_restart     the server restarts meanwhile: the log it
+ *                             replays at start refills its history
+ *   restart_from_snapshot_... restarted from a snapshot newer than the
+ *                             watcher's zxid: MUST_REREAD
  *
  * Session states are checked too: CONNECTED, DISCONNECTED, RECONNECTED.
  * Waits are condition variables with deadlines, never fixed sleeps. */
@@ -342,14 +346,16 @@ static void watch_setup(struct coord_client *w, struct coord_client *c)
     mk(w, "/r");
     mk(w, "/p");
     mk(w, "/o");
-    /* The watcher's reads are linearizable: it sees the tree above. */
+    /* A linearizable read first: the watcher's server (maybe a follower)
+     * has then applied the creates above, which must not fire the
+     * persistent watches added next (ADD_WATCH itself waits for nothing). */
+    void *v = NULL;
+    assert_int_equal(coord_get(c, "/o", 0, &watcher, &v, NULL, NULL), 0);
+    coord_free_mem(v);
     assert_int_equal(coord_add_watch(c, "/r", COORD_WATCH_PERSISTENT_RECURSIVE,
                                      &watcher), 0);
     assert_int_equal(coord_add_watch(c, "/p", COORD_WATCH_PERSISTENT,
                                      &watcher), 0);
-    void *v = NULL;
-    assert_int_equal(coord_get(c, "/o", 0, &watcher, &v, NULL, NULL), 0);
-    coord_free_mem(v);
     assert_int_equal(coord_exists(c, "/e", 0, &watcher, NULL),
                      COORD_ENONODE);
 }
@@ -535,6 +541,97 @@ static void small_history_must_reread(void **state)
     tproc_cleanup(&srv);
 }
 
+/* The server restarts while the watcher is cut off. Without a snapshot
+ * the log replayed at start refills its history from zxid 0: the replay
+ * is exact. */
+static void replay_across_restart(void **state)
+{
+    (void)state;
+    struct tproc srv;
+    tproc_init(&srv, "127.0.0.1");
+    assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
+    char direct[64], via[64];
+    snprintf(direct, sizeof(direct), "%s:%u", srv.host, srv.port);
+    struct proxy px;
+    proxy_start(&px, srv.host, srv.port, true);
+    snprintf(via, sizeof(via), "127.0.0.1:%u", px.port);
+    seen_reset();
+    struct coord_client *w = open_client(direct, false);
+    struct coord_client *c = open_client(via, true);
+    watch_setup(w, c);
+    struct expect x = {0};
+    want(&x, COORD_EVENT_CREATED, "/r/a", mk(w, "/r/a"));
+    assert_int_equal(wait_count(&seen.n_ev, 1), 1);
+    proxy_set(&px, false, false);
+    assert_true(wait_state(COORD_STATE_DISCONNECTED, 1) == 1);
+    window_changes(w, &x);
+    coord_close(w);
+    assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
+    assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
+    w = open_client(direct, false);
+    proxy_set(&px, true, false);
+    assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
+    want(&x, COORD_EVENT_DATA_CHANGED, "/r/a", put(w, "/r/a", "2"));
+    expect_exactly(&x);
+    expect_states();
+    coord_close(c);
+    coord_close(w);
+    proxy_stop(&px);
+    assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
+    tproc_cleanup(&srv);
+}
+
+/* Restarted from a snapshot taken after the watcher's last zxid: the
+ * history starts at the snapshot, so the recursive watch must re-read. */
+static void restart_from_snapshot_must_reread(void **state)
+{
+    (void)state;
+    struct tproc srv;
+    tproc_init(&srv, "127.0.0.1");
+    snprintf(srv.extra, sizeof(srv.extra), "--snapshot-entries=16");
+    assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
+    char direct[64], via[64];
+    snprintf(direct, sizeof(direct), "%s:%u", srv.host, srv.port);
+    struct proxy px;
+    proxy_start(&px, srv.host, srv.port, true);
+    snprintf(via, sizeof(via), "127.0.0.1:%u", px.port);
+    seen_reset();
+    struct coord_client *w = open_client(direct, false);
+    struct coord_client *c = open_client(via, true);
+    mk(w, "/r");
+    assert_int_equal(coord_add_watch(c, "/r", COORD_WATCH_PERSISTENT_RECURSIVE,
+                                     &watcher), 0);
+    proxy_set(&px, false, false);
+    assert_true(wait_state(COORD_STATE_DISCONNECTED, 1) == 1);
+    mk(w, "/r/a");
+    uint64_t last = 0;
+    for (int i = 0; i < 40; i++)
+        last = put(w, "/r/a", "x");
+    coord_close(w);
+    assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
+    assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
+    w = open_client(direct, false);
+    proxy_set(&px, true, false);
+    assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
+    uint64_t z = put(w, "/r/a", "y");
+    assert_int_equal(wait_count(&seen.n_ev, 2), 2);
+    pthread_mutex_lock(&seen.mu);
+    struct ev e0 = seen.ev[0], e1 = seen.ev[1];
+    int n = seen.n_ev;
+    pthread_mutex_unlock(&seen.mu);
+    assert_int_equal(e0.type, COORD_EVENT_MUST_REREAD);
+    assert_string_equal(e0.path, "/r");
+    assert_true(e0.zxid >= last);
+    assert_int_equal(e1.type, COORD_EVENT_DATA_CHANGED);
+    assert_int_equal(e1.zxid, z);
+    assert_int_equal(n, 2);
+    coord_close(c);
+    coord_close(w);
+    proxy_stop(&px);
+    assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
+    tproc_cleanup(&srv);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -542,6 +639,8 @@ int main(void)
         cmocka_unit_test(replay_single_node),
         cmocka_unit_test(small_history_must_reread),
         cmocka_unit_test(replay_from_other_server),
+        cmocka_unit_test(replay_across_restart),
+        cmocka_unit_test(restart_from_snapshot_must_reread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

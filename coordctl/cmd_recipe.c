@@ -97,17 +97,24 @@ static void ctl_setenv_u64(const char *name, uint64_t v)
     setenv(name, buf, 1);
 }
 
+/* Static: the child watch's callback may still fire (on the I/O thread)
+ * after the command ended, e.g. when our release deletes the node. */
+static struct ctl_hold ctl_hold_state;
+
 static int ctl_run_held(struct ctl *x, const char *path, uint64_t token,
                         char **cmd, const char *what)
 {
-    struct ctl_hold h = {.c = x->c, .path = path, .token = token};
-    atomic_store(&h.changed, 1); /* first look sets the watch */
-    if (ctl_hold_lost(&h)) {
+    struct ctl_hold *h = &ctl_hold_state;
+    h->c = x->c;
+    h->path = path;
+    h->token = token;
+    atomic_store(&h->changed, 1); /* first look sets the watch */
+    if (ctl_hold_lost(h)) {
         fprintf(stderr, "coordctl: %s lost before the command started\n",
                 what);
         return CTL_EXIT_LOCK_LOST;
     }
-    return ctl_supervise(x, cmd, what, ctl_hold_lost, &h);
+    return ctl_supervise(x, cmd, what, ctl_hold_lost, h);
 }
 
 static int ctl_not_acquired(struct ctl *x, const char *what, int rc)

@@ -5,11 +5,15 @@
  * every 2 ms for --warmup seconds, then sends --fault-signal (KILL or STOP)
  * to --fault-pid itself, right after reading the clock, and writes again
  * (synchronous coord_set, 2 ms apart) until one succeeds; prints the time
- * from the signal to that success as one kv line.
+ * from the signal to that success as one kv line (failover_ms), and the
+ * first success of any write (writable_ms: async writes are also sent
+ * every 10 ms on the same client, none waiting for another).
  *
  * Public API only (coord.h); it measures, it must not tune the client. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +45,40 @@ static const char *opt(int argc, char **argv, const char *name,
         if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=')
             return argv[i] + n + 1;
     return dflt;
+}
+
+/* Alongside the probe's own loop: an async write every 10 ms on the same
+ * client, none waiting for another; the first success among all writes
+ * tells when the cluster took writes again (writable_ms). */
+static _Atomic uint64_t g_first_ok; /* now_ns() of the first success */
+static _Atomic int g_done;
+
+struct sampler_arg {
+    struct coord_client *c;
+    const char *path;
+};
+
+static void note_ok(void)
+{
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&g_first_ok, &zero, now_ns());
+}
+
+static void sampler_done(void *data, int status, const struct coord_stat *st)
+{
+    (void)data, (void)st;
+    if (status == 0)
+        note_ok();
+}
+
+static void *sampler(void *arg)
+{
+    struct sampler_arg *a = arg;
+    while (!atomic_load(&g_done) && !atomic_load(&g_first_ok)) {
+        coord_aset(a->c, a->path, "z", 1, -1, sampler_done, NULL);
+        pause_ms(10);
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -88,13 +126,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "coordprobe: kill %ld: %s\n", pid, strerror(errno));
         return 1;
     }
+    struct sampler_arg sa = {c, path};
+    pthread_t thr;
+    pthread_create(&thr, NULL, sampler, &sa);
     unsigned tries = 0;
     uint64_t limit = t0 + (uint64_t)(limit_s * 1e9);
     for (;;) {
         tries++;
         rc = coord_set(c, path, "y", 1, -1, NULL);
-        if (rc == 0)
+        if (rc == 0) {
+            note_ok();
             break;
+        }
         if (now_ns() > limit) {
             printf("system=coord op=failover-probe failover_ms=timeout "
                    "tries=%u last_error=%s\n", tries, coord_strerror(rc));
@@ -102,8 +145,13 @@ int main(int argc, char **argv)
         }
         pause_ms(2);
     }
+    double ms = (double)(now_ns() - t0) / 1e6;
+    atomic_store(&g_done, 1);
+    pthread_join(thr, NULL);
+    double wms = (double)(atomic_load(&g_first_ok) - t0) / 1e6;
     printf("system=coord op=failover-probe signal=%d failover_ms=%.1f "
-           "tries=%u\n", sig, (double)(now_ns() - t0) / 1e6, tries);
+           "writable_ms=%.1f tries=%u\n", sig, ms, wms < ms ? wms : ms,
+           tries);
     fflush(stdout);
     coord_close(c);
     return 0;

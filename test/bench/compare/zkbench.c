@@ -15,7 +15,9 @@
  * acquire+release cycles whose release completed in the window, like
  * coordlockbench; latencies are acquire latencies: create to held), failover-probe (one session to all members writes every 2 ms,
  * then sends FAULT_SIGNAL to FAULT_PID itself and reports the time to the
- * first successful write after it).
+ * first successful write of that loop after it, failover_ms, and the first
+ * success of any write, writable_ms: async ones are also sent every 10 ms
+ * on the same session without waiting).
  *
  * A benchmark tool, not product code: it may use libc's allocator and
  * stdio freely; it must not include coord's headers (it measures another
@@ -637,6 +639,32 @@ static int run_lock(void)
 
 /* ---- failover probe -------------------------------------------------------- */
 
+/* Alongside the probe's own loop: an async write every 10 ms on the same
+ * session, none waiting for another, so the first success among them
+ * tells when the ensemble took writes again, whatever the loop's request
+ * was stuck on (writable_ms). */
+static atomic_ullong g_first_ok; /* now_ns() of the first success, 0 none */
+static atomic_int g_probe_done;
+static const char *g_probe_path;
+
+static void sampler_done(int rc, const struct Stat *st, const void *d)
+{
+    (void)st, (void)d;
+    unsigned long long zero = 0, now = now_ns();
+    if (rc == ZOK)
+        atomic_compare_exchange_strong(&g_first_ok, &zero, now);
+}
+
+static void *sampler(void *arg)
+{
+    zhandle_t *zh = arg;
+    while (!atomic_load(&g_probe_done) && !atomic_load(&g_first_ok)) {
+        zoo_aset(zh, g_probe_path, "z", 1, -1, sampler_done, NULL);
+        sleep_s(0.010);
+    }
+    return NULL;
+}
+
 static int run_probe(void)
 {
     zhandle_t *zh = g_conns[0].zh;
@@ -660,13 +688,19 @@ static int run_probe(void)
     if (kill(cfg.fault_pid, cfg.fault_sig) != 0)
         return fprintf(stderr, "zkbench: kill %d: %s\n", cfg.fault_pid,
                        strerror(errno)), -1;
+    g_probe_path = path;
+    pthread_t thr;
+    pthread_create(&thr, NULL, sampler, zh);
     unsigned tries = 0;
     uint64_t limit = t0 + (uint64_t)(cfg.duration * 1e9);
     for (;;) {
         tries++;
         rc = zoo_set(zh, path, "y", 1, -1);
-        if (rc == ZOK)
+        if (rc == ZOK) {
+            unsigned long long zero = 0;
+            atomic_compare_exchange_strong(&g_first_ok, &zero, now_ns());
             break;
+        }
         if (now_ns() > limit) {
             printf("system=zookeeper op=failover-probe failover_ms=timeout "
                    "tries=%u last_error=%s\n", tries, zerror(rc));
@@ -675,9 +709,12 @@ static int run_probe(void)
         sleep_s(0.002);
     }
     double ms = (double)(now_ns() - t0) / 1e6;
+    atomic_store(&g_probe_done, 1);
+    pthread_join(thr, NULL);
+    double wms = (double)(atomic_load(&g_first_ok) - t0) / 1e6;
     printf("system=zookeeper op=failover-probe signal=%d failover_ms=%.1f "
-           "tries=%u connected_before=%s\n", cfg.fault_sig, ms, tries,
-           server);
+           "writable_ms=%.1f tries=%u connected_before=%s\n", cfg.fault_sig,
+           ms, wms < ms ? wms : ms, tries, server);
     fflush(stdout);
     close_conns(1);
     return 0;

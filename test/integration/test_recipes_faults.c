@@ -375,10 +375,10 @@ static int fenced_write(struct coord_client *c, struct coord_lock *l,
     void *v = NULL;
     struct coord_stat st;
     int rc = coord_get(c, STORE, 0, NULL, &v, NULL, &st);
-    if (rc == COORD_ECONNLOSS || rc == COORD_ETIMEDOUT)
-        return WR_FAILED; /* nothing written */
-    if (rc != 0)
+    if (rc != 0) { /* nothing written */
+        print_message("  fenced write: get failed: %s\n", coord_errname(rc));
         return WR_FAILED;
+    }
     *prev = strtoull(v, NULL, 10);
     coord_free_mem(v);
     char buf[32];
@@ -400,6 +400,8 @@ static int fenced_write(struct coord_client *c, struct coord_lock *l,
         return WR_CONFLICT; /* our node was alive, yet someone wrote */
     if (rc == COORD_ECONNLOSS || rc == COORD_ETIMEDOUT)
         return WR_UNCERTAIN;
+    print_message("  fenced write: multi failed: %s (check op %s)\n",
+                  coord_errname(rc), coord_errname(check_err));
     return WR_FAILED;
 }
 

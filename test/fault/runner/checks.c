@@ -320,13 +320,17 @@ static void check_ephemerals(struct fr_run *r)
                 if (rc != 0 || owner != e->session)
                     why = "session alive but its ephemeral is missing";
             } else {
+                /* Clients reach every node (only links between nodes are
+                 * cut) and a new leader restarts every session's clock:
+                 * a live, pinging owner must never expire. */
                 expired++;
+                why = "the session of a live, pinging owner expired";
                 int64_t deadline = tproc_now_ms() + 10000;
                 while ((rc = eph_exists(c, e->path, &owner)) == 0 &&
                        tproc_now_ms() < deadline)
                     poll(NULL, 0, 200);
                 if (rc != COORD_ENONODE)
-                    why = "session expired but its ephemeral remains";
+                    why = "session expired and its ephemeral remains";
             }
         }
         if (why && bad++ == 0)

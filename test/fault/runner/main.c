@@ -68,7 +68,8 @@ void fr_log(struct fr_run *r, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     double t = (double)(fr_now_ns() - r->t0_ns) / 1e9;
-    printf("[%8.3f] %s\n", t, buf);
+    printf("[%8.3f] %s (monotonic %lld ms)\n", t, buf,
+           (long long)tproc_now_ms());
     fflush(stdout);
     if (r->nemlog) {
         fprintf(r->nemlog, "%10.3f %s\n", t, buf);
@@ -102,7 +103,7 @@ static void usage(void)
 "usage: runner [--seed N] [--nodes 3|5] [--duration S] [--workers N]\n"
 "              [--keys N] [--rotate OPS] [--eph N] [--lockers N]\n"
 "              [--faults LIST|all] [--fault-ms MIN-MAX] [--heal-ms MIN-MAX]\n"
-"              [--out DIR] [--keep]\n"
+"              [--think-ms MS] [--out DIR] [--keep]\n"
 "faults: kill,kill-leader,pause,partition,power,wipe,clock (or all)\n"
 "Runs as root inside its own network and pid namespaces (unshare).\n");
 }
@@ -149,7 +150,7 @@ static void parse_options(struct fr_options *o, int argc, char **argv)
         {"eph", 1, 0, 'e'},     {"lockers", 1, 0, 'l'},
         {"faults", 1, 0, 'f'},  {"fault-ms", 1, 0, 'F'},
         {"heal-ms", 1, 0, 'H'}, {"out", 1, 0, 'o'},
-        {"keep", 0, 0, 'K'},    {"help", 0, 0, 'h'},
+        {"keep", 0, 0, 'K'},    {"think-ms", 1, 0, 't'},    {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -181,6 +182,7 @@ static void parse_options(struct fr_options *o, int argc, char **argv)
             snprintf(o->out_dir, sizeof(o->out_dir), "%s", optarg);
             break;
         case 'K': o->keep = true; break;
+        case 't': o->think_ms = (int)num(optarg, 0, 10000); break;
         default: usage(); exit(2);
         }
     }
@@ -196,9 +198,11 @@ static void rerun_line(const struct fr_options *o, char *buf, size_t cap)
     snprintf(buf, cap,
              "build/test/fault/runner --seed %llu --nodes %d --duration %d "
              "--workers %d --keys %d --rotate %d --eph %d --lockers %d "
+             "--think-ms %d "
              "--faults %s --fault-ms %d-%d --heal-ms %d-%d",
              (unsigned long long)o->seed, o->nodes, o->duration_s, o->workers,
-             o->keys, o->rotate_ops, o->eph, o->lockers, o->faults_arg,
+             o->keys, o->rotate_ops, o->eph, o->lockers, o->think_ms,
+             o->faults_arg,
              o->fault_min_ms, o->fault_max_ms, o->heal_min_ms,
              o->heal_max_ms);
 }

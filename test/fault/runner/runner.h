@@ -52,6 +52,7 @@ struct fr_options {
     int rotate_ops;       /* operations per key generation */
     int eph;              /* ephemeral-owning child processes */
     int lockers;          /* lock-contending threads (0: off) */
+    int think_ms;         /* max random pause between a client's ops */
     unsigned faults;      /* enum fr_fault mask */
     int fault_min_ms, fault_max_ms; /* how long one fault lasts */
     int heal_min_ms, heal_max_ms;   /* quiet gap between faults */

@@ -179,6 +179,8 @@ static void *worker_main(void *arg)
             coord_close(c);
             c = fr_client_to(servers, FR_REQUEST_MS, FR_SESSION_MS);
         }
+        if (r->o.think_ms) /* a rate limit, not synchronisation */
+            fr_sleep_ms((int64_t)fr_below(&w->rng, (uint64_t)r->o.think_ms + 1));
     }
     coord_close(c);
     return NULL;
@@ -371,11 +373,31 @@ int fr_eph_spawn(struct fr_run *r, const char *self)
 /* The child's side: own a session and an ephemeral node; answer "check"
  * with "alive" (a linearizable read on the session succeeded) or
  * "expired"; exit at EOF. */
+static void eph_state_cb(void *data, int state)
+{
+    if (state == COORD_STATE_EXPIRED || state == COORD_STATE_DISCONNECTED ||
+        state == COORD_STATE_RECONNECTED)
+        fprintf(stderr, "ephemeral owner %s: %s at %lld ms (monotonic)\n",
+                (const char *)data,
+                state == COORD_STATE_EXPIRED ? "session expired"
+                : state == COORD_STATE_DISCONNECTED ? "disconnected"
+                                                     : "reconnected",
+                (long long)tproc_now_ms());
+}
+
 int fr_eph_child_main(const char *servers, const char *path)
 {
-    struct coord_client *c =
-        fr_client_to(servers, FR_REQUEST_MS, FR_EPH_SESSION_MS);
-    if (!c)
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = servers;
+    o.session_timeout_ms = FR_EPH_SESSION_MS;
+    o.request_timeout_ms = FR_REQUEST_MS;
+    o.connect_timeout_ms = 500;
+    o.backoff_max_ms = 500;
+    o.state_cb = eph_state_cb;
+    o.state_data = (void *)path;
+    struct coord_client *c = NULL;
+    if (coord_open(&c, &o) != 0)
         return 1;
     int64_t deadline = tproc_now_ms() + 30000;
     int rc;

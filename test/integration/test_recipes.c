@@ -3,8 +3,12 @@
  * with their own clients (one holder at a time, checked in-process and by
  * a read-modify-write counter; fencing tokens strictly increasing), a
  * holder whose session expires, try-acquire, the "still the holder" multi
- * check, leader election with an observer, barriers, and lock contention
- * across a kill -9 of the cluster leader (last: it leaves 2 nodes). */
+ * check, leader election with an observer, barriers; the read-write lock
+ * (shared/exclusive, arrival order, tokens, contention), the semaphore
+ * (n slots, contention, unique tokens), bad input, loss notification
+ * (node deleted, server paused, session expired) and state listeners, the
+ * counter and the queue; and lock contention across a kill -9 of the
+ * cluster leader (last: it leaves 2 nodes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -884,13 +888,26 @@ static void loss_server_paused(void **state)
     assert_int_equal(coord_semaphore_new(&s, a, "/sem/loss", 2), 0);
     assert_int_equal(coord_semaphore_on_loss(s, loss_cb, &rs), 0);
     assert_int_equal(coord_semaphore_acquire(s, 5000, NULL), 0);
+    /* two plain state listeners besides the recipes' */
+    struct lossrec s1, s2;
+    lossrec_init(&s1);
+    lossrec_init(&s2);
+    uint64_t id1 = 0, id2 = 0;
+    assert_int_equal(coord_add_state_listener(a, loss_cb, &s1, &id1), 0);
+    assert_int_equal(coord_add_state_listener(a, loss_cb, &s2, &id2), 0);
+    assert_true(id1 != id2 && id1 != 0);
     int64_t t0 = now_ms();
     assert_int_equal(kill(cl.node[f].pid, SIGSTOP), 0);
     int st = lossrec_await(&r, 1, 15000);
     int sst = lossrec_await(&rs, 1, 5000);
     int64_t noticed = now_ms() - t0;
     int hst = coord_rwlock_state(l);
+    int l1 = lossrec_await(&s1, 1, 5000), l2 = lossrec_await(&s2, 1, 5000);
+    int rm = coord_remove_state_listener(a, id1); /* s1 hears no more */
     assert_int_equal(kill(cl.node[f].pid, SIGCONT), 0);
+    assert_int_equal(rm, 0);
+    assert_int_equal(l1, COORD_STATE_DISCONNECTED);
+    assert_int_equal(l2, COORD_STATE_DISCONNECTED);
     print_message("loss: may-be-lost %lld ms after the server paused\n",
                   (long long)noticed);
     assert_int_equal(st, COORD_LOCK_MAYBE_LOST);
@@ -899,6 +916,10 @@ static void loss_server_paused(void **state)
     assert_int_equal(lossrec_await(&r, 2, 20000), COORD_LOCK_HELD);
     assert_int_equal(lossrec_await(&rs, 2, 5000), COORD_LOCK_HELD);
     assert_int_equal(coord_rwlock_state(l), COORD_LOCK_HELD);
+    assert_int_equal(lossrec_await(&s2, 2, 5000), COORD_STATE_RECONNECTED);
+    assert_int_equal(lossrec_count(&s1), 1);
+    assert_int_equal(coord_remove_state_listener(a, id1), COORD_EINVAL);
+    assert_int_equal(coord_remove_state_listener(a, id2), 0);
     assert_int_equal(coord_rwlock_release(l), 0);
     assert_int_equal(coord_semaphore_release(s), 0);
     coord_rwlock_free(l);

@@ -27,9 +27,11 @@ static const char *role_name(int role)
     }
 }
 
-/* STATUS of the server at addr through a client of its own. */
+/* STATUS of the server at addr through a client of its own, and its
+ * counters (*src: COORD_ENOTSUP from an older server). */
 static int status_at(const struct ctl *x, const char *addr,
-                     struct coord_status *st)
+                     struct coord_status *st, struct coord_server_stats *ss,
+                     int *src)
 {
     struct coord_options o;
     coord_options_init(&o);
@@ -42,6 +44,7 @@ static int status_at(const struct ctl *x, const char *addr,
     if (rc != 0)
         return rc;
     rc = coord_status(c, st);
+    *src = rc == 0 ? coord_admin_stats(c, ss) : rc;
     coord_close(c);
     return rc;
 }
@@ -52,6 +55,8 @@ struct ctl_view {
     struct coord_status first;
     struct coord_status st[COORD_STATUS_MEMBERS_MAX];
     int rc[COORD_STATUS_MEMBERS_MAX];
+    struct coord_server_stats stats[COORD_STATUS_MEMBERS_MAX];
+    int src[COORD_STATUS_MEMBERS_MAX]; /* stats' outcome */
 };
 
 static struct ctl_view ctl_view;
@@ -67,9 +72,12 @@ static int gather(struct ctl *x, struct ctl_view *v)
             v->st[i] = v->first; /* the connected server (it may have
                                     no address: a single node) */
             v->rc[i] = 0;
+            v->src[i] = coord_admin_stats(x->c, &v->stats[i]);
             continue;
         }
-        v->rc[i] = m->addr[0] ? status_at(x, m->addr, &v->st[i])
+        v->src[i] = COORD_EINVAL;
+        v->rc[i] = m->addr[0] ? status_at(x, m->addr, &v->st[i],
+                                          &v->stats[i], &v->src[i])
                               : COORD_EINVAL;
     }
     return 0;
@@ -105,6 +113,14 @@ static void status_json(const struct ctl_view *v, size_t i)
                role_name(s->role), s->term, s->leader_id, s->commit,
                s->applied, lag_of(v, m->id), s->sessions, s->watches,
                s->connections, s->digest_mismatches);
+    const struct coord_server_stats *t = &v->stats[i];
+    if (v->rc[i] == 0 && v->src[i] == 0)
+        printf(",\"requests\":%" PRIu64 ",\"writes\":%" PRIu64
+               ",\"reads\":%" PRIu64 ",\"errors\":%" PRIu64
+               ",\"fsyncs\":%" PRIu64 ",\"fsync_p99_us\":%" PRIu64
+               ",\"write_p99_us\":%" PRIu64 ",\"leader_changes\":%" PRIu64,
+               t->requests, t->writes, t->reads, t->errors, t->fsyncs,
+               t->fsync_p99_us, t->write_p99_us, t->leader_changes);
     printf("}\n");
 }
 
@@ -115,8 +131,9 @@ int ctl_cmd_status(struct ctl *x)
     if (rc != 0)
         return ctl_fail(x, "status", rc);
     if (!x->json)
-        printf("%-4s %-21s %-9s %6s %10s %10s %6s %8s\n", "ID", "ADDRESS",
-               "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "SESSIONS");
+        printf("%-4s %-21s %-9s %6s %10s %10s %6s %8s %10s %9s\n", "ID",
+               "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG",
+               "SESSIONS", "REQUESTS", "FSYNC_P99");
     for (size_t i = 0; i < v->first.n_members; i++) {
         const struct coord_member_status *m = &v->first.members[i];
         const struct coord_status *s = &v->st[i];
@@ -126,11 +143,19 @@ int ctl_cmd_status(struct ctl *x)
             printf("%-4" PRIu64 " %-21s unreachable (%s)\n", m->id,
                    m->addr, coord_errname(v->rc[i]));
         } else {
+            char req[24] = "-", p99[24] = "-";
+            if (v->src[i] == 0) {
+                snprintf(req, sizeof(req), "%" PRIu64,
+                         v->stats[i].requests);
+                snprintf(p99, sizeof(p99), "%.1fms",
+                         (double)v->stats[i].fsync_p99_us / 1000.0);
+            }
             printf("%-4" PRIu64 " %-21s %-9s %6" PRIu64 " %10" PRIu64
-                   " %10" PRIu64 " %6" PRIu64 " %8" PRIu64 "%s\n",
+                   " %10" PRIu64 " %6" PRIu64 " %8" PRIu64 " %10s %9s%s\n",
                    m->id, m->addr,
                    m->voter ? role_name(s->role) : "learner", s->term,
                    s->commit, s->applied, lag_of(v, m->id), s->sessions,
+                   req, p99,
                    s->digest_mismatches ? "  DIGEST MISMATCH" : "");
         }
     }

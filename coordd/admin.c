@@ -327,6 +327,18 @@ static void status_reply(struct node *n, struct nreq *rq)
     reply(n, rq, &resp);
 }
 
+/* STATS: this server's counters (metrics.c), for coordctl status. */
+static void stats_reply(struct node *n, struct nreq *rq)
+{
+    struct metrics_summary m;
+    metrics_summarize(n->metrics, &m);
+    struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
+    resp.u.stats = (struct wire_stats){
+        m.requests, m.writes,       m.reads,        m.errors,
+        m.fsyncs,   m.fsync_p99_us, m.write_p99_us, m.leader_changes};
+    reply(n, rq, &resp);
+}
+
 /* ---- SESSIONS ----------------------------------------------------------- */
 
 /* Collects the ids after start_after into a sorted page. */
@@ -541,6 +553,10 @@ void node_admin_request(struct node *n, struct nreq *rq,
     }
     if (q->op == WIRE_OP_SESSIONS) {
         sessions_reply(n, rq, q);
+        return;
+    }
+    if (q->op == WIRE_OP_STATS) {
+        stats_reply(n, rq);
         return;
     }
     if (q->op == WIRE_OP_SNAPSHOT_READ) {

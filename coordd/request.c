@@ -850,6 +850,7 @@ static void dispatch(struct node *n, struct nconn *cn, struct nreq *rq,
     case WIRE_OP_LEADER_TRANSFER:
     case WIRE_OP_SESSIONS:
     case WIRE_OP_SNAPSHOT_READ:
+    case WIRE_OP_STATS:
         node_admin_request(n, rq, q);
         break;
     default: /* HELLO again, or a server-only opcode */

@@ -1,5 +1,5 @@
 /* admin.c -- libcoord's admin operations (STATUS, MEMBER_ADD, _PROMOTE,
- * _REMOVE, LEADER_TRANSFER, SESSIONS, SNAPSHOT_READ): async calls that
+ * _REMOVE, LEADER_TRANSFER, SESSIONS, SNAPSHOT_READ, STATS): async calls that
  * build a wire request for coord__submit(), the STATUS reply turned into a
  * struct coord_status, and the blocking versions over sync.c's waiter.
  * Like ops.c it never touches the socket and runs callbacks only on the
@@ -235,6 +235,24 @@ static int raw_call(struct coord_client *c, const struct wire_req *q,
     r->data = s;
     err = coord__submit(c, r, enc_admin, q, coord__submit_blocks);
     return coord__waiter_wait(&s->w, err);
+}
+
+static void stats_copy(struct raw_wait *s, const struct wire_resp *m)
+{
+    const struct wire_stats *w = &m->u.stats;
+    *(struct coord_server_stats *)s->out = (struct coord_server_stats){
+        w->requests, w->writes,       w->reads,        w->errors,
+        w->fsyncs,   w->fsync_p99_us, w->write_p99_us, w->leader_changes};
+}
+
+int coord_admin_stats(struct coord_client *c, struct coord_server_stats *out)
+{
+    if (c == NULL || out == NULL)
+        return COORD_EINVAL;
+    memset(out, 0, sizeof(*out));
+    struct raw_wait s = {.copy = stats_copy, .out = out};
+    struct wire_req q = {.op = WIRE_OP_STATS};
+    return raw_call(c, &q, &s);
 }
 
 struct sess_page {

@@ -594,6 +594,23 @@ struct coord_snapshot_info {
 };
 COORD_API int coord_admin_snapshot_save(struct coord_client *c, int fd,
                                         struct coord_snapshot_info *info);
+
+/* coord_admin_stats: the connected server's counters since it started
+ * (the figures of its metrics endpoint that coordctl status shows).
+ * COORD_ENOTSUP from a server that predates the call. p99s are the upper
+ * bound of the histogram bucket holding the 99th percentile, 0 if empty. */
+struct coord_server_stats {
+    uint64_t requests;     /* replies sent */
+    uint64_t writes;       /* replies to writes (create, set, ...) */
+    uint64_t reads;        /* replies to reads (get, exists, ...) */
+    uint64_t errors;       /* replies carrying an error */
+    uint64_t fsyncs;       /* synced write batches (group commits) */
+    uint64_t fsync_p99_us;
+    uint64_t write_p99_us; /* request arrival to reply, writes */
+    uint64_t leader_changes;
+};
+COORD_API int coord_admin_stats(struct coord_client *c,
+                                struct coord_server_stats *out);
 COORD_API int coord_astatus(struct coord_client *c, coord_status_cb cb,
                             void *data);
 COORD_API int coord_amember_add(struct coord_client *c, uint64_t id,

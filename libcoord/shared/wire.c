@@ -529,6 +529,15 @@ static void enc_status(struct wire_buf *b, const struct wire_status *s)
     }
 }
 
+static void enc_stats(struct wire_buf *b, const struct wire_stats *s)
+{
+    const uint64_t f[] = {s->requests,     s->writes,       s->reads,
+                          s->errors,       s->fsyncs,       s->fsync_p99_us,
+                          s->write_p99_us, s->leader_changes};
+    for (size_t i = 0; i < COORD_ARRAY_LEN(f); i++)
+        mp_write_uint(b, f[i]);
+}
+
 static void enc_sessions(struct wire_buf *b, const struct wire_sessions *s)
 {
     mp_write_bool(b, s->more);
@@ -605,6 +614,9 @@ static void enc_resp_body(struct wire_buf *b, const struct wire_limits *lim,
         break;
     case WIRE_OP_SESSIONS:
         enc_sessions(b, &r->u.sessions);
+        break;
+    case WIRE_OP_STATS:
+        enc_stats(b, &r->u.stats);
         break;
     case WIRE_OP_SNAPSHOT_READ:
         enc_snapshot_chunk(b, lim, &r->u.snapshot);
@@ -1100,6 +1112,15 @@ static void rd_snapshot_chunk(struct mp_reader *r,
         mp_read_fail(r, COORD_EPROTO);
 }
 
+static void rd_stats(struct mp_reader *r, struct wire_stats *s)
+{
+    uint64_t *f[] = {&s->requests,     &s->writes,       &s->reads,
+                     &s->errors,       &s->fsyncs,       &s->fsync_p99_us,
+                     &s->write_p99_us, &s->leader_changes};
+    for (size_t i = 0; i < COORD_ARRAY_LEN(f); i++)
+        *f[i] = mp_read_uint(r, UINT64_MAX);
+}
+
 static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
                          struct wire_resp *s)
 {
@@ -1138,6 +1159,9 @@ static void rd_resp_body(struct mp_reader *r, const struct wire_limits *lim,
         break;
     case WIRE_OP_STATUS:
         rd_status(r, lim, &s->u.status);
+        break;
+    case WIRE_OP_STATS:
+        rd_stats(r, &s->u.stats);
         break;
     case WIRE_OP_SESSIONS:
         s->u.sessions.more = mp_read_bool(r);

@@ -51,6 +51,11 @@
  * 105 SESSIONS      start_after                    more, [session...]
  * 106 SNAPSHOT_READ export_id, offset              export_id, index,
  *                                                  total, sum, chunk
+ * 107 STATS         -                              requests, writes, reads,
+ *                                                  errors, fsyncs,
+ *                                                  fsync_p99_us,
+ *                                                  write_p99_us,
+ *                                                  leader_changes
  * 100-199 are admin operations, 200-299 reserved for cluster operations.
  *
  * Types: path, start_after, entry names = str; data, secret = bin (secret is
@@ -114,7 +119,8 @@
     X(MEMBER_REMOVE, 103, "member_remove", 1, 0)                             \
     X(LEADER_TRANSFER, 104, "leader_transfer", 1, 0)                         \
     X(SESSIONS, 105, "sessions", 1, 2)                                       \
-    X(SNAPSHOT_READ, 106, "snapshot_read", 2, 5)
+    X(SNAPSHOT_READ, 106, "snapshot_read", 2, 5)                             \
+    X(STATS, 107, "stats", 0, 8)
 
 enum wire_op {
 #define WIRE__OP_ENUM(name, num, str, rq, rs) WIRE_OP_##name = (num),
@@ -298,6 +304,19 @@ struct wire_member_req {
     struct wire_bytes peer_addr;   /* "host:port" */
 };
 
+/* STATS: the answering server's counters since it started (coordd's
+ * metrics; p99s are the upper bound of the histogram bucket, 0 if empty). */
+struct wire_stats {
+    uint64_t requests;     /* replies sent */
+    uint64_t writes;       /* replies to writes */
+    uint64_t reads;        /* replies to reads */
+    uint64_t errors;       /* replies with an error */
+    uint64_t fsyncs;       /* synced write batches */
+    uint64_t fsync_p99_us;
+    uint64_t write_p99_us; /* request to reply, writes */
+    uint64_t leader_changes;
+};
+
 /* One member in a STATUS reply. */
 struct wire_member {
     uint64_t id;
@@ -421,6 +440,7 @@ struct wire_resp {
         struct wire_status status;          /* STATUS */
         struct wire_sessions sessions;      /* SESSIONS */
         struct wire_snapshot_chunk snapshot; /* SNAPSHOT_READ */
+        struct wire_stats stats;            /* STATS */
     } u;
 };
 

@@ -8,7 +8,8 @@
  * a message naming it; in a 3-node cluster the Raft gauges agree, a
  * follower that fell behind is sent a snapshot (sent/installed/taken
  * histograms and log lines with durations), and a leader kill counts a
- * leader change. Waits poll conditions with deadlines; every process is
+ * leader change; the STATS admin operation and coordctl status --json
+ * carry the counters. Waits poll conditions with deadlines; every process is
  * stopped by the test. $COORDD_BIN picks the server (ASan pass). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,6 +278,16 @@ static void scrape_during_load(void **state)
                          l.creates + l.sets) >= l.creates + l.sets);
     prom_free(&prev);
     prom_free(&cur);
+    /* the same counters through the STATS admin operation */
+    struct coord_server_stats st;
+    assert_int_equal(coord_admin_stats(idle[0], &st), 0);
+    assert_true(st.writes >= (uint64_t)(l.creates + l.sets));
+    assert_true(st.reads >= (uint64_t)(l.gets + l.missing));
+    assert_true(st.requests >= st.writes + st.reads);
+    assert_true(st.errors >= (uint64_t)l.missing);
+    assert_true(st.fsyncs >= 1 && st.fsync_p99_us > 0);
+    assert_true(st.write_p99_us > 0);
+    assert_true(st.leader_changes >= 1);
     /* the load client is gone: the idle ones are what is open */
     assert_true(wait_gauge("127.0.0.1", mp, "coord_sessions",
                            IDLE_CLIENTS) == IDLE_CLIENTS);
@@ -418,11 +429,36 @@ static int check_agreement(void)
     return lead;
 }
 
+/* coordctl status --json: one line per member, each with the STATS
+ * figures ($COORDCTL_BIN or build/bin/coordctl). */
+static void coordctl_status_has_stats(void)
+{
+    const char *bin = getenv("COORDCTL_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s --servers=%s --json status",
+             bin ? bin : "build/bin/coordctl", cl.servers);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[4096];
+    int rows = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strstr(line, "\"reachable\":true"))
+            continue;
+        rows++;
+        assert_non_null(strstr(line, "\"requests\":"));
+        assert_non_null(strstr(line, "\"fsync_p99_us\":"));
+        assert_non_null(strstr(line, "\"leader_changes\":"));
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_int_equal(rows, cl.n);
+}
+
 static void cluster_snapshot_and_leader_change(void **state)
 {
     (void)state;
     start_cluster();
     int lead = check_agreement();
+    coordctl_status_has_stats();
     int f = (lead + 1) % cl.n;
     assert_int_equal(tproc_stop(&cl.node[f], 10000), 0);
     char servers[64];

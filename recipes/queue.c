@@ -98,9 +98,11 @@ int coord_queue_take(struct coord_client *c, const char *path,
     int rc = timeout_ms == 0 ? 0 : rcp_wait_new(&w);
     if (rc == 0 && w != NULL) /* a child watch needs the node */
         rc = rcp_mkpath(c, path);
+    bool watching = false; /* the first pass sets no watch: most takes
+                              find an item and need none */
     while (rc == 0) {
         uint64_t seen = w != NULL ? rcp_wait_seen(w) : 0;
-        rc = queue_pass(c, path, w, value, len);
+        rc = queue_pass(c, path, watching ? w : NULL, value, len);
         if (rc == 1) {
             rc = 0;
             break;
@@ -110,6 +112,10 @@ int coord_queue_take(struct coord_client *c, const char *path,
         if (w == NULL) {
             rc = COORD_ETIMEDOUT; /* empty and not waiting */
             break;
+        }
+        if (!watching) {
+            watching = true; /* list again, now with a watch */
+            continue;
         }
         int64_t until = rcp_now_ms() + QUEUE_RELIST_MS;
         if (deadline >= 0 && deadline < until)

@@ -176,6 +176,11 @@ static void apply_normal(struct node *n, const struct raft_entry *e)
 static void apply_entry(struct node *n, const struct raft_entry *e)
 {
     coord_assert(e->index == n->applied + 1);
+    /* Set first: replies encoded while applying e carry e's index as
+     * their zxid, so a client's last zxid covers its own writes (a resume
+     * elsewhere then waits for them). */
+    n->applied = e->index;
+    n->applied_term = e->term;
     if (e->type == RAFT_ENTRY_NORMAL) {
         apply_normal(n, e);
     } else if (e->type == RAFT_ENTRY_CONF) {
@@ -187,8 +192,6 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
             coord_panic("undecodable committed configuration");
         node_admin_conf_applied(n, e, ct, cid, ctx, ctx_len);
     }
-    n->applied = e->index;
-    n->applied_term = e->term;
     node_digest_record(n);
 }
 

@@ -39,7 +39,8 @@ enum coord_lock_state {
 
 /* A handle for the lock at path on client c (borrowed; must outlive the
  * handle). The path is created (persistent, with its parents) on the
- * first acquire if missing. */
+ * first acquire if missing. COORD_EINVAL for a NULL argument or a path
+ * that is empty, relative, "/" or too long. */
 int coord_lock_new(struct coord_lock **out, struct coord_client *c,
                    const char *path);
 /* Releases the lock if held, then frees the handle. */

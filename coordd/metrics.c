@@ -98,7 +98,8 @@ struct hist {
 /* Gauge words in publish order: the scalars, then peer ids and lags. */
 enum {
     G_NODE, G_TERM, G_LEADER, G_IS_LEADER, G_COMMIT, G_APPLIED, G_LAST,
-    G_SNAP, G_SESSIONS, G_WATCHES, G_CONNS, G_DIGEST, G_NPEERS,
+    G_SNAP, G_SESSIONS, G_WATCHES, G_CONNS, G_DIGEST, G_BYTES,
+    G_NPEERS = G_BYTES + 4,
     G_PEER_ID, G_PEER_LAG = G_PEER_ID + COORDD_MEMBERS_MAX,
     G_WORDS = G_PEER_LAG + COORDD_MEMBERS_MAX
 };
@@ -290,6 +291,8 @@ void metrics_publish(struct metrics *m, const struct metrics_gauges *g)
     w[G_WATCHES] = g->watches;
     w[G_CONNS] = g->connections;
     w[G_DIGEST] = g->digest_mismatches;
+    for (uint32_t i = 0; i < 4; i++)
+        w[G_BYTES + i] = g->bytes[i];
     uint32_t np = g->n_peers < COORDD_MEMBERS_MAX ? g->n_peers
                                                   : COORDD_MEMBERS_MAX;
     w[G_NPEERS] = np;
@@ -332,6 +335,8 @@ void metrics_read_gauges(const struct metrics *m, struct metrics_gauges *g)
         .snap_index = w[G_SNAP], .sessions = w[G_SESSIONS],
         .watches = w[G_WATCHES], .connections = w[G_CONNS],
         .digest_mismatches = w[G_DIGEST], .n_peers = (uint32_t)w[G_NPEERS]};
+    for (uint32_t i = 0; i < 4; i++)
+        g->bytes[i] = w[G_BYTES + i];
     for (uint32_t i = 0; i < g->n_peers && i < COORDD_MEMBERS_MAX; i++) {
         g->peer_id[i] = w[G_PEER_ID + i];
         g->peer_lag[i] = w[G_PEER_LAG + i];
@@ -371,6 +376,14 @@ void node_metrics_publish(struct node *n)
         .snap_index = n->snap_index, .sessions = n->n_sessions,
         .watches = n->watches.n_watches, .connections = n->n_conns,
         .digest_mismatches = n->digest_mismatches};
+    if (n->net) {
+        struct net_bytes b;
+        net_get_bytes(n->net, &b);
+        g.bytes[0] = b.client_in;
+        g.bytes[1] = b.client_out;
+        g.bytes[2] = b.peer_in;
+        g.bytes[3] = b.peer_out;
+    }
     for (uint32_t k = 0; k < st.n_progress && g.n_peers <
                                                   COORDD_MEMBERS_MAX; k++) {
         const struct raft_progress *p = &st.progress[k];
@@ -557,6 +570,14 @@ static void render_tables(struct tbuf *b, const struct metrics *m,
           g->watches);
     gauge(b, "coord_client_connections", "Open client connections.",
           g->connections);
+    static const char *const dir[4][2] = {
+        {"client", "in"}, {"client", "out"}, {"peer", "in"}, {"peer", "out"}};
+    head(b, "coord_net_bytes_total", "counter",
+         "Bytes read (in) and written (out) on client connections and "
+         "peer links.");
+    for (int i = 0; i < 4; i++)
+        tb_printf(b, "coord_net_bytes_total{kind=\"%s\",dir=\"%s\"} %llu\n",
+                  dir[i][0], dir[i][1], (unsigned long long)g->bytes[i]);
     head(b, "coord_fsync_duration_seconds", "histogram",
          "Duration of one synced write batch of the storage worker "
          "(group commit: write plus fsync).");

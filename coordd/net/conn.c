@@ -271,6 +271,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     c->in_len += (size_t)r;
+    c->net->bytes[c->kind != NET_CONN_CLIENT][0] += (uint64_t)r;
     reason = conn_process_input(c);
     if (reason)
         net__conn_destroy(c, reason);
@@ -289,6 +290,7 @@ static int conn_write_out(struct net_conn *c)
             return NET_CLOSE_ERROR;
         }
         c->out_sent += (size_t)w;
+        c->net->bytes[c->kind != NET_CONN_CLIENT][1] += (uint64_t)w;
     }
     if (c->out_sent == c->out.len) {
         wire_buf_reset(&c->out);

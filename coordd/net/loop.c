@@ -234,6 +234,12 @@ uint16_t net_peer_port(const struct net *n)
     return n->peer_port_bound;
 }
 
+void net_get_bytes(const struct net *n, struct net_bytes *out)
+{
+    *out = (struct net_bytes){n->bytes[0][0], n->bytes[0][1],
+                              n->bytes[1][0], n->bytes[1][1]};
+}
+
 int64_t net_now_ms(const struct net *n)
 {
     (void)n;

@@ -106,6 +106,12 @@ void net_wakeup(struct net *n);
 uint16_t net_client_port(const struct net *n);
 /* Monotonic milliseconds. */
 int64_t net_now_ms(const struct net *n);
+/* Bytes read and written on client connections and peer links since
+ * start (metrics); loop thread only. */
+struct net_bytes {
+    uint64_t client_in, client_out, peer_in, peer_out;
+};
+void net_get_bytes(const struct net *n, struct net_bytes *out);
 /* Stops accepting new connections (shutdown). */
 void net_stop_listening(struct net *n);
 

@@ -78,6 +78,7 @@ struct net {
     ev_signal int_w;
     uint64_t next_id;
     uint32_t n_conns;
+    uint64_t bytes[2][2];    /* [client, peer][in, out], net_get_bytes */
     struct net_conn *conns;  /* all open connections */
     struct net_conn *dirty;  /* output to flush this iteration */
     struct net_conn *dead;   /* to free at the end of the iteration */

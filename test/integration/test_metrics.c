@@ -228,6 +228,10 @@ static void check_after_load(const struct prom_scrape *s,
     assert_true(val(s, "coord_raft_is_leader", "") == 1);
     assert_true(val(s, "coord_raft_term", "") >= 1);
     assert_true(val(s, "coord_raft_leader_changes_total", "") >= 1);
+    assert_true(val(s, "coord_net_bytes_total",
+                    "kind=\"client\",dir=\"in\"") > 0);
+    assert_true(val(s, "coord_net_bytes_total",
+                    "kind=\"client\",dir=\"out\"") > 0);
 }
 
 static void scrape_during_load(void **state)
@@ -484,6 +488,10 @@ static void cluster_snapshot_and_leader_change(void **state)
                               "kind=\"sent\"", 1) >= 1);
     assert_true(node_val(lead, "coord_snapshot_bytes_sum", "kind=\"sent\"") >
                 0);
+    assert_true(node_val(lead, "coord_net_bytes_total",
+                         "kind=\"peer\",dir=\"out\"") > 0);
+    assert_true(node_val(f, "coord_net_bytes_total",
+                         "kind=\"peer\",dir=\"in\"") > 0);
     assert_true(tproc_log_has(&cl.node[lead], "msg=\"snapshot sent\""));
     assert_true(tproc_log_has(&cl.node[f], "msg=\"snapshot installed\""));
     assert_true(tproc_log_has(&cl.node[f], " ms="));

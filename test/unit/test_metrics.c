@@ -84,6 +84,7 @@ static void empty_registry_is_valid(void **state)
         {"coord_snapshot_bytes", "histogram"},
         {"coord_snapshot_duration_seconds", "histogram"},
         {"coord_digest_mismatches_total", "counter"},
+        {"coord_net_bytes_total", "counter"},
     };
     for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
         const char *t = prom_type(&s, fam[i][0]);
@@ -236,7 +237,8 @@ static void gauges_render(void **state)
     struct metrics_gauges g = {
         .node_id = 1, .term = 7, .leader_id = 1, .is_leader = true,
         .commit = 120, .applied = 117, .last_index = 125, .snap_index = 100,
-        .sessions = 4, .watches = 9, .connections = 5, .n_peers = 2,
+        .sessions = 4, .watches = 9, .connections = 5,
+        .bytes = {100, 200, 300, 400}, .n_peers = 2,
         .peer_id = {2, 3}, .peer_lag = {5, 0}};
     metrics_publish(m, &g);
     metrics_leader_change(m);
@@ -255,6 +257,10 @@ static void gauges_render(void **state)
     assert_true(get(&s, "coord_client_connections", "") == 5);
     assert_true(get(&s, "coord_raft_leader_changes_total", "") == 1);
     assert_true(get(&s, "coord_sessions_expired_total", "") == 2);
+    assert_true(get(&s, "coord_net_bytes_total",
+                    "kind=\"client\",dir=\"out\"") == 200);
+    assert_true(get(&s, "coord_net_bytes_total",
+                    "kind=\"peer\",dir=\"in\"") == 300);
     struct metrics_gauges back;
     metrics_read_gauges(m, &back);
     assert_int_equal(back.applied, 117);

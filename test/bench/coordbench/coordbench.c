@@ -13,6 +13,7 @@
  * `coordbench --help` lists the options. */
 #include "coord.h"
 #include "hist.h"
+#include "probe.h"
 #include "libcoord/shared/alloc.h"
 
 #include <errno.h>
@@ -882,6 +883,11 @@ static void usage(FILE *f)
 "  --timeout-ms=MS       request timeout (default 10000)\n"
 "  --self-test           check the latency histogram, print N passed, N failed\n"
 "  --free-port           print a free TCP port on 127.0.0.1 and exit\n"
+"  --probe-fsync=DIR     time N appends+fdatasync of 256 B to a file in DIR,\n"
+"                        print fsync_p50_us etc. and exit (no server)\n"
+"  --probe-rtt           time N 64-byte loopback TCP round trips, print\n"
+"                        rtt_p50_us etc. and exit (no server)\n"
+"  --probe-n=N           samples of a probe (default 1000)\n"
 "Latencies: every completed op in the window, histogram exact below 128 ns\n"
 "and within 1/64 above. errors counts failures in the whole run (warm-up\n"
 "and drain too), by code.\n",
@@ -933,7 +939,12 @@ static bool parse_format(const char *s)
     return true;
 }
 
-enum { O_SELFTEST = 1000, O_FREEPORT, O_NOCLEAN, O_LOCAL, O_HELP };
+enum { O_SELFTEST = 1000, O_FREEPORT, O_NOCLEAN, O_LOCAL, O_HELP,
+       O_PROBE_FSYNC, O_PROBE_RTT, O_PROBE_N };
+
+static unsigned g_probe_n = 1000;
+static const char *g_probe_dir; /* --probe-fsync */
+static bool g_probe_rtt;
 
 /* Returns 0 to run, 1 when a helper ran, -1 on a bad option. */
 static int parse_one(int opt, const char *arg)
@@ -976,6 +987,11 @@ static int parse_one(int opt, const char *arg)
     case O_SELFTEST: exit(self_test());
     case O_FREEPORT: exit(print_free_port());
     case O_HELP: usage(stdout); exit(0);
+    case O_PROBE_N:
+        if (!parse_u64(arg, 1, 1000000, &v)) return -1;
+        g_probe_n = (unsigned)v; return 0;
+    case O_PROBE_FSYNC: g_probe_dir = arg; return 0;
+    case O_PROBE_RTT: g_probe_rtt = true; return 0;
     default: return -1;
     }
 }
@@ -1001,6 +1017,9 @@ static int parse_args(int argc, char **argv)
         {"self-test", no_argument, 0, O_SELFTEST},
         {"free-port", no_argument, 0, O_FREEPORT},
         {"help", no_argument, 0, O_HELP},
+        {"probe-fsync", required_argument, 0, O_PROBE_FSYNC},
+        {"probe-rtt", no_argument, 0, O_PROBE_RTT},
+        {"probe-n", required_argument, 0, O_PROBE_N},
         {0, 0, 0, 0},
     };
     g_cfg = (struct bench_cfg){
@@ -1022,6 +1041,9 @@ static int parse_args(int argc, char **argv)
         usage(stderr);
         return -1;
     }
+    if (g_probe_dir || g_probe_rtt) /* probes only: no server */
+        exit((g_probe_dir ? probe_fsync(g_probe_dir, g_probe_n) : 0) |
+             (g_probe_rtt ? probe_rtt(g_probe_n) : 0));
     return 0;
 }
 

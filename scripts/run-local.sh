@@ -2,7 +2,8 @@
 # run-local.sh -- what `make run` does: start a local 3-node coord cluster
 # in the foreground, one node per loopback address (127.0.0.1, .2, .3) on
 # the same ports (clients 2281, peers 2282), data under ./run-data/, logs
-# prefixed with the node's name. Ctrl-C stops every node (by PID).
+# prefixed with the node's name, each node's PID in ./run-data/nN.pid (to
+# kill one in the README's tour). Ctrl-C stops every node (by PID).
 # NODES=1 runs a single node instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ stop_all() {
     echo "coord: stopping ${#pids[@]} nodes" >&2
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -f "$DATA"/n*.pid
 }
 trap stop_all INT TERM EXIT
 
@@ -38,6 +40,7 @@ for i in $(seq 1 "$NODES"); do
     "$BIN/coordd" "${args[@]}" "$@" \
         > >(trap '' INT; exec sed -u "s/^/[n$i] /") 2>&1 &
     pids+=($!)
+    echo "$!" > "$DATA/n$i.pid"
 done
 
 cat <<TRY
@@ -48,5 +51,7 @@ Try, in another terminal:
   $BIN/coordctl get /hello
   $BIN/coordctl ls /
   $BIN/coordctl watch /hello            # then: coordctl set /hello again
+  $BIN/coordctl lock demo -- sh -c 'while :; do echo "token \$COORD_LOCK_TOKEN"; sleep 1; done'
+  $BIN/coordctl status                  # who leads; kill -9 \$(cat $DATA/n1.pid)
 TRY
 wait

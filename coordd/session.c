@@ -225,6 +225,11 @@ void node_sessions_tick(struct node *n)
                          .n_ids = cnt};
     if (node_propose(n, NULL, &c) != 0)
         node_sessions_reset_clocks(n); /* try again a timeout later */
+    /* Into this leader's log now, at its term: left in the batch, a
+     * deposed leader (paused, it still believed it led) would forward
+     * its stale verdict to the new leader once it learns of it (the
+     * fault suite's pause nemesis found this). */
+    node_flush_proposals(n);
 }
 
 struct cleanup_ctx {
@@ -259,4 +264,5 @@ void node_cleanup_tick(struct node *n)
     struct tree_cmd c = {.type = TREE_CMD_CLEANUP, .time_ms = wall,
                          .ops = n->ops, .n_ops = cc.count};
     node_propose(n, NULL, &c);
+    node_flush_proposals(n); /* as for expiries: never forwarded */
 }

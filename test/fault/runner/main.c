@@ -325,10 +325,12 @@ static int run_all(struct fr_run *r, const char *self)
     r->t0_ns = fr_now_ns();
     if (fr_cluster_init(r) != 0) {
         fr_check(r, "cluster-start", false, "no leader within 30 s");
+        save_artifacts(r, report);
         return -1;
     }
     if (fr_workload_setup(r) != 0 || fr_eph_spawn(r, self) != 0) {
         fr_check(r, "workload-setup", false, "could not set up clients");
+        save_artifacts(r, report);
         return -1;
     }
     r->t0_ns = fr_now_ns();

@@ -33,6 +33,7 @@
 #include "coord.h"
 #include "test/lib/proc.h"
 #include "test/lib/promtext.h"
+#include "test/lib/rawclient.h"
 
 #define WAIT_MS 30000 /* generous: the machine is shared */
 
@@ -302,6 +303,15 @@ static void scrape_during_load(void **state)
     assert_true(wait_gauge("127.0.0.1", mp, "coord_sessions", 0) == 0);
     assert_true(wait_gauge("127.0.0.1", mp, "coord_client_connections",
                            0) == 0);
+    /* a client that vanishes without CLOSE: its session expires, which
+     * is counted and logged */
+    struct rawc rc;
+    assert_int_equal(rawc_connect(&rc, proc.host, proc.port), 0);
+    assert_int_equal(rawc_hello(&rc, 0, NULL, 1000), 0);
+    rawc_close(&rc);
+    assert_true(wait_min("127.0.0.1", mp, "coord_sessions_expired_total", "",
+                         1) >= 1);
+    assert_true(tproc_log_has(&proc, "msg=\"session expired\""));
     assert_int_equal(tproc_stop(&proc, 10000), 0);
 }
 
@@ -495,6 +505,7 @@ static void cluster_snapshot_and_leader_change(void **state)
     assert_true(tproc_log_has(&cl.node[lead], "msg=\"snapshot sent\""));
     assert_true(tproc_log_has(&cl.node[f], "msg=\"snapshot installed\""));
     assert_true(tproc_log_has(&cl.node[f], " ms="));
+    assert_true(tproc_log_has(&cl.node[lead], "msg=\"snapshot taken\""));
     /* the leader goes: the others count a new leader */
     int o = (lead + 2) % cl.n;
     double before = node_val(o, "coord_raft_leader_changes_total", "");
@@ -504,6 +515,21 @@ static void cluster_snapshot_and_leader_change(void **state)
     int nl = check_agreement();
     assert_int_not_equal(nl, lead);
     assert_true(tproc_log_has(&cl.node[o], "msg=\"leader changed\""));
+    /* a membership change is one log line on every replica */
+    snprintf(servers, sizeof(servers), "%s:%u", cl.node[nl].host,
+             cl.node[nl].port);
+    c = client(servers);
+    assert_int_equal(coord_member_remove(c, (uint64_t)lead + 1), 0);
+    coord_close(c);
+    char want[64];
+    snprintf(want, sizeof(want), "change=remove id=%d", lead + 1);
+    int64_t deadline = tproc_now_ms() + WAIT_MS;
+    while (!(tproc_log_has(&cl.node[o], want) &&
+             tproc_log_has(&cl.node[nl], "msg=\"membership changed\"")) &&
+           tproc_now_ms() < deadline)
+        poll(NULL, 0, 20);
+    assert_true(tproc_log_has(&cl.node[o], want));
+    assert_true(tproc_log_has(&cl.node[nl], "msg=\"membership changed\""));
 }
 
 int main(void)

@@ -2,8 +2,8 @@
  * coordd cluster (127.0.0.1/.2/.3) while a scripted sequence of failures
  * runs: kill -9 of the leader and of a follower (each restarted), SIGSTOP
  * of the leader and of a follower (2 s each), and client connections cut
- * by an in-process TCP proxy
- * (a short cut the session survives, a long one it does not). Issue 6,
+ * by an in-process TCP proxy (a holder's short cut the session survives,
+ * a holder's long cut it does not, a queued waiter's long cut). Issue 6,
  * part 6. It must not sleep in place of synchronisation: every wait polls
  * a condition with a deadline; the only timed pauses are the durations of
  * injected faults.
@@ -37,8 +37,9 @@
  *    turns MAYBE_LOST, then HELD again after the reconnection, nobody
  *    else acquires meanwhile, and the holder's write succeeds;
  *  - liveness: every acquire returns within its timeout plus a grace, with
- *    0 or an error code; every phase makes progress within a deadline, and
- *    after the last fault every worker acquires again.
+ *    0 or an error code; every phase makes progress within a deadline
+ *    (also while a queued worker is cut off past its session: its node
+ *    goes), and after the last fault every worker acquires again.
  *
  * Election: 4 candidate processes (fork; each its own client); the leader
  * process is killed with SIGKILL three times and the cluster leader node
@@ -79,6 +80,18 @@ static struct tcluster cl;
 static int64_t now_ms(void)
 {
     return tproc_now_ms();
+}
+
+/* Wall-clock time of day "HH:MM:SS.mmm" (UTC), to match coordd's logs. */
+static const char *wall(char buf[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, 32, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min,
+             tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    return buf;
 }
 
 static int setup(void **state)
@@ -554,8 +567,9 @@ static void progress(const char *phase, int more)
     int from = acq_now();
     int64_t t0 = now_ms();
     int got = await_acq(from + more, 30000);
-    print_message("  %-28s +%d acquisitions in %lld ms\n", phase,
-                  got - from, (long long)(now_ms() - t0));
+    char b[32];
+    print_message("  %-28s +%d acquisitions in %lld ms (%s)\n", phase,
+                  got - from, (long long)(now_ms() - t0), wall(b));
     assert_true(got >= from + more);
 }
 
@@ -781,6 +795,26 @@ static void lock_script(struct lworker *w)
     progress("after short cut", 10);
     long_cut(&w[1]);
     progress("after long cut", 10);
+    /* worker 0 cut off while it queues (or holds): once its session
+     * expires the others pass its node; it comes back with a new one */
+    int a0 = atomic_load(&w[0].acquisitions);
+    proxy_cut(&w[0].px);
+    poll(NULL, 0, SESSION_PROXIED + 1000); /* the fault outlasts it */
+    progress("waiter cut off", 10); /* nobody queues behind its node */
+    assert_true(atomic_load(&w[0].acquisitions) <= a0 + 1);
+    proxy_restore(&w[0].px);
+}
+
+/* The gateway's session must outlive the test: its state changes are
+ * printed (diagnostics for a failure). */
+static void gateway_state_cb(void *data, int st)
+{
+    (void)data;
+    static const char *names[] = {"connecting", "connected", "disconnected",
+                                  "reconnected", "expired", "closed"};
+    char b[32];
+    print_message("  gateway client: %s at %s\n",
+                  st >= 0 && st <= 5 ? names[st] : "?", wall(b));
 }
 
 static void lock_under_faults(void **state)
@@ -789,6 +823,7 @@ static void lock_under_faults(void **state)
     struct coord_options o;
     coord_options_init(&o);
     o.servers = cl.servers;
+    o.state_cb = gateway_state_cb;
     assert_int_equal(coord_open(&lr.gateway, &o), 0);
     assert_int_equal(coord_create(lr.gateway, STORE, "0", 1, 0, 0, NULL,
                                   NULL), 0);

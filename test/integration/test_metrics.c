@@ -5,7 +5,7 @@
  * scrapes, request counters at least the operations made, session and
  * connection gauges equal to what the test holds open); the endpoint is
  * off by default; a taken or malformed metrics_listen stops start-up with
- * a message naming it; in a 3-node cluster the Raft gauges agree, a
+ * a message naming it; scrapers that stall do not slow clients; in a 3-node cluster the Raft gauges agree, a
  * follower that fell behind is sent a snapshot (sent/installed/taken
  * histograms and log lines with durations), and a leader kill counts a
  * leader change; the STATS admin operation and coordctl status --json
@@ -315,6 +315,52 @@ static void scrape_during_load(void **state)
     assert_int_equal(tproc_stop(&proc, 10000), 0);
 }
 
+/* Connections to the metrics port that never send a request (more than
+ * the server takes at once) must not slow clients down: the HTTP thread
+ * and the loop share nothing a stalled scraper could hold. Afterwards a
+ * scrape works again. */
+#define STALLED 24
+
+static void stalled_scrapers_do_not_block(void **state)
+{
+    (void)state;
+    tproc_init(&proc, "127.0.0.1");
+    uint16_t mp = other_free_port(proc.host, proc.port);
+    snprintf(proc.extra, sizeof(proc.extra),
+             "--metrics-listen=127.0.0.1:%u", mp);
+    assert_int_equal(tproc_start(&proc, WAIT_MS), 0);
+    int fds[STALLED];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(mp)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    for (int i = 0; i < STALLED; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)),
+                         0);
+        assert_int_equal(write(fds[i], "GET /met", 8), 8); /* and stop */
+    }
+    char servers[64];
+    snprintf(servers, sizeof(servers), "%s:%u", proc.host, proc.port);
+    struct coord_client *c = client(servers);
+    int64_t t0 = tproc_now_ms();
+    for (int i = 0; i < 50; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/stall-%d", i);
+        assert_int_equal(coord_create(c, p, "x", 1, 0, 0, NULL, NULL), 0);
+    }
+    int64_t ms = tproc_now_ms() - t0;
+    coord_close(c);
+    for (int i = 0; i < STALLED; i++)
+        close(fds[i]);
+    /* 50 synchronous writes (well under a second here): a loop blocked
+     * by the stalled scrapers would wait out the HTTP server's 10 s
+     * connection timeout */
+    assert_true(ms < 8000);
+    assert_true(wait_min("127.0.0.1", mp,
+                         "coord_request_duration_seconds_count",
+                         "class=\"write\"", 50) >= 50);
+    assert_int_equal(tproc_stop(&proc, 10000), 0);
+}
+
 /* ---- configuration -------------------------------------------------------- */
 
 static void off_by_default(void **state)
@@ -536,6 +582,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(scrape_during_load, teardown),
+        cmocka_unit_test_teardown(stalled_scrapers_do_not_block, teardown),
         cmocka_unit_test_teardown(off_by_default, teardown),
         cmocka_unit_test_teardown(bad_metrics_listen, teardown),
         cmocka_unit_test_teardown(cluster_snapshot_and_leader_change,

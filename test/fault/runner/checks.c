@@ -534,4 +534,11 @@ void fr_checks(struct fr_run *r, const char *report_path)
     check_ephemerals(r);
     check_locks(r);
     check_convergence(r);
+    fr_reap_crashed(r);
+    int down = 0;
+    for (int i = 0; i < r->cl.n; i++)
+        down += r->cl.node[i].p.pid <= 0;
+    fr_check(r, "no-crashes", r->crashes == 0 && down == 0,
+             "%d coordd exits not caused by the nemesis, %d nodes down at "
+             "the end", r->crashes, down);
 }

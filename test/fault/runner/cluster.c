@@ -128,6 +128,23 @@ void fr_node_kill(struct fr_run *r, int i)
     nd->paused = false;
 }
 
+void fr_reap_crashed(struct fr_run *r)
+{
+    for (int i = 0; i < r->cl.n; i++) {
+        struct fr_node *nd = &r->cl.node[i];
+        int st;
+        if (nd->p.pid <= 0 || waitpid(nd->p.pid, &st, WNOHANG) != nd->p.pid)
+            continue;
+        nd->p.pid = -1;
+        nd->paused = false;
+        r->crashes++;
+        fr_log(r, "node %d (id %llu) exited by itself: %s %d", i + 1,
+               (unsigned long long)nd->p.node_id,
+               WIFEXITED(st) ? "exit status" : "signal",
+               WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    }
+}
+
 void fr_node_pause(struct fr_run *r, int i, bool pause)
 {
     struct fr_node *nd = &r->cl.node[i];

@@ -203,13 +203,27 @@ static void partition(struct fr_run *r, uint64_t *rng)
     }
 }
 
+/* Restarts every dead node at once (one alone may not be able to serve
+ * until the others are back), then waits for each to serve. */
 static void restart_dead(struct fr_run *r)
 {
+    bool started[FR_NODES_MAX] = {false};
     for (int i = 0; i < r->cl.n; i++)
         if (r->cl.node[i].p.pid <= 0) {
             fr_log(r, "restart node %d (id %llu)", i + 1,
                    (unsigned long long)r->cl.node[i].p.node_id);
-            fr_node_start(r, i, 20000);
+            started[i] = fr_node_start(r, i, 0) == 0;
+        }
+    int64_t deadline = tproc_now_ms() + 30000;
+    for (int i = 0; i < r->cl.n; i++)
+        while (started[i] &&
+               !tproc_log_has(&r->cl.node[i].p, "msg=serving")) {
+            if (tproc_now_ms() > deadline) {
+                fr_log(r, "node %d did not serve within 30 s of its restart",
+                       i + 1);
+                break;
+            }
+            fr_sleep_ms(20);
         }
 }
 
@@ -271,6 +285,7 @@ static void inject(struct fr_run *r, const struct step *s)
 
 static void heal(struct fr_run *r, const struct step *s)
 {
+    fr_reap_crashed(r);
     switch (s->kind) {
     case FR_F_PAUSE:
         for (int i = 0; i < r->cl.n; i++)
@@ -311,6 +326,7 @@ void fr_nemesis_run(struct fr_run *r)
     fflush(r->nemlog);
     for (int i = 0; i < n; i++) {
         wait_until(r, steps[i].at_ms, kill_at);
+        fr_reap_crashed(r);
         fr_promote_pending(r, 30000);
         if (fr_wait_leader(r, 20000) < 0)
             fr_log(r, "no leader before step %d", i);
@@ -326,6 +342,7 @@ void fr_nemesis_run(struct fr_run *r)
 void fr_heal_all(struct fr_run *r)
 {
     fr_log(r, "heal everything");
+    fr_reap_crashed(r);
     fr_heal_net();
     for (int i = 0; i < r->cl.n; i++)
         if (r->cl.node[i].paused)

@@ -153,6 +153,7 @@ struct fr_run {
     char nemlog_path[300];
     char tmp_dir[256];  /* per-run scratch (logs of every incarnation) */
     int checks_passed, checks_failed;
+    int crashes;        /* coordd processes that exited on their own */
     char failures[4096];
 };
 
@@ -171,6 +172,8 @@ void fr_check(struct fr_run *r, const char *name, bool ok, const char *fmt,
 int fr_cluster_init(struct fr_run *r);
 int fr_node_start(struct fr_run *r, int i, int timeout_ms);
 void fr_node_kill(struct fr_run *r, int i);
+/* Reaps nodes that exited by themselves (a crash: counted, logged). */
+void fr_reap_crashed(struct fr_run *r);
 void fr_node_pause(struct fr_run *r, int i, bool pause);
 int fr_leader(struct fr_run *r);
 int fr_wait_leader(struct fr_run *r, int timeout_ms);

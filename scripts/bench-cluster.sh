@@ -48,8 +48,13 @@ STOPS=${STOPS:-0}
 OUT=$BUILD/bench-cluster.txt
 
 # name | coordbench options
+# A run whose options hold --servers=LEADER or --servers=FOLLOWER talks
+# to that one member only (found with coordctl status just before it).
 RUNS=(
     "set-1x1|--op=set --connections=1 --outstanding=1"
+    "set-1x1-leader|--op=set --connections=1 --outstanding=1 --servers=LEADER"
+    "set-1x1-follower|--op=set --connections=1 --outstanding=1
+        --servers=FOLLOWER"
     "set-16x16|--op=set --connections=16 --outstanding=16"
     "set-64x16|--op=set --connections=64 --outstanding=16"
     "create-delete-64x16|--op=create-delete --connections=64 --outstanding=16"
@@ -161,6 +166,14 @@ for r in "${RUNS[@]}"; do
     if [ -n "${BENCH_RUNS:-}" ] && [[ " $BENCH_RUNS " != *" $name "* ]]; then
         continue
     fi
+    if [[ "$opts" == *--servers=LEADER* || "$opts" == *--servers=FOLLOWER* ]]
+    then
+        ld=$(leader_id)
+        [ -n "$ld" ] || { echo "no leader for $name"; exit 1; }
+        fl=$((ld % 3 + 1))
+        opts=${opts/--servers=LEADER/--servers=$(addr_of "$ld")}
+        opts=${opts/--servers=FOLLOWER/--servers=$(addr_of "$fl")}
+    fi
     # shellcheck disable=SC2086
     line=$("$BENCH" --servers="$servers" --server-pid="${pids[1]}" \
         --server-pid="${pids[2]}" --server-pid="${pids[3]}" \
@@ -179,6 +192,32 @@ for r in "${RUNS[@]}"; do
         "$(kv "$line" server_fsyncs_per_op)" \
         "$(kv "$line" client_cpu_us_per_op)" "$(kv "$line" errors)"
 done
+
+# The floor of a 1x1 write (docs/benchmarks.md, "Closing the gap"): one
+# durable append on the data directories' file system plus two loopback
+# round trips, measured now, with the nodes idle.
+probe=$("$BENCH" --probe-fsync="$dir" --probe-rtt --probe-n=1000 | tr '\n' ' ')
+echo "floor probes: $probe" | tee -a "$OUT"
+# The three nodes share one disk: the same probe run by 2 and by 3
+# processes at once shows whether the device serves flushes in parallel.
+for j in 2 3; do
+    ppids=()
+    for i in $(seq "$j"); do
+        "$BENCH" --probe-fsync="$dir" --probe-n=500 >"$dir/probe$i.txt" &
+        ppids+=($!)
+    done
+    wait "${ppids[@]}" # not the nodes, also this shell's children
+    echo "fsync p50 with $j concurrent appenders (us):" \
+        "$(tr ' ' '\n' <"$dir/probe1.txt" | sed -n 's/^fsync_p50_us=//p')" \
+        "$(tr ' ' '\n' <"$dir/probe2.txt" | sed -n 's/^fsync_p50_us=//p')" \
+        "$([ "$j" -lt 3 ] ||
+            tr ' ' '\n' <"$dir/probe3.txt" | sed -n 's/^fsync_p50_us=//p')" |
+        tee -a "$OUT"
+done
+echo "1x1 floor (fsync p50 + 2 x rtt p50 + 100 us):" \
+    "$(kv "$probe" fsync_p50_us) + 2 x $(kv "$probe" rtt_p50_us) + 100 =" \
+    "$(echo "$(kv "$probe" fsync_p50_us) $(kv "$probe" rtt_p50_us)" |
+        awk '{printf "%.0f us", $1 + 2 * $2 + 100}')" | tee -a "$OUT"
 
 [ "$FAILOVERS" -gt 0 ] || [ "$STOPS" -gt 0 ] ||
     { echo "raw results: $OUT"; exit 0; }

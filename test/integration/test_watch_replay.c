@@ -20,6 +20,8 @@
  *                             replays at start refills its history
  *   restart_from_snapshot_... restarted from a snapshot newer than the
  *                             watcher's zxid: MUST_REREAD
+ *   snapshot_install_...      the watcher's follower falls behind and
+ *                             installs the leader's snapshot: MUST_REREAD
  *
  * Session states are checked too: CONNECTED, DISCONNECTED, RECONNECTED.
  * Waits are condition variables with deadlines, never fixed sleeps. */
@@ -45,7 +47,7 @@
 #include "test/lib/proc.h"
 
 #define WAIT_MS 30000
-#define MAX_SEEN 64
+#define MAX_SEEN 512
 
 /* ---- a TCP proxy the test can cut ----------------------------------------
  * One forwarded connection at a time. While closed, it drops the current
@@ -280,6 +282,32 @@ static int wait_state(int state, int from)
     return -1;
 }
 
+/* Copies the events seen so far (checked outside the lock, so a failed
+ * assertion does not leave it held); returns how many. */
+static int seen_copy(struct ev *out)
+{
+    pthread_mutex_lock(&seen.mu);
+    int n = seen.n_ev;
+    memcpy(out, seen.ev, (size_t)n * sizeof(*out));
+    pthread_mutex_unlock(&seen.mu);
+    return n;
+}
+
+/* Waits until an event with zxid z arrived; false after WAIT_MS. */
+static bool wait_zxid(uint64_t z)
+{
+    for (int n = 1; n <= MAX_SEEN; n++) {
+        if (wait_count(&seen.n_ev, n) < n)
+            return false;
+        pthread_mutex_lock(&seen.mu);
+        bool hit = seen.ev[n - 1].zxid == z;
+        pthread_mutex_unlock(&seen.mu);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
 static struct coord_client *open_client(const char *servers, bool watcher_cb)
 {
     struct coord_options o;
@@ -319,6 +347,9 @@ static uint64_t mk(struct coord_client *w, const char *path)
     struct coord_stat st;
     assert_int_equal(coord_create(w, path, "v", 1, COORD_PERSISTENT, 0, NULL,
                                   &st), 0);
+    /* A write's reply carries its own zxid: the client's last zxid (sent
+     * when it resumes) covers its writes. */
+    assert_true(coord_last_zxid(w) >= st.czxid);
     return st.czxid;
 }
 
@@ -380,11 +411,11 @@ static void expect_exactly(const struct expect *x)
 {
     /* Every expected event, then nothing more: the last expected event
      * came after any duplicate would have (one connection, in order). */
-    assert_int_equal(wait_count(&seen.n_ev, x->n), x->n);
-    pthread_mutex_lock(&seen.mu);
-    int n = seen.n_ev;
+    wait_count(&seen.n_ev, x->n);
+    static struct ev got[MAX_SEEN];
+    int n = seen_copy(got);
     for (int i = 0; i < n && i < x->n; i++) {
-        const struct ev *g = &seen.ev[i], *e = &x->ev[i];
+        const struct ev *g = &got[i], *e = &x->ev[i];
         if (g->type != e->type || g->zxid != e->zxid ||
             strcmp(g->path, e->path) != 0)
             fail_msg("event %d: got type %d %s zxid %llu, want type %d %s "
@@ -392,7 +423,6 @@ static void expect_exactly(const struct expect *x)
                      (unsigned long long)g->zxid, e->type, e->path,
                      (unsigned long long)e->zxid);
     }
-    pthread_mutex_unlock(&seen.mu);
     assert_int_equal(n, x->n);
 }
 
@@ -632,6 +662,87 @@ static void restart_from_snapshot_must_reread(void **state)
     tproc_cleanup(&srv);
 }
 
+/* A follower that fell behind the leader's log installs a snapshot: it
+ * closes its clients' connections, and the watcher resuming there with a
+ * zxid older than the snapshot must be told to re-read (the events the
+ * snapshot skipped were never in that server's history). */
+static void snapshot_install_must_reread(void **state)
+{
+    (void)state;
+    struct tcluster cl;
+    tcluster_init(&cl, 3, "--snapshot-entries=16");
+    assert_int_equal(tcluster_start(&cl, 60000), 0);
+    int lead = tcluster_leader(&cl, WAIT_MS);
+    assert_true(lead >= 0);
+    int f1 = (lead + 1) % 3;
+    char direct[64], wsrv[64];
+    snprintf(direct, sizeof(direct), "%s:%u", cl.node[lead].host,
+             cl.node[lead].port);
+    snprintf(wsrv, sizeof(wsrv), "%s:%u", cl.node[f1].host,
+             cl.node[f1].port);
+    seen_reset();
+    struct coord_client *w = open_client(direct, false);
+    struct coord_options o;
+    coord_options_init(&o);
+    o.servers = wsrv;
+    o.session_timeout_ms = 60000;
+    o.silent_timeout_ms = 50000; /* stays on the paused f1 */
+    o.state_cb = state_cb;
+    o.state_data = (void *)gen;
+    struct coord_client *c = NULL;
+    assert_int_equal(coord_open(&c, &o), 0);
+    mk(w, "/r");
+    assert_int_equal(coord_sync(c, "/r"), 0);
+    assert_int_equal(coord_add_watch(c, "/r", COORD_WATCH_PERSISTENT_RECURSIVE,
+                                     &watcher), 0);
+    assert_int_equal(kill(cl.node[f1].pid, SIGSTOP), 0);
+    /* Far more entries than the leader keeps for a slow follower. */
+    mk(w, "/r/a");
+    static uint64_t zs[401];
+    for (int i = 0; i < 400; i++)
+        zs[i] = put(w, "/r/a", "x");
+    assert_int_equal(kill(cl.node[f1].pid, SIGCONT), 0);
+    assert_true(wait_state(COORD_STATE_DISCONNECTED, 1) == 1);
+    assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
+    zs[400] = put(w, "/r/a", "y");
+    /* f1 may first apply entries already in its socket, then install one
+     * snapshot or more (each closes the connection: the watcher resumes
+     * and is told to re-read as of f1's state), then apply the rest. */
+    assert_true(wait_zxid(zs[400]));
+    assert_true(tproc_log_has(&cl.node[f1], "snapshot installed"));
+    static struct ev ev[MAX_SEEN];
+    int n = seen_copy(ev), rereads = 0;
+    uint64_t prev = 0, reread_max = 0;
+    for (int i = 0; i < n; i++) {
+        const struct ev *e = &ev[i];
+        assert_true(e->zxid >= prev); /* in order */
+        if (e->type == COORD_EVENT_MUST_REREAD) {
+            assert_string_equal(e->path, "/r");
+            rereads++;
+            reread_max = e->zxid;
+        } else {
+            assert_true(e->zxid > prev || i == 0); /* none twice */
+            assert_string_equal(e->path, "/r/a");
+        }
+        prev = e->zxid;
+    }
+    /* Every change reached the watcher, or a later re-read covers it. */
+    for (int i = 0; i <= 400; i++) {
+        bool got = zs[i] <= reread_max;
+        for (int j = 0; j < n && !got; j++)
+            got = ev[j].zxid == zs[i] &&
+                  ev[j].type == COORD_EVENT_DATA_CHANGED;
+        if (!got)
+            fail_msg("change at zxid %llu lost",
+                     (unsigned long long)zs[i]);
+    }
+    assert_true(rereads >= 1);
+    assert_true(reread_max < zs[400]);
+    coord_close(c);
+    coord_close(w);
+    tcluster_cleanup(&cl);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -641,6 +752,7 @@ int main(void)
         cmocka_unit_test(replay_from_other_server),
         cmocka_unit_test(replay_across_restart),
         cmocka_unit_test(restart_from_snapshot_must_reread),
+        cmocka_unit_test(snapshot_install_must_reread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -301,7 +301,7 @@ static void check_ephemerals(struct fr_run *r)
         const char *why = NULL;
         if (e->killed) {
             /* session timeout + expiry ticks + an election or two */
-            int64_t deadline = tproc_now_ms() + 4000 + 20000;
+            int64_t deadline = tproc_now_ms() + FR_EPH_SESSION_MS + 20000;
             while ((rc = eph_exists(c, e->path, &owner)) == 0 &&
                    tproc_now_ms() < deadline)
                 poll(NULL, 0, 200);

@@ -85,6 +85,11 @@ static int make_schedule(struct fr_run *r, struct step *s, int cap)
                        (int)fr_below(&rng, (uint64_t)(r->o.fault_max_ms -
                                                       r->o.fault_min_ms + 1));
         s[n].draw = fr_rand(&rng);
+        /* A paused leader must sleep through the ephemeral owners' session
+         * timeout: it wakes believing it leads, with every session stale
+         * in its view, and must not expire any of them. */
+        if (s[n].kind == FR_F_PAUSE && s[n].hold_ms < FR_EPH_SESSION_MS + 1000)
+            s[n].hold_ms = FR_EPH_SESSION_MS + 1000;
         t += s[n].hold_ms + r->o.heal_min_ms +
              (int64_t)fr_below(&rng, (uint64_t)(r->o.heal_max_ms -
                                                 r->o.heal_min_ms + 1));

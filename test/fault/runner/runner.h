@@ -30,6 +30,8 @@
 #define FR_EPH_MAX 8
 #define FR_LOCKERS_MAX 4
 #define FR_STEPS_MAX 1024
+/* Session timeout of the ephemeral owners; a leader pause lasts longer. */
+#define FR_EPH_SESSION_MS 4000
 
 /* Fault kinds, as bits of the --faults mask. */
 enum fr_fault {

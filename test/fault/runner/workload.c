@@ -29,7 +29,6 @@
 
 #define FR_SESSION_MS 8000
 #define FR_REQUEST_MS 3000
-#define FR_EPH_SESSION_MS 4000
 
 static void push_op(struct fr_opvec *v, const struct fr_op *op)
 {

@@ -691,7 +691,9 @@ static void rewatch(struct node *n, struct nconn *cn, uint8_t kind,
  * and are gone, persistent ones see every match), and what remains is
  * registered for real. All of it runs in one turn of the loop, so no
  * apply falls between the replay (events <= applied) and the
- * registration (events > applied): nothing is lost or sent twice. */
+ * registration (events > applied): nothing is lost or sent twice. When
+ * the watches span several frames, an event a watch registered by an
+ * earlier frame already delivered is not sent again. */
 struct replay_ctx {
     struct node *n;
     struct nconn *cn;
@@ -705,6 +707,9 @@ static void replay_deliver(void *data, struct watch_owner *o, uint8_t type,
     (void)o;
     if (rc->rc)
         return; /* an event was not queued: send none after it */
+    if (watch_would_fire(&rc->n->watches, &rc->cn->sess->wo, type, path,
+                         len))
+        return; /* an earlier frame's watch got it (replayed or live) */
     struct wire_buf *out = net_conn_out(rc->cn->nc);
     size_t before = out->len;
     node_send_event(rc->n, rc->cn, type, path, len, zxid);

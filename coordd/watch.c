@@ -312,6 +312,41 @@ void watch_fire(struct watch_table *wt, uint8_t type, const char *path,
     }
 }
 
+/* True if w, on the event's own path (exact) or an ancestor's, is o's
+ * and would fire. */
+static bool path_would_fire(const struct watch_path *wp,
+                            const struct watch_owner *o, uint8_t type,
+                            bool exact)
+{
+    for (const struct watch *w = wp->list; w; w = w->next_in_path)
+        if (w->owner == o && kind_matches(w->kind, type, exact))
+            return true;
+    return false;
+}
+
+bool watch_would_fire(const struct watch_table *wt,
+                      const struct watch_owner *o, uint8_t type,
+                      const char *path, size_t len)
+{
+    if (o->count == 0)
+        return false;
+    const struct watch_path *wp =
+        path_find(wt, path, len, path_hash(path, len));
+    if (wp && path_would_fire(wp, o, type, true))
+        return true;
+    size_t end = len;
+    while (wt->n_recursive && end > 1) {
+        while (end > 0 && path[end - 1] != '/')
+            end--;
+        size_t plen = end > 1 ? end - 1 : 1;
+        wp = path_find(wt, path, plen, path_hash(path, plen));
+        if (wp && wp->n_recursive && path_would_fire(wp, o, type, false))
+            return true;
+        end = plen;
+    }
+    return false;
+}
+
 void watch_owner_each(struct watch_owner *o,
                       void (*cb)(void *data, const char *path, size_t len,
                                  uint8_t kind),

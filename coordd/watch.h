@@ -66,6 +66,11 @@ void watch_remove_owner(struct watch_table *wt, struct watch_owner *o);
 /* Fans out one tree event. */
 void watch_fire(struct watch_table *wt, uint8_t type, const char *path,
                 size_t len, uint64_t zxid, watch_deliver_cb cb, void *data);
+/* True if the event (type, path) would fire one of o's watches; fires
+ * and removes nothing. */
+bool watch_would_fire(const struct watch_table *wt,
+                      const struct watch_owner *o, uint8_t type,
+                      const char *path, size_t len);
 /* Calls cb for each watch of o (path borrowed). */
 void watch_owner_each(struct watch_owner *o,
                       void (*cb)(void *data, const char *path, size_t len,

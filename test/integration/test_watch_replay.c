@@ -22,6 +22,8 @@
  *                             watcher's zxid: MUST_REREAD
  *   snapshot_install_...      the watcher's follower falls behind and
  *                             installs the leader's snapshot: MUST_REREAD
+ *   two_frames_...            watches re-registered in two SET_WATCHES
+ *                             frames: each missed event replayed once
  *
  * Session states are checked too: CONNECTED, DISCONNECTED, RECONNECTED.
  * Waits are condition variables with deadlines, never fixed sleeps. */
@@ -45,6 +47,7 @@
 
 #include "coord.h"
 #include "test/lib/proc.h"
+#include "test/lib/rawclient.h"
 
 #define WAIT_MS 30000
 #define MAX_SEEN 512
@@ -317,6 +320,11 @@ static struct coord_client *open_client(const char *servers, bool watcher_cb)
     o.connect_timeout_ms = 1000;
     o.backoff_initial_ms = 10;
     o.backoff_max_ms = 100;
+    /* Generous silence bounds: a loaded test machine must not make a
+     * live server look dead (the writer's requests would fail). The
+     * watcher still notices a paused server within seconds. */
+    o.ping_interval_ms = 500;
+    o.silent_timeout_ms = watcher_cb ? 3000 : 15000;
     if (watcher_cb) {
         o.state_cb = state_cb;
         o.state_data = (void *)gen;
@@ -743,6 +751,84 @@ static void snapshot_install_must_reread(void **state)
     tcluster_cleanup(&cl);
 }
 
+/* Sends one SET_WATCHES frame with one path of one kind; its xid. */
+static int64_t raw_set_watches(struct rawc *r, uint64_t last, uint8_t kind,
+                               const char *path)
+{
+    struct wire_bytes p = {path, (uint32_t)strlen(path)};
+    struct wire_req q = {.op = WIRE_OP_SET_WATCHES};
+    q.u.set_watches.last_zxid = last;
+    q.u.set_watches.kinds[kind - 1] = (struct wire_paths){.n = 1,
+                                                          .paths = &p};
+    int64_t xid = rawc_send(r, &q);
+    assert_true(xid > 0);
+    return xid;
+}
+
+/* Reads frames until the reply to xid, appending the events to x. */
+static void raw_collect(struct rawc *r, int64_t xid, struct expect *x)
+{
+    for (;;) {
+        struct wire_resp m;
+        assert_int_equal(rawc_read(r, &m), 0);
+        if (m.xid == xid) {
+            assert_int_equal(m.err, 0);
+            return;
+        }
+        assert_int_equal(m.xid, WIRE_XID_EVENT);
+        char path[64];
+        assert_true(m.u.event.path.len < sizeof(path));
+        memcpy(path, m.u.event.path.ptr, m.u.event.path.len);
+        path[m.u.event.path.len] = '\0';
+        want(x, (int)m.u.event.type, path, m.zxid);
+    }
+}
+
+/* Watches re-registered in two SET_WATCHES frames (as a client with more
+ * watches than fit one frame sends them): an event matching watches of
+ * both frames is replayed once, by the first. Speaks the wire directly. */
+static void two_frames_replay_each_event_once(void **state)
+{
+    (void)state;
+    struct tproc srv;
+    tproc_init(&srv, "127.0.0.1");
+    assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
+    struct rawc a, r;
+    assert_int_equal(rawc_connect(&a, srv.host, srv.port), 0);
+    assert_int_equal(rawc_hello(&a, 0, NULL, 30000), 0);
+    assert_int_equal(rawc_create(&a, "/m", "", 0, NULL, 0), 0);
+    assert_int_equal(rawc_create(&a, "/m/x", "", 0, NULL, 0), 0);
+    uint64_t last = a.last_zxid;
+    /* Missed while "disconnected": */
+    struct coord_stat st;
+    assert_int_equal(rawc_set(&a, "/m/x", "1", -1, &st), 0);
+    struct expect want_x = {0};
+    want(&want_x, COORD_EVENT_DATA_CHANGED, "/m/x", st.mzxid);
+    assert_int_equal(rawc_create(&a, "/m/y", "", 0, NULL, 0), 0);
+    assert_int_equal(rawc_exists(&a, "/m/y", 0, &st), 0);
+    want(&want_x, COORD_EVENT_CREATED, "/m/y", st.czxid);
+    /* Resume the session on a new connection, watches in two frames. */
+    assert_int_equal(rawc_connect(&r, srv.host, srv.port), 0);
+    r.last_zxid = last;
+    assert_int_equal(rawc_hello(&r, a.session_id, a.secret, 30000), 0);
+    struct expect got = {0};
+    int64_t x1 = raw_set_watches(&r, last, COORD_WATCH_PERSISTENT_RECURSIVE,
+                                 "/m");
+    raw_collect(&r, x1, &got);
+    int64_t x2 = raw_set_watches(&r, last, COORD_WATCH_PERSISTENT, "/m/x");
+    raw_collect(&r, x2, &got);
+    assert_int_equal(got.n, want_x.n);
+    for (int i = 0; i < got.n; i++) {
+        assert_int_equal(got.ev[i].type, want_x.ev[i].type);
+        assert_string_equal(got.ev[i].path, want_x.ev[i].path);
+        assert_int_equal(got.ev[i].zxid, want_x.ev[i].zxid);
+    }
+    rawc_close(&r);
+    rawc_close(&a);
+    assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
+    tproc_cleanup(&srv);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -753,6 +839,7 @@ int main(void)
         cmocka_unit_test(replay_across_restart),
         cmocka_unit_test(restart_from_snapshot_must_reread),
         cmocka_unit_test(snapshot_install_must_reread),
+        cmocka_unit_test(two_frames_replay_each_event_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

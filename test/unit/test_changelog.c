@@ -305,6 +305,46 @@ static void replay_through_watches_matches_like_live(void **state)
     changelog_close(&cl);
 }
 
+/* The query a later SET_WATCHES frame uses to skip events an earlier
+ * frame's watches already delivered: matches like firing, changes
+ * nothing, sees only the given owner. */
+static void would_fire_matches_without_firing(void **state)
+{
+    (void)state;
+    struct watch_table wt;
+    struct watch_owner o = {0}, other = {0};
+    assert_int_equal(watch_table_init(&wt, 100), 0);
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_CREATED, S("/r/a")));
+    assert_int_equal(watch_add(&wt, &o, S("/r"),
+                               COORD_WATCH_PERSISTENT_RECURSIVE), 0);
+    assert_int_equal(watch_add(&wt, &o, S("/o"), COORD_WATCH_DATA), 0);
+    assert_int_equal(watch_add(&wt, &other, S("/x"), COORD_WATCH_DATA), 0);
+    assert_true(watch_would_fire(&wt, &o, COORD_EVENT_CREATED, S("/r/a")));
+    assert_true(watch_would_fire(&wt, &o, COORD_EVENT_DELETED,
+                                 S("/r/a/b/c")));
+    assert_true(watch_would_fire(&wt, &o, COORD_EVENT_DATA_CHANGED,
+                                 S("/r")));
+    /* Recursive watches skip CHILDREN_CHANGED, at the path and below. */
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_CHILDREN_CHANGED,
+                                  S("/r")));
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_CHILDREN_CHANGED,
+                                  S("/r/a")));
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_CREATED, S("/ra")));
+    assert_true(watch_would_fire(&wt, &o, COORD_EVENT_DATA_CHANGED,
+                                 S("/o")));
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_CHILDREN_CHANGED,
+                                  S("/o")));
+    /* Another owner's watch does not count for o. */
+    assert_false(watch_would_fire(&wt, &o, COORD_EVENT_DATA_CHANGED,
+                                  S("/x")));
+    assert_true(watch_would_fire(&wt, &other, COORD_EVENT_DATA_CHANGED,
+                                 S("/x")));
+    /* Nothing fired: the one-shot watch is still there. */
+    assert_int_equal(o.count, 2);
+    assert_int_equal(watch_remove(&wt, &o, S("/o"), COORD_WATCH_DATA), 0);
+    watch_table_close(&wt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +357,7 @@ int main(void)
         cmocka_unit_test(bad_input_is_refused_and_never_hides_a_loss),
         cmocka_unit_test(allocation_failure_raises_floor),
         cmocka_unit_test(replay_through_watches_matches_like_live),
+        cmocka_unit_test(would_fire_matches_without_firing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

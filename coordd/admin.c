@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coord.h"
 #include "coordd/log.h"
@@ -401,8 +402,8 @@ static void sessions_reply(struct node *n, struct nreq *rq,
 /* ---- SNAPSHOT_READ ---------------------------------------------------- */
 
 /* A serialized copy of the tree being fetched by `coordctl snapshot
- * save`: made on the first request (export_id 0), kept until the next
- * export or node_admin_close(). */
+ * save`: made on the first request (export_id 0), freed once its last
+ * chunk is sent (or by the next export, or node_admin_close()). */
 struct node_export {
     uint64_t id;
     uint64_t index;
@@ -443,6 +444,8 @@ static int export_start(struct node *n)
     }
     e->len = 0;
     e->id++;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = tree_snapshot_write(n->tree, export_write, e);
     if (rc) {
         e->len = 0;
@@ -450,8 +453,13 @@ static int export_start(struct node *n)
     }
     e->index = tree_applied_index(n->tree);
     e->sum = wire_snapshot_sum(WIRE_SNAPSHOT_SUM_INIT, e->buf, e->len);
-    log_emit(LOG_LEVEL_INFO, "snapshot exported", "index=%llu bytes=%zu",
-             (unsigned long long)e->index, e->len);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+                   (t1.tv_nsec - t0.tv_nsec) / 1000;
+    log_emit(LOG_LEVEL_INFO, "snapshot exported",
+             "index=%llu bytes=%zu nodes=%llu loop_pause_us=%lld",
+             (unsigned long long)e->index, e->len,
+             (unsigned long long)tree_node_count(n->tree), us);
     return 0;
 }
 
@@ -462,9 +470,10 @@ static void snapshot_reply(struct node *n, struct nreq *rq,
     int rc = 0;
     if (sr->export_id == 0)
         rc = export_start(n);
-    else if (!n->export || n->export->id != sr->export_id)
-        rc = COORD_EAGAIN; /* replaced by a newer export */
-    const struct node_export *e = n->export;
+    else if (!n->export || n->export->id != sr->export_id ||
+             !n->export->buf)
+        rc = COORD_EAGAIN; /* replaced by a newer export, or sent */
+    struct node_export *e = n->export;
     if (!rc && sr->offset > e->len)
         rc = COORD_EINVAL;
     if (rc) {
@@ -483,6 +492,11 @@ static void snapshot_reply(struct node *n, struct nreq *rq,
         .sum = e->sum,
         .chunk = {(const char *)e->buf + sr->offset, (uint32_t)k}};
     reply(n, rq, &resp);
+    if (sr->offset + k == e->len) { /* all sent: free the copy */
+        coord_free(e->buf);
+        e->buf = NULL;
+        e->len = e->cap = 0;
+    }
 }
 
 void node_admin_close(struct node *n)

@@ -1110,7 +1110,9 @@ static void bash_completion(void **state)
         "      _coordctl 2>/dev/null; echo \"${COMPREPLY[*]}\"; }\n"
         "t coordctl ''\n"
         "t coordctl --json create /a --e\n"
-        "t coordctl rm /a -\n";
+        "t coordctl rm /a -\n"
+        "t coordctl lock demo -- printen\n"
+        "t coordctl barrier ent\n";
     char sh[] = "/tmp/coordctl-compl-XXXXXX";
     int fd = mkstemp(sh);
     assert_true(fd >= 0);
@@ -1122,9 +1124,12 @@ static void bash_completion(void **state)
     FILE *o = popen(cmd, "r");
     assert_non_null(o);
     char cmds[512] = "", create[512] = "", rm[512] = "";
+    char lockcmd[512] = "", barrier[512] = "";
     assert_non_null(fgets(cmds, sizeof(cmds), o));
     assert_non_null(fgets(create, sizeof(create), o));
     assert_non_null(fgets(rm, sizeof(rm), o));
+    assert_non_null(fgets(lockcmd, sizeof(lockcmd), o));
+    assert_non_null(fgets(barrier, sizeof(barrier), o));
     int prc = pclose(o);
     unlink(sh);
     assert_int_equal(prc, 0);
@@ -1152,6 +1157,8 @@ static void bash_completion(void **state)
     assert_non_null(strstr(rm, "--recursive"));
     assert_non_null(strstr(rm, "--version"));
     assert_null(strstr(rm, "--ephemeral"));
+    assert_non_null(strstr(lockcmd, "printenv")); /* CMD after -- */
+    assert_string_equal(barrier, "enter\n");
 }
 
 int main(void)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # clusters.sh -- start, probe and stop 3-node clusters of coord, ZooKeeper
 # and etcd on 127.0.0.1/.2/.3 for test/bench/compare/compare.sh (sourced,
 # bash). One system at a time: ${sys}_setup picks free ports and writes the
@@ -10,8 +11,8 @@
 # ZooKeeper's admin HTTP server turned off (its fixed port 8080 would
 # collide between members). It never kills anything it did not start.
 #
-# Needs: BUILD (coordbench for --free-port, coordd, coordctl), CL_DIR (a
-# fresh temp dir), CL_LOGS (log dir).
+# Needs: CL_BIN (a dir with coordbench for --free-port, coordd, coordctl),
+# CL_DIR (a fresh temp dir), CL_LOGS (log dir).
 
 PIDS=("" "" "" "")
 SERVERS=
@@ -23,7 +24,7 @@ cl_free_ports() {
     PORTS=()
     while [ "${#PORTS[@]}" -lt "$1" ]; do
         local p
-        p=$("$BUILD/bin/coordbench" --free-port)
+        p=$("$CL_BIN/coordbench" --free-port)
         [[ " ${PORTS[*]} " == *" $p "* ]] || PORTS+=("$p")
     done
 }
@@ -64,19 +65,19 @@ coord_setup() {
     done
 }
 coord_start() {
-    "$BUILD/bin/coordd" --node-id="$1" --members="$CL_MEMBERS" \
+    "$CL_BIN/coordd" --node-id="$1" --members="$CL_MEMBERS" \
         --data-dir="$CL_DIR/coord$1" >>"$CL_LOGS/coord-n$1.log" 2>&1 &
     PIDS[$1]=$!
 }
 coord_leader() {
-    "$BUILD/bin/coordctl" --servers="$SERVERS" --timeout=1000 --json \
+    "$CL_BIN/coordctl" --servers="$SERVERS" --timeout=1000 --json \
         status 2>/dev/null | grep '"role":"leader"' | head -1 |
         sed -n 's/.*"id":\([0-9]*\).*/\1/p' || true
 }
 coord_healthy() {
     local i
     for i in 1 2 3; do # each member serves a write sent to it alone
-        "$BUILD/bin/coordbench" --servers="$(cl_addr "$i")" \
+        "$CL_BIN/coordbench" --servers="$(cl_addr "$i")" \
             --duration=0.01 --warmup=0 --keys=1 --timeout-ms=1000 \
             --format=kv --prefix=/bench-ready >/dev/null 2>&1 || return 1
     done

@@ -52,11 +52,19 @@ RAW=$BUILD/bench-compare.txt
 MD=$BUILD/bench-compare.md
 PNG=${BENCH_PNG:-docs/bench-compare.png}
 CL_LOGS=$BUILD/bench-compare-logs
-LOCKBENCH=$BUILD/bin/coordlockbench
 
 CL_DIR=$(mktemp -d /tmp/coord-bench-compare.XXXXXX)
 rm -rf "$CL_LOGS"
 mkdir -p "$CL_LOGS"
+# The binaries as they are now, copied: others may rebuild build/bin
+# during a long run, and a restarted member must run the same coordd.
+CL_BIN=$CL_DIR/bin
+mkdir -p "$CL_BIN"
+for b in coordd coordctl coordbench coordprobe zkbench etcdbench \
+    coordlockbench; do
+    [ -x "$BUILD/bin/$b" ] && cp "$BUILD/bin/$b" "$CL_BIN/"
+done
+LOCKBENCH=$CL_BIN/coordlockbench
 # shellcheck source=clusters.sh
 . "$here/clusters.sh"
 
@@ -80,9 +88,9 @@ gen_cmd() {
     local sys=$1 wl=$2 shape=$3 bin op
     local s=${shape%x*} w=${shape#*x}
     case $sys in
-    coord) bin=$BUILD/bin/coordbench ;;
-    zk) bin=$BUILD/bin/zkbench ;;
-    etcd) bin=$BUILD/bin/etcdbench ;;
+    coord) bin=$CL_BIN/coordbench ;;
+    zk) bin=$CL_BIN/zkbench ;;
+    etcd) bin=$CL_BIN/etcdbench ;;
     esac
     case $sys:$wl in
     zk:get) return 0 ;; # no linearizable read short of sync+get
@@ -133,9 +141,9 @@ probe_cmd() { # $1 system, $2 pid, $3 KILL|STOP
     local o="--servers=$SERVERS --fault-pid=$2 --fault-signal=$3"
     o+=" --warmup=1 --duration=120"
     case $1 in
-    coord) echo "$BUILD/bin/coordprobe $o" ;;
-    zk) echo "$BUILD/bin/zkbench --op=failover-probe $o" ;;
-    etcd) echo "$BUILD/bin/etcdbench --op=failover-probe $o" ;;
+    coord) echo "$CL_BIN/coordprobe $o" ;;
+    zk) echo "$CL_BIN/zkbench --op=failover-probe $o" ;;
+    etcd) echo "$CL_BIN/etcdbench --op=failover-probe $o" ;;
     esac
 }
 
@@ -192,7 +200,9 @@ main() {
             "BENCH_REPEAT=$REPEAT BENCH_SYSTEMS=\"$SYSTEMS\"" \
             "BENCH_WORKLOADS=\"$WORKLOADS\" BENCH_SHAPES=\"$SHAPES\"" \
             "BENCH_FAILOVERS=$FAILOVERS BENCH_COORD_FAILOVERS=$COORD_FAILOVERS"
-        echo "commit: $(git rev-parse --short HEAD 2>/dev/null)" \
+        echo "coordd: md5 $(md5sum <"$CL_BIN/coordd" | cut -c1-12), built" \
+        "$(date -u -r "$BUILD/bin/coordd" +%FT%TZ)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null)" \
             "$(git status --porcelain -- coordd libcoord 2>/dev/null |
                 grep -q . && echo '(coordd/libcoord with uncommitted edits)')"
         echo "started: $(date -u +%FT%TZ)"

@@ -10,7 +10,7 @@ set output outfile
 set multiplot layout 1,2
 set logscale xy
 set grid
-set key top left
+set key top right
 set xlabel "throughput (ops/s)"
 set ylabel "p99 latency (ms)"
 set title "writes: set 128 B (1x1, 16x16, 64x16)"

@@ -148,13 +148,25 @@ struct coord__watch {
     char *path; /* coord_malloc'd */
     uint32_t kind;
     struct coord_watcher w;
+    uint64_t seq;               /* registration order */
+    uint64_t hash;              /* of path */
+    size_t len;                 /* strlen(path) */
+    struct coord__watch *hnext; /* hash chain */
+    struct coord__watch *prev;  /* registration-order list */
+    struct coord__watch *next;
 };
 
-/* The watch table: registrations in insertion order. Only the I/O thread
- * touches it after coord_open(). */
+/* The watch table: registrations in a list in registration order, and a
+ * hash table by path, so adding, removing and matching an event cost the
+ * registrations on the paths involved (the event's and, with recursive
+ * watches, its ancestors'), not all of them. Only the I/O thread touches
+ * it after coord_open(). */
 struct coord__watchtab {
-    struct coord__watch *v;
-    size_t n, cap, max;
+    struct coord__watch **buckets; /* n_buckets, a power of two, or NULL */
+    size_t n_buckets;
+    struct coord__watch *head, *tail;
+    size_t n, max, n_recursive;
+    uint64_t seq;
 };
 
 /* One fired registration, handed to the caller to invoke. */
@@ -162,6 +174,7 @@ struct coord__fired {
     struct coord_watcher w;
     uint32_t kind;
     const char *path; /* borrowed: the event path */
+    struct coord__watch *entry; /* inside coord__watchtab_match only */
 };
 
 void coord__watchtab_init(struct coord__watchtab *t, size_t max);
@@ -176,14 +189,18 @@ size_t coord__watchtab_remove(struct coord__watchtab *t, const char *path,
                               uint32_t kind);
 /* Registrations an event (type, path) fires, in registration order:
  * one-shot ones are removed (their path moves into *owned, which the
- * caller frees with coord__watchtab_release). Writes at most max entries
- * to out; returns how many fired in all (more than max: the caller passes
- * a bigger array). MUST_REREAD fires every registration on its path,
- * whatever the kind. */
+ * caller frees with coord__watchtab_release). Returns how many fire; when
+ * that is more than max, nothing is written or removed (the caller passes
+ * a bigger array: coord__watchtab_count says how big). MUST_REREAD fires
+ * every registration on its path, whatever the kind. */
 size_t coord__watchtab_match(struct coord__watchtab *t, uint32_t type,
                              const char *path, struct coord__fired *out,
                              size_t max, char **owned, size_t owned_max);
 void coord__watchtab_release(char **owned, size_t n);
+/* How many registrations coord__watchtab_match would fire now (nothing
+ * changes): the size of the arrays to pass it. */
+size_t coord__watchtab_count(const struct coord__watchtab *t, uint32_t type,
+                             const char *path);
 /* Unique paths of one kind, for SET_WATCHES: writes at most max. */
 size_t coord__watchtab_paths(const struct coord__watchtab *t, uint32_t kind,
                              struct wire_bytes *out, size_t max);

@@ -419,13 +419,16 @@ void coord__complete(struct coord_client *c, struct coord__req *r,
 
 int coord__deliver_event(struct coord_client *c, const struct wire_resp *m)
 {
-    size_t n = c->watches.n;
-    if (n == 0)
+    if (c->watches.n == 0)
         return 0;
     char *path = coord__strdup_bytes(m->u.event.path);
-    struct coord__fired *fired = coord_malloc(n * sizeof(*fired));
-    char **owned = coord_malloc(n * sizeof(*owned));
-    if (path == NULL || fired == NULL || owned == NULL) {
+    if (path == NULL)
+        return COORD_ENOMEM; /* see below */
+    /* Arrays as big as what fires (not as the whole table). */
+    size_t n = coord__watchtab_count(&c->watches, m->u.event.type, path);
+    struct coord__fired *fired = coord_malloc((n ? n : 1) * sizeof(*fired));
+    char **owned = coord_malloc((n ? n : 1) * sizeof(*owned));
+    if (fired == NULL || owned == NULL) {
         /* Dropping the connection makes the server replay the event (or
          * say MUST_REREAD) on the next one: never lose it silently. */
         coord_free(path);
@@ -433,10 +436,11 @@ int coord__deliver_event(struct coord_client *c, const struct wire_resp *m)
         coord_free(owned);
         return COORD_ENOMEM;
     }
+    size_t before = c->watches.n;
     size_t k = coord__watchtab_match(&c->watches, m->u.event.type, path,
                                      fired, n, owned, n);
-    coord_assert(k <= n);
-    size_t n_owned = n - c->watches.n;
+    coord_assert(k == n);
+    size_t n_owned = before - c->watches.n;
     for (size_t i = 0; i < k; i++) {
         struct coord_event ev = {
             .type = (int)m->u.event.type,
@@ -457,14 +461,14 @@ void coord__watches_lost(struct coord_client *c, uint64_t zxid)
 {
     struct coord__watchtab old = c->watches;
     coord__watchtab_init(&c->watches, old.max);
-    for (size_t i = 0; i < old.n; i++) {
+    for (const struct coord__watch *e = old.head; e; e = e->next) {
         struct coord_event ev = {
             .type = COORD_EVENT_MUST_REREAD,
-            .kind = (int)old.v[i].kind,
-            .path = old.v[i].path,
+            .kind = (int)e->kind,
+            .path = e->path,
             .zxid = zxid,
         };
-        old.v[i].w.cb(old.v[i].w.data, &ev);
+        e->w.cb(e->w.data, &ev);
     }
     coord__watchtab_free(&old);
 }

@@ -8,13 +8,19 @@
  * (docs/protocol.md 3.14: one per watched path whose events were lost)
  * fires every watch on its path. Touched only
  * by the I/O thread after coord_open(); never runs a callback itself.
+ * Every operation costs the registrations on the paths it involves (a
+ * hash table by path), never a scan of the whole table: a client may hold
+ * COORD_CLIENT_WATCHES_MAX of them.
  */
 #include "client_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
+
+#define WATCHTAB_BUCKETS_MIN 64
 
 void coord__watchtab_init(struct coord__watchtab *t, size_t max)
 {
@@ -25,17 +31,48 @@ void coord__watchtab_init(struct coord__watchtab *t, size_t max)
 
 void coord__watchtab_clear(struct coord__watchtab *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        coord_free(t->v[i].path);
-    t->n = 0;
+    struct coord__watch *e = t->head;
+    while (e != NULL) {
+        struct coord__watch *next = e->next;
+        coord_free(e->path);
+        coord_free(e);
+        e = next;
+    }
+    if (t->buckets != NULL)
+        memset(t->buckets, 0, t->n_buckets * sizeof(*t->buckets));
+    t->head = t->tail = NULL;
+    t->n = t->n_recursive = 0;
 }
 
 void coord__watchtab_free(struct coord__watchtab *t)
 {
     coord__watchtab_clear(t);
-    coord_free(t->v);
-    t->v = NULL;
-    t->cap = 0;
+    coord_free(t->buckets);
+    t->buckets = NULL;
+    t->n_buckets = 0;
+}
+
+static uint64_t path_hash(const char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The chain of registrations whose path hashes like h (NULL if none). */
+static struct coord__watch *chain(const struct coord__watchtab *t,
+                                  uint64_t h)
+{
+    return t->n_buckets ? t->buckets[h & (t->n_buckets - 1)] : NULL;
+}
+
+static bool same_path(const struct coord__watch *e, const char *p,
+                      size_t len, uint64_t h)
+{
+    return e->hash == h && e->len == len && memcmp(e->path, p, len) == 0;
 }
 
 static bool same_watcher(const struct coord_watcher *a,
@@ -44,58 +81,114 @@ static bool same_watcher(const struct coord_watcher *a,
     return a->cb == b->cb && a->data == b->data;
 }
 
+/* Keeps at least one bucket per registration; on allocation failure the
+ * old array stays (longer chains, still correct). False only when there is
+ * no array at all. */
+static bool grow(struct coord__watchtab *t)
+{
+    if (t->n_buckets > t->n)
+        return true;
+    size_t n = t->n_buckets ? t->n_buckets * 2 : WATCHTAB_BUCKETS_MIN;
+    struct coord__watch **nb = coord_calloc(n, sizeof(*nb));
+    if (nb == NULL)
+        return t->n_buckets > 0;
+    for (size_t b = 0; b < t->n_buckets; b++) {
+        struct coord__watch *e = t->buckets[b];
+        while (e != NULL) {
+            struct coord__watch *next = e->hnext;
+            e->hnext = nb[e->hash & (n - 1)];
+            nb[e->hash & (n - 1)] = e;
+            e = next;
+        }
+    }
+    coord_free(t->buckets);
+    t->buckets = nb;
+    t->n_buckets = n;
+    return true;
+}
+
+static void link_entry(struct coord__watchtab *t, struct coord__watch *e)
+{
+    struct coord__watch **b = &t->buckets[e->hash & (t->n_buckets - 1)];
+    e->hnext = *b;
+    *b = e;
+    e->prev = t->tail;
+    e->next = NULL;
+    if (t->tail != NULL)
+        t->tail->next = e;
+    else
+        t->head = e;
+    t->tail = e;
+    t->n++;
+    if (e->kind == COORD_WATCH_PERSISTENT_RECURSIVE)
+        t->n_recursive++;
+}
+
 int coord__watchtab_add(struct coord__watchtab *t, const char *path,
                         size_t path_len, uint32_t kind,
                         const struct coord_watcher *w)
 {
     coord_assert(kind >= COORD_WATCH_DATA &&
                  kind <= COORD_WATCH_PERSISTENT_RECURSIVE);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct coord__watch *e = &t->v[i];
+    uint64_t h = path_hash(path, path_len);
+    for (const struct coord__watch *e = chain(t, h); e; e = e->hnext)
         if (e->kind == kind && same_watcher(&e->w, w) &&
-            strlen(e->path) == path_len &&
-            memcmp(e->path, path, path_len) == 0)
+            same_path(e, path, path_len, h))
             return 0;
-    }
     if (t->n == t->max)
         return COORD_ETOOMANY;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        if (cap > t->max)
-            cap = t->max;
-        struct coord__watch *v = coord_realloc(t->v, cap * sizeof(*v));
-        if (v == NULL)
-            return COORD_ENOMEM;
-        t->v = v;
-        t->cap = cap;
-    }
-    char *p = coord_strndup(path, path_len);
-    if (p == NULL)
+    if (!grow(t))
         return COORD_ENOMEM;
-    t->v[t->n++] = (struct coord__watch){.path = p, .kind = kind, .w = *w};
+    struct coord__watch *e = coord_calloc(1, sizeof(*e));
+    char *p = coord_strndup(path, path_len);
+    if (e == NULL || p == NULL) {
+        coord_free(e);
+        coord_free(p);
+        return COORD_ENOMEM;
+    }
+    *e = (struct coord__watch){.path = p, .kind = kind, .w = *w,
+                               .seq = ++t->seq, .hash = h,
+                               .len = path_len};
+    link_entry(t, e);
     return 0;
 }
 
-/* Removes entry i keeping the order of the rest; returns its path. */
-static char *remove_at(struct coord__watchtab *t, size_t i)
+/* Unlinks e and frees it; returns its path (the caller's now). */
+static char *remove_entry(struct coord__watchtab *t, struct coord__watch *e)
 {
-    char *p = t->v[i].path;
-    memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
+    struct coord__watch **pp = &t->buckets[e->hash & (t->n_buckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        t->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        t->tail = e->prev;
     t->n--;
+    if (e->kind == COORD_WATCH_PERSISTENT_RECURSIVE)
+        t->n_recursive--;
+    char *p = e->path;
+    coord_free(e);
     return p;
 }
 
 size_t coord__watchtab_remove(struct coord__watchtab *t, const char *path,
                               uint32_t kind)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < t->n;) {
-        if (t->v[i].kind == kind && strcmp(t->v[i].path, path) == 0) {
-            coord_free(remove_at(t, i));
+    size_t n = 0, len = strlen(path);
+    uint64_t h = path_hash(path, len);
+    struct coord__watch *e = chain(t, h);
+    while (e != NULL) {
+        struct coord__watch *next = e->hnext;
+        if (e->kind == kind && same_path(e, path, len, h)) {
+            coord_free(remove_entry(t, e));
             n++;
-        } else {
-            i++;
         }
+        e = next;
     }
     return n;
 }
@@ -140,32 +233,88 @@ static bool one_shot(uint32_t kind)
            kind == COORD_WATCH_CHILDREN;
 }
 
+/* Calls visit(e, arg) for every registration (type, path) fires, in no
+ * particular order: those on path itself, then (recursive ones only, and
+ * not for MUST_REREAD, which names one watched path) those on each
+ * proper ancestor of path. visit must not change the table. */
+static void each_firing(const struct coord__watchtab *t, uint32_t type,
+                        const char *path,
+                        void (*visit)(struct coord__watch *e, void *arg),
+                        void *arg)
+{
+    size_t len = strlen(path);
+    uint64_t h = path_hash(path, len);
+    for (struct coord__watch *e = chain(t, h); e; e = e->hnext)
+        if (same_path(e, path, len, h) && fires(e, type, path))
+            visit(e, arg);
+    if (t->n_recursive == 0 || type == COORD_EVENT_MUST_REREAD)
+        return;
+    /* "/a/b/c" -> "/a/b", "/a", "/" */
+    while (len > 1) {
+        while (len > 0 && path[len - 1] != '/')
+            len--;
+        len = len > 1 ? len - 1 : 1;
+        h = path_hash(path, len);
+        for (struct coord__watch *e = chain(t, h); e; e = e->hnext)
+            if (e->kind == COORD_WATCH_PERSISTENT_RECURSIVE &&
+                same_path(e, path, len, h) && fires(e, type, path))
+                visit(e, arg);
+    }
+}
+
+static void count_one(struct coord__watch *e, void *arg)
+{
+    (void)e;
+    (*(size_t *)arg)++;
+}
+
+size_t coord__watchtab_count(const struct coord__watchtab *t, uint32_t type,
+                             const char *path)
+{
+    size_t n = 0;
+    each_firing(t, type, path, count_one, &n);
+    return n;
+}
+
+struct collect {
+    struct coord__fired *out;
+    const char *path;
+    size_t n;
+};
+
+static void collect_one(struct coord__watch *e, void *arg)
+{
+    struct collect *c = arg;
+    c->out[c->n++] = (struct coord__fired){.w = e->w, .kind = e->kind,
+                                           .path = c->path, .entry = e};
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct coord__fired *x = a, *y = b;
+    return x->entry->seq < y->entry->seq ? -1
+                                         : x->entry->seq > y->entry->seq;
+}
+
 size_t coord__watchtab_match(struct coord__watchtab *t, uint32_t type,
                              const char *path, struct coord__fired *out,
                              size_t max, char **owned, size_t owned_max)
 {
-    size_t n = 0, n_owned = 0;
     coord_assert(owned_max >= max);
-    for (size_t i = 0; i < t->n;) {
-        struct coord__watch *e = &t->v[i];
-        if (!fires(e, type, path) || n >= max) {
-            n += fires(e, type, path) ? 1 : 0;
-            i++;
-            continue;
-        }
-        out[n] = (struct coord__fired){
-            .w = e->w,
-            .kind = e->kind,
-            .path = path,
-        };
-        n++;
-        if (one_shot(e->kind)) {
-            owned[n_owned++] = remove_at(t, i);
-            continue;
-        }
-        i++;
+    size_t total = coord__watchtab_count(t, type, path);
+    if (total > max)
+        return total; /* nothing done: the caller passes a bigger array */
+    struct collect c = {out, path, 0};
+    each_firing(t, type, path, collect_one, &c);
+    coord_assert(c.n == total);
+    qsort(out, total, sizeof(*out), by_seq);
+    size_t n_owned = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (one_shot(out[i].kind))
+            owned[n_owned++] = remove_entry(t, out[i].entry);
+        out[i].entry = NULL;
     }
-    return n;
+    return total;
 }
 
 void coord__watchtab_release(char **owned, size_t n)
@@ -174,21 +323,24 @@ void coord__watchtab_release(char **owned, size_t n)
         coord_free(owned[i]);
 }
 
+/* True if a registration before e (in registration order) has e's path
+ * and kind. */
+static bool earlier_twin(const struct coord__watchtab *t,
+                         const struct coord__watch *e)
+{
+    for (const struct coord__watch *o = chain(t, e->hash); o; o = o->hnext)
+        if (o->seq < e->seq && o->kind == e->kind &&
+            same_path(o, e->path, e->len, e->hash))
+            return true;
+    return false;
+}
+
 size_t coord__watchtab_paths(const struct coord__watchtab *t, uint32_t kind,
                              struct wire_bytes *out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < t->n && n < max; i++) {
-        const struct coord__watch *e = &t->v[i];
-        if (e->kind != kind)
-            continue;
-        bool dup = false;
-        for (size_t j = 0; j < n && !dup; j++)
-            dup = out[j].len == strlen(e->path) &&
-                  memcmp(out[j].ptr, e->path, out[j].len) == 0;
-        if (!dup)
-            out[n++] = (struct wire_bytes){e->path,
-                                           (uint32_t)strlen(e->path)};
-    }
+    for (const struct coord__watch *e = t->head; e && n < max; e = e->next)
+        if (e->kind == kind && !earlier_twin(t, e))
+            out[n++] = (struct wire_bytes){e->path, (uint32_t)e->len};
     return n;
 }

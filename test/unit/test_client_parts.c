@@ -2,13 +2,15 @@
  * no server: server-list and option parsing (good and bad input), the
  * request table (xid matching, deadlines, ECONNLOSS selection on a drop,
  * the in-flight bound), the watch table (which events fire which watches,
- * one-shot removal, SET_WATCHES path lists) and the reconnect backoff
+ * one-shot removal, registration order, SET_WATCHES path lists, many
+ * registrations) and the reconnect backoff
  * (bounds of the jitter, growth, cap). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coord.h"
@@ -306,6 +308,71 @@ static void watchtab_must_reread_and_bound(void **state)
     coord__watchtab_free(&t);
 }
 
+/* The hashed table keeps registration order across the event's own path
+ * and its ancestors', answers a too-small array without changing
+ * anything, lists each path of a kind once, and stays exact through
+ * bucket growth and removals. */
+static void watchtab_order_and_many(void **state)
+{
+    (void)state;
+    struct coord__watchtab t;
+    coord__watchtab_init(&t, 100000);
+    struct coord_watcher w1 = {w_cb, (void *)1}, w2 = {w_cb, (void *)2};
+    assert_int_equal(coord__watchtab_add(&t, "/r/x", 4, COORD_WATCH_DATA,
+                                         &w1), 0);
+    assert_int_equal(coord__watchtab_add(&t, "/r", 2,
+                                         COORD_WATCH_PERSISTENT_RECURSIVE,
+                                         &w2), 0);
+    assert_int_equal(coord__watchtab_add(&t, "/", 1,
+                                         COORD_WATCH_PERSISTENT_RECURSIVE,
+                                         &w1), 0);
+    assert_int_equal(coord__watchtab_add(&t, "/r/x", 4, COORD_WATCH_EXISTS,
+                                         &w2), 0);
+    assert_int_equal(coord__watchtab_count(&t, COORD_EVENT_DATA_CHANGED,
+                                           "/r/x"), 4);
+    /* Too small: nothing written, nothing spent. */
+    struct coord__fired f[4];
+    char *owned[4];
+    assert_int_equal(coord__watchtab_match(&t, COORD_EVENT_DATA_CHANGED,
+                                           "/r/x", f, 2, owned, 2), 4);
+    assert_int_equal(t.n, 4);
+    uint32_t kinds[16];
+    assert_int_equal(match(&t, COORD_EVENT_DATA_CHANGED, "/r/x", kinds), 4);
+    assert_int_equal(kinds[0], COORD_WATCH_DATA);
+    assert_int_equal(kinds[1], COORD_WATCH_PERSISTENT_RECURSIVE);
+    assert_int_equal(kinds[2], COORD_WATCH_PERSISTENT_RECURSIVE);
+    assert_int_equal(kinds[3], COORD_WATCH_EXISTS);
+    assert_int_equal(t.n, 2); /* the two one-shots are spent */
+
+    /* Many paths: every one found, each kind's paths listed once. */
+    char p[32];
+    for (int i = 0; i < 5000; i++) {
+        int len = snprintf(p, sizeof(p), "/m/n%d", i);
+        assert_int_equal(coord__watchtab_add(&t, p, (size_t)len,
+                                             COORD_WATCH_CHILDREN, &w1), 0);
+        assert_int_equal(coord__watchtab_add(&t, p, (size_t)len,
+                                             COORD_WATCH_CHILDREN, &w2), 0);
+    }
+    assert_int_equal(t.n, 2 + 10000);
+    static struct wire_bytes paths[10000];
+    assert_int_equal(coord__watchtab_paths(&t, COORD_WATCH_CHILDREN, paths,
+                                           10000), 5000);
+    assert_memory_equal(paths[4999].ptr, "/m/n4999", 8);
+    for (int i = 0; i < 5000; i += 2) {
+        snprintf(p, sizeof(p), "/m/n%d", i);
+        assert_int_equal(coord__watchtab_remove(&t, p,
+                                                COORD_WATCH_CHILDREN), 2);
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(p, sizeof(p), "/m/n%d", i);
+        /* the recursive watch on "/" never fires for child events */
+        assert_int_equal(match(&t, COORD_EVENT_CHILDREN_CHANGED, p, NULL),
+                         i % 2 ? 2 : 0);
+    }
+    assert_int_equal(t.n, 2);
+    coord__watchtab_free(&t);
+}
+
 /* ---- backoff ---- */
 
 static void backoff_bounds(void **state)
@@ -373,6 +440,7 @@ int main(void)
         cmocka_unit_test(reqtab_drop_sent),
         cmocka_unit_test(watchtab_rules),
         cmocka_unit_test(watchtab_must_reread_and_bound),
+        cmocka_unit_test(watchtab_order_and_many),
         cmocka_unit_test(backoff_bounds),
         cmocka_unit_test(shuffle_is_permutation),
     };

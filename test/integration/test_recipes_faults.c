@@ -27,7 +27,9 @@
  *    holder as get + multi{coord_lock_check_op, set(version)}: a write
  *    whose check op passed but whose version did not match would mean two
  *    live holders (a violation); every successful write must have read a
- *    smaller token; the final version equals the applied writes; (2) a
+ *    smaller token; the final version lies between the successful writes
+ *    and those plus the uncertain ones (ECONNLOSS/ETIMEDOUT), and the
+ *    final value is the token of one of them, not below any success; (2) a
  *    local store that keeps the largest token and rejects smaller ones:
  *    only flagged holders may be rejected;
  *  - the holder stalled across a long cut is flagged, another holder took

@@ -257,6 +257,11 @@ struct liveness_ctx {
  * so the leader, which alone expires sessions, keeps them alive. */
 static void send_liveness(struct node *n)
 {
+    /* No link to the leader yet: keep the flags for the next period, or
+     * the pings heard now would be forgotten and the sessions expire. */
+    struct wire_buf *out = net_peer_out(n->net, n->leader);
+    if (!out)
+        return;
     uint64_t *ids = n->cmdbuf->ids;
     uint32_t cnt = 0;
     for (uint32_t b = 0; b < n->n_sbuckets && cnt < TREE_IDS_MAX; b++)
@@ -266,8 +271,7 @@ static void send_liveness(struct node *n)
                 s->heard = false;
                 ids[cnt++] = s->id;
             }
-    struct wire_buf *out = cnt ? net_peer_out(n->net, n->leader) : NULL;
-    if (!out)
+    if (cnt == 0)
         return;
     size_t start = mp_frame_begin(out, n->cfg.limits.frame_bytes_max);
     mp_write_array(out, 4);

@@ -58,6 +58,7 @@ struct ctl_hold {
     const char *path;
     uint64_t token;
     atomic_int changed;
+    bool was_down; /* main thread only */
 };
 
 static void ctl_hold_fired(void *data, const struct coord_event *ev)
@@ -71,6 +72,16 @@ static void ctl_hold_fired(void *data, const struct coord_event *ev)
 static bool ctl_hold_lost(void *data)
 {
     struct ctl_hold *h = data;
+    int st = ctl_session_state();
+    if (st != COORD_STATE_CONNECTED && st != COORD_STATE_RECONNECTED) {
+        h->was_down = true; /* look once reconnected (the state hook
+                               wakes us); supervise.c judges a long
+                               disconnection */
+        return false;
+    }
+    if (h->was_down) /* events may have been missed meanwhile */
+        atomic_store(&h->changed, 1);
+    h->was_down = false;
     if (!atomic_exchange(&h->changed, 0))
         return false;
     struct coord_watcher w = {ctl_hold_fired, h};

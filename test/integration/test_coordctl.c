@@ -1010,8 +1010,51 @@ static int run_at(struct ctl_proc *p, const char *servers, const char **args)
     return ctl_finish(p);
 }
 
-/* snapshot save from a running 3-node cluster, restore into a new data
- * dir, a single coordd on it serves the same tree. */
+/* The README's tour: a lock holder keeps its lock (same session, same
+ * token) while the leader is killed; then the waiter gets it. */
+static void lock_through_failover(struct tcluster *cl)
+{
+    int l = tcluster_leader(cl, 15000);
+    assert_true(l >= 0);
+    char servers[600];
+    snprintf(servers, sizeof(servers), "--servers=%s:%u,%s", cl->node[l].host,
+             cl->node[l].port, cl->servers); /* the leader first */
+    const char *a[] = {servers, "lock", "tour", "--", "sh", "-c",
+                       "echo T=$COORD_LOCK_TOKEN; while read x; do "
+                       "echo tick $x; done; exit 0", NULL};
+    ctl_spawn_v(&Q, false, a);
+    ctl_wait_for(&Q, true, "T=");
+    long long t = strtoll(strstr(Q.out, "T=") + 2, NULL, 10);
+    const char *b[] = {servers, "lock", "tour", "--", "sh", "-c",
+                       "echo U=$COORD_LOCK_TOKEN", NULL};
+    ctl_spawn_v(&R, false, b);
+    const char *ls[] = {"--json", "locks", "tour", NULL};
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    do { /* the waiter is queued */
+        assert_int_equal(run_at(&P, cl->servers, ls), 0);
+        assert_true(tproc_now_ms() < dl);
+    } while (assert_json_lines(P.out) != 2);
+    char holder[64];
+    const char *sess = strstr(P.out, "\"session\":\"");
+    assert_non_null(sess);
+    snprintf(holder, sizeof(holder), "%.29s", sess); /* with the id */
+    tproc_kill(&cl->node[l]);
+    assert_true(tcluster_leader(cl, 15000) >= 0);
+    ctl_write_in(&Q, "1\n", 2);
+    ctl_wait_for(&Q, true, "tick 1"); /* the command still runs */
+    assert_int_equal(run_at(&P, cl->servers, ls), 0);
+    assert_non_null(strstr(P.out, holder)); /* same holder session */
+    assert_int_equal(json_num(P.out, "token"), t);
+    ctl_pump(&R, 0);
+    assert_null(strstr(R.out, "U="));
+    assert_int_equal(ctl_finish(&Q), 0); /* not 6: never lost */
+    assert_int_equal(ctl_finish(&R), 0);
+    assert_true(strtoll(strstr(R.out, "U=") + 2, NULL, 10) > t);
+}
+
+/* snapshot save from a running 3-node cluster (after a leader kill, so
+ * from the two survivors), restore into a new data dir, a single coordd
+ * on it serves the same tree. */
 static void snapshot_save_restore(void **state)
 {
     (void)state;
@@ -1027,6 +1070,7 @@ static void snapshot_save_restore(void **state)
         {"set", "/app/cfg", "v2", NULL}};
     for (size_t i = 0; i < sizeof(mk) / sizeof(mk[0]); i++)
         assert_int_equal(run_at(&P, cl.servers, mk[i]), 0);
+    lock_through_failover(&cl);
     char file[300];
     tproc_init(&r, "127.0.0.1");
     snprintf(file, sizeof(file), "%s.snap", r.dir);

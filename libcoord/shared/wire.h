@@ -531,7 +531,7 @@ bool wire_next_session(struct wire_iter *it, struct wire_session *out);
  * u64, bytes u64, sum u64, server_id u64. */
 #define WIRE_SNAPFILE_MAGIC "COORDSN1"
 #define WIRE_SNAPFILE_HEADER_BYTES 40
-#define WIRE_SNAPSHOT_SUM_INIT 1469598103934665603ULL
+#define WIRE_SNAPSHOT_SUM_INIT 14695981039346656037ULL
 struct wire_snapfile {
     uint64_t index;
     uint64_t bytes;

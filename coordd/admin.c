@@ -443,7 +443,9 @@ static int export_start(struct node *n)
         n->export = e;
     }
     e->len = 0;
-    e->id++;
+    /* ids name this server too: a client that reconnected elsewhere
+     * mid-way gets COORD_EAGAIN, not another server's export */
+    e->id = n->cfg.id << 32 | ((e->id + 1) & 0xffffffffu);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = tree_snapshot_write(n->tree, export_write, e);

@@ -351,10 +351,12 @@ static int snap_fetch(struct coord_client *c, int fd, struct raw_wait *s,
                       struct snap_chunk *k, uint64_t *sum)
 {
     uint64_t id = k->h.export_id, total = k->h.total, off = 0;
+    uint64_t index = k->h.index;
     struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
     for (;;) {
         uint32_t len = k->h.chunk.len;
         if (k->h.export_id != id || k->h.total != total ||
+            k->h.index != index ||
             off + len > total || (len == 0 && off < total))
             return COORD_EPROTO;
         *sum = wire_snapshot_sum(*sum, k->buf, len);

@@ -610,6 +610,11 @@ bool coord__io_round(struct coord_client *c, int max_wait_ms)
     if (c->fd >= 0 && c->conn != COORD__CONN_CONNECTING &&
         c->out_len > 0 && do_write(c) != 0)
         conn_fail(c);
+    /* The CLOSE may have ended in this very round (a connection loss
+     * fails it): with no connection and no request left, the poll below
+     * would wait forever (coord_close hung joining the I/O thread). */
+    if (c->closing_seen && c->close_done)
+        return false;
     poll_once(c, max_wait_ms);
     return true;
 }

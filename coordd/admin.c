@@ -342,31 +342,67 @@ static void stats_reply(struct node *n, struct nreq *rq)
 
 /* ---- SESSIONS ----------------------------------------------------------- */
 
-/* Collects the ids after start_after into a sorted page. */
+/* Collects the page: the cap smallest ids after start_after, in a max-heap
+ * (ids[0] the largest), sorted at the end: O(sessions x log page). */
 struct sess_page {
     uint64_t after;
-    uint64_t *ids;   /* the smallest ids > after, sorted, at most cap+1 */
+    uint64_t *ids;
     uint32_t n;
     uint32_t cap;    /* WIRE_SESSIONS_PAGE_MAX + 1: one more says "more" */
 };
+
+static void heap_down(uint64_t *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l] > h[m])
+            m = l;
+        if (r < n && h[r] > h[m])
+            m = r;
+        if (m == i)
+            return;
+        uint64_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
 
 static void sess_collect(void *data, uint64_t id)
 {
     struct sess_page *p = data;
     if (id <= p->after)
         return;
-    if (p->n == p->cap && id > p->ids[p->n - 1])
+    if (p->n == p->cap) {
+        if (id >= p->ids[0])
+            return;
+        p->ids[0] = id;
+        heap_down(p->ids, p->n, 0);
         return;
-    uint32_t k = p->n < p->cap ? p->n++ : p->n - 1;
-    while (k > 0 && p->ids[k - 1] > id) {
-        p->ids[k] = p->ids[k - 1];
-        k--;
     }
+    uint32_t k = p->n++;
     p->ids[k] = id;
+    while (k > 0 && p->ids[(k - 1) / 2] < p->ids[k]) {
+        uint64_t t = p->ids[k];
+        p->ids[k] = p->ids[(k - 1) / 2];
+        p->ids[(k - 1) / 2] = t;
+        k = (k - 1) / 2;
+    }
 }
 
-/* One page of the tree's sessions in id order: O(sessions * page) worst
- * case on the loop thread, bounded by the page size. */
+/* Heapsort of the collected page into ascending order. */
+static void sess_sort(struct sess_page *p)
+{
+    for (uint32_t n = p->n; n > 1; n--) {
+        uint64_t t = p->ids[0];
+        p->ids[0] = p->ids[n - 1];
+        p->ids[n - 1] = t;
+        heap_down(p->ids, n - 1, 0);
+    }
+}
+
+/* One page of the tree's sessions in id order, on the loop thread: one
+ * pass over the sessions per page. */
 static void sessions_reply(struct node *n, struct nreq *rq,
                            const struct wire_req *q)
 {
@@ -381,6 +417,7 @@ static void sessions_reply(struct node *n, struct nreq *rq,
         return;
     }
     tree_sessions_each(n->tree, sess_collect, &p);
+    sess_sort(&p);
     struct wire_resp resp = {.op = rq->op, .xid = rq->xid};
     struct wire_sessions *ws = &resp.u.sessions;
     ws->more = p.n > WIRE_SESSIONS_PAGE_MAX;

@@ -32,6 +32,7 @@
 
 #include "coord.h"
 #include "test/lib/proc.h"
+#include "test/lib/rawclient.h"
 
 static struct tproc srv;
 static char servers_flag[64];
@@ -1116,6 +1117,39 @@ static void snapshot_save_restore(void **state)
     assert_int_equal(RUN(&P, "snapshot", "restore", file), 2);
 }
 
+/* More sessions than one SESSIONS page (1000): every one is listed once,
+ * in id order. Sessions opened by HELLO on connections closed without
+ * CLOSE stay until their timeout. */
+static void sessions_paging(void **state)
+{
+    (void)state;
+    enum { N = 1100 };
+    static uint64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        struct rawc c;
+        assert_int_equal(rawc_connect(&c, srv.host, srv.port), 0);
+        assert_int_equal(rawc_hello(&c, 0, NULL, 30000), 0);
+        ids[i] = c.session_id;
+        rawc_close(&c);
+    }
+    assert_int_equal(RUN(&P, "--json", "sessions"), 0);
+    int n = assert_json_lines(P.out);
+    assert_true(n >= N + 1);
+    unsigned long long prev = 0;
+    for (const char *s = P.out; (s = strstr(s, "\"id\":\"0x")) != NULL;
+         s++) {
+        unsigned long long id = strtoull(s + 8, NULL, 16);
+        assert_true(id > prev); /* ascending, no repeats */
+        prev = id;
+    }
+    for (int i = 0; i < N; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "\"id\":\"0x%016llx\"",
+                 (unsigned long long)ids[i]);
+        assert_non_null(strstr(P.out, key));
+    }
+}
+
 /* `coordctl help CMD` works for every command of --help. */
 static void help_every_command(void **state)
 {
@@ -1232,6 +1266,7 @@ int main(void)
         cmocka_unit_test(sessions_cmd),
         cmocka_unit_test(snapshot_save_restore),
         cmocka_unit_test(help_every_command),
+        cmocka_unit_test(sessions_paging), /* last: leaves 1100 sessions */
     };
     return cmocka_run_group_tests_name("coordctl", tests, setup, teardown);
 }

@@ -332,6 +332,54 @@ static void decoded_command_applies(void **state)
     tree_close(t);
 }
 
+/* Any valid msgpack width decodes alike (the decoder reads in place, not
+ * through msgpack-c): a SET whose integers use 64-bit/signed forms, whose
+ * path is a str8 and whose data a bin16, as another encoder could write. */
+static void decode_accepts_every_width(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {
+        0x96,                                     /* [6] */
+        0xcf, 0, 0, 0, 0, 0, 0, 0, 1,             /* format, uint64 */
+        0xd0, TREE_CMD_SET,                       /* type, int8 */
+        0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, /* time -2 */
+        0xce, 0, 0, 0x12, 0x34,                   /* session, uint32 */
+        0xcd, 0x01, 0x00,                         /* xid 256, uint16 */
+        0xdc, 0, 6,                               /* op: array16 [6] */
+        0xcc, TREE_CMD_SET,                       /* op type, uint8 */
+        0xd9, 2, '/', 'a',                        /* path, str8 */
+        0xc5, 0, 3, 'x', 'y', 'z',                /* data, bin16 */
+        0xd1, 0, 0,                               /* mode 0, int16 */
+        0xd2, 0, 0, 0, 7,                         /* version 7, int32 */
+        0xff,                                     /* ttl -1, negfixint */
+    };
+    static struct tree_cmd_buf out;
+    assert_int_equal(tree_cmd_decode(b, sizeof(b), &out), 0);
+    assert_int_equal(out.cmd.type, TREE_CMD_SET);
+    assert_int_equal(out.cmd.time_ms, -2);
+    assert_int_equal(out.cmd.session_id, 0x1234);
+    assert_int_equal(out.cmd.xid, 256);
+    assert_int_equal(out.cmd.op.type, TREE_CMD_SET);
+    assert_int_equal(out.cmd.op.path_len, 2);
+    assert_memory_equal(out.cmd.op.path, "/a", 2);
+    assert_int_equal(out.cmd.op.data_len, 3);
+    assert_memory_equal(out.cmd.op.data, "xyz", 3);
+    assert_int_equal(out.cmd.op.mode, 0);
+    assert_int_equal(out.cmd.op.version, 7);
+    assert_int_equal(out.cmd.op.ttl_ms, -1);
+    /* The same bytes with the op's version as a uint64 above INT32_MAX,
+     * and with a trailing byte: refused. */
+    uint8_t c[sizeof(b) + 1];
+    memcpy(c, b, sizeof(b));
+    c[sizeof(b)] = 0xc0;
+    assert_int_equal(tree_cmd_decode(c, sizeof(c), &out), COORD_EPROTO);
+    memcpy(c, b, sizeof(b));
+    c[sizeof(b) - 6] = 0xce; /* int32 -> uint32 0x00000007: still fine */
+    assert_int_equal(tree_cmd_decode(c, sizeof(b), &out), 0);
+    c[sizeof(b) - 5] = 0x80; /* uint32 0x80000007 > INT32_MAX */
+    assert_int_equal(tree_cmd_decode(c, sizeof(b), &out), COORD_EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +388,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_truncation_and_garbage),
         cmocka_unit_test(decode_rejects_wrong_types),
         cmocka_unit_test(decoded_command_applies),
+        cmocka_unit_test(decode_accepts_every_width),
     };
     return cmocka_run_group_tests_name("cmd", tests, NULL, NULL);
 }

@@ -200,14 +200,30 @@ int node_sessions_load(struct node *n)
     return lc.rc;
 }
 
+/* This server stalled for stall_ms and heard no one meanwhile: no session
+ * is blamed for it (NODE_SESSION_STALL_MS). A paused leader, woken, would
+ * otherwise expire every session before reading what its clients sent;
+ * the fault suite's pause nemesis and a machine-wide disk stall did. */
+static void sessions_credit_stall(struct node *n, int64_t now,
+                                  int64_t stall_ms)
+{
+    for (uint32_t b = 0; b < n->n_sbuckets; b++)
+        for (struct nsess *s = n->sbuckets[b]; s; s = s->hnext)
+            s->last_ms = s->last_ms + stall_ms < now ? s->last_ms + stall_ms
+                                                      : now;
+}
+
 /* Leader only: propose the expiry of every session silent for longer than
  * its timeout, in one command (at most TREE_IDS_MAX at a time). */
 void node_sessions_tick(struct node *n)
 {
     int64_t now = net_now_ms(n->net);
-    if (now - n->last_scan_ms < NODE_SESSION_SCAN_MS)
+    int64_t gap = now - n->last_scan_ms;
+    if (gap < NODE_SESSION_SCAN_MS)
         return;
     n->last_scan_ms = now;
+    if (gap > NODE_SESSION_SCAN_MS + NODE_SESSION_STALL_MS)
+        sessions_credit_stall(n, now, gap - NODE_SESSION_SCAN_MS);
     uint64_t *ids = n->cmdbuf->ids;
     uint32_t cnt = 0;
     for (uint32_t b = 0; b < n->n_sbuckets && cnt < TREE_IDS_MAX; b++)

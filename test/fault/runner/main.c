@@ -366,7 +366,11 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (geteuid() != 0)
         return not_run("needs root (unshare --net --pid and iptables)");
-    if (!getenv("COORD_FAULT_NETNS")) {
+    /* Inside, the runner is the pid namespace's init (sh execs it), so
+     * pid 1 is the proof: iptables must never run in the host's netns. */
+    if (getpid() != 1) {
+        if (getenv("COORD_FAULT_NETNS"))
+            return not_run("re-executed, but not in a new pid namespace");
         enter_namespaces(argv);
         return not_run("unshare failed");
     }

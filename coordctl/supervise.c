@@ -6,7 +6,8 @@
  * gone ends CMD: SIGTERM, then SIGKILL after CTL_KILL_GRACE_MS.
  * Disconnected for longer than the session timeout counts as lost (the
  * cluster has expired the session by then, even if libcoord cannot tell
- * yet). The wakeups go through a self-pipe, so the signal handlers and
+ * yet). If coordctl itself dies, CMD gets SIGTERM (PR_SET_PDEATHSIG).
+ * The wakeups go through a self-pipe, so the signal handlers and
  * libcoord's I/O thread only write one byte. Prints to stderr only. */
 #include "ctl.h"
 
@@ -15,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,9 +75,15 @@ static int ctl_wake_init(void)
  * changed and execs; 127 if that fails. */
 static pid_t ctl_spawn(char **argv)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    /* coordctl killed (SIGKILL, OOM): its session, and so the hold, ends
+     * within the timeout; CMD must not outlive it unnoticed */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(CTL_EXIT_LOCK_LOST);
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);

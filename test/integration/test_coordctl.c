@@ -887,6 +887,21 @@ static void lock_lost(void **state)
     assert_non_null(strstr(Q.err, "lock /locks/lost lost"));
 }
 
+/* coordctl killed under its command: the command gets SIGTERM (it must
+ * not run on while the session, and the lock, expire). */
+static void lock_holder_killed(void **state)
+{
+    (void)state;
+    const char *a[] = {"lock", "killed", "--", "sh", "-c",
+                       "trap 'echo TERM; exit 0' TERM; echo ready; "
+                       "while :; do sleep 0.05; done", NULL};
+    ctl_spawn_v(&Q, true, a);
+    ctl_wait_for(&Q, true, "ready");
+    assert_int_equal(kill(Q.pid, SIGKILL), 0);
+    ctl_wait_for(&Q, true, "TERM"); /* from CMD, through the shared pipe */
+    assert_int_equal(ctl_finish(&Q), 128 + SIGKILL);
+}
+
 /* elect: the first candidate leads (COORD_LEADER_TERM), elections shows
  * its value, the second takes over once the first's command exits. */
 static void elect_cmd(void **state)
@@ -1261,6 +1276,7 @@ int main(void)
         cmocka_unit_test(bash_completion),
         cmocka_unit_test(lock_two_processes),
         cmocka_unit_test(lock_lost),
+        cmocka_unit_test(lock_holder_killed),
         cmocka_unit_test(elect_cmd),
         cmocka_unit_test(barrier_cmd),
         cmocka_unit_test(sessions_cmd),

@@ -299,6 +299,17 @@ static int ctl_apply(struct ctl *x, struct ctl_parse *ps,
     return 0;
 }
 
+/* An unknown flag: lock and elect take CMD after "--"; say so. */
+static int ctl_unknown_flag(const struct ctl_parse *ps, const char *flag)
+{
+    bool runs = ps->cmd != NULL && (ps->cmd->run == ctl_cmd_lock ||
+                                    ps->cmd->run == ctl_cmd_elect);
+    return ctl_usage_error("unknown flag '%s'%s", flag,
+                           runs ? " (put the command after '--': "
+                                  "coordctl lock NAME -- CMD ARGS)"
+                                : "");
+}
+
 /* Parses argv[*i] (which starts with '-'), consuming a value argument
  * if the option takes one. Returns 0 or an exit code. */
 static int ctl_parse_opt(struct ctl *x, struct ctl_parse *ps, int argc,
@@ -310,7 +321,7 @@ static int ctl_parse_opt(struct ctl *x, struct ctl_parse *ps, int argc,
         size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
         const struct ctl_optdef *d = ctl_find_long(a + 2, n);
         if (d == NULL)
-            return ctl_usage_error("unknown flag '%s'", a);
+            return ctl_unknown_flag(ps, a);
         const char *val = eq ? eq + 1 : NULL;
         if (d->has_arg && val == NULL) {
             if (*i + 1 >= argc)
@@ -323,8 +334,10 @@ static int ctl_parse_opt(struct ctl *x, struct ctl_parse *ps, int argc,
     }
     for (const char *p = a + 1; *p; p++) {
         const struct ctl_optdef *d = ctl_find_short(*p);
-        if (d == NULL || d->has_arg)
-            return ctl_usage_error("unknown flag '-%c'", *p);
+        if (d == NULL || d->has_arg) {
+            char f[3] = {'-', *p, '\0'};
+            return ctl_unknown_flag(ps, f);
+        }
         int rc = ctl_apply(x, ps, d, NULL);
         if (rc != 0)
             return rc;

@@ -863,6 +863,8 @@ static void lock_two_processes(void **state)
     assert_int_equal(RUN(&P, "lock", "demo", "--", "sh", "-c", "exit 7"), 7);
     assert_int_equal(RUN(&P, "lock", "demo", "--", "/nonexistent/cmd"), 127);
     assert_int_equal(RUN(&P, "lock", "demo"), 2); /* no CMD */
+    assert_int_equal(RUN(&P, "lock", "demo", "sh", "-c", "true"), 2);
+    assert_one_error(&P, "after '--'");
 }
 
 /* The lock node deleted under a running CMD: CMD gets SIGTERM, exit 6. */

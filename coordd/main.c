@@ -241,6 +241,11 @@ int main(int argc, char **argv)
     }
     if (action == CONFIG_ACTION_HELP) {
         config_print_help(stdout, argv[0]);
+        printf("\nOffline restore (docs/operations.md, Backup and restore):\n"
+               "  %s --restore-snapshot FILE [flags]\n"
+               "        Creates the (new, empty) --data-dir from FILE, a\n"
+               "        `coordctl snapshot save` file, for this node and\n"
+               "        members, then exits.\n", argv[0]);
         return 0;
     }
     if (action == CONFIG_ACTION_PRINT_EXAMPLE) {

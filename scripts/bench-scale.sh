@@ -121,14 +121,18 @@ wait_ready() {
 measure() {
     local pidopts='' p
     for p in ${2//,/ }; do pidopts+=" --server-pid=$p"; done
+    # A failed run (e.g. no session within coordbench's timeout) leaves
+    # its columns empty and is reported; the curve goes on.
     # shellcheck disable=SC2086
     set_line=$("$BENCH" --servers="$1" $pidopts --op=set \
         --connections="$CONNS" --outstanding="$WIN" --duration="$SECS" \
-        --warmup="$WARMUP" --format=kv --prefix=/scale-bench ${3:-})
+        --warmup="$WARMUP" --format=kv --prefix=/scale-bench ${3:-}) ||
+        { echo "(set run failed)" >&2; set_line=failed; }
     # shellcheck disable=SC2086
     get_line=$("$BENCH" --servers="$1" $pidopts --op=get \
         --connections="$CONNS" --outstanding="$WIN" --duration="$SECS" \
-        --warmup="$WARMUP" --format=kv --prefix=/scale-bench ${3:-})
+        --warmup="$WARMUP" --format=kv --prefix=/scale-bench ${3:-}) ||
+        { echo "(get run failed)" >&2; get_line=failed; }
 }
 # the common columns of a row: set ops/s, p50, p99, get ops/s, p50, p99,
 # server CPU us per set and per get
@@ -311,12 +315,12 @@ if has_part sessions; then
         "libcoord's default 300 ms ping)"
     echo
     echo "| sessions | RSS MB | RSS KB/session | idle server CPU % |" \
-        "$HDR |"
-    echo "|---|---|---|---|$SEP|"
+        "idle client CPU % | $HDR |"
+    echo "|---|---|---|---|---|$SEP|"
     : >"$BUILD/bench-scale-sessions.dat"
     measure "$B" "${pids[b]}" # baseline, as for the tree
     rss0=$(rss_mb "${pids[b]}")
-    echo "| 0 | $rss0 | - | - | $(cols) |"
+    echo "| 0 | $rss0 | - | - | - | $(cols) |"
     held=0
     k=0
     x=10
@@ -332,17 +336,28 @@ if has_part sessions; then
             wait_ready "$dir/s$k.out" "${pids[s$k]}" 600
             held=$((held + chunk))
         done
+        helpers_ticks() {
+            local i t=0
+            for i in $(seq "$k"); do
+                t=$((t + $(cpu_ticks "${pids[s$i]}")))
+            done
+            echo "$t"
+        }
         c0=$(cpu_ticks "${pids[b]}")
+        h0=$(helpers_ticks)
         sleep 2
         c1=$(cpu_ticks "${pids[b]}")
+        h1=$(helpers_ticks)
         idle=$(awk -v d="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
+            'BEGIN {printf "%.1f", d * 100 / hz / 2}')
+        hidle=$(awk -v d="$((h1 - h0))" -v hz="$(getconf CLK_TCK)" \
             'BEGIN {printf "%.1f", d * 100 / hz / 2}')
         rss=$(rss_mb "${pids[b]}") # before the bench's own connections
         per=$(awk -v r="$rss" -v r0="$rss0" -v n="$s" \
             'BEGIN {printf "%.1f", (r - r0) * 1024 / n}')
         measure "$B" "${pids[b]}"
-        echo "| $s | $rss | $per | $idle | $(cols) |"
-        echo "$s $rss $(dat_cols) $per $idle" \
+        echo "| $s | $rss | $per | $idle | $hidle | $(cols) |"
+        echo "$s $rss $(dat_cols) $per $idle $hidle" \
             >>"$BUILD/bench-scale-sessions.dat"
     done
     for i in $(seq "$k"); do stop_name "s$i"; done

@@ -3,10 +3,13 @@
 # and failover window after kill -9 of the leader; figures in
 # docs/benchmarks.md, "3-node cluster").
 #
-#   make bench-cluster [BENCH_SECONDS=10] [FAILOVERS=5]
+#   make bench-cluster [BENCH_SECONDS=10] [FAILOVERS=5] [STOPS=0]
+#   (STOPS: rounds of SIGSTOP of the leader; see the script's header)
 
 FAILOVERS ?= 5
+STOPS ?= 0
 .PHONY: bench-cluster
 bench-cluster: $(BUILD)/bin/coordbench $(BUILD)/bin/coordd $(BUILD)/bin/coordctl
 	BUILD=$(BUILD) BENCH_SECONDS=$(BENCH_SECONDS) FAILOVERS=$(FAILOVERS) \
+		STOPS=$(STOPS) \
 		scripts/bench-cluster.sh

@@ -12,17 +12,20 @@ seed=${FAULT_SEED:-$(( $(date +%s) % 1000000 ))}
 pass=0
 fail=0
 failed=()
+log=$(mktemp /tmp/coord-fault-long.XXXXXX)
+trap 'rm -f "$log"' EXIT
 for ((i = 0; i < runs; i++)); do
     nodes=$(( i % 2 == 0 ? 5 : 3 ))
     s=$(( seed + i ))
     echo "=== run $((i + 1))/$runs: seed $s, $nodes nodes, ${duration}s, all faults"
-    out=$(build/test/fault/runner --seed "$s" --nodes "$nodes" \
+    build/test/fault/runner --seed "$s" --nodes "$nodes" \
         --duration "$duration" --workers 8 --lockers 2 --eph 4 \
         --faults all --fault-ms 2000-10000 --heal-ms 2000-8000 \
-        --think-ms 2 2>&1)
+        --think-ms 2 >"$log" 2>&1 &
+    tail -f --pid=$! "$log" | grep --line-buffered -vE '^ephemeral owner '
+    wait $!
     rc=$?
-    printf '%s\n' "$out" | grep -vE '^ephemeral owner '
-    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     p=$(printf '%s' "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
     f=$(printf '%s' "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
     [ -z "$line" ] && { p=0; f=1; }

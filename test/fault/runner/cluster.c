@@ -59,6 +59,14 @@ int fr_cluster_init(struct fr_run *r)
         char host[32];
         snprintf(host, sizeof(host), "127.0.0.%d", 11 + i);
         tproc_init(&nd->p, host);
+        /* Data and log under the run's own directory, not /tmp/coord-test-*
+         * (other suites' cleanups must not pull a live node's files away). */
+        rmdir(nd->p.dir);
+        snprintf(nd->p.dir, sizeof(nd->p.dir), "%s/node%d", r->tmp_dir, i + 1);
+        snprintf(nd->p.log, sizeof(nd->p.log), "%s/node%d.current.log",
+                 r->tmp_dir, i + 1);
+        if (mkdir(nd->p.dir, 0755) != 0)
+            return -1;
         nd->p.node_id = (uint64_t)i + 1;
         do
             nd->p.peer_port = tproc_free_port(host);

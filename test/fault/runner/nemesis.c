@@ -236,6 +236,11 @@ static void inject(struct fr_run *r, const struct step *s)
 {
     uint64_t rng = s->draw;
     int l = fr_leader(r), t;
+    if (random_live(r, &rng, -1) < 0) {
+        fr_log(r, "no live node: step %s skipped", fr_fault_name(s->kind));
+        return;
+    }
+    rng = s->draw;
     switch (s->kind) {
     case FR_F_KILL:
         t = random_live(r, &rng, -1);
@@ -268,6 +273,8 @@ static void inject(struct fr_run *r, const struct step *s)
         break;
     case FR_F_WIPE:
         t = random_live(r, &rng, l);
+        if (t < 0)
+            break;
         fr_log(r, "wipe node %d (id %llu): remove, re-add under a new id",
                t + 1, (unsigned long long)r->cl.node[t].p.node_id);
         if (fr_wipe_rejoin(r, t) != 0)

@@ -904,6 +904,42 @@ static void lock_holder_killed(void **state)
     assert_int_equal(ctl_finish(&Q), 128 + SIGKILL);
 }
 
+/* The session expires while coordctl is stopped (a server granting at
+ * most 1.5 s): once it runs again it learns so, SIGTERMs CMD, exit 6. */
+static void lock_session_expired(void **state)
+{
+    (void)state;
+    static struct tproc e;
+    tproc_init(&e, "127.0.0.1");
+    snprintf(e.extra, sizeof(e.extra), "--session-timeout-ms-max=1500");
+    assert_int_equal(tproc_start(&e, 15000), 0);
+    char at[64];
+    snprintf(at, sizeof(at), "--servers=%s:%u", e.host, e.port);
+    const char *a[] = {at, "-v", "lock", "exp", "--", "sh", "-c",
+                       "trap 'echo TERM; exit 0' TERM; echo ready; "
+                       "while :; do sleep 0.05; done", NULL};
+    ctl_spawn_v(&Q, false, a);
+    ctl_wait_for(&Q, true, "ready");
+    const char *sid = strstr(Q.err, "session 0x");
+    assert_non_null(sid);
+    char key[64];
+    snprintf(key, sizeof(key), "\"id\":\"%.18s\"", sid + 8);
+    assert_int_equal(kill(Q.pid, SIGSTOP), 0);
+    const char *ls[] = {at, "--json", "sessions", NULL};
+    int64_t dl = tproc_now_ms() + DEADLINE_MS;
+    do { /* until the server has expired it */
+        ctl_spawn_v(&P, false, ls);
+        assert_int_equal(ctl_finish(&P), 0);
+        assert_true(tproc_now_ms() < dl);
+    } while (strstr(P.out, key) != NULL);
+    assert_int_equal(kill(Q.pid, SIGCONT), 0);
+    assert_int_equal(ctl_finish(&Q), 6);
+    assert_non_null(strstr(Q.out, "TERM"));
+    assert_non_null(strstr(Q.err, "lock /locks/exp lost"));
+    assert_int_equal(tproc_stop(&e, 10000), 0);
+    tproc_cleanup(&e);
+}
+
 /* elect: the first candidate leads (COORD_LEADER_TERM), elections shows
  * its value, the second takes over once the first's command exits. */
 static void elect_cmd(void **state)
@@ -1279,6 +1315,7 @@ int main(void)
         cmocka_unit_test(lock_two_processes),
         cmocka_unit_test(lock_lost),
         cmocka_unit_test(lock_holder_killed),
+        cmocka_unit_test(lock_session_expired),
         cmocka_unit_test(elect_cmd),
         cmocka_unit_test(barrier_cmd),
         cmocka_unit_test(sessions_cmd),

@@ -185,6 +185,21 @@ static int send_hello(struct coord_client *c)
     return send_ctl(c, &q);
 }
 
+/* The connect + handshake deadline of the next attempt. A hung server
+ * (stopped, its kernel still accepting) never answers HELLO, and only this
+ * deadline moves the client past it: in a first round over several
+ * servers each attempt gets half of connect_timeout_ms, so a hung server
+ * costs half as much; once a whole round has failed (a slow but healthy
+ * cluster, e.g. session creation waiting on a slow disk) every attempt
+ * gets all of it. A successful handshake resets the round. */
+static uint32_t conn_timeout_ms(const struct coord_client *c)
+{
+    uint32_t t = c->opts.connect_timeout_ms;
+    if (c->n_servers > 1 && c->attempt < c->n_servers && t > 1)
+        t /= 2;
+    return t;
+}
+
 /* Starts a non-blocking connect to the next server in the list. */
 static void conn_start(struct coord_client *c)
 {
@@ -194,7 +209,7 @@ static void conn_start(struct coord_client *c)
     c->server_idx = (c->server_idx + 1) % c->n_servers;
     const struct coord__server *s = &c->servers[c->server_idx];
     snprintf(port, sizeof(port), "%u", (unsigned)s->port);
-    c->conn_deadline_ms = coord__now_ms() + c->opts.connect_timeout_ms;
+    c->conn_deadline_ms = coord__now_ms() + conn_timeout_ms(c);
     if (getaddrinfo(s->host, port, &hints, &ai) != 0 || ai == NULL)
         goto out_fail;
     c->fd = socket(ai->ai_family,

@@ -230,7 +230,9 @@ struct coord_options {
      * Borrowed for coord_open(). */
     const char *servers;
     uint32_t session_timeout_ms; /* requested; the server bounds it */
-    uint32_t connect_timeout_ms; /* TCP connect + handshake, per server */
+    /* TCP connect + handshake, per server; half of it per server until a
+     * whole round over several servers has failed (docs/client.md). */
+    uint32_t connect_timeout_ms;
     uint32_t request_timeout_ms; /* bound on every call's wait */
     uint32_t ping_interval_ms;   /* ping after this much send silence */
     /* A server silent this long is treated as dead (a hung server keeps

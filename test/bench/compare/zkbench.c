@@ -47,6 +47,7 @@ static const char *const op_names[] = {"set", "get", "create-delete",
 enum kind { K_SET, K_GET, K_CREATE, K_DELETE };
 
 #define MAX_PIDS 16
+#define ERR_CODES 160 /* ZooKeeper's codes are -1..-130 or so */
 
 static struct {
     const char *servers;
@@ -91,6 +92,7 @@ struct conn {
     bool connected, fired;
     struct lat lat;
     uint64_t errs, creates, deletes, seq, rng;
+    uint64_t errc[ERR_CODES]; /* by -rc, clamped */
     struct slot *slots;
     pthread_t thr;
 };
@@ -143,6 +145,7 @@ static void complete(struct slot *s, int rc)
     uint64_t now = now_ns();
     if (rc != ZOK) {
         c->errs++;
+        c->errc[rc < 0 && -rc < ERR_CODES ? -rc : 0]++;
     } else if (atomic_load(&g_phase) == PH_MEASURE) {
         lat_push(&c->lat, now - s->t0);
         if (s->kind == K_CREATE)
@@ -150,8 +153,7 @@ static void complete(struct slot *s, int rc)
         if (s->kind == K_DELETE)
             c->deletes++;
     }
-    if (s->kind == K_CREATE && rc == ZOK &&
-        atomic_load(&g_phase) != PH_STOP) {
+    if (s->kind == K_CREATE && rc == ZOK) { /* even when stopping */
         s->kind = K_DELETE;
         s->t0 = now_ns();
         if (zoo_adelete(c->zh, s->path, -1, void_done, s) == ZOK)
@@ -217,8 +219,10 @@ static void issue(struct slot *s)
         break;
     default:
         s->kind = K_CREATE;
-        snprintf(s->path, sizeof(s->path), "%s/c-%u-%" PRIu64, cfg.prefix,
-                 c->id, c->seq++);
+        /* unique across runs too: the pid, so that a node left by a
+         * killed run cannot collide */
+        snprintf(s->path, sizeof(s->path), "%s/c-%d-%u-%" PRIu64, cfg.prefix,
+                 (int)getpid(), c->id, c->seq++);
         rc = zoo_acreate(c->zh, s->path, g_value, (int)cfg.value_size,
                          &ZOO_OPEN_ACL_UNSAFE, 0, string_done, s);
         break;
@@ -409,7 +413,21 @@ struct result {
     double secs, cli_us;
     long long srv_ticks;
     uint64_t errs, creates, deletes;
+    uint64_t errc[ERR_CODES];
 };
+
+static const char *err_name(int code)
+{
+    switch (-code) {
+    case ZCONNECTIONLOSS: return "ZCONNECTIONLOSS";
+    case ZOPERATIONTIMEOUT: return "ZOPERATIONTIMEOUT";
+    case ZINVALIDSTATE: return "ZINVALIDSTATE";
+    case ZNONODE: return "ZNONODE";
+    case ZNODEEXISTS: return "ZNODEEXISTS";
+    case ZSESSIONEXPIRED: return "ZSESSIONEXPIRED";
+    default: return NULL;
+    }
+}
 
 static void report(struct result *r)
 {
@@ -435,6 +453,16 @@ static void report(struct result *r)
     out("max_us", "%.1f", r->all.n ? (double)r->all.v[r->all.n - 1] / 1e3
                                    : 0.0);
     out("errors", "%" PRIu64, r->errs);
+    for (int e = 0; e < ERR_CODES; e++)
+        if (r->errc[e]) {
+            char key[48];
+            const char *n = err_name(e);
+            if (n)
+                snprintf(key, sizeof(key), "err_%s", n);
+            else
+                snprintf(key, sizeof(key), "err_%d", -e);
+            out(key, "%" PRIu64, r->errc[e]);
+        }
     double ops = r->all.n ? (double)r->all.n : 1;
     if (r->srv_ticks >= 0 && cfg.npids) {
         double us = (double)r->srv_ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
@@ -476,6 +504,8 @@ static void merge(struct result *r)
         for (size_t j = 0; j < c->lat.n; j++)
             lat_push(&r->all, c->lat.v[j]);
         r->errs += c->errs;
+        for (int e = 0; e < ERR_CODES; e++)
+            r->errc[e] += c->errc[e];
         r->creates += c->creates;
         r->deletes += c->deletes;
         pthread_mutex_unlock(&c->mu);

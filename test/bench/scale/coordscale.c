@@ -127,13 +127,20 @@ static int window_drain(struct window *w)
 /* ---- fill ----------------------------------------------------------------- */
 
 static struct window g_fill;
+/* Per bucket of the range: 1 once its multi is known applied. A bucket
+ * whose multi failed (a connection lost in a server stall: applied or
+ * not) is sent again; COORD_ENODEEXISTS then means it was. */
+static _Atomic uint8_t *g_bucket_done;
+static uint64_t g_bucket0;
 
 static void on_multi(void *data, int status, size_t n,
                      const struct coord_op_result *res)
 {
     (void)res;
-    (void)data;
-    window_put(&g_fill, status, n);
+    uint64_t b = (uint64_t)(uintptr_t)data;
+    if (status == 0 || status == COORD_ENODEEXISTS)
+        atomic_store(&g_bucket_done[b - g_bucket0], 1);
+    window_put(&g_fill, 0, status == 0 ? n : 0);
 }
 
 static int create_ok(struct coord_client *cl, const char *path)
@@ -166,7 +173,7 @@ static int fill_bucket(struct coord_client *cl, const char *prefix,
     if (rc == 0)
         rc = window_take(&g_fill, SCALE_FILL_WINDOW);
     if (rc == 0) {
-        rc = coord_amulti(cl, m, on_multi, NULL);
+        rc = coord_amulti(cl, m, on_multi, (void *)(uintptr_t)b);
         if (rc != 0)
             window_put(&g_fill, rc, 0);
     }
@@ -188,17 +195,34 @@ static int cmd_fill(const char *prefix, uint64_t from, uint64_t to)
     coord_assert(value != NULL);
     memset(value, 'v', g_value_size);
     window_init(&g_fill);
+    g_bucket0 = from / SCALE_BUCKET;
+    g_bucket_done = coord_calloc(to / SCALE_BUCKET - g_bucket0 + 1, 1);
+    coord_assert(g_bucket_done != NULL);
     double t0 = now_s();
-    for (uint64_t i = from; i < to && rc == 0;) {
-        uint64_t end = (i / SCALE_BUCKET + 1) * SCALE_BUCKET;
-        if (end > to)
-            end = to;
-        rc = fill_bucket(cl, prefix, i, end, value);
-        i = end;
+    bool all = false;
+    for (int round = 0; round < 10 && !all && rc == 0; round++) {
+        for (uint64_t i = from; i < to && rc == 0;) {
+            uint64_t end = (i / SCALE_BUCKET + 1) * SCALE_BUCKET;
+            if (end > to)
+                end = to;
+            if (!atomic_load(&g_bucket_done[i / SCALE_BUCKET - g_bucket0]))
+                rc = fill_bucket(cl, prefix, i, end, value);
+            i = end;
+        }
+        int drc = window_drain(&g_fill);
+        if (rc == 0)
+            rc = drc;
+        all = true;
+        for (uint64_t b = g_bucket0; from < to && b <= (to - 1) / SCALE_BUCKET;
+             b++)
+            all = all && atomic_load(&g_bucket_done[b - g_bucket0]);
+        if (!all)
+            fprintf(stderr, "coordscale: fill round %d: some multis failed"
+                    " (server stall?); sending them again\n", round + 1);
     }
-    int drc = window_drain(&g_fill);
-    if (rc == 0)
-        rc = drc;
+    coord_free((void *)g_bucket_done);
+    if (rc == 0 && !all)
+        rc = COORD_ECONNLOSS;
     double dt = now_s() - t0;
     coord_close(cl);
     coord_free(value);

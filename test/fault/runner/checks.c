@@ -534,6 +534,10 @@ void fr_checks(struct fr_run *r, const char *report_path)
     check_ephemerals(r);
     check_locks(r);
     check_convergence(r);
+    if (r->partitions)
+        fr_check(r, "partitions-cut", r->partitions_idle == 0,
+                 "%d partitions, %d dropped no packet (iptables counters)",
+                 r->partitions, r->partitions_idle);
     fr_reap_crashed(r);
     int down = 0;
     for (int i = 0; i < r->cl.n; i++)

@@ -228,6 +228,19 @@ int fr_cut(int from, int to, struct fr_run *r)
     return system(cmd);
 }
 
+long long fr_dropped_packets(void)
+{
+    FILE *f = popen("iptables -L NEMESIS -v -n -x 2>/dev/null", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long long sum = 0, pkts;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "DROP") && sscanf(line, " %lld", &pkts) == 1)
+            sum += pkts;
+    return pclose(f) == 0 ? sum : -1;
+}
+
 int fr_heal_net(void)
 {
     return system("iptables -F NEMESIS");

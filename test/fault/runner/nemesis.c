@@ -306,10 +306,16 @@ static void heal(struct fr_run *r, const struct step *s)
                 fr_node_pause(r, i, false);
             }
         break;
-    case FR_F_PARTITION:
-        fr_log(r, "heal network");
+    case FR_F_PARTITION: {
+        /* The cut must have cut something: coordd binds its peer sockets
+         * to its own address, else the rules would match nothing. */
+        long long dropped = fr_dropped_packets();
+        r->partitions++;
+        r->partitions_idle += dropped <= 0;
+        fr_log(r, "heal network (the cut dropped %lld packets)", dropped);
         fr_heal_net();
         break;
+    }
     case FR_F_WIPE:
         fr_promote_pending(r, 30000);
         break;

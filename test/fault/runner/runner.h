@@ -156,6 +156,7 @@ struct fr_run {
     char tmp_dir[256];  /* per-run scratch (logs of every incarnation) */
     int checks_passed, checks_failed;
     int crashes;        /* coordd processes that exited on their own */
+    int partitions, partitions_idle; /* cuts made; cuts that dropped none */
     char failures[4096];
 };
 
@@ -182,6 +183,9 @@ int fr_wait_leader(struct fr_run *r, int timeout_ms);
 int fr_iptables_init(void);
 int fr_cut(int from, int to, struct fr_run *r); /* drop packets from->to */
 int fr_heal_net(void);
+/* Packets the NEMESIS chain dropped since its rules were added; -1 on
+ * error. */
+long long fr_dropped_packets(void);
 int fr_wipe_rejoin(struct fr_run *r, int i);
 int fr_promote_pending(struct fr_run *r, int timeout_ms);
 struct coord_client *fr_client_to(const char *servers, int timeout_ms,

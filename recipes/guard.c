@@ -27,7 +27,7 @@ struct rcp_guard {
     int reported;               /* enum coord_lock_state, this hold */
     bool lost;                  /* this hold is lost (final) */
     char wpath[RCP_PATH_MAX];   /* a watch of ours may fire on it */
-    int pending;                /* async reads whose callback is due */
+    int pending;                /* async reads, reports in flight */
 };
 
 struct guard_read {
@@ -133,11 +133,19 @@ static void guard_watch_cb(void *data, const struct coord_event *ev)
     bool mine = g->path[0] != '\0' && strcmp(ev->path, g->path) == 0 &&
                 !g->lost;
     uint64_t gen = g->gen;
-    if (mine && ev->type != COORD_EVENT_DELETED)
+    bool deleted = mine && ev->type == COORD_EVENT_DELETED;
+    if (mine && !deleted)
         guard_read_locked(g, true); /* changed or must re-read: look */
+    if (deleted)
+        g->pending++; /* rcp_guard_free waits for the report below */
     pthread_mutex_unlock(&g->mu);
-    if (mine && ev->type == COORD_EVENT_DELETED)
-        guard_report(g, gen, COORD_LOCK_LOST);
+    if (!deleted)
+        return;
+    guard_report(g, gen, COORD_LOCK_LOST);
+    pthread_mutex_lock(&g->mu);
+    g->pending--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
 }
 
 static void guard_state_cb(void *data, int state)

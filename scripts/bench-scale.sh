@@ -420,7 +420,13 @@ if has_part cluster; then
         "$SCALE" --servers="$servers" fill /fill "$filled" "$n" >/dev/null
         filled=$n
         measure "$servers" "${pids[m1]},${pids[m2]},${pids[m3]}"
-        ld=$(leader_id)
+        ld=''
+        for _ in $(seq 100); do # a stall may leave no leader for a while
+            ld=$(leader_id)
+            [ -n "$ld" ] && break
+            sleep 0.2
+        done
+        [ -n "$ld" ] || { echo "no leader after 20 s"; exit 1; }
         nid=$((nid + 1))
         # the new member, started first: with --join it waits, outside the
         # configuration, for the leader to add it and send it the state
@@ -430,8 +436,15 @@ if has_part cluster; then
         t0=$(now_ms)
         "$CTL" --servers="$servers" --timeout=60000 member add "$nid" \
             "${caddr[$nid]}" "${paddr[$nid]}" >/dev/null
-        c0=$("$CTL" --servers="${caddr[$ld]}" --json status | grep \
-            "\"id\":$ld," | field commit)
+        c0=''
+        for _ in $(seq 100); do
+            c0=$("$CTL" --servers="${caddr[$ld]}" --timeout=2000 --json \
+                status 2>/dev/null | grep "\"id\":$ld," | field commit) ||
+                true
+            [ -n "$c0" ] && break
+            sleep 0.2
+        done
+        [ -n "$c0" ] || { echo "no commit index from n$ld"; exit 1; }
         end=$(($(date +%s) + 600))
         while :; do
             a=$("$CTL" --servers="${caddr[$nid]}" --timeout=1000 --json \
@@ -451,7 +464,11 @@ if has_part cluster; then
             >/dev/null
         stop_name "m$nid"
     done
-    ld=$(leader_id)
+    for _ in $(seq 100); do
+        ld=$(leader_id)
+        [ -n "$ld" ] && break
+        sleep 0.2
+    done
     fl=$((ld % 3 + 1))
     restart_f() { start_member "$fl" "$members"; }
     restart_time "m$fl" "${caddr[$fl]}" restart_f

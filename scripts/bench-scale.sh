@@ -448,7 +448,8 @@ if has_part cluster; then
         end=$(($(date +%s) + 600))
         while :; do
             a=$("$CTL" --servers="${caddr[$nid]}" --timeout=1000 --json \
-                status 2>/dev/null | grep "\"id\":$nid," | field applied)
+                status 2>/dev/null | grep "\"id\":$nid," |
+                field applied) || true
             [ -n "$a" ] && [ "$a" -ge "$c0" ] && break
             [ "$(date +%s)" -lt "$end" ] ||
                 { echo "member $nid not caught up in 600 s"; exit 1; }

@@ -222,8 +222,13 @@ void node_sessions_tick(struct node *n)
     if (gap < NODE_SESSION_SCAN_MS)
         return;
     n->last_scan_ms = now;
-    if (gap > NODE_SESSION_SCAN_MS + NODE_SESSION_STALL_MS)
-        sessions_credit_stall(n, now, gap - NODE_SESSION_SCAN_MS);
+    /* scans come every tick: tick_ms (up to 1000) may exceed SCAN_MS, and
+     * a scan that came when expected is no stall to forgive */
+    int64_t expected = n->cfg.tick_ms > NODE_SESSION_SCAN_MS
+                           ? (int64_t)n->cfg.tick_ms
+                           : NODE_SESSION_SCAN_MS;
+    if (gap > expected + NODE_SESSION_STALL_MS)
+        sessions_credit_stall(n, now, gap - expected);
     uint64_t *ids = n->cmdbuf->ids;
     uint32_t cnt = 0;
     for (uint32_t b = 0; b < n->n_sbuckets && cnt < TREE_IDS_MAX; b++)

@@ -221,6 +221,36 @@ static void ephemerals_end_with_their_session(void **state)
     rawc_close(&b);
 }
 
+/* A long tick (250 ms, above the 100 ms scan interval) is no stall: a
+ * silent session still expires about its timeout after it went quiet.
+ * Taking every scan's gap past 100 ms for a stall credited 150 ms of each
+ * 250 to every session, and a 2 s session lived about 5 s. */
+static void silent_session_expires_on_time_with_long_ticks(void **state)
+{
+    (void)state;
+    assert_int_equal(tproc_stop(&srv, 10000), 0);
+    tproc_cleanup(&srv);
+    tproc_init(&srv, "127.0.0.1");
+    snprintf(srv.extra, sizeof(srv.extra),
+             "--log-level=info --tick-ms=250 --heartbeat-ticks=1 "
+             "--election-ticks=4 --session-timeout-ms-min=2000");
+    assert_int_equal(tproc_start(&srv, 20000), 0);
+    struct rawc b, x;
+    connect_session(&b, 20000);
+    connect_session(&x, 2000);
+    assert_int_equal(rawc_create(&x, "/t", "", COORD_EPHEMERAL, NULL, 0), 0);
+    int64_t t0 = tproc_now_ms(); /* x's last word */
+    assert_int_equal(wait_exists(&b, "/t", COORD_ENONODE, 15000),
+                     COORD_ENONODE);
+    int64_t took = tproc_now_ms() - t0;
+    fprintf(stderr, "2 s session, 250 ms ticks: gone after %lld ms\n",
+            (long long)took);
+    assert_true(took >= 1700);
+    assert_true(took < 3800);
+    rawc_close(&x);
+    rawc_close(&b);
+}
+
 static void session_resumes_on_new_connection(void **state)
 {
     (void)state;
@@ -413,6 +443,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(children_and_multi, setup, teardown),
         cmocka_unit_test_setup_teardown(ephemerals_end_with_their_session,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            silent_session_expires_on_time_with_long_ticks, setup, teardown),
         cmocka_unit_test_setup_teardown(session_resumes_on_new_connection,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(watches_fire_once_and_before_reads,

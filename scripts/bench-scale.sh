@@ -144,11 +144,14 @@ cols() {
         "$(kv "$set_line" server_cpu_us_per_op)" \
         "$(kv "$get_line" server_cpu_us_per_op)"
 }
+# (NaN for a failed run: gnuplot skips it, the columns stay in place)
+kvn() { local v; v=$(kv "$1" "$2"); echo "${v:-NaN}"; }
 dat_cols() {
-    printf '%s %s %s %s %s %s' "$(kv "$set_line" ops_per_s)" \
-        "$(kv "$set_line" p99_us)" "$(kv "$get_line" ops_per_s)" \
-        "$(kv "$get_line" p99_us)" "$(kv "$set_line" server_cpu_us_per_op)" \
-        "$(kv "$get_line" server_cpu_us_per_op)"
+    printf '%s %s %s %s %s %s' "$(kvn "$set_line" ops_per_s)" \
+        "$(kvn "$set_line" p99_us)" "$(kvn "$get_line" ops_per_s)" \
+        "$(kvn "$get_line" p99_us)" \
+        "$(kvn "$set_line" server_cpu_us_per_op)" \
+        "$(kvn "$get_line" server_cpu_us_per_op)"
 }
 HDR='set ops/s | set p50 us | set p99 us | get ops/s | get p50 us |'
 HDR+=' get p99 us | CPU us/set | CPU us/get'

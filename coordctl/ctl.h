@@ -114,7 +114,10 @@ int ctl_cmd_snapshot(struct ctl *x);
  * hold is gone; what names the hold in messages ("lock /locks/a").
  * Returns CMD's exit status (128 + signal if killed), CTL_EXIT_EXEC if it
  * could not start, CTL_EXIT_LOCK_LOST once lost (CMD is sent SIGTERM, then
- * SIGKILL after CTL_KILL_GRACE_MS). */
+ * SIGKILL 1/6 of the granted session timeout later, at most
+ * CTL_KILL_GRACE_MS). No server answering for 2/3 of the granted session
+ * timeout counts as lost: the cluster may expire the session a timeout
+ * after it last heard from us, and CMD must be stopped by then. */
 #define CTL_KILL_GRACE_MS 10000
 int ctl_supervise(struct ctl *x, char **argv, const char *what,
                   bool (*lost)(void *data), void *data);

@@ -100,9 +100,9 @@ static const struct ctl_cmd ctl_cmds[] = {
      "Waits for the lock forever, or at most --timeout MS; --try fails at\n"
      "once if it is held (both: exit 5). Exit: CMD's status (128+N when\n"
      "killed by signal N). If the lock is lost while CMD runs (session\n"
-     "expired, disconnected longer than the session timeout, or the lock\n"
-     "node deleted), CMD gets SIGTERM (SIGKILL 10 s later) and coordctl\n"
-     "exits 6. The lock survives a leader failover.\n"},
+     "expired, no server answering for 2/3 of the session timeout, or the\n"
+     "lock node deleted), CMD gets SIGTERM (SIGKILL 1/6 of the timeout\n"
+     "later) and coordctl exits 6. The lock survives a leader failover.\n"},
     {"locks", 0, 1, 0, ctl_cmd_locks, "locks [NAME]",
      "Without NAME: every lock under /locks with its holder's session,\n"
      "fencing token and waiter count. With NAME: its whole queue.\n"},

@@ -3,10 +3,13 @@
  * child, forwards SIGTERM/SIGHUP to it, ignores SIGINT/SIGQUIT like
  * system(3) (the terminal sends them to CMD too), and re-checks the hold
  * whenever the session state changes or a watch fires. A hold that is
- * gone ends CMD: SIGTERM, then SIGKILL after CTL_KILL_GRACE_MS.
- * Disconnected for longer than the session timeout counts as lost (the
- * cluster has expired the session by then, even if libcoord cannot tell
- * yet). If coordctl itself dies, CMD gets SIGTERM (PR_SET_PDEATHSIG).
+ * gone ends CMD: SIGTERM, then SIGKILL after ctl_kill_grace_ms().
+ * Not answered by any server for CTL_TERM_AT_NUM/DEN of the negotiated
+ * session timeout counts as lost too: CMD is told to stop before the
+ * cluster can expire the session (it counts the timeout from the last
+ * time it heard from us, not from when libcoord notices a broken
+ * connection), and killed before it can. If coordctl itself dies, CMD
+ * gets SIGTERM (PR_SET_PDEATHSIG).
  * The wakeups go through a self-pipe, so the signal handlers and
  * libcoord's I/O thread only write one byte. Prints to stderr only. */
 #include "ctl.h"
@@ -21,8 +24,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* libcoord's default session timeout, which coordctl asks for. */
-#define CTL_SESSION_TIMEOUT_MS 10000
+/* SIGTERM once no server has answered for this fraction of the session
+ * timeout (the granted one, which may be shorter than asked for); the
+ * SIGKILL follows CTL_KILL_AT_NUM/DEN of it after that last answer. The
+ * rest (1/6: 1.7 s of the default 10 s) is the margin for the round trip
+ * of the last answered ping, clock rates, and coordctl's own wakeup. */
+#define CTL_TERM_AT_NUM 2
+#define CTL_TERM_AT_DEN 3
+#define CTL_KILL_AT_NUM 5
+#define CTL_KILL_AT_DEN 6
+/* Poll the session timing at least this often while CMD runs. */
+#define CTL_POLL_MS 250
 
 static int ctl_wake_pipe[2] = {-1, -1};
 static volatile sig_atomic_t ctl_fwd_sig;
@@ -135,42 +147,61 @@ static bool ctl_reap(pid_t pid, int64_t ms, int *status)
     }
 }
 
-/* Ends CMD after the hold was lost; returns CTL_EXIT_LOCK_LOST. */
-static int ctl_stop_child(pid_t pid, const char *what)
+/* SIGTERM to SIGKILL: the gap between the two fractions of the granted
+ * timeout (1667 ms of 10 s), at most CTL_KILL_GRACE_MS. The same for a
+ * hold lost otherwise (expired, node deleted): another holder may run
+ * already. */
+static int64_t ctl_kill_grace_ms(struct ctl *x)
 {
+    uint32_t t = 0;
+    if (coord_session_timing(x->c, &t, NULL) != 0 || t == 0)
+        return CTL_KILL_GRACE_MS;
+    int64_t g = (int64_t)t * CTL_KILL_AT_NUM / CTL_KILL_AT_DEN -
+                (int64_t)t * CTL_TERM_AT_NUM / CTL_TERM_AT_DEN;
+    return g < CTL_KILL_GRACE_MS ? g : CTL_KILL_GRACE_MS;
+}
+
+/* Ends CMD after the hold was lost; returns CTL_EXIT_LOCK_LOST. */
+static int ctl_stop_child(struct ctl *x, pid_t pid, const char *what)
+{
+    int64_t grace = ctl_kill_grace_ms(x);
     fprintf(stderr, "coordctl: %s lost; sending SIGTERM to the command "
             "(pid %ld)\n", what, (long)pid);
     kill(pid, SIGTERM);
     int status;
-    if (!ctl_reap(pid, CTL_KILL_GRACE_MS, &status)) {
-        fprintf(stderr, "coordctl: the command ignored SIGTERM for %d ms; "
-                "sending SIGKILL\n", CTL_KILL_GRACE_MS);
+    if (!ctl_reap(pid, grace, &status)) {
+        fprintf(stderr, "coordctl: the command ignored SIGTERM for %lld "
+                "ms; sending SIGKILL\n", (long long)grace);
         kill(pid, SIGKILL);
         ctl_reap(pid, -1, &status);
     }
     return CTL_EXIT_LOCK_LOST;
 }
 
-/* True when the session is gone or has been disconnected for longer than
- * the session timeout; *since tracks the disconnection's start. */
-static bool ctl_session_gone(int64_t *since)
+/* True when the session is gone, or no server has answered for so long
+ * that the cluster could expire it soon (CTL_TERM_AT_NUM/DEN). *wait_ms:
+ * when to look again at the latest. */
+static bool ctl_session_gone(struct ctl *x, int *wait_ms)
 {
+    *wait_ms = CTL_POLL_MS;
     int st = ctl_session_state();
     if (st == COORD_STATE_EXPIRED || st == COORD_STATE_CLOSED)
         return true;
-    if (st == COORD_STATE_CONNECTED || st == COORD_STATE_RECONNECTED) {
-        *since = 0;
-        return false;
-    }
-    if (*since == 0)
-        *since = ctl_now_ms();
-    return ctl_now_ms() - *since > CTL_SESSION_TIMEOUT_MS;
+    uint32_t t;
+    uint64_t ago;
+    if (coord_session_timing(x->c, &t, &ago) != 0)
+        return false; /* no session yet: cannot be held */
+    uint64_t term_at = (uint64_t)t * CTL_TERM_AT_NUM / CTL_TERM_AT_DEN;
+    if (ago >= term_at)
+        return true;
+    if (term_at - ago < CTL_POLL_MS)
+        *wait_ms = (int)(term_at - ago) + 1;
+    return false;
 }
 
 int ctl_supervise(struct ctl *x, char **argv, const char *what,
                   bool (*lost)(void *data), void *data)
 {
-    (void)x;
     if (ctl_wake_init() != 0) {
         fputs("coordctl: cannot create a pipe\n", stderr);
         return CTL_EXIT_FAILED;
@@ -182,16 +213,14 @@ int ctl_supervise(struct ctl *x, char **argv, const char *what,
                 strerror(errno));
         return CTL_EXIT_EXEC;
     }
-    int64_t since = 0;
     for (;;) {
-        int status;
+        int status, wait_ms;
         if (ctl_reap(pid, 0, &status))
             return ctl_status_code(status);
-        if (ctl_session_gone(&since) || lost(data))
-            return ctl_stop_child(pid, what);
+        if (ctl_session_gone(x, &wait_ms) || lost(data))
+            return ctl_stop_child(x, pid, what);
         struct pollfd p = {ctl_wake_pipe[0], POLLIN, 0};
-        /* while disconnected, look again when the timeout may pass */
-        poll(&p, 1, since != 0 ? 250 : 1000);
+        poll(&p, 1, wait_ms);
         ctl_drain();
         if (ctl_fwd_sig != 0) {
             kill(pid, ctl_fwd_sig);

@@ -294,6 +294,7 @@ static int on_hello(struct coord_client *c, const struct wire_resp *m)
         memcpy(c->secret, h->secret.ptr, COORD_SECRET_BYTES);
         c->have_session = true;
         c->timeout_ms = h->timeout_ms;
+        c->answered_ms = coord__now_ms();
         c->lim = h->limits;
     }
     pthread_mutex_unlock(&c->mu);
@@ -312,11 +313,15 @@ static int on_hello(struct coord_client *c, const struct wire_resp *m)
     return 0;
 }
 
-static void note_zxid(struct coord_client *c, uint64_t zxid)
+/* answer: the frame answers a request (the server heard us). */
+static void note_zxid(struct coord_client *c, uint64_t zxid, bool answer)
 {
+    uint64_t now = answer ? coord__now_ms() : 0;
     pthread_mutex_lock(&c->mu);
     if (zxid > c->last_zxid)
         c->last_zxid = zxid;
+    if (answer)
+        c->answered_ms = now;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -326,7 +331,7 @@ static int on_frame(struct coord_client *c, const struct wire_resp *m)
 {
     if (c->conn == COORD__CONN_HELLO)
         return m->op == WIRE_OP_HELLO ? on_hello(c, m) : COORD_EPROTO;
-    note_zxid(c, m->zxid);
+    note_zxid(c, m->zxid, m->op != WIRE_OP_WATCH_EVENT);
     if (m->op == WIRE_OP_WATCH_EVENT) {
         if (m->xid != WIRE_XID_EVENT)
             return COORD_EPROTO;
@@ -804,6 +809,23 @@ int coord_session(struct coord_client *c, uint64_t *session_id,
             *session_id = c->session_id;
         if (secret != NULL)
             memcpy(secret, c->secret, COORD_SECRET_BYTES);
+        err = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+int coord_session_timing(struct coord_client *c, uint32_t *timeout_ms,
+                         uint64_t *heard_ago_ms)
+{
+    uint64_t now = coord__now_ms();
+    int err = COORD_EAGAIN;
+    pthread_mutex_lock(&c->mu);
+    if (c->have_session && c->timeout_ms != 0) {
+        if (timeout_ms != NULL)
+            *timeout_ms = c->timeout_ms;
+        if (heard_ago_ms != NULL)
+            *heard_ago_ms = now > c->answered_ms ? now - c->answered_ms : 0;
         err = 0;
     }
     pthread_mutex_unlock(&c->mu);

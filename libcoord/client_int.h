@@ -240,6 +240,7 @@ struct coord_client {
     bool have_session;
     uint64_t last_zxid;
     uint32_t timeout_ms; /* negotiated */
+    uint64_t answered_ms; /* coord__now_ms() of the last reply (no event) */
     struct wire_limits lim; /* the server's; defaults before a handshake */
     struct coord__reqtab reqs;
 

@@ -280,6 +280,18 @@ COORD_API int coord_state(struct coord_client *c);
  * first handshake. */
 COORD_API int coord_session(struct coord_client *c, uint64_t *session_id,
                             uint8_t *secret);
+/* The session timeout the server granted (it bounds the one asked for:
+ * session_timeout_ms_min/max) into *timeout_ms, and how long ago, in ms
+ * of this process's monotonic clock, a server last answered this client
+ * (a reply to a request, PING or HELLO; watch events do not count) into
+ * *heard_ago_ms. Either pointer may be NULL. The cluster expires the
+ * session a timeout after it last heard from the client, which was no
+ * later than that answer arrived, give or take a round trip: code that
+ * must stop before the session can expire counts from here. COORD_EAGAIN
+ * before the first handshake. */
+COORD_API int coord_session_timing(struct coord_client *c,
+                                   uint32_t *timeout_ms,
+                                   uint64_t *heard_ago_ms);
 /* The largest zxid seen in any reply or event (0 before any). */
 COORD_API uint64_t coord_last_zxid(struct coord_client *c);
 /* Frees memory returned by a sync call. NULL is fine. */

@@ -940,6 +940,51 @@ static void lock_session_expired(void **state)
     tproc_cleanup(&e);
 }
 
+/* Runs a lock on a server granting at most 3 s, then stops the server
+ * (it answers nothing, and the cluster counts the timeout from the last
+ * time it heard from coordctl): CMD must be told to stop (SIGTERM, seen as
+ * `sign` on stdout or stderr) before that timeout has passed, whether it
+ * obeys or is killed. The fixed 10 s counted from noticing the
+ * disconnection let CMD run on for 11 s. coordctl exits 6 (once the
+ * server runs again: its CLOSE waits for it). */
+static void lock_until_server_stops(struct tproc *e, const char *cmd,
+                                    bool on_stdout, const char *sign)
+{
+    char at[64];
+    snprintf(at, sizeof(at), "--servers=%s:%u", e->host, e->port);
+    const char *a[] = {at, "lock", "sil", "--", "sh", "-c", cmd, NULL};
+    ctl_spawn_v(&Q, false, a);
+    ctl_wait_for(&Q, true, "ready");
+    assert_int_equal(kill(e->pid, SIGSTOP), 0);
+    int64_t t0 = tproc_now_ms();
+    ctl_wait_for(&Q, on_stdout, sign);
+    int64_t took = tproc_now_ms() - t0;
+    assert_int_equal(kill(e->pid, SIGCONT), 0);
+    fprintf(stderr, "server stopped: '%s' after %lld ms\n", sign,
+            (long long)took);
+    assert_int_equal(ctl_finish(&Q), 6);
+    assert_non_null(strstr(Q.err, "lock /locks/sil lost"));
+    assert_true(took < 3000);
+}
+
+static void lock_ends_cmd_before_expiry(void **state)
+{
+    (void)state;
+    static struct tproc e;
+    tproc_init(&e, "127.0.0.1");
+    snprintf(e.extra, sizeof(e.extra), "--session-timeout-ms-max=3000");
+    assert_int_equal(tproc_start(&e, 15000), 0);
+    lock_until_server_stops(&e, "trap 'echo TERM; exit 0' TERM; "
+                                "echo ready; while :; do sleep 0.05; done",
+                            true, "TERM");
+    /* Ignoring SIGTERM: SIGKILL, still within the timeout. */
+    lock_until_server_stops(&e, "trap '' TERM; echo ready; "
+                                "while :; do sleep 0.05; done",
+                            false, "sending SIGKILL");
+    assert_int_equal(tproc_stop(&e, 10000), 0);
+    tproc_cleanup(&e);
+}
+
 /* elect: the first candidate leads (COORD_LEADER_TERM), elections shows
  * its value, the second takes over once the first's command exits. */
 static void elect_cmd(void **state)
@@ -1316,6 +1361,7 @@ int main(void)
         cmocka_unit_test(lock_lost),
         cmocka_unit_test(lock_holder_killed),
         cmocka_unit_test(lock_session_expired),
+        cmocka_unit_test(lock_ends_cmd_before_expiry),
         cmocka_unit_test(elect_cmd),
         cmocka_unit_test(barrier_cmd),
         cmocka_unit_test(sessions_cmd),

@@ -43,12 +43,16 @@ static int ctl_snapshot_save(struct ctl *x, const char *file)
             fprintf(stderr, "coordctl: cannot write %s: %s\n", file,
                     strerror(saved));
         else if (rc == COORD_EAGAIN)
-            fprintf(stderr, "coordctl: another snapshot save on the same "
-                    "server replaced this one (COORD_EAGAIN); retry\n");
+            fprintf(stderr, "coordctl: the server dropped this export "
+                    "mid-way (COORD_EAGAIN); retry\n");
+        else if (rc == COORD_EBUSY)
+            fprintf(stderr, "coordctl: another snapshot save is being "
+                    "fetched from that server (COORD_EBUSY); retry later\n");
         else
             ctl_fail(x, "snapshot save", rc);
-        return rc == COORD_EIO || rc == COORD_EAGAIN ? CTL_EXIT_FAILED
-                                                     : ctl_exit_code(rc);
+        bool retry = rc == COORD_EAGAIN || rc == COORD_EBUSY;
+        return rc == COORD_EIO || retry ? CTL_EXIT_FAILED
+                                        : ctl_exit_code(rc);
     }
     if (x->json) {
         printf("{\"file\":");

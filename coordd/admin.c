@@ -438,9 +438,11 @@ static void sessions_reply(struct node *n, struct nreq *rq,
 
 /* ---- SNAPSHOT_READ ---------------------------------------------------- */
 
-/* A serialized copy of the tree being fetched by `coordctl snapshot
- * save`: made on the first request (export_id 0), freed once its last
- * chunk is sent (or by the next export, or node_admin_close()). */
+/* A copy of the tree's serialized bytes being fetched by `coordctl
+ * snapshot save`: made on the first request (export_id 0), freed once its
+ * last chunk is sent, when nobody has read from it for
+ * NODE_EXPORT_IDLE_MS (node_admin_tick), or at node_admin_close(). While
+ * one is being fetched, a new export is refused (COORD_EBUSY). */
 struct node_export {
     uint64_t id;
     uint64_t index;
@@ -448,7 +450,20 @@ struct node_export {
     uint8_t *buf;
     size_t len;
     size_t cap;
+    int64_t last_ms; /* last request for it */
 };
+
+/* An export nobody has asked for a chunk of for this long was abandoned
+ * (its client went away mid-way): its copy is freed. A live fetch asks
+ * every round trip. */
+#define NODE_EXPORT_IDLE_MS 30000
+
+static void export_drop(struct node_export *e)
+{
+    coord_free(e->buf);
+    e->buf = NULL;
+    e->len = e->cap = 0;
+}
 
 static int export_write(void *data, const void *bytes, size_t len)
 {
@@ -468,8 +483,36 @@ static int export_write(void *data, const void *bytes, size_t len)
     return 0;
 }
 
-/* Serializes the tree now: one pass over it on the loop thread (its cost
- * is the snapshot's, see docs/operations.md). */
+/* Fills e from the node's newest Raft snapshot: a consistent tree as of
+ * its index. One not covering the applied index is replaced first by a
+ * snapshot taken the normal way (a pass over the tree, which also serves
+ * as the next regular snapshot), unless one is being written already
+ * (then that one, just taken, is used). Only a node with nothing applied
+ * yet has none: its (empty) tree is serialized here. */
+static int export_fill(struct node *n, struct node_export *e)
+{
+    uint64_t index;
+    size_t len;
+    const uint8_t *src = node_snapshot_bytes(n, &index, &len);
+    if (!src || index < n->applied) {
+        node_take_snapshot(n);
+        src = node_snapshot_bytes(n, &index, &len);
+    }
+    if (!src) {
+        int rc = tree_snapshot_write(n->tree, export_write, e);
+        e->index = tree_applied_index(n->tree);
+        return rc;
+    }
+    e->buf = coord_malloc(len ? len : 1);
+    if (!e->buf)
+        return COORD_ENOMEM;
+    memcpy(e->buf, src, len);
+    e->len = e->cap = len;
+    e->index = index;
+    return 0;
+}
+
+/* Starts an export (see export_fill for its cost). */
 static int export_start(struct node *n)
 {
     struct node_export *e = n->export;
@@ -479,19 +522,20 @@ static int export_start(struct node *n)
             return COORD_ENOMEM;
         n->export = e;
     }
-    e->len = 0;
+    if (e->buf)
+        return COORD_EBUSY; /* one at a time: each costs a copy */
     /* ids name this server too: a client that reconnected elsewhere
      * mid-way gets COORD_EAGAIN, not another server's export */
     e->id = n->cfg.id << 32 | ((e->id + 1) & 0xffffffffu);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = tree_snapshot_write(n->tree, export_write, e);
+    int rc = export_fill(n, e);
     if (rc) {
-        e->len = 0;
+        export_drop(e);
         return rc;
     }
-    e->index = tree_applied_index(n->tree);
     e->sum = wire_snapshot_sum(WIRE_SNAPSHOT_SUM_INIT, e->buf, e->len);
+    e->last_ms = net_now_ms(n->net);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long long us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
                    (t1.tv_nsec - t0.tv_nsec) / 1000;
@@ -500,6 +544,18 @@ static int export_start(struct node *n)
              (unsigned long long)e->index, e->len,
              (unsigned long long)tree_node_count(n->tree), us);
     return 0;
+}
+
+void node_admin_tick(struct node *n)
+{
+    struct node_export *e = n->export;
+    if (e && e->buf &&
+        net_now_ms(n->net) - e->last_ms > NODE_EXPORT_IDLE_MS) {
+        log_emit(LOG_LEVEL_INFO, "snapshot export abandoned",
+                 "index=%llu bytes=%zu", (unsigned long long)e->index,
+                 e->len);
+        export_drop(e);
+    }
 }
 
 static void snapshot_reply(struct node *n, struct nreq *rq,
@@ -531,11 +587,9 @@ static void snapshot_reply(struct node *n, struct nreq *rq,
         .sum = e->sum,
         .chunk = {(const char *)e->buf + sr->offset, (uint32_t)k}};
     reply(n, rq, &resp);
-    if (sr->offset + k == e->len) { /* all sent: free the copy */
-        coord_free(e->buf);
-        e->buf = NULL;
-        e->len = e->cap = 0;
-    }
+    e->last_ms = net_now_ms(n->net);
+    if (sr->offset + k == e->len) /* all sent: free the copy */
+        export_drop(e);
 }
 
 void node_admin_close(struct node *n)

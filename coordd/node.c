@@ -29,7 +29,6 @@
 /* Storage worker queue: bounded by what Raft lets be uncommitted. */
 #define NODE_WORKER_QUEUE_MAX 65536
 
-static void node_take_snapshot(struct node *n);
 static void stop_tick(struct node *n);
 static void snap_rx_chunk(struct node *n, const struct raft_update *u);
 static void snap_install_start(struct node *n, const struct raft_update *u);
@@ -460,7 +459,7 @@ static void *snap_thread(void *arg)
     return NULL;
 }
 
-static void node_take_snapshot(struct node *n)
+void node_take_snapshot(struct node *n)
 {
     if (n->snap_job || n->applied <= n->snap_index || !n->net ||
         n->applied == 0)
@@ -484,6 +483,20 @@ static void node_take_snapshot(struct node *n)
              coord_errname(rc ? rc : COORD_ENOMEM));
     coord_free(j->buf);
     coord_free(j);
+}
+
+const uint8_t *node_snapshot_bytes(const struct node *n, uint64_t *index,
+                                   size_t *len)
+{
+    const struct node_snap_job *j = n->snap_job;
+    if (j && !j->install) { /* serialized already; the writer only reads */
+        *index = j->index;
+        *len = j->len;
+        return j->buf;
+    }
+    *index = n->snap_index;
+    *len = n->snap_len;
+    return n->snap_buf;
 }
 
 /* ---- receiving a snapshot --------------------------------------------- */
@@ -650,6 +663,7 @@ static void node_on_tick(void *data)
         node_sessions_tick(n);
         node_cleanup_tick(n);
     }
+    node_admin_tick(n);
     node_cluster_tick(n);
     node_metrics_publish(n);
     stop_tick(n);

@@ -252,8 +252,18 @@ int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
 void node_on_peer_up(void *data, uint64_t id, struct wire_buf *out);
 void node_on_peer_down(void *data, uint64_t id);
 
+/* node.c: serializes the tree into a new snapshot (loop thread) and has
+ * it written; nothing if one is being written or nothing changed. */
+void node_take_snapshot(struct node *n);
+/* The newest serialized snapshot (being written, or the latest durable
+ * one) and its index, or NULL; valid until the loop runs on. */
+const uint8_t *node_snapshot_bytes(const struct node *n, uint64_t *index,
+                                   size_t *len);
+
 /* admin.c */
 void node_admin_init(struct node *n);
+/* Every tick: drops an export abandoned mid-way (NODE_EXPORT_IDLE_MS). */
+void node_admin_tick(struct node *n);
 uint32_t node_addrs_encode(const struct node *n, const struct raft_conf *c,
                            uint8_t *out);
 int node_addrs_decode(struct node *n, const uint8_t *in, uint32_t len);

@@ -593,12 +593,15 @@ COORD_API int coord_admin_sessions(struct coord_client *c,
                                    struct coord_session_list *out);
 COORD_API void coord_session_list_free(struct coord_session_list *l);
 
-/* coord_admin_snapshot_save asks the connected server to serialize its
- * tree (a consistent copy as of its applied zxid; the server's loop pauses
- * for the copy) and streams it in chunks into fd as a snapshot file
- * (docs/operations.md "Backup and restore"), verifying the checksum.
- * *info (may be NULL) gets the zxid and size. COORD_EAGAIN when another
- * export replaced this one on the server mid-way (retry); COORD_ECORRUPT
+/* coord_admin_snapshot_save asks the connected server for its newest
+ * snapshot (a consistent copy as of one zxid; the server takes one first,
+ * its loop pausing for it, if its newest is older than what it applied)
+ * and streams it in chunks into fd as a snapshot file (docs/operations.md
+ * "Backup and restore"), verifying the checksum. *info (may be NULL) gets
+ * the zxid and size. COORD_EBUSY while another export is being fetched
+ * from that server (retry later); COORD_EAGAIN when the server dropped
+ * this one mid-way (another server answered, or it sat unread for 30 s:
+ * retry); COORD_ECORRUPT
  * when the checksum does not match; COORD_EIO when fd cannot be written
  * (errno kept). Restoring is coordd's job (coordd --restore-snapshot). */
 struct coord_snapshot_info {

@@ -251,6 +251,56 @@ static void silent_session_expires_on_time_with_long_ticks(void **state)
     rawc_close(&b);
 }
 
+static int snap_read(struct rawc *c, uint64_t id, uint64_t off,
+                     struct wire_snapshot_chunk *out)
+{
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    q.u.snapshot = (struct wire_snapshot_req){id, off};
+    struct wire_resp r;
+    int64_t xid = rawc_send(c, &q);
+    assert_int_equal(rawc_wait(c, xid, &r, NULL), 0);
+    if (r.err == 0)
+        *out = r.u.snapshot;
+    return r.err;
+}
+
+/* SNAPSHOT_READ: the export reflects the latest write (a snapshot taken
+ * the normal way when the last one is older), and a second export is
+ * refused while the first is being fetched (each costs a copy of the
+ * tree on the loop thread; repeated ones stalled it). */
+static void snapshot_export_one_at_a_time(void **state)
+{
+    (void)state;
+    struct rawc c;
+    connect_session(&c, 5000);
+    static char big[200 * 1024];
+    memset(big, 'v', sizeof(big) - 1);
+    struct coord_stat st;
+    for (int i = 0; i < 4; i++) { /* 800 KiB: more than one chunk */
+        char path[16];
+        snprintf(path, sizeof(path), "/big%d", i);
+        assert_int_equal(rawc_create(&c, path, big, 0, NULL, 0), 0);
+    }
+    assert_int_equal(rawc_set(&c, "/big0", "small", -1, &st), 0);
+    struct wire_snapshot_chunk k;
+    assert_int_equal(snap_read(&c, 0, 0, &k), 0);
+    assert_true(k.index >= st.mzxid); /* not an older snapshot */
+    assert_true(k.total > k.chunk.len);
+    struct wire_snapshot_chunk k2;
+    assert_int_equal(snap_read(&c, 0, 0, &k2), COORD_EBUSY);
+    uint64_t off = k.chunk.len;
+    while (off < k.total) {
+        assert_int_equal(snap_read(&c, k.export_id, off, &k2), 0);
+        assert_true(k2.chunk.len > 0);
+        off += k2.chunk.len;
+    }
+    /* fetched: the next export may start, from the same snapshot */
+    assert_int_equal(snap_read(&c, 0, 0, &k2), 0);
+    assert_int_equal(k2.index, k.index);
+    assert_int_equal(k2.sum, k.sum);
+    rawc_close(&c);
+}
+
 static void session_resumes_on_new_connection(void **state)
 {
     (void)state;
@@ -445,6 +495,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             silent_session_expires_on_time_with_long_ticks, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_export_one_at_a_time,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(session_resumes_on_new_connection,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(watches_fire_once_and_before_reads,

@@ -5,9 +5,10 @@
 # also a prerequisite of `install`.
 #
 # The installed library is built from its own objects in $(BUILD)/pic/:
-# libcoord/*.c and libcoord/shared/*.c compiled with -fPIC and
-# -fvisibility=hidden, so libcoord.so exports only the COORD_API symbols of
-# coord.h (test_install checks that with nm -D). The normal objects are not
+# libcoord/*.c, libcoord/shared/*.c and the recipes (recipes/*.c) compiled
+# with -fPIC and -fvisibility=hidden, so libcoord.so exports only the
+# COORD_API symbols of coord.h and coord_recipes.h (test_install checks that
+# with nm -D). The normal objects are not
 # position independent and stay as they are.
 #
 # The units in deploy/systemd/ name /usr/local/bin/coordd; the installed
@@ -17,7 +18,7 @@
 #   make install-lib      just build $(BUILD)/pic/libcoord.{a,so}
 
 PIC_DIR := $(BUILD)/pic
-PIC_SRC := $(SHARED_SRC) $(CLIENT_SRC)
+PIC_SRC := $(SHARED_SRC) $(CLIENT_SRC) $(RECIPES_SRC)
 PIC_OBJ := $(patsubst %.c,$(PIC_DIR)/%.o,$(PIC_SRC))
 PIC_LIB_A := $(PIC_DIR)/libcoord.a
 PIC_LIB_SO := $(PIC_DIR)/libcoord.so
@@ -64,6 +65,8 @@ install-coord: $(BUILD)/bin/coordd $(PIC_LIB_A) $(PIC_LIB_SO) $(PIC_PC)
 	install -D -m 0755 $(PIC_LIB_SO) $(INSTALL_ROOT)/lib/libcoord.so
 	install -D -m 0644 libcoord/include/coord.h \
 	    $(INSTALL_ROOT)/include/coord.h
+	install -D -m 0644 recipes/include/coord_recipes.h \
+	    $(INSTALL_ROOT)/include/coord_recipes.h
 	install -D -m 0644 $(PIC_PC) $(INSTALL_ROOT)/lib/pkgconfig/coord.pc
 	install -d $(INSTALL_SHARE)/systemd $(INSTALL_SHARE)/sysusers.d \
 	    $(INSTALL_SHARE)/tmpfiles.d $(INSTALL_ROOT)/share/doc/coord

@@ -65,7 +65,7 @@ else
 fi
 
 files="bin/coordd bin/coordctl lib/libcoord.a lib/libcoord.so
-include/coord.h lib/pkgconfig/coord.pc
+include/coord.h include/coord_recipes.h lib/pkgconfig/coord.pc
 share/coord/systemd/coordd.service share/coord/systemd/coordd@.service
 share/coord/sysusers.d/coord.conf share/coord/tmpfiles.d/coord.conf
 share/coord/coordd.conf.example
@@ -83,8 +83,10 @@ if [ -z "$missing" ]; then ok "installed files present"; else
     bad "installed files present" "missing:$missing"
 fi
 
-# The shared library exports exactly the COORD_API functions of coord.h.
-api=$(grep -A1 'COORD_API' "$root/include/coord.h" |
+# The shared library exports exactly the COORD_API functions of coord.h and
+# coord_recipes.h (the recipes ship in libcoord).
+api=$(grep -h -A1 'COORD_API' "$root/include/coord.h" \
+    "$root/include/coord_recipes.h" |
     grep -o '\bcoord_[a-z_0-9]*(' | tr -d '(' | sort -u)
 exported=$(nm -D --defined-only "$root/lib/libcoord.so" |
     awk '{print $3}' | sort -u)
@@ -190,8 +192,10 @@ fi
 
 # ---- a program built against the installed libcoord ---------------------------
 cat >"$tmp/prog.c" <<'EOF'
-/* prog.c -- creates a node through libcoord and reads it back. */
+/* prog.c -- creates a node through libcoord, reads it back, and takes and
+ * releases a lock with the recipes shipped in the same library. */
 #include <coord.h>
+#include <coord_recipes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -220,6 +224,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[2], coord_errname(rc));
     else if (len != 6 || memcmp(v, "from-c", 6) != 0)
         rc = -1;
+    if (rc == 0) {
+        struct coord_lock *l = NULL;
+        uint64_t token = 0;
+        rc = coord_lock_new(&l, c, "/install-lock");
+        if (rc == 0)
+            rc = coord_lock_acquire(l, 5000, &token);
+        if (rc == 0 && token == 0)
+            rc = -1;
+        if (rc == 0)
+            rc = coord_lock_release(l);
+        if (rc != 0)
+            fprintf(stderr, "lock: %d\n", rc);
+        coord_lock_free(l);
+    }
     coord_free_mem(v);
     coord_close(c);
     if (rc == 0)

@@ -170,6 +170,12 @@ static uint32_t first_after(const struct changelog *cl, uint64_t last)
     return lo;
 }
 
+uint32_t changelog_count_after(const struct changelog *cl,
+                               uint64_t last_zxid)
+{
+    return cl->n - first_after(cl, last_zxid);
+}
+
 size_t changelog_replay(const struct changelog *cl, uint64_t last_zxid,
                         changelog_cb cb, void *data)
 {

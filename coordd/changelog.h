@@ -75,6 +75,9 @@ int changelog_record(struct changelog *cl, uint64_t zxid, uint8_t type,
 void changelog_reset(struct changelog *cl, uint64_t floor);
 /* True when every event with zxid > last_zxid is held. */
 bool changelog_covers(const struct changelog *cl, uint64_t last_zxid);
+/* How many held events have zxid > last_zxid (a binary search). */
+uint32_t changelog_count_after(const struct changelog *cl,
+                               uint64_t last_zxid);
 /* Calls cb for each held event with zxid > last_zxid, oldest first;
  * returns how many. Only meaningful when changelog_covers(last_zxid). */
 size_t changelog_replay(const struct changelog *cl, uint64_t last_zxid,

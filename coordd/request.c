@@ -750,20 +750,33 @@ static int replay_watches(struct node *n, struct nconn *cn,
     return rc.rc;
 }
 
+/* A replay matches every missed event against the frame's watches; the
+ * tree-state rule below looks up each watch once. Past this many missed
+ * events per watch in the frame (and past NODE_REPLAY_EVENTS_MIN), the
+ * replay is not worth its cost: up to a whole history (65,536 events) per
+ * frame, for every client reconnecting after a failover. */
+#define NODE_REPLAY_EVENTS_PER_WATCH 64
+#define NODE_REPLAY_EVENTS_MIN 256
+
 static int set_watches(struct node *n, struct nconn *cn,
                        const struct wire_set_watches *sw)
 {
+    uint64_t watches = 0;
     for (uint8_t k = 0; k < WIRE_WATCH_KINDS; k++) {
         struct wire_iter it = sw->kinds[k].it;
         struct wire_bytes p;
-        while (wire_next_path(&it, &p))
+        for (; wire_next_path(&it, &p); watches++)
             if (tree_path_validate(p.ptr, p.len) != 0)
                 return COORD_EBADPATH;
     }
-    if (changelog_covers(&n->changes, sw->last_zxid))
+    uint64_t missed = changelog_count_after(&n->changes, sw->last_zxid);
+    if (changelog_covers(&n->changes, sw->last_zxid) &&
+        (missed <= NODE_REPLAY_EVENTS_MIN ||
+         missed <= NODE_REPLAY_EVENTS_PER_WATCH * watches))
         return replay_watches(n, cn, sw);
-    /* Missed events were evicted (or predate this server's history):
-     * tell from the current tree, or MUST_REREAD. */
+    /* Missed events were evicted (or predate this server's history), or
+     * are too many to replay: tell from the current tree, or
+     * MUST_REREAD. */
     for (uint8_t k = 0; k < WIRE_WATCH_KINDS; k++) {
         struct wire_iter it = sw->kinds[k].it;
         struct wire_bytes p;

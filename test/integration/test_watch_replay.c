@@ -529,12 +529,13 @@ static void replay_from_other_server(void **state)
     tcluster_cleanup(&cl);
 }
 
-static void small_history_must_reread(void **state)
+/* One recursive watch on /r, cut off while `changes` changes are made
+ * under it, told to re-read instead of replayed (extra: coordd flags). */
+static void reread_after(const char *extra, int changes)
 {
-    (void)state;
     struct tproc srv;
     tproc_init(&srv, "127.0.0.1");
-    snprintf(srv.extra, sizeof(srv.extra), "--watch-history-max=2");
+    snprintf(srv.extra, sizeof(srv.extra), "%s", extra);
     assert_int_equal(tproc_start(&srv, WAIT_MS), 0);
     char direct[64], via[64];
     snprintf(direct, sizeof(direct), "%s:%u", srv.host, srv.port);
@@ -549,16 +550,18 @@ static void small_history_must_reread(void **state)
                                      &watcher), 0);
     proxy_set(&px, false, false);
     assert_true(wait_state(COORD_STATE_DISCONNECTED, 1) == 1);
-    /* Four events under /r: two more than the history holds. */
     mk(w, "/r/a");
-    put(w, "/r/a", "1");
-    put(w, "/r/a", "2");
-    uint64_t last = put(w, "/r/a", "3");
+    uint64_t last = 0;
+    for (int i = 1; i < changes; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", i);
+        last = put(w, "/r/a", v);
+    }
     proxy_set(&px, true, false);
     assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
     /* Then a live change: the watch stays. Its event comes after anything
      * the reconnect sent, so the list below is all that was sent. */
-    uint64_t z = put(w, "/r/a", "4");
+    uint64_t z = put(w, "/r/a", "live");
     assert_int_equal(wait_count(&seen.n_ev, 2), 2);
     pthread_mutex_lock(&seen.mu);
     struct ev e0 = seen.ev[0], e1 = seen.ev[1];
@@ -577,6 +580,24 @@ static void small_history_must_reread(void **state)
     proxy_stop(&px);
     assert_int_equal(tproc_stop(&srv, WAIT_MS), 0);
     tproc_cleanup(&srv);
+}
+
+/* Four events under /r: two more than the history holds. */
+static void small_history_must_reread(void **state)
+{
+    (void)state;
+    reread_after("--watch-history-max=2", 4);
+}
+
+/* 300 events under /r, all in the history, but more than 64 per watch of
+ * the reconnecting frame (one) and more than 256: matching each against
+ * the frame's watches would cost more than re-reading (request.c
+ * NODE_REPLAY_EVENTS_*), so the tree-state rule answers (MUST_REREAD for
+ * a recursive watch), not a replay of all of them. */
+static void long_replay_must_reread(void **state)
+{
+    (void)state;
+    reread_after("", 300);
 }
 
 /* The server restarts while the watcher is cut off. Without a snapshot
@@ -835,6 +856,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replay_single_node),
         cmocka_unit_test(small_history_must_reread),
+        cmocka_unit_test(long_replay_must_reread),
         cmocka_unit_test(replay_from_other_server),
         cmocka_unit_test(replay_across_restart),
         cmocka_unit_test(restart_from_snapshot_must_reread),

@@ -76,6 +76,12 @@ static void records_and_replays_in_order(void **state)
     memset(&g, 0, sizeof(g));
     assert_int_equal(changelog_replay(&cl, 15, collect, &g), 0);
     assert_int_equal(changelog_replay(&cl, 99, collect, &g), 0);
+    /* counted without a walk: what a replay would go through */
+    assert_int_equal(changelog_count_after(&cl, 10), 4);
+    assert_int_equal(changelog_count_after(&cl, 11), 2);
+    assert_int_equal(changelog_count_after(&cl, 13), 1);
+    assert_int_equal(changelog_count_after(&cl, 15), 0);
+    assert_int_equal(changelog_count_after(&cl, 99), 0);
     changelog_close(&cl);
 }
 

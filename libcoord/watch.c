@@ -335,12 +335,40 @@ static bool earlier_twin(const struct coord__watchtab *t,
     return false;
 }
 
+/* Adds e to an open-addressing set of entries (cap a power of two, more
+ * slots than entries) unless one with its path is there: true if so. */
+static bool seen_path(const struct coord__watch **set, size_t cap,
+                      const struct coord__watch *e)
+{
+    for (size_t i = e->hash & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (set[i] == NULL) {
+            set[i] = e;
+            return false;
+        }
+        if (same_path(set[i], e->path, e->len, e->hash))
+            return true;
+    }
+}
+
+/* Each path of kind once, in registration order. The paths listed so far
+ * are kept in a scratch set (linear in the table, also with k watchers on
+ * one path); without memory for it, each entry's hash chain is searched
+ * for an earlier twin instead (quadratic in k, still correct). */
 size_t coord__watchtab_paths(const struct coord__watchtab *t, uint32_t kind,
                              struct wire_bytes *out, size_t max)
 {
+    size_t cap = 16;
+    while (cap < 2 * t->n)
+        cap *= 2;
+    const struct coord__watch **set = coord_calloc(cap, sizeof(*set));
     size_t n = 0;
-    for (const struct coord__watch *e = t->head; e && n < max; e = e->next)
-        if (e->kind == kind && !earlier_twin(t, e))
+    for (const struct coord__watch *e = t->head; e && n < max; e = e->next) {
+        if (e->kind != kind)
+            continue;
+        bool twin = set ? seen_path(set, cap, e) : earlier_twin(t, e);
+        if (!twin)
             out[n++] = (struct wire_bytes){e->path, (uint32_t)e->len};
+    }
+    coord_free(set);
     return n;
 }

@@ -312,6 +312,35 @@ static void watchtab_must_reread_and_bound(void **state)
  * and its ancestors', answers a too-small array without changing
  * anything, lists each path of a kind once, and stays exact through
  * bucket growth and removals. */
+/* Many watchers on one path (each its own callback data): SET_WATCHES
+ * lists the path once per kind, in registration order, among others. */
+static void watchtab_paths_many_twins(void **state)
+{
+    (void)state;
+    struct coord__watchtab t;
+    coord__watchtab_init(&t, 100000);
+    for (intptr_t i = 0; i < 6000; i++) {
+        struct coord_watcher w = {w_cb, (void *)(i + 1)};
+        const char *p = i % 3 == 0 ? "/b" : "/a";
+        uint32_t kind = i % 2 ? COORD_WATCH_DATA : COORD_WATCH_EXISTS;
+        assert_int_equal(coord__watchtab_add(&t, p, 2, kind, &w), 0);
+    }
+    assert_int_equal(t.n, 6000);
+    struct wire_bytes paths[4];
+    /* i = 0 registers /b exists first, i = 1 /a data, i = 3 /b data */
+    assert_int_equal(coord__watchtab_paths(&t, COORD_WATCH_DATA, paths, 4),
+                     2);
+    assert_memory_equal(paths[0].ptr, "/a", 2);
+    assert_memory_equal(paths[1].ptr, "/b", 2);
+    assert_int_equal(coord__watchtab_paths(&t, COORD_WATCH_EXISTS, paths,
+                                           4), 2);
+    assert_memory_equal(paths[0].ptr, "/b", 2);
+    assert_memory_equal(paths[1].ptr, "/a", 2);
+    assert_int_equal(coord__watchtab_paths(&t, COORD_WATCH_CHILDREN, paths,
+                                           4), 0);
+    coord__watchtab_free(&t);
+}
+
 static void watchtab_order_and_many(void **state)
 {
     (void)state;
@@ -441,6 +470,7 @@ int main(void)
         cmocka_unit_test(watchtab_rules),
         cmocka_unit_test(watchtab_must_reread_and_bound),
         cmocka_unit_test(watchtab_order_and_many),
+        cmocka_unit_test(watchtab_paths_many_twins),
         cmocka_unit_test(backoff_bounds),
         cmocka_unit_test(shuffle_is_permutation),
     };

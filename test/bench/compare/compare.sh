@@ -217,7 +217,8 @@ main() {
         log "starting a 3-node $sys cluster"
         cl_start_all "$sys"
         log "$sys up at $SERVERS (pids ${PIDS[*]:1}), leader n$("${sys}_leader")"
-        echo "# $sys: servers $SERVERS" >>"$RAW"
+        echo "# $sys: servers $SERVERS; load $(cut -d' ' -f1-3 \
+            /proc/loadavg) at $(date -u +%T)" >>"$RAW"
         # Unrecorded load first, the same for every system: ZooKeeper's JVM
         # compiles its hot paths during the first seconds under load.
         if [ "$PRIME" != 0 ] && [ "$WORKLOADS" != failover ]; then
@@ -255,5 +256,5 @@ main() {
     cat "$MD"
 }
 
-main "$@"
-exit 0
+# One line: bash has read all it will ever run of this file once it starts.
+main "$@"; exit $?

@@ -43,3 +43,7 @@ bench-compare:
 		$(BUILD)/bin/coordctl
 	BUILD=$(BUILD) BENCH_SECONDS=$(BENCH_SECONDS) \
 		BENCH_REPEAT=$(BENCH_REPEAT) $(COMPARE_DIR)/compare.sh
+
+# report.awk (the tables and ratios) checked on synthetic lines in
+# `make test`; needs neither ZooKeeper nor etcd.
+TEST_EXTRA_SUITES += bench:compare-report|test/bench/compare/report_test.sh

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# report_test.sh -- checks report.awk, the part of `make bench-compare`
+# that turns raw kv lines into the tables and ratios quoted in
+# docs/benchmarks.md, on synthetic raw lines (no ZooKeeper or etcd
+# needed): the median run by ops/s is the one quoted (with its own
+# latencies), ratios are coord over the other system, ZooKeeper's local
+# reads stand in the linearizable-read table, lock rows use hand-offs/s,
+# failover medians and maxima, a timed-out probe. Ends with
+# "N passed, N failed". Runs in well under a second; starts nothing.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+pass=0
+fail=0
+check() { # description, haystack, needle (fixed string)
+    if printf '%s\n' "$2" | grep -qF -- "$3"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAILED: $1: no line with: $3"
+    fi
+}
+
+raw=$(mktemp /tmp/report-test.XXXXXX)
+trap 'rm -f "$raw"' EXIT
+cat >"$raw" <<'EOF'
+# command: test
+sys=coord wl=set shape=64x16 rep=1 ops_per_s=900 p50_us=9 p99_us=90 p999_us=99 max_us=100 server_cpu_us_per_op=9 errors=0
+sys=coord wl=set shape=64x16 rep=2 ops_per_s=1000 p50_us=10 p99_us=100 p999_us=110 max_us=120 server_cpu_us_per_op=10 errors=0
+sys=coord wl=set shape=64x16 rep=3 ops_per_s=5000 p50_us=1 p99_us=1 p999_us=1 max_us=1 server_cpu_us_per_op=1 errors=0
+sys=zk wl=set shape=64x16 rep=1 system=zookeeper ops_per_s=200 p50_us=50 p99_us=400 p999_us=500 max_us=600 server_cpu_us_per_op=100 errors=0
+sys=etcd wl=set shape=64x16 rep=1 system=etcd ops_per_s=250 p50_us=40 p99_us=500 p999_us=550 max_us=700 server_cpu_us_per_op=200 errors=3
+sys=coord wl=get shape=64x16 rep=1 ops_per_s=3000 p50_us=5 p99_us=50 p999_us=60 max_us=70 server_cpu_us_per_op=2 errors=0
+sys=zk wl=get-local shape=64x16 rep=1 ops_per_s=600 p50_us=7 p99_us=70 p999_us=80 max_us=90 server_cpu_us_per_op=20 errors=0
+sys=coord wl=lock shape=32 rep=1 handoffs_per_s=300.0 acquires=3000 p50_us=1000 p99_us=2000 p999_us=3000 max_us=4000 errors=0
+sys=zk wl=lock shape=32 rep=1 ops_per_s=999 handoffs_per_s=100 p50_us=2000 p99_us=4000 p999_us=5000 max_us=6000 server_cpu_us_per_op=50 errors=0
+sys=coord wl=failover-KILL shape=- rep=1 failover_ms=300 writable_ms=290
+sys=coord wl=failover-KILL shape=- rep=2 failover_ms=100 writable_ms=90
+sys=coord wl=failover-KILL shape=- rep=3 failover_ms=200 writable_ms=190
+sys=etcd wl=failover-STOP shape=- rep=1 failover_ms=timeout tries=9
+sys=etcd wl=failover-STOP shape=- rep=2 failover_ms=5000 writable_ms=1200
+sys=etcd wl=failover-STOP shape=- rep=3 failover_ms=5000 writable_ms=1300
+EOF
+out=$(awk -f "$here/report.awk" "$raw")
+
+check "median run quoted with its own latencies" "$out" \
+    "| 64x16 | coord | 1000 | 10 | 100 | 110 | 120 | 10 | 0 |"
+check "other systems' rows" "$out" \
+    "| 64x16 | etcd | 250 | 40 | 500 | 550 | 700 | 200 | 3 |"
+check "ratio coord/ZooKeeper" "$out" \
+    "| 64x16 | **coord/ZooKeeper** | 5.00x | 0.20x | 0.25x | 0.22x | 0.20x | 0.10x | |"
+check "ratio coord/etcd" "$out" \
+    "| 64x16 | **coord/etcd** | 4.00x | 0.25x | 0.20x | 0.20x | 0.17x | 0.05x | |"
+check "ZooKeeper's local reads in the linearizable table" "$out" \
+    "| 64x16 | ZooKeeper (local) | 600 | 7 | 70 | 80 | 90 | 20 | 0 |"
+check "lock rows use hand-offs/s" "$out" \
+    "| 32 | ZooKeeper | 100 | 2000 |"
+check "lock ratio from hand-offs/s" "$out" \
+    "| 32 | **coord/ZooKeeper** | 3.00x |"
+check "coordlockbench rows without server CPU" "$out" \
+    "| 32 | coord | 300.0 | 1000 | 2000 | 3000 | 4000 | n/a | 0 |"
+check "failover median and max, writable" "$out" \
+    "| coord | SIGKILL of the leader | 3 | 200 | 300 | 190 | 290 | 300, 100, 200 |"
+check "a timed-out probe counts as the worst" "$out" \
+    "| etcd | SIGSTOP of the leader | 3 | 5000 | timeout |"
+check "targets: write ratios" "$out" \
+    "| writes 64x16 >= 5x ZooKeeper, >= 5x etcd | 5.00x, 4.00x |"
+check "targets: reads against ZooKeeper's local reads" "$out" \
+    "| linearizable reads 64x16 >= 3x ZooKeeper local reads | 5.00x |"
+check "targets: failover" "$out" \
+    "| kill -9 median <= 400 ms, max <= 1 s | 200 / 300 ms (3 kills) |"
+
+plot=$(awk -v mode=plot -f "$here/report.awk" "$raw")
+check "plot points: system, workload, ops/s, p99 in ms, shape" "$plot" \
+    "coord set 1000 0.100 64x16"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

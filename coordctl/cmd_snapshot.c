@@ -46,8 +46,9 @@ static int ctl_snapshot_save(struct ctl *x, const char *file)
             fprintf(stderr, "coordctl: the server dropped this export "
                     "mid-way (COORD_EAGAIN); retry\n");
         else if (rc == COORD_EBUSY)
-            fprintf(stderr, "coordctl: another snapshot save is being "
-                    "fetched from that server (COORD_EBUSY); retry later\n");
+            fprintf(stderr, "coordctl: that server is serving another "
+                    "snapshot save, or took a snapshot for one less than "
+                    "10 s ago (COORD_EBUSY); retry later\n");
         else
             ctl_fail(x, "snapshot save", rc);
         bool retry = rc == COORD_EAGAIN || rc == COORD_EBUSY;

@@ -451,12 +451,18 @@ struct node_export {
     size_t len;
     size_t cap;
     int64_t last_ms; /* last request for it */
+    int64_t pass_ms; /* last snapshot pass an export asked for, or 0 */
 };
 
 /* An export nobody has asked for a chunk of for this long was abandoned
  * (its client went away mid-way): its copy is freed. A live fetch asks
  * every round trip. */
 #define NODE_EXPORT_IDLE_MS 30000
+/* An export that needs a new snapshot pass (the newest snapshot does not
+ * cover the applied zxid) within this long of the last pass an export
+ * asked for is refused (COORD_EBUSY): a client saving in a loop cannot
+ * keep the loop thread in snapshot passes (each its whole tree). */
+#define NODE_EXPORT_PASS_GAP_MS 10000
 
 static void export_drop(struct node_export *e)
 {
@@ -486,15 +492,20 @@ static int export_write(void *data, const void *bytes, size_t len)
 /* Fills e from the node's newest Raft snapshot: a consistent tree as of
  * its index. One not covering the applied index is replaced first by a
  * snapshot taken the normal way (a pass over the tree, which also serves
- * as the next regular snapshot), unless one is being written already
- * (then that one, just taken, is used). Only a node with nothing applied
- * yet has none: its (empty) tree is serialized here. */
+ * as the next regular snapshot; at most one per NODE_EXPORT_PASS_GAP_MS),
+ * unless one is being written already (then that one, just taken, is
+ * used). Only a node with nothing applied yet has none: its (empty) tree
+ * is serialized here. */
 static int export_fill(struct node *n, struct node_export *e)
 {
     uint64_t index;
     size_t len;
     const uint8_t *src = node_snapshot_bytes(n, &index, &len);
     if (!src || index < n->applied) {
+        int64_t now = net_now_ms(n->net);
+        if (e->pass_ms && now - e->pass_ms < NODE_EXPORT_PASS_GAP_MS)
+            return COORD_EBUSY;
+        e->pass_ms = now;
         node_take_snapshot(n);
         src = node_snapshot_bytes(n, &index, &len);
     }

@@ -599,7 +599,9 @@ COORD_API void coord_session_list_free(struct coord_session_list *l);
  * and streams it in chunks into fd as a snapshot file (docs/operations.md
  * "Backup and restore"), verifying the checksum. *info (may be NULL) gets
  * the zxid and size. COORD_EBUSY while another export is being fetched
- * from that server (retry later); COORD_EAGAIN when the server dropped
+ * from that server, or when it would need a new snapshot less than 10 s
+ * after the last one an export took (retry later); COORD_EAGAIN when the
+ * server dropped
  * this one mid-way (another server answered, or it sat unread for 30 s:
  * retry); COORD_ECORRUPT
  * when the checksum does not match; COORD_EIO when fd cannot be written

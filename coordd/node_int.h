@@ -29,10 +29,11 @@
 /* Scan for expired sessions at most this often. */
 #define NODE_SESSION_SCAN_MS 100
 /* A leader whose loop did not scan for more than this past
- * NODE_SESSION_SCAN_MS was stalled itself (a pause, a machine-wide I/O
- * stall blocking its log writes, a long snapshot pass): it could hear no
- * one meanwhile, so every session's clock is moved forward by the stall
- * (dead sessions still expire, one timeout plus the stalls later). */
+ * max(NODE_SESSION_SCAN_MS, tick_ms) (scans come with ticks) was stalled
+ * itself (a pause, a machine-wide I/O stall blocking its log writes, a
+ * long snapshot pass): it could hear no one meanwhile, so every session's
+ * clock is moved forward by the stall (dead sessions still expire, one
+ * timeout plus the stalls later). */
 #define NODE_SESSION_STALL_MS 100
 /* Look for container/TTL nodes to clean up this often. */
 #define NODE_CLEANUP_SCAN_MS 1000

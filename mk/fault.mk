@@ -4,7 +4,8 @@
 #
 # The binary is build/test/fault/runner, so its objects go to
 # build/test/fault/runner-obj/ (a directory cannot share the binary's name).
-# `make test` runs a short schedule (two fault kinds, 3 nodes, fixed seed);
+# `make test` runs a short schedule (test/fault/short.sh: 5 nodes, four
+# fault kinds, fixed seed);
 # `make fault-long` runs long varied schedules (test/fault/long.sh).
 
 RUNNER_SRC := $(wildcard test/fault/runner/*.c)
@@ -25,8 +26,8 @@ $(RUNNER_BIN): $(RUNNER_OBJ) $(CHECKER_OBJ) $(A_TESTLIB) $(A_RECIPES) \
 EXTRA_BINS += $(RUNNER_BIN)
 TEST_EXTRA_BINS += $(RUNNER_BIN)
 
-# Short run: 3 nodes, leader kills and partitions, about a minute of
-# nemesis. A fixed seed so CI reruns the same schedule; `make fault-long`
+# Short run: 5 nodes, leader kills, partitions, pauses and power loss,
+# about 45 s of nemesis. A fixed seed so CI reruns the same schedule; `make fault-long`
 # draws fresh ones. No spaces in the command (TEST_SUITES splits on them).
 TEST_EXTRA_SUITES += fault-short|test/fault/short.sh
 

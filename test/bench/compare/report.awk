@@ -220,6 +220,16 @@ END {
     nw = split(wls, wlist, " ")
     for (w = 1; w <= nw; w++)
         table(wlist[w])
+    any_fo = 0
+    for (s = 1; s <= nsys; s++)
+        if (cnt[sysl[s], "failover-KILL", "-"] + cnt[sysl[s], "failover-STOP", "-"] > 0)
+            any_fo = 1
+    if (any_fo)
+        failover_table()
+    targets()
+}
+
+function failover_table(    s, g, sig, r) {
     printf "\n### Failover window (ms from the signal to the first successful write)\n\n"
     print "failover: the probe client's own loop of writes (each waits for its"
     print "reply or its library's timeout); writable: the first success of any"
@@ -234,6 +244,9 @@ END {
                 printf "| %s | SIG%s of the leader | %s |\n",
                     label(sysl[s]), sig, r
         }
+}
+
+function targets(    a, z, e) {
     printf "\n### Issue 9 targets, as measured in this run\n\n"
     print "| target | measured |"
     print "|---|---|"

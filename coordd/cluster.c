@@ -172,13 +172,19 @@ static void fwd_remove(struct node *n, struct nreq *rq)
         n->fwd_tail = rq->fwd_prev;
     coord_assert(n->n_fwd > 0);
     n->n_fwd--;
+    coord_free(rq->fwd_cmd);
+    rq->fwd_cmd = NULL;
 }
 
 /* Sends this iteration's proposals to the leader in one FORWARD frame;
- * their requests wait for their entries to be applied here. */
+ * their requests wait for their entries to be applied here, keeping their
+ * encoded commands in case the leader changes before that. While older
+ * writes still wait to be sent, these wait behind them (session order). */
 void node_forward_proposals(struct node *n)
 {
-    struct wire_buf *out = net_peer_out(n->net, n->leader);
+    struct wire_buf *out =
+        n->fwd_resend ? NULL : net_peer_out(n->net, n->leader);
+    int rc = COORD_EUNAVAILABLE;
     if (out) {
         size_t start = mp_frame_begin(out, n->cfg.limits.frame_bytes_max);
         mp_write_array(out, 4);
@@ -188,15 +194,136 @@ void node_forward_proposals(struct node *n)
         mp_write_array(out, n->n_prop);
         for (uint32_t i = 0; i < n->n_prop; i++)
             mp_write_bin(out, n->pbufs[i].data, n->pbufs[i].len);
-        if (mp_frame_end(out, start) == 0)
+        rc = mp_frame_end(out, start);
+        if (rc == 0)
             net_peer_mark(n->net, n->leader);
     }
     for (uint32_t i = 0; i < n->n_prop; i++) {
-        coord_free((void *)n->pbufs[i].data);
-        if (n->preqs[i]) /* sent or lost alike: the timeout settles it */
-            fwd_insert(n, n->preqs[i]);
+        struct nreq *rq = n->preqs[i];
+        if (!rq) {
+            coord_free((void *)n->pbufs[i].data);
+            continue;
+        }
+        node_forward_park(n, rq, (void *)n->pbufs[i].data, n->pbufs[i].len);
+        rq->fwd_sent = rq->fwd_once = rc == 0;
     }
     n->n_prop = 0;
+    n->fwd_resend = rc != 0; /* link down or full: sent by the resend */
+}
+
+void node_forward_park(struct node *n, struct nreq *rq, void *buf,
+                       uint32_t len)
+{
+    rq->fwd_cmd = buf;
+    rq->fwd_len = len;
+    rq->fwd_sent = false;
+    rq->fwd_once = false;
+    fwd_insert(n, rq);
+    n->fwd_resend = true;
+}
+
+/* Everything held counts as not sent: the next resend sends it all. */
+static void fwd_unsend_all(struct node *n)
+{
+    for (struct nreq *rq = n->fwd_head; rq; rq = rq->fwd_next)
+        rq->fwd_sent = false;
+    if (n->n_fwd)
+        n->fwd_resend = true;
+}
+
+void node_forward_hold(struct node *n)
+{
+    /* Held first: the forwarded ones are older than this iteration's
+     * batch. Raw proposals (forwarded to us as leader) are dropped: their
+     * followers hold and resend them. */
+    fwd_unsend_all(n);
+    for (uint32_t i = 0; i < n->n_prop; i++) {
+        if (n->preqs[i])
+            node_forward_park(n, n->preqs[i], (void *)n->pbufs[i].data,
+                              n->pbufs[i].len);
+        else
+            coord_free((void *)n->pbufs[i].data);
+    }
+    n->n_prop = 0;
+}
+
+/* Writes one FORWARD frame to the leader holding the unsent commands from
+ * *rqp on, as many as fit in half a frame (at least one); advances *rqp
+ * past them. */
+static int resend_frame(struct node *n, struct wire_buf *out,
+                        struct nreq **rqp)
+{
+    uint32_t half = n->cfg.limits.frame_bytes_max / 2, cnt = 0;
+    size_t bytes = 0;
+    struct nreq *end = *rqp;
+    for (; end && (cnt == 0 || bytes + end->fwd_len < half);
+         end = end->fwd_next) {
+        if (!end->fwd_sent) {
+            bytes += end->fwd_len;
+            cnt++;
+        }
+    }
+    if (cnt == 0) {
+        *rqp = end;
+        return 0;
+    }
+    size_t start = mp_frame_begin(out, n->cfg.limits.frame_bytes_max);
+    mp_write_array(out, 4);
+    mp_write_uint(out, NODE_PEER_FORWARD);
+    mp_write_uint(out, n->cfg.id);
+    mp_write_uint(out, n->leader);
+    mp_write_array(out, cnt);
+    for (struct nreq *rq = *rqp; rq != end; rq = rq->fwd_next)
+        if (!rq->fwd_sent)
+            mp_write_bin(out, rq->fwd_cmd, rq->fwd_len);
+    int rc = mp_frame_end(out, start);
+    for (struct nreq *rq = *rqp; rc == 0 && rq != end; rq = rq->fwd_next)
+        rq->fwd_sent = rq->fwd_once = true;
+    *rqp = end;
+    return rc;
+}
+
+/* A session's opening (HELLO) once sent is not sent again: a copy
+ * applied after the session was closed would open it anew (the tree
+ * deduplicates an open only while the session exists). It fails with
+ * COORD_ECONNLOSS, as before, and the client says HELLO elsewhere. */
+static void fail_resent_hellos(struct node *n)
+{
+    struct nreq *rq = n->fwd_head;
+    while (rq) {
+        struct nreq *next = rq->fwd_next;
+        if (rq->op == WIRE_OP_HELLO && rq->fwd_once && !rq->fwd_sent) {
+            fwd_remove(n, rq);
+            node_fail_req(n, rq, COORD_ECONNLOSS);
+        }
+        rq = next;
+    }
+}
+
+void node_forward_resend(struct node *n)
+{
+    if (!n->fwd_resend || !n->leader)
+        return;
+    fail_resent_hellos(n);
+    if (n->leader == n->cfg.id) {
+        n->fwd_resend = false;
+        for (struct nreq *rq = n->fwd_head; rq; rq = rq->fwd_next) {
+            if (rq->fwd_sent)
+                continue;
+            if (node_propose_raw(n, rq->fwd_cmd, rq->fwd_len) != 0)
+                break; /* out of memory: the timeout settles the rest */
+            rq->fwd_sent = rq->fwd_once = true;
+        }
+        return;
+    }
+    struct wire_buf *out = net_peer_out(n->net, n->leader);
+    if (!out)
+        return; /* down or full: next iteration */
+    n->fwd_resend = false;
+    struct nreq *rq = n->fwd_head;
+    while (rq && !n->fwd_resend)
+        n->fwd_resend = resend_frame(n, out, &rq) != 0;
+    net_peer_mark(n->net, n->leader);
 }
 
 /* Called for every applied command: completes the forwarded request it
@@ -235,7 +362,7 @@ static int recv_forward(struct node *n, struct mp_reader *r)
         const uint8_t *p = mp_read_bin(r, n->cfg.limits.frame_bytes_max,
                                        &len);
         if (r->err || n->role != RAFT_LEADER)
-            break; /* not the leader (any more): the follower times out */
+            break; /* not the leader (any more): the follower resends */
         if (tree_cmd_decode(p, len, n->cmdbuf) != 0) {
             log_emit(LOG_LEVEL_WARN, "bad forwarded command", NULL);
             continue;
@@ -447,7 +574,24 @@ static void watch_leaderless(struct node *n, int64_t now)
     }
 }
 
-/* Every tick: forwarded writes past their time fail (outcome unknown),
+/* Frames queued on a link that went down are lost: forwarded writes not
+ * applied yet are sent again once the link to the leader is back. */
+static void watch_leader_link(struct node *n)
+{
+    if (!n->leader || n->leader == n->cfg.id) {
+        n->fwd_link_lost = false;
+        return;
+    }
+    if (!net_peer_is_up(n->net, n->leader)) {
+        n->fwd_link_lost = true;
+    } else if (n->fwd_link_lost) {
+        n->fwd_link_lost = false;
+        fwd_unsend_all(n);
+    }
+}
+
+/* Every tick: forwarded writes past their time fail (outcome unknown:
+ * they may have been applied and their entry not reached us yet),
  * followers relay liveness, everyone broadcasts its digest now and then. */
 void node_cluster_tick(struct node *n)
 {
@@ -460,6 +604,7 @@ void node_cluster_tick(struct node *n)
     if (n->cfg.n_members <= 1)
         return;
     watch_leaderless(n, now);
+    watch_leader_link(n);
     if (n->role != RAFT_LEADER && n->leader &&
         now - n->last_liveness_ms >= NODE_LIVENESS_MS) {
         n->last_liveness_ms = now;

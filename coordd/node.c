@@ -213,9 +213,9 @@ static void on_state_change(struct node *n, const struct raft_update *u)
     struct raft_status st;
     raft_status(n->raft, &st);
     bool was_leader = n->role == RAFT_LEADER;
-    if (u->leader != n->leader)
-        node_forward_fail_all(n, COORD_ECONNLOSS); /* sent to the old one:
-                                                      outcome unknown */
+    if (u->leader != n->leader || st.term != n->term)
+        node_forward_hold(n); /* a new term: the leader may have dropped
+                                 some; all are resent (deduplicated) */
     if (u->leader && u->leader != n->leader)
         node_leader_changed(n, u->leader, st.term);
     n->role = u->role;
@@ -276,15 +276,22 @@ int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c)
     int rc = tree_cmd_encode(c, &buf, &len);
     if (rc)
         return rc;
+    bool no_leader = !n->leader && n->role != RAFT_LEADER;
+    if (rq && (no_leader || n->fwd_resend)) {
+        /* No leader yet, or older writes held since the last change are
+         * still to be (re)sent: this one goes after them (session order). */
+        node_forward_park(n, rq, buf, (uint32_t)len);
+        return 0;
+    }
+    if (no_leader) { /* a system command (no request): the leader's own */
+        coord_free(buf);
+        return COORD_EUNAVAILABLE;
+    }
     if (n->n_prop == NODE_PROPOSE_BATCH_MAX) {
         if (n->role == RAFT_LEADER)
             node_flush_proposals(n);
-        else if (n->leader)
+        else
             node_forward_proposals(n);
-        else {
-            coord_free(buf);
-            return COORD_EUNAVAILABLE; /* no leader, batch full */
-        }
     }
     n->pbufs[n->n_prop] = (struct raft_buf){buf, (uint32_t)len};
     n->preqs[n->n_prop] = rq;
@@ -725,9 +732,11 @@ static void node_on_prepare(void *data)
 {
     struct node *n = data;
     if (n->role == RAFT_LEADER) {
+        node_forward_resend(n); /* held writes first: they came first */
         node_flush_proposals(n);
         flush_reads(n);
     } else if (n->leader) {
+        node_forward_resend(n);
         if (n->n_prop)
             node_forward_proposals(n);
         flush_reads(n); /* the core asks the leader for the index */

@@ -43,7 +43,9 @@
  * uncommitted bound: the log since the last snapshot. */
 #define NODE_LOG_BYTES_MAX (512ull * 1024 * 1024)
 /* Forwarded writes: hash buckets, and how long one may wait for its
- * entry before it fails with COORD_ECONNLOSS (outcome unknown). */
+ * entry before it fails with COORD_ECONNLOSS (outcome unknown). The
+ * time counts from the first forward: a write re-forwarded to a new
+ * leader (docs/cluster.md) keeps its original deadline. */
 #define NODE_FWD_BUCKETS 4096
 #define NODE_FWD_TIMEOUT_MS 5000
 /* Followers tell the leader which sessions they heard from this often. */
@@ -58,6 +60,10 @@
  * closes its client connections (and refuses new ones until it knows a
  * leader), so clients move to a part of the cluster that can serve them. */
 #define NODE_NO_LEADER_TIMEOUTS 3
+/* A linearizable read whose read index failed because leadership moved
+ * (or no leader was known) asks again, until this many election timeouts
+ * after its arrival; then the failure goes to the client. */
+#define NODE_READ_RETRY_TIMEOUTS 3
 /* Peer frame types of coordd's own (above Raft's message types). */
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
@@ -108,6 +114,10 @@ struct nreq {
     struct nreq *fwd_next;
     struct nreq *fwd_hnext;
     int64_t fwd_ms;
+    uint8_t *fwd_cmd;       /* its encoded command, kept to re-forward */
+    uint32_t fwd_len;
+    bool fwd_sent;          /* queued on the current leader's link */
+    bool fwd_once;          /* queued on some link at least once */
     size_t frame_len;
     struct wire_buf resp;   /* done: the encoded response frame */
 };
@@ -159,6 +169,8 @@ struct node {
     struct nreq *fwd_tail;
     struct nreq **fwd_buckets;
     uint32_t n_fwd;
+    bool fwd_resend;      /* some not sent to the current leader yet */
+    bool fwd_link_lost;   /* the link to the leader went down meanwhile */
     /* the latest snapshot's bytes (sent to followers in chunks) */
     uint8_t *snap_buf;
     size_t snap_len;
@@ -246,6 +258,18 @@ void node_forward_proposals(struct node *n);
 bool node_take_forwarded(struct node *n, uint64_t session_id, uint64_t xid,
                          const struct tree_result *res);
 void node_forward_fail_all(struct node *n, int err);
+/* The leader or the term changed: writes forwarded or batched here but
+ * not yet applied are kept, with their encoded commands, to be sent again
+ * once a leader is known (node_forward_resend). Safe because the tree
+ * applies a (session, xid) at most once (docs/cluster.md). */
+void node_forward_hold(struct node *n);
+/* A write that cannot go to a leader yet (none known, or held writes are
+ * still to be sent): kept (bytes owned) behind those, until it can. */
+void node_forward_park(struct node *n, struct nreq *rq, void *buf,
+                       uint32_t len);
+/* If held writes wait and a leader is known: forwards them to it in their
+ * arrival order, or proposes them here if this node leads. */
+void node_forward_resend(struct node *n);
 void node_cluster_tick(struct node *n);
 void node_digest_record(struct node *n);
 int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,

@@ -251,13 +251,33 @@ static void execute_read(struct node *n, struct nconn *cn, struct nreq *rq)
     encode_resp(n, net_conn_out(cn->nc), &resp);
 }
 
+/* True if a read whose index failed with err should ask again: the
+ * failure says leadership moved or is unknown, and the read is younger
+ * than NODE_READ_RETRY_TIMEOUTS election timeouts (docs/cluster.md). */
+static bool read_retry(const struct node *n, const struct nreq *rq, int err)
+{
+    if (err != COORD_ENOTLEADER && err != COORD_EUNAVAILABLE &&
+        err != COORD_ETIMEDOUT)
+        return false;
+    int64_t bound_us = (int64_t)NODE_READ_RETRY_TIMEOUTS *
+                       n->cfg.election_ticks * n->cfg.tick_ms * 1000;
+    return metrics_now_us() - rq->t0_us < bound_us;
+}
+
 /* A read-index result from the core: every read of that batch learns its
- * index (or its failure). */
+ * index (or its failure). A read failed by a leader change joins the next
+ * batch instead (sent once a leader is known). */
 void node_read_result(struct node *n, const struct raft_read *r)
 {
     for (struct nreq *rq = n->reads; rq; rq = rq->next_wait) {
         if (rq->read_id != r->id)
             continue;
+        if (r->status && read_retry(n, rq, r->status)) {
+            if (!n->open_read_id)
+                n->open_read_id = ++n->next_read_id;
+            rq->read_id = n->open_read_id;
+            continue;
+        }
         rq->read_known = true;
         rq->index = r->index;
         rq->status = r->status;

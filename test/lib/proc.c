@@ -102,6 +102,46 @@ static void exec_coordd(const struct tproc *p)
     _exit(127);
 }
 
+/* Every coordd this process started, so that a test that fails midway
+ * (cmocka jumps out of it, past its cleanup) still stops its servers by
+ * PID when the test binary exits. Only our own still-running children are
+ * killed: waitpid() refuses pids that are not ours (e.g. in a forked test
+ * child), and reaped ones are skipped. */
+#define TPROC_REGISTRY_MAX 1024
+static pid_t tproc_registry[TPROC_REGISTRY_MAX];
+static int tproc_registry_n;
+static pid_t tproc_registry_owner;
+
+static void tproc_reap_leftovers(void)
+{
+    if (getpid() != tproc_registry_owner)
+        return;
+    for (int i = 0; i < tproc_registry_n; i++) {
+        pid_t pid = tproc_registry[i];
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            continue; /* reaped already, or not our child */
+        fprintf(stderr, "proc: stopping leftover coordd pid %d\n", (int)pid);
+        kill(pid, SIGCONT);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void tproc_register(pid_t pid)
+{
+    if (tproc_registry_owner != getpid()) {
+        tproc_registry_owner = getpid();
+        tproc_registry_n = 0;
+        static bool registered;
+        if (!registered && atexit(tproc_reap_leftovers) == 0)
+            registered = true;
+    }
+    /* Past the bound, later servers rely on their test's own cleanup
+     * (no test binary starts that many). */
+    if (tproc_registry_n < TPROC_REGISTRY_MAX)
+        tproc_registry[tproc_registry_n++] = pid;
+}
+
 int tproc_spawn(struct tproc *p)
 {
     /* A restart reads the log from here on. */
@@ -113,6 +153,7 @@ int tproc_spawn(struct tproc *p)
     if (pid == 0)
         exec_coordd(p);
     p->pid = pid;
+    tproc_register(pid);
     return 0;
 }
 

@@ -94,23 +94,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Six distinct free ports (checked on 127.0.0.1; .2 and .3 are the same
-# loopback interface, so a port free there is free on them too unless
-# something listens on one address only -- then coordd fails to start).
-ports=()
-while [ "${#ports[@]}" -lt 6 ]; do
-    p=$("$BENCH" --free-port)
-    [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
-done
-members=
-servers=
-for i in 1 2 3; do
-    cp=${ports[$((2 * i - 2))]}
-    pp=${ports[$((2 * i - 1))]}
-    members+="${members:+,}$i@127.0.0.$i:$cp:$pp"
-    servers+="${servers:+,}127.0.0.$i:$cp"
-done
-addr_of() { echo "$servers" | cut -d, -f"$1"; }
+# shellcheck source=scripts/cluster-addrs.sh
+. scripts/cluster-addrs.sh
+cluster_addrs "$BENCH"
 
 start_node() { # $1: node id; appends to its log (restarts keep history)
     "$COORDD" --node-id="$1" --members="$members" \

@@ -45,21 +45,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Six distinct free ports (see bench-cluster.sh).
-ports=()
-while [ "${#ports[@]}" -lt 6 ]; do
-    p=$("$BENCH" --free-port)
-    [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
-done
-members=
-servers=
-for i in 1 2 3; do
-    cp=${ports[$((2 * i - 2))]}
-    pp=${ports[$((2 * i - 1))]}
-    members+="${members:+,}$i@127.0.0.$i:$cp:$pp"
-    servers+="${servers:+,}127.0.0.$i:$cp"
-done
-addr_of() { echo "$servers" | cut -d, -f"$1"; }
+# shellcheck source=scripts/cluster-addrs.sh
+. scripts/cluster-addrs.sh
+cluster_addrs "$BENCH"
 
 for i in 1 2 3; do
     "$COORDD" --node-id="$i" --members="$members" \

@@ -7,7 +7,8 @@
 #   make bench-lock [BENCH_SECONDS=10] [LOCK_CLIENTS="1 8 32"]
 #   build/bin/coordlockbench --help
 
-LOCKBENCH_SRC := test/bench/lockbench/lockbench.c test/bench/coordbench/hist.c
+LOCKBENCH_SRC := test/bench/lockbench/lockbench.c test/bench/coordbench/hist.c \
+                 test/bench/coordbench/args.c
 LOCKBENCH_BIN := $(BUILD)/bin/coordlockbench
 
 # The client side only: recipes, libcoord and its shared code.

@@ -12,6 +12,7 @@
  * scripts/bench-single.sh and test/bench/coordbench/smoke.sh do that.
  * `coordbench --help` lists the options. */
 #include "coord.h"
+#include "args.h"
 #include "hist.h"
 #include "probe.h"
 #include "libcoord/shared/alloc.h"
@@ -894,28 +895,6 @@ static void usage(FILE *f)
             COORD_INFLIGHT_MAX);
 }
 
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_secs(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 86400)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_op(const char *s)
 {
     for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
@@ -953,26 +932,26 @@ static int parse_one(int opt, const char *arg)
     switch (opt) {
     case 's': g_cfg.servers = arg; return 0;
     case 'c':
-        if (!parse_u64(arg, 1, 100000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 100000, &v)) return -1;
         g_cfg.conns = (unsigned)v; return 0;
     case 'w':
-        if (!parse_u64(arg, 1, COORD_INFLIGHT_MAX, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, COORD_INFLIGHT_MAX, &v)) return -1;
         g_cfg.window = (unsigned)v; return 0;
     case 'o': return parse_op(arg) ? 0 : -1;
     case 'r':
-        if (!parse_u64(arg, 0, 100, &v)) return -1;
+        if (!bench_parse_u64(arg, 0, 100, &v)) return -1;
         g_cfg.read_pct = (unsigned)v; return 0;
     case 'v':
-        if (!parse_u64(arg, 0, COORD_DATA_BYTES_MAX, &v)) return -1;
+        if (!bench_parse_u64(arg, 0, COORD_DATA_BYTES_MAX, &v)) return -1;
         g_cfg.value_size = (size_t)v; return 0;
     case 'k':
-        if (!parse_u64(arg, 1, 100000000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 100000000, &v)) return -1;
         g_cfg.keys = v; return 0;
-    case 'd': return parse_secs(arg, &g_cfg.duration_s) ? 0 : -1;
-    case 'u': return parse_secs(arg, &g_cfg.warmup_s) ? 0 : -1;
+    case 'd': return bench_parse_secs(arg, &g_cfg.duration_s) ? 0 : -1;
+    case 'u': return bench_parse_secs(arg, &g_cfg.warmup_s) ? 0 : -1;
     case 'p':
         if (g_cfg.npids == BENCH_PIDS_MAX ||
-            !parse_u64(arg, 1, INT32_MAX, &v)) return -1;
+            !bench_parse_u64(arg, 1, INT32_MAX, &v)) return -1;
         g_cfg.pids[g_cfg.npids++] = (pid_t)v; return 0;
     case 'f': return parse_format(arg) ? 0 : -1;
     case 'x':
@@ -980,7 +959,7 @@ static int parse_one(int opt, const char *arg)
             arg[strlen(arg) - 1] == '/') return -1;
         g_cfg.prefix = arg; return 0;
     case 't':
-        if (!parse_u64(arg, 1, 3600000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 3600000, &v)) return -1;
         g_cfg.timeout_ms = (uint32_t)v; return 0;
     case O_NOCLEAN: g_cfg.cleanup = false; return 0;
     case O_LOCAL: g_cfg.local_reads = true; return 0;
@@ -988,7 +967,7 @@ static int parse_one(int opt, const char *arg)
     case O_FREEPORT: exit(print_free_port());
     case O_HELP: usage(stdout); exit(0);
     case O_PROBE_N:
-        if (!parse_u64(arg, 1, 1000000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 1000000, &v)) return -1;
         g_probe_n = (unsigned)v; return 0;
     case O_PROBE_FSYNC: g_probe_dir = arg; return 0;
     case O_PROBE_RTT: g_probe_rtt = true; return 0;

@@ -17,6 +17,7 @@
 #include "coord.h"
 #include "coord_recipes.h"
 #include "libcoord/shared/alloc.h"
+#include "test/bench/coordbench/args.h"
 #include "test/bench/coordbench/hist.h"
 
 #include <errno.h>
@@ -284,47 +285,25 @@ static void usage(FILE *f)
 "failed acquires/releases over the whole run, by code (err_*).\n");
 }
 
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_secs(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 86400)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int parse_one(int opt, const char *arg)
 {
     uint64_t v;
     switch (opt) {
     case 's': g_cfg.servers = arg; return 0;
     case 'c':
-        if (!parse_u64(arg, 1, 10000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 10000, &v)) return -1;
         g_cfg.clients = (unsigned)v; return 0;
-    case 'd': return parse_secs(arg, &g_cfg.duration_s) ? 0 : -1;
-    case 'u': return parse_secs(arg, &g_cfg.warmup_s) ? 0 : -1;
+    case 'd': return bench_parse_secs(arg, &g_cfg.duration_s) ? 0 : -1;
+    case 'u': return bench_parse_secs(arg, &g_cfg.warmup_s) ? 0 : -1;
     case 'p':
         if (arg[0] != '/' || strlen(arg) < 2 || strlen(arg) > 128)
             return -1;
         g_cfg.path = arg; return 0;
     case 't':
-        if (!parse_u64(arg, 1, 3600000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 3600000, &v)) return -1;
         g_cfg.timeout_ms = (int)v; return 0;
     case 'e':
-        if (!parse_u64(arg, 1, 3600000, &v)) return -1;
+        if (!bench_parse_u64(arg, 1, 3600000, &v)) return -1;
         g_cfg.session_ms = (uint32_t)v; return 0;
     case 'f':
         if (strcmp(arg, "kv") == 0)

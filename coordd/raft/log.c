@@ -17,7 +17,10 @@ int raft_log_init(struct raft *r)
 {
     coord_assert(r->cfg.log_entries_max > 0);
     coord_assert(r->cfg.log_bytes_max > 0);
-    r->ents = coord_calloc((size_t)r->cfg.log_entries_max + RAFT_LOG_RESERVE,
+    r->log_reserve = r->cfg.log_entries_max / RAFT_LOG_RESERVE_DIV;
+    if (r->log_reserve < RAFT_LOG_RESERVE)
+        r->log_reserve = RAFT_LOG_RESERVE;
+    r->ents = coord_calloc((size_t)r->cfg.log_entries_max + r->log_reserve,
                            sizeof(*r->ents));
     r->arena = coord_malloc(r->cfg.log_bytes_max);
     if (r->ents == NULL || r->arena == NULL) {
@@ -36,6 +39,11 @@ void raft_log_free(struct raft *r)
     coord_free(r->arena);
     r->ents = NULL;
     r->arena = NULL;
+}
+
+uint64_t raft_log_cap(const struct raft *r)
+{
+    return (uint64_t)r->cfg.log_entries_max + r->log_reserve;
 }
 
 uint64_t raft_log_last(const struct raft *r)
@@ -69,7 +77,7 @@ const struct raft_entry *raft_log_at(const struct raft *r, uint64_t i)
 
 bool raft_log_fits(const struct raft *r, uint32_t n, uint64_t bytes)
 {
-    coord_assert(r->n_ents <= r->cfg.log_entries_max + RAFT_LOG_RESERVE);
+    coord_assert(r->n_ents <= raft_log_cap(r));
     coord_assert(r->arena_tail <= r->arena_cap);
     if ((uint64_t)r->n_ents + n > r->cfg.log_entries_max)
         return false;
@@ -78,9 +86,9 @@ bool raft_log_fits(const struct raft *r, uint32_t n, uint64_t bytes)
 
 bool raft_log_fits_reserve(const struct raft *r, uint64_t len)
 {
-    coord_assert(r->n_ents <= r->cfg.log_entries_max + RAFT_LOG_RESERVE);
+    coord_assert(r->n_ents <= raft_log_cap(r));
     coord_assert(r->arena_tail <= r->arena_cap);
-    if (r->n_ents + 1 > r->cfg.log_entries_max + RAFT_LOG_RESERVE)
+    if (r->n_ents + 1 > raft_log_cap(r))
         return false;
     return len <= r->arena_cap - r->arena_tail;
 }

@@ -32,8 +32,14 @@ enum raft_prog_state {
 /* Entry slots past log_entries_max that only followers' appends, restore
  * and new leaders' no-ops may use: a log filled by proposals that never
  * committed must still take the no-op that lets a new leader commit them
- * (found by the simulator: a full log wedged a cluster). */
+ * (found by the simulator: a full log wedged a cluster). Every leadership
+ * that ends before its no-op commits leaves that no-op behind, and none
+ * can be dropped, so the reserve bounds the run of failed leaderships a
+ * full log survives: it is log_entries_max / RAFT_LOG_RESERVE_DIV, at
+ * least RAFT_LOG_RESERVE (a fixed 16 wedged simulator seed 11643 after
+ * ~30 failed leaderships; docs/raft.md "Log capacity"). */
 #define RAFT_LOG_RESERVE 16
+#define RAFT_LOG_RESERVE_DIV 4
 /* Bytes of one trace line. */
 #define RAFT_TRACE_BYTES 256
 
@@ -95,8 +101,9 @@ struct raft {
     uint64_t applied;       /* last index the caller reported applied */
 
     /* in-memory log (log.c) */
-    struct raft_entry *ents;
+    struct raft_entry *ents; /* log_entries_max + log_reserve slots */
     uint32_t n_ents;
+    uint32_t log_reserve;    /* slots past log_entries_max (see above) */
     uint64_t log_start;      /* index before the first held entry */
     uint64_t log_start_term; /* its term */
     uint8_t *arena;
@@ -176,6 +183,8 @@ uint64_t raft_log_term(const struct raft *r, uint64_t i);
 const struct raft_entry *raft_log_at(const struct raft *r, uint64_t i);
 /* Room for n new proposals of bytes total (leader, within the limit). */
 bool raft_log_fits(const struct raft *r, uint32_t n, uint64_t bytes);
+/* Entry slots in all: log_entries_max + the reserve. */
+uint64_t raft_log_cap(const struct raft *r);
 /* Room for one entry of len bytes using the reserve (follower, no-op). */
 bool raft_log_fits_reserve(const struct raft *r, uint64_t len);
 /* Appends one entry at last + 1 (copied). Caller checked raft_log_fits. */

@@ -31,7 +31,7 @@ static int restore_load(struct raft *r, const struct raft_restore *rs)
     const struct raft_snapshot_meta *s = &rs->snap;
     if (!raft_conf_valid(&s->conf) || (s->index > 0) != (s->term > 0) ||
         s->term > rs->term ||
-        rs->n_entries > r->cfg.log_entries_max + RAFT_LOG_RESERVE)
+        rs->n_entries > raft_log_cap(r))
         return COORD_EINVAL;
     if (rs->n_entries > 0 && rs->entries == NULL)
         return COORD_EINVAL;

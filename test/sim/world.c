@@ -1201,6 +1201,31 @@ static const char *live_check(struct sim_world *w)
     return NULL;
 }
 
+/* The liveness phase's progress measure: the highest committed index, what
+ * every node applied, and how far the (single) leader's followers match its
+ * log. Replication counts: a follower far behind on a 1-entry, 1-in-flight
+ * configuration catches up one round trip at a time and commits nothing
+ * until it does (seed 15107); entries that only churn (appended, then
+ * truncated) do not raise it, since only a new maximum counts. */
+static uint64_t live_progress(struct sim_world *w)
+{
+    uint64_t prog = w->com_max;
+    struct sim_node *l = NULL;
+    for (uint32_t s = 0; s < w->n_slots; s++) {
+        struct sim_node *n = &w->nodes[s];
+        prog += n->sm.applied;
+        if (n->up && n->role == RAFT_LEADER)
+            l = l ? NULL : n;
+    }
+    if (l) {
+        struct raft_status st;
+        raft_status(l->r, &st);
+        for (uint32_t i = 0; i < st.n_progress; i++)
+            prog += st.progress[i].match;
+    }
+    return prog;
+}
+
 /* ---- the loop ------------------------------------------------------------------ */
 
 static void dispatch(struct sim_world *w, struct sim_ev *ev)
@@ -1259,9 +1284,7 @@ int sim_world_run(struct sim_world *w)
                 break;
             /* the bound runs from the last progress (like VOPR's), so a
              * slow but moving catch-up is not a liveness failure */
-            uint64_t prog = w->com_max;
-            for (uint32_t s = 0; s < w->n_slots; s++)
-                prog += w->nodes[s].sm.applied;
+            uint64_t prog = live_progress(w);
             if (prog > live_prog) {
                 live_prog = prog;
                 deadline = w->now + bound;

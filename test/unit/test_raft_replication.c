@@ -476,6 +476,52 @@ static void full_uncommitted_log_still_takes_noop(void **state)
     assert_int_equal(rfx_propose(fx, 2, "x"), 0);
 }
 
+/* Every leadership that ends before its no-op commits leaves that no-op in
+ * every log, and nothing can remove it. A log already full of uncommitted
+ * proposals must survive a run of such leaderships and still commit when
+ * one finally lasts. The simulator wedged here (seed 11643, 50000 steps)
+ * when the reserve was a fixed 16 slots: the leader's no-op no longer fit,
+ * and without an entry of its own term it can never commit the rest. */
+static void full_log_survives_failed_leaderships(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.log_entries_max = 128;
+    cfg.inflight_max = 256;
+    rfx_init(fx, 3, 0, &cfg);
+    rfx_elect(fx, 1);
+    rfx_tick(fx, 1, 1);
+    rfx_stabilize(fx);
+    while (rfx_propose(fx, 1, "e") == 0)
+        ;
+    rfx_stabilize_drop(fx, 0, 1, 0); /* stored everywhere, never acked */
+    assert_int_equal(rfx_last(fx, 3), 128);
+    for (int round = 0; round < 24; round++) {
+        for (uint64_t id = 1; id <= 3; id++) { /* nobody knows commit */
+            rfx_crash(fx, id);
+            rfx_restart(fx, id);
+        }
+        for (int i = 0; i < 100 && rfx_role(fx, 1) == RAFT_FOLLOWER; i++)
+            rfx_tick(fx, 1, 1);
+        /* elected; its no-op reaches both followers, no ack returns */
+        rfx_stabilize_drop(fx, 0, 1, RAFT_MSG_APPEND_RESP);
+        assert_int_equal(rfx_role(fx, 1), RAFT_LEADER);
+        assert_int_equal(rfx_last(fx, 2), 129 + (uint64_t)round);
+        assert_int_equal(rfx_commit(fx, 1), 0);
+    }
+    for (uint64_t id = 1; id <= 3; id++) {
+        rfx_crash(fx, id);
+        rfx_restart(fx, id);
+    }
+    rfx_elect(fx, 2); /* this leadership lasts */
+    rfx_tick(fx, 2, 1);
+    rfx_stabilize(fx);
+    assert_int_equal(rfx_last(fx, 2), 153);
+    for (uint64_t id = 1; id <= 3; id++)
+        assert_int_equal(rfx_commit(fx, id), 153);
+}
+
 /* Pipelined APPENDs lost silently: the window shows no progress for an
  * election timeout, the leader probes again from match and repairs the
  * follower. A slow link whose acks arrive later than a heartbeat interval
@@ -625,6 +671,7 @@ int main(void)
         T(proposals_bounded_by_uncommitted_bytes),
         T(proposals_bounded_by_log_capacity),
         T(full_uncommitted_log_still_takes_noop),
+        T(full_log_survives_failed_leaderships),
         T(heartbeat_commit_capped_by_match),
         T(lost_pipelined_appends_recovered),
         T(unreachable_drops_to_probe),

@@ -64,6 +64,10 @@
  * (or no leader was known) asks again, until this many election timeouts
  * after its arrival; then the failure goes to the client. */
 #define NODE_READ_RETRY_TIMEOUTS 3
+/* After a snapshot child failed (crashed, killed, exited non-zero), the
+ * next snapshot is not started before this pause: a child that fails at
+ * once every time must not become a fork per applied batch. */
+#define NODE_SNAP_RETRY_MS 1000
 /* Peer frame types of coordd's own (above Raft's message types). */
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
@@ -217,6 +221,7 @@ struct node {
     struct raft_conf conf; /* as of the applied index */
     uint64_t snap_index;
     struct node_snap_job *snap_job; /* a snapshot being written, or NULL */
+    int64_t snap_retry_ms;  /* no snapshot before (net_now_ms), or 0 */
     struct node_export *export; /* admin.c: SNAPSHOT_READ's copy, or NULL */
     bool ready_notified;
     /* scratch */
@@ -277,11 +282,18 @@ int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
 void node_on_peer_up(void *data, uint64_t id, struct wire_buf *out);
 void node_on_peer_down(void *data, uint64_t id);
 
-/* node.c: serializes the tree into a new snapshot (loop thread) and has
- * it written; nothing if one is being written or nothing changed. */
+/* node.c: starts a new snapshot of the tree as of now (a forked child
+ * serializes it, docs/snapshots.md) and has it written; nothing if one is
+ * being taken, nothing changed, or a child failed less than
+ * NODE_SNAP_RETRY_MS ago. */
 void node_take_snapshot(struct node *n);
+/* True while this node's own snapshot is being taken (serialized or
+ * written): the log is compacted when it completes. */
+bool node_snapshot_running(const struct node *n);
 /* The newest serialized snapshot (being written, or the latest durable
- * one) and its index, or NULL; valid until the loop runs on. */
+ * one) and its index; NULL when there is none, or while a child is still
+ * serializing a newer one (the caller may serialize for itself then).
+ * Valid until the loop runs on. */
 const uint8_t *node_snapshot_bytes(const struct node *n, uint64_t *index,
                                    size_t *len);
 

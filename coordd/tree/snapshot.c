@@ -14,6 +14,13 @@
  * Sessions are written in id order so equal trees give equal bytes. The
  * loader rejects bad input with COORD_ECORRUPT and never asserts on it.
  * Must not do I/O itself: bytes go through the caller's callbacks.
+ *
+ * Writing comes in two steps so that a forked child can serialize
+ * (coordd/snapfork.c, docs/snapshots.md): tree_snapshot_prepare does every
+ * allocation and the sort up front; tree_snapshot_pass_write must stay free
+ * of malloc, qsort, locks and anything else not async-signal-safe (glibc's
+ * qsort may allocate), since it runs in the child of a multi-threaded
+ * process. It calls only memcpy, the tree's read-only walkers and cb.
  */
 #include "tree_int.h"
 
@@ -115,26 +122,6 @@ static void write_session(struct snap_w *w, const struct tree_session *s)
     }
 }
 
-static void write_sessions(struct snap_w *w, const struct tree *t)
-{
-    if (t->n_sessions == 0)
-        return;
-    const struct tree_session **v = coord_malloc(t->n_sessions * sizeof(*v));
-    if (v == NULL) {
-        w->err = COORD_ENOMEM;
-        return;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < t->n_sbuckets; i++)
-        for (const struct tree_session *s = t->sbuckets[i]; s; s = s->hnext)
-            v[n++] = s;
-    coord_assert(n == t->n_sessions);
-    qsort(v, n, sizeof(*v), session_id_cmp);
-    for (uint32_t i = 0; i < n; i++)
-        write_session(w, v[i]);
-    coord_free(v);
-}
-
 static void write_node(struct snap_w *w, const struct tree_node *n)
 {
     uint8_t st[TREE_STAT_BYTES];
@@ -161,20 +148,68 @@ static const struct tree_node *preorder_next(const struct tree_node *n)
     return NULL;
 }
 
-int tree_snapshot_write(const struct tree *t, tree_write_cb cb, void *data)
+/* Everything a pass needs that costs an allocation or a sort, made before
+ * it: the writer (with its chunk buffer) and the sessions in id order. */
+struct tree_snapshot_pass {
+    const struct tree *t;
+    const struct tree_session **sessions; /* n_sessions, sorted by id */
+    uint32_t n_sessions;
+    struct snap_w w;
+};
+
+int tree_snapshot_prepare(const struct tree *t,
+                          struct tree_snapshot_pass **out)
 {
-    struct snap_w *w = coord_calloc(1, sizeof(*w));
-    if (w == NULL)
+    struct tree_snapshot_pass *p = coord_calloc(1, sizeof(*p));
+    if (p == NULL)
         return COORD_ENOMEM;
+    p->t = t;
+    p->n_sessions = t->n_sessions;
+    if (t->n_sessions > 0) {
+        p->sessions = coord_malloc(t->n_sessions * sizeof(*p->sessions));
+        if (p->sessions == NULL) {
+            coord_free(p);
+            return COORD_ENOMEM;
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->n_sbuckets; i++)
+        for (const struct tree_session *s = t->sbuckets[i]; s; s = s->hnext)
+            p->sessions[n++] = s;
+    coord_assert(n == t->n_sessions);
+    if (n > 1)
+        qsort(p->sessions, n, sizeof(*p->sessions), session_id_cmp);
+    *out = p;
+    return 0;
+}
+
+void tree_snapshot_pass_free(struct tree_snapshot_pass *p)
+{
+    if (p == NULL)
+        return;
+    coord_free(p->sessions);
+    coord_free(p);
+}
+
+/* Allocation-free: only the pass's memory, the tree (read) and cb. */
+int tree_snapshot_pass_write(struct tree_snapshot_pass *p, tree_write_cb cb,
+                             void *data)
+{
+    const struct tree *t = p->t;
+    coord_assert(p->n_sessions == t->n_sessions);
+    struct snap_w *w = &p->w;
     w->cb = cb;
     w->data = data;
     w->sum = FNV_OFFSET;
+    w->err = 0;
+    w->len = 0;
     w_u32(w, SNAP_MAGIC);
     w_u32(w, SNAP_FORMAT);
     w_u64(w, t->applied);
     w_u32(w, t->n_sessions);
     w_u64(w, t->n_nodes);
-    write_sessions(w, t);
+    for (uint32_t i = 0; i < p->n_sessions && w->err == 0; i++)
+        write_session(w, p->sessions[i]);
     uint64_t count = 0;
     for (const struct tree_node *n = t->root; n && w->err == 0;
          n = preorder_next(n), count++)
@@ -183,8 +218,17 @@ int tree_snapshot_write(const struct tree *t, tree_write_cb cb, void *data)
     w_u64(w, t->digest);
     w_u64(w, w->sum);
     w_flush(w);
-    int err = w->err;
-    coord_free(w);
+    return w->err;
+}
+
+int tree_snapshot_write(const struct tree *t, tree_write_cb cb, void *data)
+{
+    struct tree_snapshot_pass *p;
+    int err = tree_snapshot_prepare(t, &p);
+    if (err != 0)
+        return err;
+    err = tree_snapshot_pass_write(p, cb, data);
+    tree_snapshot_pass_free(p);
     return err;
 }
 

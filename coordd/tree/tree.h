@@ -203,6 +203,20 @@ typedef long (*tree_read_cb)(void *data, void *buf, size_t cap);
 /* Serializes nodes, sessions and the applied index. Returns 0 or the
  * writer's error. */
 int tree_snapshot_write(const struct tree *t, tree_write_cb cb, void *data);
+/* The same pass in two steps, for a forked child (docs/snapshots.md):
+ * tree_snapshot_prepare makes every allocation and sort the pass needs
+ * (0 or COORD_ENOMEM; caller frees *out with tree_snapshot_pass_free);
+ * tree_snapshot_pass_write then writes exactly tree_snapshot_write's bytes
+ * without allocating, sorting or locking (async-signal-safe apart from
+ * cb), so it may run in the child of fork() in a multi-threaded process.
+ * t must not change between the two calls (a child's copy never does).
+ * Returns 0 or the writer's error; a pass may be written more than once. */
+struct tree_snapshot_pass;
+int tree_snapshot_prepare(const struct tree *t,
+                          struct tree_snapshot_pass **out);
+int tree_snapshot_pass_write(struct tree_snapshot_pass *p, tree_write_cb cb,
+                             void *data);
+void tree_snapshot_pass_free(struct tree_snapshot_pass *p);
 /* Builds a new tree from a snapshot stream, validating every byte:
  * COORD_ECORRUPT on bad input (nothing to close then), or the reader's
  * error. cfg as for tree_open. Caller frees *out with tree_close(). */

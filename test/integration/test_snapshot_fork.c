@@ -1,0 +1,479 @@
+/* test_snapshot_fork.c -- snapshots are serialized by a forked child while
+ * the event loop keeps serving (docs/snapshots.md, coordd/snapfork.h).
+ *
+ * First, in-process: a prepared snapshot pass writes without one
+ * allocation and gives tree_snapshot_write's bytes, also from a child
+ * started by snapfork_start. Then against a real coordd: the test finds
+ * the serializing child among coordd's children (the "children" file of
+ * each task under /proc/PID/task) and SIGSTOPs it, so the snapshot cannot finish, and checks
+ * that the server still answers writes and reads; that writes past the
+ * full log wait (not fail) until the child is resumed and the snapshot
+ * compacts the log; that a killed child is logged, reaped and followed by
+ * a successful snapshot; and that SIGTERM with a stopped child exits
+ * cleanly and loses nothing. No timing is asserted: every wait polls a
+ * condition with a deadline. With a coordd that serializes on its loop
+ * there is no child to find, and the catching step fails.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coord.h"
+#include "coordd/snapfork.h"
+#include "coordd/tree/tree.h"
+#include "libcoord/shared/alloc.h"
+#include "test/lib/proc.h"
+#include "test/lib/rawclient.h"
+
+#define SNAP_ENTRIES 2000 /* --snapshot-entries */
+#define FILL 20000        /* nodes with VALUE_BYTES each: a ~9 MB snapshot */
+#define VALUE_BYTES 400
+#define WINDOW 64
+#define CATCH_ROUNDS 40   /* snapshots to try before giving up */
+#define DEADLINE_MS 60000
+
+/* ---- in-process: the pass allocates nothing --------------------------- */
+
+struct membuf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static int mem_write(void *data, const void *bytes, size_t len)
+{
+    struct membuf *m = data;
+    if (m->len + len > m->cap) {
+        m->cap = (m->len + len) * 2;
+        m->p = realloc(m->p, m->cap);
+        assert_non_null(m->p);
+    }
+    memcpy(m->p + m->len, bytes, len);
+    m->len += len;
+    return 0;
+}
+
+static int apply_cmd(struct tree *t, uint64_t *zxid, struct tree_cmd *c)
+{
+    const struct tree_result *r;
+    c->time_ms = 1700000000000LL;
+    return tree_apply(t, ++*zxid, c, NULL, NULL, &r);
+}
+
+/* A tree with sessions (cached results included) and nested nodes. */
+static struct tree *sample_tree(void)
+{
+    struct tree *t;
+    assert_int_equal(tree_open(&t, NULL), 0);
+    uint64_t zxid = 0;
+    for (uint64_t s = 9; s >= 1; s--) { /* ids out of order: sorted */
+        struct tree_cmd c = {.type = TREE_CMD_SESSION_OPEN,
+                             .session_id = s * 7919, .timeout_ms = 10000};
+        memset(c.secret, (int)s, sizeof(c.secret));
+        assert_int_equal(apply_cmd(t, &zxid, &c), 0);
+    }
+    for (int i = 0; i < 300; i++) {
+        char path[64];
+        if (i % 3 == 0)
+            snprintf(path, sizeof(path), "/n%d", i / 3);
+        else
+            snprintf(path, sizeof(path), "/n%d/c%d", i / 3, i % 3);
+        struct tree_cmd c = {.type = TREE_CMD_CREATE,
+                             .session_id = (uint64_t)(1 + i % 9) * 7919,
+                             .xid = (uint64_t)(i + 1)};
+        c.op = (struct tree_op){.type = TREE_CMD_CREATE, .path = path,
+                                .path_len = (uint32_t)strlen(path),
+                                .data = "value", .data_len = 5};
+        assert_int_equal(apply_cmd(t, &zxid, &c), 0);
+    }
+    return t;
+}
+
+static int pipe_cb(void *data, const void *bytes, size_t len)
+{
+    return snapfork_write(*(const int *)data, bytes, len);
+}
+
+static int child_fn(void *data, int fd)
+{
+    return tree_snapshot_pass_write(data, pipe_cb, &fd);
+}
+
+static void pass_allocates_nothing(void **state)
+{
+    (void)state;
+    struct tree *t = sample_tree();
+    struct membuf ref = {0}, got = {0};
+    assert_int_equal(tree_snapshot_write(t, mem_write, &ref), 0);
+    struct tree_snapshot_pass *pass;
+    assert_int_equal(tree_snapshot_prepare(t, &pass), 0);
+    coord_alloc_counting_enable(0);
+    int rc = tree_snapshot_pass_write(pass, mem_write, &got);
+    uint64_t allocs = coord_alloc_count();
+    coord_alloc_counting_disable();
+    assert_int_equal(rc, 0);
+    assert_int_equal(allocs, 0);
+    assert_int_equal(got.len, ref.len);
+    assert_memory_equal(got.p, ref.p, ref.len);
+    /* The same bytes from a forked child, collected through the pipe. */
+    struct snapfork f;
+    assert_int_equal(snapfork_start(&f, child_fn, pass), 0);
+    assert_true(f.pid > 0);
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(snapfork_collect(&f, &buf, &len, &cap), 0);
+    snapfork_reap(&f);
+    assert_int_equal(f.exit_code, 0);
+    assert_int_equal(len, ref.len);
+    assert_memory_equal(buf, ref.p, ref.len);
+    coord_free(buf);
+    tree_snapshot_pass_free(pass);
+    tree_close(t);
+    free(ref.p);
+    free(got.p);
+}
+
+/* A child that fails: collect says so, reap learns how. */
+static int failing_fn(void *data, int fd)
+{
+    (void)data;
+    snapfork_write(fd, "partial", 7);
+    return COORD_EIO;
+}
+
+static void failed_child_is_reported(void **state)
+{
+    (void)state;
+    struct snapfork f;
+    assert_int_equal(snapfork_start(&f, failing_fn, NULL), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(snapfork_collect(&f, &buf, &len, &cap), COORD_EIO);
+    assert_int_equal(len, 7);
+    pid_t pid = f.pid;
+    snapfork_reap(&f);
+    assert_int_equal(f.exit_code, 1);
+    assert_int_equal(f.pid, 0);
+    assert_int_equal(kill(pid, 0), -1); /* reaped: no zombie left */
+    coord_free(buf);
+}
+
+/* ---- against a real coordd -------------------------------------------- */
+
+static struct tproc p;
+static pid_t stopped_child; /* killed by teardown if a test failed */
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (stopped_child > 0)
+        kill(stopped_child, SIGKILL);
+    stopped_child = 0;
+    tproc_cleanup(&p);
+    return 0;
+}
+
+static int count_lines(const char *s)
+{
+    FILE *f = fopen(p.log, "r");
+    if (!f)
+        return 0;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, s) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* Polls until count_lines(s) > min; false at the deadline. */
+static bool wait_lines(const char *s, int min)
+{
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    while (count_lines(s) <= min) {
+        if (tproc_now_ms() > end)
+            return false;
+        usleep(2000);
+    }
+    return true;
+}
+
+/* Some child of the server, from /proc/PID/task/TID/children; 0: none. */
+static pid_t find_child(pid_t server)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)server);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s/children", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int pid = 0;
+        if (fscanf(f, "%d", &pid) == 1)
+            found = pid;
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* The state letter of /proc/PID/stat (R S D T Z ...), or 0 if gone. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+/* Polls until pid's state is one of states (0 = gone counts as "0"). */
+static char wait_state(pid_t pid, const char *states)
+{
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    for (;;) {
+        char s = proc_state(pid);
+        if (s == 0 ? strchr(states, '0') != NULL : strchr(states, s) != NULL)
+            return s;
+        if (tproc_now_ms() > end)
+            return s;
+        usleep(1000);
+    }
+}
+
+/* A thread that SIGSTOPs the first child of the server it finds still
+ * serializing (a child that finished first shows as a zombie or is gone:
+ * it then waits for the next one). */
+struct catcher {
+    pthread_t th;
+    pid_t server;
+    atomic_int stopped; /* the stopped child's pid, once caught */
+    atomic_bool quit;
+};
+
+static void *catcher_main(void *arg)
+{
+    struct catcher *c = arg;
+    pid_t missed = 0;
+    while (!atomic_load(&c->quit)) {
+        pid_t ch = find_child(c->server);
+        if (ch > 0 && ch != missed) {
+            kill(ch, SIGSTOP);
+            if (wait_state(ch, "TZX0") == 'T') {
+                atomic_store(&c->stopped, ch);
+                return NULL;
+            }
+            missed = ch;
+        }
+        usleep(200);
+    }
+    return NULL;
+}
+
+static void long_timeout(struct rawc *c)
+{
+    struct timeval tv = {.tv_sec = DEADLINE_MS / 1000};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Pipelines count writes (CREATE of prefix<i> when create, else SET of
+ * path), WINDOW in flight; returns how many succeeded (-1: connection
+ * failed). */
+static int write_many(struct rawc *c, bool create, const char *path,
+                      int count)
+{
+    static char value[VALUE_BYTES];
+    memset(value, 'v', sizeof(value));
+    int sent = 0, got = 0, ok = 0;
+    while (got < count) {
+        while (sent < count && sent - got < WINDOW) {
+            char name[64];
+            struct wire_req q = {.op = create ? WIRE_OP_CREATE : WIRE_OP_SET};
+            if (create) {
+                snprintf(name, sizeof(name), "%s%d", path, sent);
+                q.u.create.path = (struct wire_bytes){name, strlen(name)};
+                q.u.create.data = (struct wire_bytes){value, sizeof(value)};
+            } else {
+                q.u.set.path = (struct wire_bytes){path, strlen(path)};
+                q.u.set.data = (struct wire_bytes){"x", 1};
+                q.u.set.version = -1;
+            }
+            if (rawc_send(c, &q) < 0)
+                return -1;
+            sent++;
+        }
+        struct wire_resp r;
+        if (rawc_read(c, &r) != 0)
+            return -1;
+        if (r.xid <= 0)
+            continue; /* a watch event: none are set */
+        got++;
+        ok += r.err == 0;
+    }
+    return ok;
+}
+
+/* Starts the server, grows the tree, then writes until a serializing
+ * child is caught and stopped; returns its pid (test fails otherwise). */
+static pid_t start_and_stop_a_child(struct rawc *c)
+{
+    tproc_init(&p, "127.0.0.1");
+    snprintf(p.extra, sizeof(p.extra), "--snapshot-entries=%d",
+             SNAP_ENTRIES);
+    assert_int_equal(tproc_start(&p, 20000), 0);
+    assert_int_equal(rawc_connect(c, p.host, p.port), 0);
+    long_timeout(c);
+    assert_int_equal(rawc_hello(c, 0, NULL, 30000), 0);
+    assert_int_equal(rawc_create(c, "/f", "", 0, NULL, 0), 0);
+    assert_int_equal(rawc_create(c, "/k", "", 0, NULL, 0), 0);
+    assert_int_equal(write_many(c, true, "/f/", FILL), FILL);
+    struct catcher cat = {.server = p.pid};
+    assert_int_equal(pthread_create(&cat.th, NULL, catcher_main, &cat), 0);
+    for (int i = 0; i < CATCH_ROUNDS && !atomic_load(&cat.stopped); i++)
+        assert_int_equal(write_many(c, false, "/k", SNAP_ENTRIES / 4),
+                         SNAP_ENTRIES / 4);
+    atomic_store(&cat.quit, true);
+    pthread_join(cat.th, NULL);
+    stopped_child = atomic_load(&cat.stopped);
+    if (stopped_child <= 0)
+        fprintf(stderr, "no serializing child of coordd %d was caught; "
+                "snapshots started: %d\n", (int)p.pid,
+                count_lines("snapshot started"));
+    assert_true(stopped_child > 0);
+    assert_true(tproc_log_has(&p, "snapshot started"));
+    return stopped_child;
+}
+
+struct resumer {
+    pthread_t th;
+    pid_t child;
+    bool saw_hold;
+};
+
+/* Resumes the child once the server says writes wait for it. */
+static void *resumer_main(void *arg)
+{
+    struct resumer *r = arg;
+    r->saw_hold = wait_lines("writes wait for snapshot", 0);
+    kill(r->child, SIGCONT);
+    return NULL;
+}
+
+static void loop_serves_while_child_stopped(void **state)
+{
+    (void)state;
+    struct rawc c;
+    pid_t child = start_and_stop_a_child(&c);
+    int taken = count_lines("snapshot taken");
+    /* The snapshot cannot finish, yet writes and reads are answered. */
+    assert_int_equal(write_many(&c, false, "/k", 500), 500);
+    char buf[16];
+    assert_int_equal(rawc_get(&c, "/k", 0, buf, sizeof(buf), NULL), 0);
+    assert_string_equal(buf, "x");
+    assert_int_equal(rawc_exists(&c, "/f/7", 0, NULL), 0);
+    assert_int_equal(rawc_create(&c, "/during", "d", 0, NULL, 0), 0);
+    assert_int_equal(proc_state(child), 'T');
+    assert_int_equal(count_lines("snapshot taken"), taken);
+    /* Past the log's capacity (2 x snapshot_entries + 1024) writes wait
+     * for the snapshot rather than fail: all succeed once it resumes. */
+    struct resumer r = {.child = child};
+    assert_int_equal(pthread_create(&r.th, NULL, resumer_main, &r), 0);
+    int ok = write_many(&c, false, "/k", 3 * SNAP_ENTRIES);
+    pthread_join(r.th, NULL);
+    assert_true(r.saw_hold);
+    assert_int_equal(ok, 3 * SNAP_ENTRIES);
+    assert_true(wait_lines("snapshot taken", taken));
+    assert_int_equal(wait_state(child, "0"), 0); /* reaped */
+    stopped_child = 0;
+    assert_int_equal(count_lines("snapshot child failed"), 0);
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 20000), 0);
+}
+
+static void killed_child_is_retried(void **state)
+{
+    (void)state;
+    struct rawc c;
+    pid_t child = start_and_stop_a_child(&c);
+    int taken = count_lines("snapshot taken");
+    kill(child, SIGKILL);
+    assert_true(wait_lines("snapshot child failed", 0));
+    assert_int_equal(wait_state(child, "0"), 0); /* reaped, no zombie */
+    stopped_child = 0;
+    assert_true(tproc_log_has(&p, "signal 9"));
+    /* Still serving; a later snapshot (after NODE_SNAP_RETRY_MS) works. */
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    while (count_lines("snapshot taken") <= taken) {
+        assert_true(tproc_now_ms() < end);
+        assert_int_equal(rawc_set(&c, "/k", "y", -1, NULL), 0);
+    }
+    char buf[16];
+    assert_int_equal(rawc_get(&c, "/k", 0, buf, sizeof(buf), NULL), 0);
+    assert_string_equal(buf, "y");
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 20000), 0);
+}
+
+static void shutdown_with_child_stopped(void **state)
+{
+    (void)state;
+    struct rawc c;
+    pid_t child = start_and_stop_a_child(&c);
+    assert_int_equal(rawc_set(&c, "/k", "last", -1, NULL), 0);
+    rawc_close(&c);
+    /* SIGTERM: the child is killed and reaped, the exit is clean. */
+    assert_int_equal(tproc_stop(&p, 30000), 0);
+    assert_int_equal(wait_state(child, "0"), 0);
+    stopped_child = 0;
+    /* Nothing lost: the log still held what the snapshot would cover. */
+    assert_int_equal(tproc_start(&p, 30000), 0);
+    assert_int_equal(rawc_connect(&c, p.host, p.port), 0);
+    long_timeout(&c);
+    assert_int_equal(rawc_hello(&c, 0, NULL, 30000), 0);
+    char buf[16];
+    struct coord_stat st;
+    assert_int_equal(rawc_get(&c, "/k", 0, buf, sizeof(buf), NULL), 0);
+    assert_string_equal(buf, "last");
+    assert_int_equal(rawc_get(&c, "/f", 0, buf, sizeof(buf), &st), 0);
+    assert_int_equal(st.num_children, FILL);
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 20000), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pass_allocates_nothing),
+        cmocka_unit_test(failed_child_is_reported),
+        cmocka_unit_test_teardown(loop_serves_while_child_stopped, teardown),
+        cmocka_unit_test_teardown(killed_child_is_retried, teardown),
+        cmocka_unit_test_teardown(shutdown_with_child_stopped, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

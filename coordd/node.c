@@ -82,7 +82,11 @@ static void persist_update(struct node *n, const struct raft_update *u)
         n->persist_since_ms = net_now_ms(n->net);
         n->persist_since_seq = u->persist_seq;
     }
-    int rc = store_worker_submit(&n->worker, u->persist_seq, &w);
+    /* With a loop, the worker is woken in node_on_flushed, after this
+     * iteration's messages left (a leader's APPENDs before its fsync). */
+    int rc = n->net ? store_worker_submit_quiet(&n->worker, u->persist_seq,
+                                                &w)
+                    : store_worker_submit(&n->worker, u->persist_seq, &w);
     if (rc) {
         /* The queue is sized from what Raft lets be uncommitted: a full
          * queue or a failed disk is not something to continue past. */
@@ -882,6 +886,15 @@ static void node_on_prepare(void *data)
     }
 }
 
+/* After the iteration's output was flushed: wake the storage worker for
+ * what this iteration queued (persist_update). */
+static void node_on_flushed(void *data)
+{
+    struct node *n = data;
+    if (n->worker_started)
+        store_worker_kick(&n->worker);
+}
+
 /* SIGTERM/SIGINT. A leader of a cluster first hands leadership to the
  * most up-to-date voter (TimeoutNow), so clients see no election timeout;
  * the loop ends when that is done or after an election timeout's worth of
@@ -925,6 +938,7 @@ void node_net_callbacks(struct node *n, struct net_callbacks *cb)
         .on_tick = node_on_tick,
         .on_wakeup = node_on_wakeup,
         .on_prepare = node_on_prepare,
+        .on_flushed = node_on_flushed,
         .on_signal = node_on_signal,
         .on_peer_frame = node_on_peer_frame,
         .on_peer_up = node_on_peer_up,

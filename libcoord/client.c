@@ -868,6 +868,15 @@ static int wait_slot(struct coord_client *c, bool block, uint64_t deadline)
     return 0;
 }
 
+/* coord__on_io_thread() without taking mu (held by the caller): the
+ * I/O thread's own mode only; an external loop's driver must be woken
+ * (its round may already be past the point that sends). */
+static bool submit_on_io_thread(struct coord_client *c)
+{
+    return !c->opts.external_loop && c->io_started &&
+           pthread_equal(pthread_self(), c->thread);
+}
+
 int coord__submit(struct coord_client *c, struct coord__req *r,
                   coord__encode_fn enc, const void *arg, bool block)
 {
@@ -883,8 +892,12 @@ int coord__submit(struct coord_client *c, struct coord__req *r,
     }
     if (err == 0)
         err = coord__reqtab_add(&c->reqs, r);
-    if (err == 0)
-        coord__wake(c); /* under mu: c is not touched after the unlock */
+    /* Under mu: c is not touched after the unlock. Not from the I/O
+     * thread itself (a completion callback issuing the next request):
+     * its round sends unsent requests before it polls again, so the
+     * eventfd write and the extra poll round would be pure cost. */
+    if (err == 0 && !submit_on_io_thread(c))
+        coord__wake(c);
     pthread_mutex_unlock(&c->mu);
     if (err != 0)
         coord__req_free(r);

@@ -92,7 +92,9 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 }
 
 /* Runs once per iteration before the loop sleeps: node.c's batched step,
- * then one flush per connection with output, then freeing dead ones. */
+ * then one flush per connection with output, then node.c's wake-ups of
+ * its other threads (after the sends: see on_flushed), then freeing dead
+ * connections. */
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)loop;
@@ -101,6 +103,8 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     if (n->cb.on_prepare)
         n->cb.on_prepare(n->cb.data);
     net__flush_all(n);
+    if (n->cb.on_flushed)
+        n->cb.on_flushed(n->cb.data);
     net__reap(n);
 }
 

@@ -57,6 +57,10 @@ struct net_callbacks {
     void (*on_wakeup)(void *data);
     /* Before the loop sleeps: do the iteration's batched work. */
     void (*on_prepare)(void *data);
+    /* After on_prepare, once every connection's output went to the
+     * kernel, still before the loop sleeps: wake other threads here, so
+     * that a woken thread taking the CPU does not delay the sends. */
+    void (*on_flushed)(void *data);
     /* SIGTERM or SIGINT arrived. */
     void (*on_signal)(void *data, int signo);
     /* A frame on an incoming peer link (the first is the peer's

@@ -281,6 +281,7 @@ struct store_worker {
     uint64_t bytes_max;
     uint64_t last_seq;
     bool stop;
+    bool kick_pending; /* submitter's: queued since the last kick */
     int fatal;
     store_worker_done_cb done_cb;
     void *done_data;
@@ -304,6 +305,17 @@ int store_worker_start(struct store_worker *w, struct store *s,
  * error, returns that error. */
 int store_worker_submit(struct store_worker *w, uint64_t seq,
                         const struct store_write *wr);
+/* Like store_worker_submit, but does not wake the thread: the caller
+ * promises a store_worker_kick() before it next sleeps. coordd's loop
+ * queues during an iteration and kicks after it has flushed its sockets,
+ * so a leader's AppendEntries leave before its own storage thread (which
+ * on a busy CPU would preempt the loop) runs. */
+int store_worker_submit_quiet(struct store_worker *w, uint64_t seq,
+                              const struct store_write *wr);
+/* Wakes the thread if requests were queued since the last kick. Cheap
+ * when there is nothing to wake it for. Submit and kick from one thread
+ * (kick_pending is that thread's). */
+void store_worker_kick(struct store_worker *w);
 /* Makes everything queued durable (unless a fatal error happened), stops
  * the thread and frees the queue. */
 void store_worker_stop(struct store_worker *w);

@@ -6,7 +6,9 @@
  * reports the highest seq made durable through a callback, which node.c
  * turns into RAFT_EV_PERSISTED on the loop thread. Requests are written in
  * seq order, so acknowledging seq N acknowledges every seq <= N (raft.h's
- * contract, rule 1). It must not touch libev, and after a failed write or
+ * contract, rule 1). coordd queues quietly during a loop iteration and
+ * wakes this thread once, after the loop flushed its sockets
+ * (store_worker_kick). It must not touch libev, and after a failed write or
  * sync it stops for good: a failed fsync is never retried.
  */
 #include "store.h"
@@ -176,8 +178,9 @@ static int submit_check(struct store_worker *w, uint64_t seq, uint64_t bytes)
     return 0;
 }
 
-int store_worker_submit(struct store_worker *w, uint64_t seq,
-                        const struct store_write *wr)
+/* Queues a copy of wr; the caller wakes the thread (store_worker_kick). */
+static int submit(struct store_worker *w, uint64_t seq,
+                  const struct store_write *wr)
 {
     struct store_worker_req *q = req_copy(seq, wr);
     if (!q)
@@ -189,12 +192,38 @@ int store_worker_submit(struct store_worker *w, uint64_t seq,
         w->n++;
         w->bytes += q->bytes;
         w->last_seq = seq;
-        pthread_cond_signal(&w->cv);
+        w->kick_pending = true;
     }
     pthread_mutex_unlock(&w->mu);
     if (rc)
         coord_free(q);
     return rc;
+}
+
+int store_worker_submit(struct store_worker *w, uint64_t seq,
+                        const struct store_write *wr)
+{
+    int rc = submit(w, seq, wr);
+    if (rc == 0)
+        store_worker_kick(w);
+    return rc;
+}
+
+int store_worker_submit_quiet(struct store_worker *w, uint64_t seq,
+                              const struct store_write *wr)
+{
+    return submit(w, seq, wr);
+}
+
+void store_worker_kick(struct store_worker *w)
+{
+    if (!w->kick_pending)
+        return;
+    w->kick_pending = false;
+    /* Signalled after the unlock in submit(): a worker woken while we
+     * held mu would block on it at once (a second context switch). The
+     * predicate (n) changed under mu, so no wake-up is lost. */
+    pthread_cond_signal(&w->cv);
 }
 
 void store_worker_stop(struct store_worker *w)

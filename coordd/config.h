@@ -129,6 +129,10 @@
     X(raft, snapshot_chunk_bytes, UINT, COORDD_SNAPSHOT_CHUNK_BYTES, "bytes",\
       4096, COORD_FRAME_BYTES_MAX, "Bytes of snapshot in one "               \
       "InstallSnapshot message. At most frame_bytes_max minus 1 KiB.")       \
+    X(raft, persist_spin_us, UINT, COORDD_PERSIST_SPIN_US, "us", 0, 10000,   \
+      "Bounded spin: the loop polls for a storage completion expected "     \
+      "within this time instead of sleeping, and the storage thread for "  \
+      "its next request after a batch. Costs CPU; 0 disables.")            \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
       "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
       "Shortest session timeout granted; a client "                          \

@@ -73,6 +73,12 @@
  * "slow fsync": it delays every write and, near an election timeout,
  * elections. Healthy SSDs sync in well under 10 ms. */
 #define COORDD_SLOW_FSYNC_MS 100
+/* Microseconds the loop may poll for a storage completion expected that
+ * soon (by the average of recent fsyncs) instead of sleeping, and the
+ * storage thread for its next request after a batch; 0: never spin. A
+ * wake-up from idle costs 25-35 us on small VMs (docs/benchmarks.md
+ * "1x1 write latency against the floor"). */
+#define COORDD_PERSIST_SPIN_US 0
 /* File descriptors beyond client connections: listeners, peer links (two
  * per member), RocksDB's files, metrics, journald. LimitNOFILE= in the
  * systemd unit must be at least conns_max plus this. Fixed. */

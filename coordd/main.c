@@ -66,6 +66,7 @@ static void fill_node_config(const struct coordd_config *c,
         .clock_offset_ms = c->test_clock_offset_ms,
         .log_rate_per_sec = (uint32_t)c->log_rate_per_sec,
         .slow_fsync_ms = (uint32_t)c->slow_fsync_ms,
+        .persist_spin_us = (uint32_t)c->persist_spin_us,
         .corrupt_digest_at = c->test_corrupt_digest_at,
         .join = c->join,
     };

@@ -613,10 +613,16 @@ static bool snap_hold(struct node *n)
     if (!node_snapshot_running(n))
         return false;
     if (!n->snap_job->held) {
+        struct raft_status st;
+        raft_status(n->raft, &st);
         n->snap_job->held = true;
         log_emit(LOG_LEVEL_INFO, "writes wait for snapshot",
-                 "index=%llu batch=%u",
-                 (unsigned long long)n->snap_job->index, n->n_prop);
+                 "index=%llu batch=%u log_first=%llu log_last=%llu "
+                 "commit=%llu",
+                 (unsigned long long)n->snap_job->index, n->n_prop,
+                 (unsigned long long)st.first_index,
+                 (unsigned long long)st.last_index,
+                 (unsigned long long)st.commit);
     }
     return true;
 }
@@ -887,12 +893,16 @@ static void node_on_prepare(void *data)
 }
 
 /* After the iteration's output was flushed: wake the storage worker for
- * what this iteration queued (persist_update). */
+ * what this iteration queued (persist_update); then, if its batch is due
+ * within the spin budget, poll for it rather than sleep: the completion's
+ * ev_async is then already pending, so the loop does not sleep. */
 static void node_on_flushed(void *data)
 {
     struct node *n = data;
-    if (n->worker_started)
-        store_worker_kick(&n->worker);
+    if (!n->worker_started)
+        return;
+    store_worker_kick(&n->worker);
+    store_worker_spin(&n->worker);
 }
 
 /* SIGTERM/SIGINT. A leader of a cluster first hands leadership to the
@@ -1216,6 +1226,7 @@ int node_open(struct node **out, const struct node_config *cfg,
     n->worker_started = true;
     n->worker.on_sync = metrics_fsync; /* before any submit */
     n->worker.on_sync_data = n->metrics;
+    store_worker_set_spin(&n->worker, cfg->persist_spin_us);
     *out = n;
     return 0;
 }

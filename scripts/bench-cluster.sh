@@ -14,6 +14,8 @@
 #   STOPS=0            SIGSTOP rounds (0: none), after the kill rounds
 #   FO_TIMEOUT_MS=2000 coordctl --timeout of each try in failover rounds
 #   BENCH_LOG_LEVEL=info   the nodes' log level
+#   COORDD_EXTRA=""    extra coordd flags for every node (e.g.
+#                      --persist-spin-us=50), printed in the header
 #
 # Failover window: with a light write load running (coordbench set 1x1,
 # 30 s request timeout, in the background), the leader (from `coordctl
@@ -101,7 +103,7 @@ cluster_addrs "$BENCH"
 start_node() { # $1: node id; appends to its log (restarts keep history)
     "$COORDD" --node-id="$1" --members="$members" \
         --data-dir="$dir/data$1" --log-level="${BENCH_LOG_LEVEL:-info}" \
-        >>"$dir/n$1.log" 2>&1 &
+        ${COORDD_EXTRA:-} >>"$dir/n$1.log" 2>&1 &
     pids[$1]=$!
 }
 
@@ -174,7 +176,8 @@ wait_all_serve 30
 echo "3 nodes (pids ${pids[1]} ${pids[2]} ${pids[3]}) at $servers," \
     "leader n$(leader_id); ${SECS}s per run after ${WARMUP}s warm-up;" \
     "$(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ)"
+    "commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ)" \
+    "${COORDD_EXTRA:+; coordd $COORDD_EXTRA}"
 : >"$OUT"
 floor_probes
 

@@ -59,6 +59,7 @@
 #define COORDD_STORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -282,6 +283,13 @@ struct store_worker {
     uint64_t last_seq;
     bool stop;
     bool kick_pending; /* submitter's: queued since the last kick */
+    /* Bounded spinning (store_worker_set_spin; 0 disables), read under
+     * mu by the worker. The rest is shared between the two threads. */
+    uint32_t spin_us;
+    _Atomic int64_t busy_since_us; /* a batch is being written since; 0 */
+    _Atomic uint64_t batches_done;
+    _Atomic uint64_t submitted;
+    _Atomic uint32_t ewma_us;      /* of recent batches' write + sync */
     int fatal;
     store_worker_done_cb done_cb;
     void *done_data;
@@ -316,6 +324,17 @@ int store_worker_submit_quiet(struct store_worker *w, uint64_t seq,
  * when there is nothing to wake it for. Submit and kick from one thread
  * (kick_pending is that thread's). */
 void store_worker_kick(struct store_worker *w);
+/* For the submitting thread, just before it would sleep: when a batch is
+ * being written and the average of recent batches says it ends within
+ * spin_us, polls for its end for at most spin_us instead of sleeping
+ * (a wake-up from idle costs more than that on small VMs). Returns true if
+ * a batch completed meanwhile (its done_cb has run). The worker likewise
+ * polls for new requests for up to spin_us after each batch before it
+ * sleeps. Costs CPU only when spin_us != 0. */
+bool store_worker_spin(struct store_worker *w);
+/* Sets the spin budget in microseconds (0: never spin). From the
+ * submitting thread. */
+void store_worker_set_spin(struct store_worker *w, uint32_t spin_us);
 /* Makes everything queued durable (unless a fatal error happened), stops
  * the thread and frees the queue. */
 void store_worker_stop(struct store_worker *w);

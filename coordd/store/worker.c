@@ -63,6 +63,62 @@ static int64_t worker_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* A batch ended after took us (done_cb has run): the spinning side's
+ * view. The average weighs the last batch 1/8. */
+static void note_done(struct store_worker *w, int64_t took)
+{
+    uint32_t e = atomic_load(&w->ewma_us);
+    uint32_t t = took > 10000000 ? 10000000 : (uint32_t)took;
+    atomic_store(&w->ewma_us, e ? e - e / 8 + t / 8 : t);
+    atomic_store(&w->busy_since_us, 0);
+    atomic_fetch_add(&w->batches_done, 1);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* The worker, about to sleep: polls for a new request for up to spin_us
+ * (the next one often follows soon under load). mu not held. */
+static void worker_spin_idle(struct store_worker *w, uint64_t seen,
+                             uint32_t spin_us)
+{
+    int64_t end = worker_now_us() + spin_us;
+    while (atomic_load(&w->submitted) == seen && worker_now_us() < end)
+        cpu_relax();
+}
+
+void store_worker_set_spin(struct store_worker *w, uint32_t spin_us)
+{
+    pthread_mutex_lock(&w->mu);
+    w->spin_us = spin_us;
+    pthread_mutex_unlock(&w->mu);
+}
+
+bool store_worker_spin(struct store_worker *w)
+{
+    if (w->spin_us == 0)
+        return false;
+    uint64_t done = atomic_load(&w->batches_done);
+    int64_t since = atomic_load(&w->busy_since_us);
+    if (since == 0)
+        return false; /* idle, or woken but not writing yet */
+    int64_t now = worker_now_us();
+    int64_t left = (int64_t)atomic_load(&w->ewma_us) - (now - since);
+    if (left > (int64_t)w->spin_us)
+        return false; /* not expected soon: sleep */
+    int64_t end = now + w->spin_us;
+    while (atomic_load(&w->batches_done) == done) {
+        if (worker_now_us() >= end)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
 /* Writes reqs[0..n) as one synced batch and reports the outcome. Returns
  * the status. */
 static int commit_group(struct store_worker *w, struct store_worker_req **r,
@@ -71,9 +127,11 @@ static int commit_group(struct store_worker *w, struct store_worker_req **r,
     for (uint32_t i = 0; i < n; i++)
         ws[i] = r[i]->w;
     int64_t t0 = worker_now_us();
+    atomic_store(&w->busy_since_us, t0);
     int rc = store_write(w->s, ws, n, true);
+    int64_t took = worker_now_us() - t0;
     if (rc == 0 && w->on_sync)
-        w->on_sync(w->on_sync_data, (uint64_t)(worker_now_us() - t0));
+        w->on_sync(w->on_sync_data, (uint64_t)took);
     uint64_t seq = rc ? r[0]->seq : r[n - 1]->seq;
     pthread_mutex_lock(&w->mu);
     if (rc) {
@@ -88,6 +146,7 @@ static int commit_group(struct store_worker *w, struct store_worker_req **r,
     }
     pthread_mutex_unlock(&w->mu);
     w->done_cb(w->done_data, rc, seq);
+    note_done(w, took);
     return rc;
 }
 
@@ -98,6 +157,13 @@ static void *worker_main(void *arg)
     struct store_write *ws = w->ws;
     for (;;) {
         pthread_mutex_lock(&w->mu);
+        if (w->n == 0 && !w->stop && w->spin_us) {
+            uint64_t seen = atomic_load(&w->submitted);
+            uint32_t us = w->spin_us;
+            pthread_mutex_unlock(&w->mu);
+            worker_spin_idle(w, seen, us);
+            pthread_mutex_lock(&w->mu);
+        }
         while (w->n == 0 && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
         uint32_t n = w->n;
@@ -193,6 +259,7 @@ static int submit(struct store_worker *w, uint64_t seq,
         w->bytes += q->bytes;
         w->last_seq = seq;
         w->kick_pending = true;
+        atomic_fetch_add(&w->submitted, 1);
     }
     pthread_mutex_unlock(&w->mu);
     if (rc)
@@ -232,6 +299,7 @@ void store_worker_stop(struct store_worker *w)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = true;
+    atomic_fetch_add(&w->submitted, 1); /* ends an idle spin at once */
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);

@@ -45,14 +45,22 @@ void rcp_wait_free(struct rcp_wait *w, struct coord_client *c)
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
-    int armed = w->armed, kind = w->armed_kind;
-    char path[RCP_PATH_MAX];
+    int armed = w->armed, overflow = w->overflow;
+    int kind[RCP_WAIT_SLOTS];
+    char path[RCP_WAIT_SLOTS][RCP_PATH_MAX];
+    memcpy(kind, w->armed_kind, sizeof(kind));
     memcpy(path, w->armed_path, sizeof(path));
     pthread_mutex_unlock(&w->mu);
+    if (overflow > 0)
+        return; /* leaked: a watch we did not keep may still call back */
     int st = coord_state(c);
-    if (armed > 0 && st != COORD_STATE_EXPIRED && st != COORD_STATE_CLOSED) {
-        int rc = coord_remove_watch(c, path, kind);
-        if (armed > 1 || (rc != 0 && rc != COORD_ENOWATCH))
+    if (armed > 0 && (st == COORD_STATE_EXPIRED || st == COORD_STATE_CLOSED))
+        armed = 0; /* no watch fires any more */
+    for (int i = 0; i < RCP_WAIT_SLOTS && armed > 0; i++) {
+        if (path[i][0] == '\0')
+            continue;
+        int rc = coord_remove_watch(c, path[i], kind[i]);
+        if (rc != 0 && rc != COORD_ENOWATCH)
             return; /* leaked: a watch may still call back */
     }
     pthread_cond_destroy(&w->cv);
@@ -63,13 +71,24 @@ void rcp_wait_free(struct rcp_wait *w, struct coord_client *c)
 static void rcp_wait_cb(void *data, const struct coord_event *ev)
 {
     struct rcp_wait *w = data;
+    bool tracked = false;
     pthread_mutex_lock(&w->mu);
     w->fired++;
-    if (w->armed > 0 && strcmp(ev->path, w->armed_path) == 0) {
-        w->armed--;
-        if (w->armed == 0)
-            w->armed_path[0] = '\0';
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+        if (w->armed > 0 && w->armed_path[i][0] != '\0' &&
+            strcmp(ev->path, w->armed_path[i]) == 0) {
+            w->armed--;
+            w->armed_path[i][0] = '\0';
+        }
+        if (ev->type == COORD_EVENT_DELETED &&
+            w->track_path[i][0] != '\0' &&
+            strcmp(ev->path, w->track_path[i]) == 0) {
+            w->gone[i] = true;
+            tracked = true;
+        }
     }
+    if (!tracked)
+        w->other++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
@@ -93,12 +112,75 @@ uint64_t rcp_wait_seen(struct rcp_wait *w)
 void rcp_wait_armed(struct rcp_wait *w, const char *path, int kind)
 {
     pthread_mutex_lock(&w->mu);
-    if (w->armed == 0 || strcmp(path, w->armed_path) != 0) {
+    int free_slot = -1;
+    bool have = false;
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+        if (w->armed_path[i][0] == '\0') {
+            if (free_slot < 0)
+                free_slot = i;
+        } else if (strcmp(path, w->armed_path[i]) == 0) {
+            have = true;
+        }
+    }
+    if (!have && free_slot < 0) {
+        w->overflow++;
+    } else if (!have) {
         w->armed++;
-        w->armed_kind = kind;
-        snprintf(w->armed_path, sizeof(w->armed_path), "%s", path);
+        w->armed_kind[free_slot] = kind;
+        snprintf(w->armed_path[free_slot], RCP_PATH_MAX, "%s", path);
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+void rcp_wait_track(struct rcp_wait *w, const char *const *paths)
+{
+    pthread_mutex_lock(&w->mu);
+    char old[RCP_WAIT_SLOTS][RCP_PATH_MAX];
+    bool was[RCP_WAIT_SLOTS];
+    memcpy(old, w->track_path, sizeof(old));
+    memcpy(was, w->gone, sizeof(was));
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+        const char *p = paths[i] != NULL ? paths[i] : "";
+        snprintf(w->track_path[i], RCP_PATH_MAX, "%s", p);
+        w->gone[i] = false;
+        for (int j = 0; j < RCP_WAIT_SLOTS && p[0] != '\0'; j++)
+            if (strcmp(p, old[j]) == 0)
+                w->gone[i] = was[j];
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+void rcp_wait_set_gone(struct rcp_wait *w, int i)
+{
+    if (i < 0 || i >= RCP_WAIT_SLOTS)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->gone[i] = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+unsigned rcp_wait_gone(struct rcp_wait *w, uint64_t *other)
+{
+    unsigned m = 0;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++)
+        if (w->gone[i])
+            m |= 1u << i;
+    if (other != NULL)
+        *other = w->other;
+    pthread_mutex_unlock(&w->mu);
+    return m;
+}
+
+bool rcp_wait_is_armed(struct rcp_wait *w, const char *path)
+{
+    bool armed = false;
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < RCP_WAIT_SLOTS && !armed; i++)
+        armed = w->armed_path[i][0] != '\0' &&
+                strcmp(w->armed_path[i], path) == 0;
+    pthread_mutex_unlock(&w->mu);
+    return armed;
 }
 
 static int session_gone(struct coord_client *c)

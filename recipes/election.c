@@ -74,7 +74,7 @@ int coord_election_campaign(struct coord_election *e, const void *value,
         rcp_node_purge(e->c, e->path, e->guid);
         return rc;
     }
-    rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, e->w,
+    rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, NULL, e->w,
                         deadline);
     if (rc != 0) {
         if (rcp_node_delete(e->c, e->path, &e->node) != 0)

@@ -40,9 +40,12 @@ void rcp_qlock_fini(struct rcp_qlock *q)
     rcp_wait_free(q->w, q->c);
 }
 
-/* Creates our node (and the lock path once). */
-static int qlock_enter(struct rcp_qlock *q, const char *prefix)
+/* Creates our node (and the lock path once); pos: what the listing
+ * pipelined behind the create showed (pos->known false: none). */
+static int qlock_enter(struct rcp_qlock *q, const char *prefix,
+                       const char *conflicts, struct rcp_pos *pos)
 {
+    pos->known = false;
     int rc;
     if (!q->ready) {
         if ((rc = rcp_mkpath(q->c, q->path)) != 0)
@@ -54,8 +57,8 @@ static int qlock_enter(struct rcp_qlock *q, const char *prefix)
             return rc;
         q->dirty = false;
     }
-    return rcp_node_create(q->c, q->path, prefix, q->guid, "", 0,
-                           &q->node);
+    return rcp_node_create_listed(q->c, q->path, prefix, q->guid, "", 0,
+                                  conflicts, &q->node, pos);
 }
 
 int rcp_qlock_take(struct rcp_qlock *q, const char *prefix,
@@ -65,14 +68,17 @@ int rcp_qlock_take(struct rcp_qlock *q, const char *prefix,
     if (q->held)
         return COORD_EBUSY;
     int64_t deadline = rcp_deadline(timeout_ms);
-    int rc = qlock_enter(q, prefix);
+    struct rcp_pos pos;
+    int rc = qlock_enter(q, prefix, conflicts, &pos);
     if (rc != 0) {
         q->dirty = true; /* the create may have applied */
         return rc;
     }
     if (wait) {
-        rc = rcp_node_await(q->c, q->path, conflicts, &q->node, q->w,
+        rc = rcp_node_await(q->c, q->path, conflicts, &q->node, &pos, q->w,
                             deadline);
+    } else if (pos.known) { /* listed after our create: see seqnode.c */
+        rc = pos.ahead == 0 ? 0 : COORD_EBUSY;
     } else {
         char pred[RCP_NAME_MAX];
         rc = rcp_node_position(q->c, q->path, conflicts, &q->node, pred);

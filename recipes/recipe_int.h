@@ -22,15 +22,23 @@
 #define RCP_NAME_MAX 128      /* prefix-guid-seq */
 #define RCP_PATH_MAX 512      /* recipe paths are kept short */
 
+#define RCP_WAIT_SLOTS 2      /* watched paths at once (rcp_node_await) */
+
 /* Wakes a thread when a one-shot watch fires. Freed with rcp_wait_free();
- * it is leaked (never freed) while a watch on it may still fire. */
+ * it is leaked (never freed) while a watch on it may still fire. It also
+ * remembers which of up to RCP_WAIT_SLOTS tracked paths were reported
+ * DELETED (rcp_wait_track / rcp_wait_gone). */
 struct rcp_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t fired;              /* events seen */
-    int armed;                   /* registered, not yet fired */
-    int armed_kind;              /* enum coord_watch_kind */
-    char armed_path[RCP_PATH_MAX];
+    int armed;                   /* slots registered, not yet fired */
+    int overflow;                /* registered with no slot free: leak */
+    int armed_kind[RCP_WAIT_SLOTS]; /* enum coord_watch_kind */
+    char armed_path[RCP_WAIT_SLOTS][RCP_PATH_MAX]; /* "" = free slot */
+    char track_path[RCP_WAIT_SLOTS][RCP_PATH_MAX];
+    bool gone[RCP_WAIT_SLOTS];   /* a DELETED event for track_path[i] */
+    uint64_t other;              /* events not such a deletion */
 };
 
 int rcp_wait_new(struct rcp_wait **out);
@@ -44,6 +52,17 @@ void rcp_wait_armed(struct rcp_wait *w, const char *path, int kind);
  * (COORD_ESESSIONEXPIRED / COORD_ECLOSED). */
 int rcp_wait_until(struct rcp_wait *w, uint64_t seen, int64_t deadline,
                    struct coord_client *c);
+/* Tracks the deletion of these paths (NULL or "" = none). A path tracked
+ * before keeps what was seen of it: a deletion of a sequential node's
+ * unique name never becomes untrue. */
+void rcp_wait_track(struct rcp_wait *w, const char *const *paths);
+/* Marks tracked path i as deleted (an exists answered COORD_ENONODE). */
+void rcp_wait_set_gone(struct rcp_wait *w, int i);
+/* Bit i set: tracked path i was reported deleted. *other (if not NULL):
+ * how many events so far were not the deletion of a tracked path. */
+unsigned rcp_wait_gone(struct rcp_wait *w, uint64_t *other);
+/* A one-shot watch of ours on path is registered and has not fired. */
+bool rcp_wait_is_armed(struct rcp_wait *w, const char *path);
 
 /* Monotonic ms; deadline -1 = never. */
 int64_t rcp_now_ms(void);
@@ -57,11 +76,32 @@ struct rcp_node {
     char name[RCP_NAME_MAX];  /* "" when none */
     uint64_t czxid;
 };
+/* What one listing of dir showed of the nodes ahead of ours (of the
+ * conflicting prefix). Nodes ahead of ours can only go away (a later
+ * node gets a larger sequence number), so the set only shrinks: a listing
+ * that contains our node, however stale, shows a superset of the nodes
+ * ahead now (docs/recipes.md, "Hand-offs without a read"). */
+struct rcp_pos {
+    bool known;               /* false: no listing yet */
+    int ahead;                /* nodes ahead of ours */
+    char pred[RCP_NAME_MAX];  /* the immediate one ("" if ahead == 0) */
+    char pp[RCP_NAME_MAX];    /* the one before pred ("" if ahead < 2) */
+};
 /* Creates dir/<prefix>-<guid>-<seq>, resolving a lost create reply by
  * listing dir for our guid. */
 int rcp_node_create(struct coord_client *c, const char *dir,
                     const char *prefix, const char *guid,
                     const void *value, size_t len, struct rcp_node *n);
+/* The same, with a local listing of dir pipelined right behind the
+ * create (the server executes it after the create, in the session's
+ * order): pos is filled from it (pos->known) when it shows our node,
+ * which saves the uncontended acquire a separate read. conflicts as in
+ * rcp_node_position. */
+int rcp_node_create_listed(struct coord_client *c, const char *dir,
+                           const char *prefix, const char *guid,
+                           const void *value, size_t len,
+                           const char *conflicts, struct rcp_node *n,
+                           struct rcp_pos *pos);
 /* 1 if no node of prefix (NULL: of any prefix) under dir precedes n, 0
  * if one does (pred set to the immediate such predecessor's name),
  * COORD_ENONODE if n is gone. Sequence numbers are shared by every child
@@ -73,11 +113,14 @@ int rcp_node_position(struct coord_client *c, const char *dir,
  * not, or an error. */
 int rcp_node_find(struct coord_client *c, const char *dir,
                   const char *guid, struct rcp_node *n);
-/* Waits until no node of prefix precedes n (watching only the immediate
- * such predecessor): 0, COORD_ETIMEDOUT, COORD_ENONODE, ... */
+/* Waits until no node of prefix precedes n, watching only the immediate
+ * such predecessor and the one before it: 0, COORD_ETIMEDOUT,
+ * COORD_ENONODE, ... pos (NULL or not known: list first) is a listing
+ * already made; it is updated. */
 int rcp_node_await(struct coord_client *c, const char *dir,
                    const char *prefix, const struct rcp_node *n,
-                   struct rcp_wait *w, int64_t deadline);
+                   struct rcp_pos *pos, struct rcp_wait *w,
+                   int64_t deadline);
 /* Deletes dir/n (ENONODE counts as done) and clears n. */
 int rcp_node_delete(struct coord_client *c, const char *dir,
                     struct rcp_node *n);

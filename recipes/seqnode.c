@@ -3,6 +3,7 @@
  * it again by its guid after a lost reply, and wait until it is the lowest
  * by watching only the immediate predecessor (no herd effect). Public
  * coord.h API only; never called from a libcoord callback. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,21 @@ int rcp_node_find(struct coord_client *c, const char *dir,
 }
 
 
+/* After a create whose reply was lost: it may have been applied, so look
+ * for our guid (retrying reads while the cluster fails over) before any
+ * new create, which would queue a second node of ours behind the first.
+ * 1 found (n set), 0 not there, or an error. */
+static int find_lost(struct coord_client *c, const char *dir,
+                     const char *guid, struct rcp_node *n)
+{
+    int f;
+    int64_t end = rcp_now_ms() + 30000;
+    do {
+        f = rcp_node_find(c, dir, guid, n);
+    } while (transient(f) && rcp_now_ms() < end);
+    return f;
+}
+
 int rcp_node_create(struct coord_client *c, const char *dir,
                     const char *prefix, const char *guid,
                     const void *value, size_t len, struct rcp_node *n)
@@ -72,82 +88,306 @@ int rcp_node_create(struct coord_client *c, const char *dir,
         }
         if (!uncertain(rc))
             return rc;
-        /* It may have been applied: look for our guid (retrying reads
-         * while the cluster fails over). */
-        int f;
-        int64_t end = rcp_now_ms() + 30000;
-        do {
-            f = rcp_node_find(c, dir, guid, n);
-        } while (transient(f) && rcp_now_ms() < end);
-        if (f == 1)
-            return 0;
-        if (f < 0)
-            return f;
+        int f = find_lost(c, dir, guid, n);
+        if (f != 0)
+            return f == 1 ? 0 : f;
     }
     return COORD_EUNAVAILABLE;
+}
+
+/* Fills pos from a listing of dir: 0, or COORD_ENONODE if n is not in
+ * it. prefix NULL: nodes of any prefix count. */
+static int pos_from(char *const *names, size_t count, const char *prefix,
+                    const struct rcp_node *n, struct rcp_pos *pos)
+{
+    int64_t mine = rcp_seq(n->name), best = -1, second = -1;
+    bool present = false;
+    memset(pos, 0, sizeof(*pos));
+    for (size_t i = 0; i < count; i++) {
+        int64_t s = rcp_seq(names[i]);
+        if (strcmp(names[i], n->name) == 0)
+            present = true;
+        else if (prefix != NULL && !has_prefix(names[i], prefix))
+            continue;
+        else if (s >= 0 && s < mine) {
+            pos->ahead++;
+            if (s > best) {
+                memcpy(pos->pp, pos->pred, sizeof(pos->pp));
+                second = best;
+                best = s;
+                snprintf(pos->pred, sizeof(pos->pred), "%s", names[i]);
+            } else if (s > second) {
+                second = s;
+                snprintf(pos->pp, sizeof(pos->pp), "%s", names[i]);
+            }
+        }
+    }
+    if (!present)
+        return COORD_ENONODE;
+    pos->known = true;
+    return 0;
+}
+
+/* Lists dir (flags: 0 linearizable, COORD_READ_LOCAL) into pos. */
+static int list_pos(struct coord_client *c, const char *dir,
+                    const char *prefix, const struct rcp_node *n,
+                    unsigned flags, struct rcp_pos *pos)
+{
+    struct coord_child_list l;
+    pos->known = false;
+    int rc = coord_children_all(c, dir, flags, NULL, &l);
+    if (rc != 0)
+        return rc;
+    rc = pos_from(l.names, l.n, prefix, n, pos);
+    coord_child_list_free(&l);
+    return rc;
 }
 
 int rcp_node_position(struct coord_client *c, const char *dir,
                       const char *prefix, const struct rcp_node *n,
                       char pred[RCP_NAME_MAX])
 {
-    struct coord_child_list l;
-    int rc = coord_children_all(c, dir, 0, NULL, &l);
+    struct rcp_pos pos;
+    int rc = list_pos(c, dir, prefix, n, 0, &pos);
     if (rc != 0)
         return rc;
-    int64_t mine = rcp_seq(n->name), best = -1;
-    bool present = false;
-    for (size_t i = 0; i < l.n; i++) {
-        int64_t s = rcp_seq(l.names[i]);
-        if (strcmp(l.names[i], n->name) == 0)
-            present = true;
-        else if (prefix != NULL && !has_prefix(l.names[i], prefix))
-            continue;
-        else if (s >= 0 && s < mine && s > best) {
-            best = s;
-            snprintf(pred, RCP_NAME_MAX, "%s", l.names[i]);
-        }
+    if (pos.ahead == 0)
+        return 1;
+    memcpy(pred, pos.pred, RCP_NAME_MAX);
+    return 0;
+}
+
+/* ---- create with a pipelined listing ---------------------------------- */
+
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;            /* callbacks still to run */
+    int crc;                /* the create's status */
+    char name[RCP_NAME_MAX];
+    uint64_t czxid;
+    int lrc;                /* the listing's status */
+    char **names;           /* its copy (coord_alloc_mem) */
+    size_t n;
+};
+
+static void pipe_done(struct pipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->pending--;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pipe_created(void *data, int status, const char *path,
+                         const struct coord_stat *st)
+{
+    struct pipe *p = data;
+    p->crc = status;
+    if (status == 0) {
+        const char *slash = strrchr(path, '/');
+        snprintf(p->name, sizeof(p->name), "%s",
+                 slash != NULL ? slash + 1 : path);
+        p->czxid = st->czxid;
     }
-    coord_child_list_free(&l);
-    if (!present)
-        return COORD_ENONODE;
-    return best < 0 ? 1 : 0;
+    pipe_done(p);
+}
+
+static void pipe_listed(void *data, int status,
+                        const struct coord_children_page *pg)
+{
+    struct pipe *p = data;
+    p->lrc = status;
+    if (status == 0 && pg->more)
+        p->lrc = COORD_EAGAIN; /* more than a page: list the usual way */
+    if (p->lrc == 0 && pg->n > 0) {
+        p->names = coord_alloc_mem(pg->n * sizeof(*p->names));
+        for (size_t i = 0; p->names != NULL && i < pg->n; i++) {
+            size_t len = strlen(pg->entries[i].name);
+            p->names[i] = coord_alloc_mem(len + 1);
+            if (p->names[i] == NULL)
+                break;
+            memcpy(p->names[i], pg->entries[i].name, len + 1);
+            p->n = i + 1;
+        }
+        if (p->names == NULL || p->n != pg->n)
+            p->lrc = COORD_ENOMEM;
+    }
+    pipe_done(p);
+}
+
+static void pipe_fini(struct pipe *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        coord_free_mem(p->names[i]);
+    coord_free_mem(p->names);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
+/* Submits the create and, behind it, the local listing; waits for both
+ * callbacks. 0 (p filled) or the create's submission error. */
+static int pipe_run(struct pipe *p, struct coord_client *c, const char *dir,
+                    const char *path, const void *value, size_t len)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->pending = 2;
+    p->lrc = COORD_EAGAIN;
+    int rc = coord_acreate(c, path, value, len,
+                           COORD_EPHEMERAL | COORD_SEQUENTIAL, 0,
+                           pipe_created, p);
+    if (rc != 0) {
+        pipe_fini(p);
+        return rc;
+    }
+    if (coord_achildren(c, dir, COORD_READ_LOCAL, NULL, 0, NULL,
+                        pipe_listed, p) != 0)
+        pipe_done(p); /* no listing: the create alone */
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+/* Why a listing read right behind our create is enough (also a local,
+ * possibly stale one): the server executes a session's requests in the
+ * order sent, so it lists dir after it applied our create; every node
+ * ahead of ours was created before ours and is in the listing unless it
+ * was already deleted, and no node created later can be ahead of ours. */
+int rcp_node_create_listed(struct coord_client *c, const char *dir,
+                           const char *prefix, const char *guid,
+                           const void *value, size_t len,
+                           const char *conflicts, struct rcp_node *n,
+                           struct rcp_pos *pos)
+{
+    char path[RCP_PATH_MAX];
+    int k = snprintf(path, sizeof(path), "%s/%s-%s-", dir, prefix, guid);
+    if (k < 0 || (size_t)k >= sizeof(path))
+        return COORD_ETOOBIG;
+    pos->known = false;
+    n->name[0] = '\0';
+    struct pipe p;
+    if (pipe_run(&p, c, dir, path, value, len) != 0) /* not submitted */
+        return rcp_node_create(c, dir, prefix, guid, value, len, n);
+    int rc = p.crc;
+    if (rc == 0) {
+        memcpy(n->name, p.name, sizeof(n->name));
+        n->czxid = p.czxid;
+        if (p.lrc == 0 &&
+            pos_from(p.names, p.n, conflicts, n, pos) != 0)
+            pos->known = false; /* not in it: list again later */
+    }
+    pipe_fini(&p);
+    if (!uncertain(rc))
+        return rc;
+    int f = find_lost(c, dir, guid, n); /* never create twice blindly */
+    if (f != 0)
+        return f == 1 ? 0 : f;
+    return rcp_node_create(c, dir, prefix, guid, value, len, n);
+}
+
+/* ---- waiting for the nodes ahead to go ---------------------------------- */
+
+/* An exists watch on path, tracked as slot i: a node already gone marks
+ * the slot gone. A watch of ours still pending on path is kept as it is
+ * (it reports the deletion; rcp_wait_cb). */
+static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
+               int slot)
+{
+    if (rcp_wait_is_armed(w, path))
+        return 0;
+    struct coord_watcher cw = rcp_watcher(w);
+    int rc = coord_exists(c, path, COORD_READ_LOCAL, &cw, NULL);
+    if (rc == COORD_ENONODE) {
+        /* an exists watch on a missing node: registered; drop it */
+        coord_remove_watch(c, path, COORD_WATCH_EXISTS);
+        rcp_wait_set_gone(w, slot);
+        return 0;
+    }
+    if (rc == 0)
+        rcp_wait_armed(w, path, COORD_WATCH_DATA);
+    return rc;
+}
+
+/* What the deletions seen (slot 0: pred, slot 1: pp) say of a listing
+ * with ahead nodes ahead of ours: 1 none is left (we are first), 0 wait
+ * on, -1 list again (pred went while others may still be ahead of it,
+ * or pp went with more ahead than pred and pp). */
+static int pos_verdict(int ahead, unsigned gone)
+{
+    bool pred = (gone & 1u) != 0, pp = (gone & 2u) != 0;
+    if (ahead == 0 || (ahead == 1 && pred) || (ahead == 2 && pred && pp))
+        return 1;
+    if (pred || (pp && ahead > 2))
+        return -1;
+    return 0;
+}
+
+/* Watches pos's pred and pp and waits: 1 when every node ahead is gone
+ * (no read needed), 0 to list again, or an error. */
+static int await_step(struct coord_client *c, const char *dir,
+                      const struct rcp_pos *pos, struct rcp_wait *w,
+                      int64_t deadline)
+{
+    char p0[RCP_PATH_MAX], p1[RCP_PATH_MAX] = "";
+    int rc = rcp_join(p0, sizeof(p0), dir, pos->pred);
+    if (rc == 0 && pos->ahead >= 2)
+        rc = rcp_join(p1, sizeof(p1), dir, pos->pp);
+    if (rc != 0)
+        return rc;
+    const char *paths[RCP_WAIT_SLOTS] = {p0, p1};
+    rcp_wait_track(w, paths);
+    uint64_t other0;
+    rcp_wait_gone(w, &other0);
+    rc = arm(c, w, p0, 0);
+    if (rc == 0 && p1[0] != '\0')
+        rc = arm(c, w, p1, 1);
+    if (transient(rc))
+        return 0; /* unknown whether the watch is set: look again */
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        uint64_t seen = rcp_wait_seen(w), other;
+        int v = pos_verdict(pos->ahead, rcp_wait_gone(w, &other));
+        if (v != 0)
+            return v > 0 ? 1 : 0;
+        if (other != other0)
+            return 0; /* another event (a change, MUST_REREAD): list */
+        if ((rc = rcp_wait_until(w, seen, deadline, c)) != 0)
+            return rc;
+    }
 }
 
 int rcp_node_await(struct coord_client *c, const char *dir,
                    const char *prefix, const struct rcp_node *n,
-                   struct rcp_wait *w, int64_t deadline)
+                   struct rcp_pos *pos, struct rcp_wait *w,
+                   int64_t deadline)
 {
+    struct rcp_pos own = {.known = false};
+    if (pos == NULL)
+        pos = &own;
     for (;;) {
-        char pred[RCP_NAME_MAX], ppath[RCP_PATH_MAX];
-        int rc = rcp_node_position(c, dir, prefix, n, pred);
+        if (!pos->known) {
+            int rc = list_pos(c, dir, prefix, n, COORD_READ_LOCAL, pos);
+            if (rc < 0 && !transient(rc))
+                return rc;
+            if (rc < 0) {
+                if (deadline >= 0 && rcp_now_ms() >= deadline)
+                    return COORD_ETIMEDOUT;
+                continue; /* reconnecting: read again */
+            }
+        }
+        if (pos->ahead == 0)
+            return 0;
+        int rc = await_step(c, dir, pos, w, deadline);
         if (rc == 1)
             return 0;
-        if (rc < 0 && !transient(rc))
+        if (rc < 0)
             return rc;
-        if (rc < 0) {
-            if (deadline >= 0 && rcp_now_ms() >= deadline)
-                return COORD_ETIMEDOUT;
-            continue; /* reconnecting: read again */
-        }
-        if ((rc = rcp_join(ppath, sizeof(ppath), dir, pred)) != 0)
-            return rc;
-        uint64_t seen = rcp_wait_seen(w);
-        struct coord_watcher cw = rcp_watcher(w);
-        rc = coord_exists(c, ppath, 0, &cw, NULL);
-        if (rc == COORD_ENONODE) {
-            /* an exists watch on a missing node: registered; drop it */
-            coord_remove_watch(c, ppath, COORD_WATCH_EXISTS);
-            continue;
-        }
-        if (transient(rc))
-            continue; /* unknown whether the watch is set: look again */
-        if (rc != 0)
-            return rc;
-        rcp_wait_armed(w, ppath, COORD_WATCH_DATA);
-        rc = rcp_wait_until(w, seen, deadline, c);
-        if (rc != 0)
-            return rc;
+        pos->known = false;
     }
 }
 

@@ -1384,6 +1384,155 @@ static void lock_survives_leader_kill(void **state)
     assert_int_equal(coord_close(c), 0);
 }
 
+/* ---- Hand-offs without a read ------------------------------------------
+ * A waiter learns that it is first from deletion events alone (docs/
+ * recipes.md, "Hand-offs without a read"): the deletion of its immediate
+ * predecessor makes it first only if nothing else was ahead of it. */
+
+struct twaiter {
+    struct coord_lock *l;
+    int timeout_ms;
+    uint64_t tok;
+    int rc;
+    atomic_bool done;
+    pthread_t th;
+};
+
+static void *twaiter_main(void *arg)
+{
+    struct twaiter *w = arg;
+    w->rc = coord_lock_acquire(w->l, w->timeout_ms, &w->tok);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static void twaiter_start(struct twaiter *w, struct coord_lock *l,
+                          int timeout_ms)
+{
+    w->l = l;
+    w->timeout_ms = timeout_ms;
+    w->tok = 0;
+    w->rc = 1;
+    atomic_store(&w->done, false);
+    assert_int_equal(pthread_create(&w->th, NULL, twaiter_main, w), 0);
+}
+
+/* The path of the k-th (0-based) node of dir in sequence order. */
+static void nth_node(struct coord_client *c, const char *dir, size_t k,
+                     char *out, size_t cap)
+{
+    struct coord_child_list l;
+    assert_int_equal(coord_children_all(c, dir, 0, NULL, &l), 0);
+    assert_true(k < l.n);
+    /* names end in a 10-digit sequence number: compare those */
+    size_t idx[16];
+    assert_true(l.n <= 16);
+    for (size_t i = 0; i < l.n; i++)
+        idx[i] = i;
+    for (size_t i = 1; i < l.n; i++)
+        for (size_t j = i; j > 0; j--) {
+            const char *x = strrchr(l.names[idx[j - 1]], '-');
+            const char *y = strrchr(l.names[idx[j]], '-');
+            if (strcmp(x, y) <= 0)
+                break;
+            size_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    snprintf(out, cap, "%s/%s", dir, l.names[idx[k]]);
+    coord_child_list_free(&l);
+}
+
+/* w must not get the lock: once w's own client has seen the deletion of
+ * gone (a read of it answers ENONODE only after the watch event reached
+ * that client), w's thread gets 500 ms to act on it wrongly. */
+static void assert_still_waiting(struct coord_client *wc, const char *gone,
+                                 struct twaiter *w)
+{
+    assert_int_equal(coord_exists(wc, gone, 0, NULL, NULL), COORD_ENONODE);
+    int64_t end = now_ms() + 500;
+    while (now_ms() < end && !atomic_load(&w->done))
+        poll(NULL, 0, 10);
+    assert_false(atomic_load(&w->done));
+}
+
+/* a holds; b and c queue behind it (c: b immediately ahead, a before
+ * that). b gives up while a holds: c must go on waiting, then get the
+ * lock when a releases. */
+static void lock_waiter_ahead_leaves(void **state)
+{
+    (void)state;
+    const char *dir = "/locks/h";
+    struct coord_client *a = client(), *b = client(), *c = client();
+    struct coord_lock *la = NULL, *lb = NULL, *lc = NULL;
+    assert_int_equal(coord_lock_new(&la, a, dir), 0);
+    assert_int_equal(coord_lock_new(&lb, b, dir), 0);
+    assert_int_equal(coord_lock_new(&lc, c, dir), 0);
+    uint64_t ta = 0;
+    assert_int_equal(coord_lock_acquire(la, 5000, &ta), 0);
+    struct twaiter wb, wc;
+    twaiter_start(&wb, lb, 1500);
+    await_children(a, dir, 2);
+    twaiter_start(&wc, lc, 30000);
+    await_children(a, dir, 3);
+    char bpath[256];
+    nth_node(a, dir, 1, bpath, sizeof(bpath));
+    pthread_join(wb.th, NULL);
+    assert_int_equal(wb.rc, COORD_ETIMEDOUT);
+    assert_still_waiting(c, bpath, &wc);
+    assert_int_equal(coord_lock_state(la), COORD_LOCK_HELD);
+    assert_int_equal(coord_lock_release(la), 0);
+    pthread_join(wc.th, NULL);
+    assert_int_equal(wc.rc, 0);
+    assert_true(wc.tok > ta);
+    assert_int_equal(coord_lock_release(lc), 0);
+    coord_lock_free(la);
+    coord_lock_free(lb);
+    coord_lock_free(lc);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+    assert_int_equal(coord_close(c), 0);
+}
+
+/* a holds; b, then c queue. a's release hands the lock to b only: c
+ * (which watches a as well as b) must go on waiting until b releases;
+ * tokens strictly increase a < b < c. */
+static void lock_chain_handoff(void **state)
+{
+    (void)state;
+    const char *dir = "/locks/i";
+    struct coord_client *a = client(), *b = client(), *c = client();
+    struct coord_lock *la = NULL, *lb = NULL, *lc = NULL;
+    assert_int_equal(coord_lock_new(&la, a, dir), 0);
+    assert_int_equal(coord_lock_new(&lb, b, dir), 0);
+    assert_int_equal(coord_lock_new(&lc, c, dir), 0);
+    uint64_t ta = 0;
+    assert_int_equal(coord_lock_acquire(la, 5000, &ta), 0);
+    struct twaiter wb, wc;
+    twaiter_start(&wb, lb, 30000);
+    await_children(a, dir, 2);
+    twaiter_start(&wc, lc, 30000);
+    await_children(a, dir, 3);
+    char apath[256];
+    nth_node(a, dir, 0, apath, sizeof(apath));
+    assert_int_equal(coord_lock_release(la), 0);
+    pthread_join(wb.th, NULL);
+    assert_int_equal(wb.rc, 0);
+    assert_true(wb.tok > ta);
+    assert_still_waiting(c, apath, &wc);
+    assert_int_equal(coord_lock_release(lb), 0);
+    pthread_join(wc.th, NULL);
+    assert_int_equal(wc.rc, 0);
+    assert_true(wc.tok > wb.tok);
+    assert_int_equal(coord_lock_release(lc), 0);
+    coord_lock_free(la);
+    coord_lock_free(lb);
+    coord_lock_free(lc);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+    assert_int_equal(coord_close(c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1404,6 +1553,8 @@ int main(void)
         cmocka_unit_test(counter),
         cmocka_unit_test(queue),
         cmocka_unit_test(lock_survives_leader_kill),
+        cmocka_unit_test(lock_waiter_ahead_leaves),
+        cmocka_unit_test(lock_chain_handoff),
     };
     return cmocka_run_group_tests_name("recipes", tests, setup, teardown);
 }

@@ -79,6 +79,7 @@ static void rcp_wait_cb(void *data, const struct coord_event *ev)
             strcmp(ev->path, w->armed_path[i]) == 0) {
             w->armed--;
             w->armed_path[i][0] = '\0';
+            w->confirmed[i] = false;
         }
         if (ev->type == COORD_EVENT_DELETED &&
             w->track_path[i][0] != '\0' &&
@@ -107,27 +108,60 @@ uint64_t rcp_wait_seen(struct rcp_wait *w)
     return f;
 }
 
-/* Registrations dedupe by (path, kind, callback): arming the same path
- * again adds nothing. */
-void rcp_wait_armed(struct rcp_wait *w, const char *path, int kind)
+/* The slot holding path, else a free one (taken); -1 if none. Under mu. */
+static int slot_take(struct rcp_wait *w, const char *path, int kind)
 {
-    pthread_mutex_lock(&w->mu);
     int free_slot = -1;
-    bool have = false;
     for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
         if (w->armed_path[i][0] == '\0') {
             if (free_slot < 0)
                 free_slot = i;
         } else if (strcmp(path, w->armed_path[i]) == 0) {
-            have = true;
+            return i;
         }
     }
-    if (!have && free_slot < 0) {
+    if (free_slot < 0) {
         w->overflow++;
-    } else if (!have) {
-        w->armed++;
-        w->armed_kind[free_slot] = kind;
-        snprintf(w->armed_path[free_slot], RCP_PATH_MAX, "%s", path);
+        return -1;
+    }
+    w->armed++;
+    w->armed_kind[free_slot] = kind;
+    w->confirmed[free_slot] = false;
+    snprintf(w->armed_path[free_slot], RCP_PATH_MAX, "%s", path);
+    return free_slot;
+}
+
+/* Registrations dedupe by (path, kind, callback): arming the same path
+ * again adds nothing. */
+void rcp_wait_armed(struct rcp_wait *w, const char *path, int kind)
+{
+    pthread_mutex_lock(&w->mu);
+    slot_take(w, path, kind);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int rcp_wait_prearm(struct rcp_wait *w, const char *path, int kind)
+{
+    pthread_mutex_lock(&w->mu);
+    int i = slot_take(w, path, kind);
+    pthread_mutex_unlock(&w->mu);
+    return i;
+}
+
+void rcp_wait_settle(struct rcp_wait *w, int slot, const char *path,
+                     bool registered, bool absent)
+{
+    if (slot < 0 || slot >= RCP_WAIT_SLOTS)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (strcmp(w->armed_path[slot], path) == 0) {
+        if (registered) {
+            w->confirmed[slot] = true;
+        } else if (absent) {
+            w->armed--;
+            w->armed_path[slot][0] = '\0';
+            w->confirmed[slot] = false;
+        }
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -177,8 +211,7 @@ bool rcp_wait_is_armed(struct rcp_wait *w, const char *path)
     bool armed = false;
     pthread_mutex_lock(&w->mu);
     for (int i = 0; i < RCP_WAIT_SLOTS && !armed; i++)
-        armed = w->armed_path[i][0] != '\0' &&
-                strcmp(w->armed_path[i], path) == 0;
+        armed = w->confirmed[i] && strcmp(w->armed_path[i], path) == 0;
     pthread_mutex_unlock(&w->mu);
     return armed;
 }

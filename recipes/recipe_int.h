@@ -36,6 +36,7 @@ struct rcp_wait {
     int overflow;                /* registered with no slot free: leak */
     int armed_kind[RCP_WAIT_SLOTS]; /* enum coord_watch_kind */
     char armed_path[RCP_WAIT_SLOTS][RCP_PATH_MAX]; /* "" = free slot */
+    bool confirmed[RCP_WAIT_SLOTS]; /* known registered (rcp_wait_settle) */
     char track_path[RCP_WAIT_SLOTS][RCP_PATH_MAX];
     bool gone[RCP_WAIT_SLOTS];   /* a DELETED event for track_path[i] */
     uint64_t other;              /* events not such a deletion */
@@ -61,7 +62,17 @@ void rcp_wait_set_gone(struct rcp_wait *w, int i);
 /* Bit i set: tracked path i was reported deleted. *other (if not NULL):
  * how many events so far were not the deletion of a tracked path. */
 unsigned rcp_wait_gone(struct rcp_wait *w, uint64_t *other);
-/* A one-shot watch of ours on path is registered and has not fired. */
+/* Before a read that registers a watch on path: takes a slot (its index,
+ * or -1 if none is free: w is then leaked, never freed), so that an event
+ * arriving before the read's reply clears it. */
+int rcp_wait_prearm(struct rcp_wait *w, const char *path, int kind);
+/* After that read: registered (status 0) confirms the slot; absent (the
+ * read's watch was removed again) frees it; otherwise (outcome unknown)
+ * it stays, unconfirmed. A slot an event already cleared stays clear. */
+void rcp_wait_settle(struct rcp_wait *w, int slot, const char *path,
+                     bool registered, bool absent);
+/* A one-shot watch of ours on path is confirmed registered and has not
+ * fired. */
 bool rcp_wait_is_armed(struct rcp_wait *w, const char *path);
 
 /* Monotonic ms; deadline -1 = never. */

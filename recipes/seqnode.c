@@ -299,16 +299,18 @@ static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
 {
     if (rcp_wait_is_armed(w, path))
         return 0;
+    /* armed before the read: its event may beat the read's reply */
+    int ws = rcp_wait_prearm(w, path, COORD_WATCH_DATA);
     struct coord_watcher cw = rcp_watcher(w);
     int rc = coord_exists(c, path, COORD_READ_LOCAL, &cw, NULL);
     if (rc == COORD_ENONODE) {
         /* an exists watch on a missing node: registered; drop it */
         coord_remove_watch(c, path, COORD_WATCH_EXISTS);
+        rcp_wait_settle(w, ws, path, false, true);
         rcp_wait_set_gone(w, slot);
         return 0;
     }
-    if (rc == 0)
-        rcp_wait_armed(w, path, COORD_WATCH_DATA);
+    rcp_wait_settle(w, ws, path, rc == 0, false);
     return rc;
 }
 

@@ -35,6 +35,7 @@ static void stop_tick(struct node *n);
 static void snap_rx_chunk(struct node *n, const struct raft_update *u);
 static void snap_install_start(struct node *n, const struct raft_update *u);
 static bool snap_hold(struct node *n);
+static void snap_check(struct node *n);
 
 int64_t node_wall_ms(const struct node *n)
 {
@@ -406,6 +407,7 @@ struct node_snap_job {
     struct snapfork child; /* child.pid > 0: a serializing child */
     int child_rc;        /* the child did not deliver: its error */
     bool held;           /* proposals waited for it (logged once) */
+    bool joined;         /* its thread was joined (snap_wait) */
     atomic_bool collected; /* buf holds the whole snapshot */
     uint64_t keep_from;  /* store_snap_commit's argument */
     uint64_t index;
@@ -627,14 +629,30 @@ static bool snap_hold(struct node *n)
     return true;
 }
 
-const uint8_t *node_snapshot_bytes(const struct node *n, uint64_t *index,
+/* Blocks the loop until our own snapshot in flight is taken (or its
+ * child failed), as the loop was blocked while it serialized itself. */
+static void snap_wait(struct node *n)
+{
+    struct node_snap_job *j = n->snap_job;
+    if (!j || j->install)
+        return;
+    pthread_join(j->thread, NULL);
+    j->joined = true;
+    coord_assert(atomic_load(&j->done));
+    snap_check(n); /* may start the next snapshot already */
+    coord_assert(n->snap_job != j);
+}
+
+const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
                                    size_t *len)
 {
     struct node_snap_job *j = n->snap_job;
-    if (j && !j->install) {
-        if (!atomic_load(&j->collected))
-            return NULL; /* the child is still serializing */
-        *index = j->index; /* collected: the writer only reads */
+    if (j && !j->install && !atomic_load(&j->collected)) {
+        snap_wait(n); /* the child is still serializing: take it */
+        j = NULL;     /* a job started since is not serialized yet */
+    }
+    if (j && !j->install) { /* collected: the writer only reads */
+        *index = j->index;
         *len = j->len;
         return j->buf;
     }
@@ -764,7 +782,8 @@ static void snap_check(struct node *n)
     if (!j || !atomic_load(&j->done))
         return;
     n->snap_job = NULL;
-    pthread_join(j->thread, NULL);
+    if (!j->joined)
+        pthread_join(j->thread, NULL);
     if (j->child_rc) { /* nothing stored; retried after a pause */
         char how[32];
         int pid = (int)j->child.pid;

@@ -291,10 +291,11 @@ void node_take_snapshot(struct node *n);
  * written): the log is compacted when it completes. */
 bool node_snapshot_running(const struct node *n);
 /* The newest serialized snapshot (being written, or the latest durable
- * one) and its index; NULL when there is none, or while a child is still
- * serializing a newer one (the caller may serialize for itself then).
- * Valid until the loop runs on. */
-const uint8_t *node_snapshot_bytes(const struct node *n, uint64_t *index,
+ * one) and its index, or NULL when there is none. While a child still
+ * serializes our own newer one, first waits for that snapshot to be taken
+ * (blocking the loop, for SNAPSHOT_READ: it used to block while the loop
+ * serialized). Valid until the loop runs on. */
+const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
                                    size_t *len);
 
 /* admin.c */

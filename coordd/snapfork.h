@@ -14,6 +14,11 @@
  * - A child is reaped only by the thread that started it, after the
  *   collector is done (snapfork_reap), so its PID cannot be reused while
  *   anyone may still signal it (snapfork_kill, from either thread).
+ * - Nothing else in coordd may reap children: no waitpid(-1), no SIGCHLD
+ *   set to SIG_IGN (children would reap themselves), no libev default
+ *   loop (its SIGCHLD watcher calls waitpid(-1); net/loop.c uses
+ *   ev_loop_new). The collector's waitid would then fail and every
+ *   snapshot would count as a failed child.
  * - Must not use libev or anything of coordd's but check.h/alloc.h.
  */
 #ifndef COORDD_SNAPFORK_H

@@ -51,6 +51,8 @@ struct lb_client {
     struct coord_lock *l;
     pthread_t th;
     struct hist h;          /* acquire latency, window only */
+    struct hist hg;         /* hand-off gap (below), window only */
+    struct hist hr;         /* release call duration, window only */
     uint64_t handoffs;      /* cycles whose release completed in window */
     uint64_t errs[LB_ERR_CODES]; /* whole run, by -code */
     uint64_t errors;
@@ -62,6 +64,10 @@ static pthread_barrier_t g_ready;
 static atomic_bool g_stop;
 static _Atomic uint64_t g_win_start_ns, g_win_end_ns; /* 0 until known */
 static _Atomic uint64_t g_last_token;
+/* When the last holder called coord_lock_release: the hand-off gap of an
+ * acquire is from then to its return (with 1 client: release + the next
+ * acquire, a whole cycle). */
+static _Atomic uint64_t g_rel_ns;
 static atomic_ulong g_token_errors;
 
 static uint64_t now_ns(void)
@@ -100,15 +106,24 @@ static void *client_main(void *arg)
         }
         if (atomic_exchange(&g_last_token, tok) >= tok)
             atomic_fetch_add(&g_token_errors, 1);
-        if (in_window(t1))
+        uint64_t rel = atomic_load(&g_rel_ns);
+        if (in_window(t1)) {
             hist_record(&k->h, t1 - t0);
+            if (rel != 0)
+                hist_record(&k->hg, t1 - rel);
+        }
+        uint64_t t2 = now_ns();
+        atomic_store(&g_rel_ns, t2);
         rc = coord_lock_release(k->l);
         if (rc != 0) {
             count_error(k, rc);
             continue;
         }
-        if (in_window(now_ns()))
+        uint64_t t3 = now_ns();
+        if (in_window(t3)) {
             k->handoffs++;
+            hist_record(&k->hr, t3 - t2);
+        }
     }
     return NULL;
 }
@@ -124,6 +139,8 @@ static int open_clients(void)
         struct lb_client *k = &g_cl[i];
         k->idx = i;
         hist_init(&k->h);
+        hist_init(&k->hg);
+        hist_init(&k->hr);
         struct coord_options o;
         coord_options_init(&o);
         o.servers = g_cfg.servers;
@@ -214,13 +231,17 @@ static void field(const char *key, const char *fmt, ...)
 
 static void report(double window_s)
 {
-    struct hist all;
+    struct hist all, gap, rel;
     hist_init(&all);
+    hist_init(&gap);
+    hist_init(&rel);
     uint64_t handoffs = 0, errors = 0, errs[LB_ERR_CODES] = {0};
     uint64_t min_h = UINT64_MAX, max_h = 0;
     for (unsigned i = 0; i < g_cfg.clients; i++) {
         struct lb_client *k = &g_cl[i];
         hist_merge(&all, &k->h);
+        hist_merge(&gap, &k->hg);
+        hist_merge(&rel, &k->hr);
         handoffs += k->handoffs;
         errors += k->errors;
         for (int e = 0; e < LB_ERR_CODES; e++)
@@ -241,6 +262,10 @@ static void report(double window_s)
     for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
         field(qs[i].k, "%.1f", (double)hist_quantile(&all, qs[i].q) / 1e3);
     field("max_us", "%.1f", (double)all.max_ns / 1e3);
+    field("gap_p50_us", "%.1f", (double)hist_quantile(&gap, 0.5) / 1e3);
+    field("gap_p90_us", "%.1f", (double)hist_quantile(&gap, 0.9) / 1e3);
+    field("release_p50_us", "%.1f",
+          (double)hist_quantile(&rel, 0.5) / 1e3);
     field("client_min_handoffs", "%" PRIu64, min_h);
     field("client_max_handoffs", "%" PRIu64, max_h);
     field("token_errors", "%lu", atomic_load(&g_token_errors));
@@ -281,7 +306,10 @@ static void usage(FILE *f)
 "  --format=FMT        text | kv (one key=value line)\n"
 "handoffs_per_s: acquire+release cycles whose release completed in the\n"
 "window, by all clients, per second. p50_us..max_us: acquire latency\n"
-"(request to held) of every acquire completed in the window. errors:\n"
+"(request to held) of every acquire completed in the window.\n"
+"gap_p50_us, gap_p90_us: hand-off gap, from the previous holder's call\n"
+"of release to the return of the next acquire (1 client: a whole\n"
+"release + acquire cycle). release_p50_us: the release call. errors:\n"
 "failed acquires/releases over the whole run, by code (err_*).\n");
 }
 

@@ -5,13 +5,16 @@
 # config under $CL_DIR; ${sys}_start N starts member N in the background
 # and records its PID in PIDS[N] (the server process itself, so CPU and
 # signals reach it); ${sys}_leader prints the leading member's number;
-# ${sys}_healthy succeeds when every member serves and one leads.
+# ${sys}_healthy succeeds when every member serves a write and one leads
+# (etcd: every member answers its status and one leads). ${sys}_diag, if
+# defined, appends what a failed run's explanation needs to a file.
 # cl_stop_all stops every member by PID. Each system runs with its
 # defaults; the only settings given are addresses, ports, data dirs and
 # ZooKeeper's admin HTTP server turned off (its fixed port 8080 would
 # collide between members). It never kills anything it did not start.
 #
-# Needs: CL_BIN (a dir with coordbench for --free-port, coordd, coordctl),
+# Needs: CL_BIN (a dir with coordbench for --free-port, coordd, coordctl,
+# zkbench for zk_healthy),
 # CL_DIR (a fresh temp dir), CL_LOGS (log dir).
 
 PIDS=("" "" "" "")
@@ -132,7 +135,7 @@ zk_leader() {
     done
     return 0
 }
-zk_healthy() {
+zk_healthy() { # one leader, and each member serves a write (as coord's)
     local i m leaders=0
     for i in 1 2 3; do
         m=$(zk_mode "$i")
@@ -142,7 +145,21 @@ zk_healthy() {
         *) return 1 ;;
         esac
     done
-    [ "$leaders" -eq 1 ]
+    [ "$leaders" -eq 1 ] || return 1
+    for i in 1 2 3; do # a 4 s session: a stalled write fails in ~2.7 s
+        timeout -k 2 10 "$CL_BIN/zkbench" --servers="$(cl_addr "$i")" \
+            --op=ready --timeout-ms=4000 --prefix=/bench-ready \
+            >/dev/null 2>&1 || return 1
+    done
+}
+zk_diag() { # after a failed or stalled run: each member's srvr, to $1
+    local i a
+    for i in 1 2 3; do
+        a=$(cl_addr "$i")
+        echo "-- n$i (pid ${PIDS[$i]}) $a srvr:"
+        timeout 2 bash -c "exec 3<>/dev/tcp/${a%:*}/${a#*:} && echo srvr >&3 &&
+            cat <&3" 2>/dev/null || echo "(no answer)"
+    done >>"$1"
 }
 
 # ---- etcd ---------------------------------------------------------------------

@@ -114,8 +114,53 @@ gen_cmd() {
         "--duration=$SECS --warmup=$WARMUP --format=kv $(pid_opts)"
 }
 
+# Bound on one generator run: its window and warm-up plus the slack its
+# own timeouts need (sessions 60 s, key space 60 s, 3 pre-window writes of
+# a 20 s client timeout, 60 s for the last replies); past it timeout(1)
+# stops the generator by PID and the run is recorded as failed=timeout.
+GEN_SLACK=300
+
+# The value of key $2 in the kv line $1 (empty if absent).
+kv_of() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+
+# One run of a generator: its kv line to $RAW, or failed=REASON with what
+# the generator printed. A run that failed, made 0 ops or had a request
+# fail or stay unanswered (zkbench's err1/pending; any errors) also gets
+# the leader as of now and the system's ${sys}_diag in diag.log, so the
+# report can say what happened rather than print a bare 0.
+run_one() { # $1 system, $2 workload, $3 shape, $4 rep, $5 command
+    local line rc=0 why="" ld errs
+    log "$1 $2 $3 run $4/$REPEAT"
+    # shellcheck disable=SC2086
+    line=$(timeout -k 10 $((SECS + WARMUP + GEN_SLACK)) $5 \
+        2>>"$CL_LOGS/generators.log") || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        why=$(kv_of "$line" failed)
+        [ -n "$why" ] || why=exit-$rc
+        [ "$rc" -eq 124 ] && why=timeout-$((SECS + WARMUP + GEN_SLACK))s
+        line=$(printf '%s\n' "$line" | sed 's/failed=[^ ]*//' | tr -s ' ')
+        line="failed=$why $line"
+    elif [ "$(kv_of "$line" ops)" = 0 ] && [ "$2" != lock ]; then
+        why=no-ops
+    fi
+    errs=$(kv_of "$line" errors)
+    if [ -n "$why" ] || [ "${errs:-0}" != 0 ] ||
+        [ -n "$(kv_of "$line" pending)" ]; then
+        ld=$("${1}_leader")
+        line="$line leader_after=n${ld:-?}"
+        log "$1 $2 $3: ${why:-errors} (leader now n${ld:-?};" \
+            "$CL_LOGS/generators.log, diag.log)"
+        if declare -F "${1}_diag" >/dev/null; then
+            echo "== $(date -u +%T) $1 $2 $3 run $4: ${why:-errors}" \
+                >>"$CL_LOGS/diag.log"
+            "${1}_diag" "$CL_LOGS/diag.log"
+        fi
+    fi
+    echo "sys=$1 wl=$2 shape=$3 rep=$4 $line" >>"$RAW"
+}
+
 run_workload() { # $1 system, $2 workload
-    local shapes=$SHAPES shape rep cmd line
+    local shapes=$SHAPES shape rep cmd
     [ "$2" = lock ] && shapes=$CONTENDERS
     for shape in $shapes; do
         cmd=$(gen_cmd "$1" "$2" "$shape")
@@ -125,14 +170,7 @@ run_workload() { # $1 system, $2 workload
             return 0
         fi
         for rep in $(seq "$REPEAT"); do
-            log "$1 $2 $shape run $rep/$REPEAT"
-            # shellcheck disable=SC2086
-            if line=$($cmd 2>>"$CL_LOGS/generators.log"); then
-                echo "sys=$1 wl=$2 shape=$shape rep=$rep $line" >>"$RAW"
-            else
-                log "$1 $2 $shape: generator failed (see $CL_LOGS/generators.log)"
-                echo "sys=$1 wl=$2 shape=$shape rep=$rep failed=1" >>"$RAW"
-            fi
+            run_one "$1" "$2" "$shape" "$rep" "$cmd"
         done
     done
 }
@@ -157,7 +195,8 @@ failover_rounds() { # $1 system, $2 KILL|STOP, $3 rounds
         pid=${PIDS[$ld]}
         log "$sys failover $sig round $r/$3: leader n$ld (pid $pid)"
         # shellcheck disable=SC2046
-        line=$($(probe_cmd "$sys" "$pid" "$sig") \
+        line=$(timeout -k 10 $((120 + GEN_SLACK)) \
+            $(probe_cmd "$sys" "$pid" "$sig") \
             2>>"$CL_LOGS/generators.log") || true
         [ -n "$line" ] || line="failover_ms=failed"
         echo "sys=$sys wl=failover-$sig shape=- rep=$r leader=n$ld $line" \
@@ -224,7 +263,8 @@ main() {
         if [ "$PRIME" != 0 ] && [ "$WORKLOADS" != failover ]; then
             log "$sys: ${PRIME}s unrecorded set 16x16 (warm-up)"
             # shellcheck disable=SC2046
-            $(SECS=$PRIME WARMUP=0 gen_cmd "$sys" set 16x16) \
+            timeout -k 10 $((PRIME + GEN_SLACK)) \
+                $(SECS=$PRIME WARMUP=0 gen_cmd "$sys" set 16x16) \
                 >/dev/null 2>>"$CL_LOGS/generators.log" || true
         fi
         for wl in $WORKLOADS; do

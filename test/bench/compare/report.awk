@@ -40,6 +40,39 @@ function median(sys, wl, shape,    k, n, i, j, t, idx, v) {
     return runs[k, idx[int((n + 1) / 2)]]
 }
 
+# A note for a run that failed, made no ops, or had a request fail or stay
+# unanswered (zkbench: ready_*, err1*, pending*; compare.sh: failed=,
+# leader_after=), so the report says what happened instead of a bare 0.
+function trouble(line, sys, wl, shape,    d, f) {
+    d = ""
+    f = kv(line, "failed")
+    if (f != "")
+        d = "failed (" f ")"
+    else if (kv(line, "ops") == "0" && wl != "lock")
+        d = "0 ops"
+    if (kv(line, "ready_errors") != "")
+        d = d (d == "" ? "" : "; ") "the write before the window failed " \
+            kv(line, "ready_errors") "x, first " kv(line, "ready_err") \
+            " on " kv(line, "ready_server") (kv(line, "ready_ms") == "" ? \
+            "" : ", window began after " kv(line, "ready_ms") " ms")
+    if (kv(line, "err1") != "")
+        d = d (d == "" ? "" : "; ") "first failed request " kv(line, "err1") \
+            " after " kv(line, "err1_wait_ms") " ms in flight, " \
+            kv(line, "err1_at_ms") " ms into the load, on " \
+            kv(line, "err1_server")
+    if (kv(line, "pending") != "")
+        d = d (d == "" ? "" : "; ") kv(line, "pending") \
+            " unanswered at the end (oldest " kv(line, "pending_ms") " ms)"
+    if (d == "" && kv(line, "errors") != "" && kv(line, "errors") != "0")
+        d = kv(line, "errors") " errors"
+    if (d == "")
+        return
+    if (kv(line, "leader_after") != "")
+        d = d "; leader afterwards " kv(line, "leader_after")
+    notes = notes sprintf("- %s %s %s run %s: %s\n", label(sys), wl, shape,
+        kv(line, "rep"), d)
+}
+
 # ops/s, or hand-offs/s for the lock workload.
 function num(line, key,    v) {
     if (key == "ops_per_s" && kv(line, "handoffs_per_s") != "")
@@ -113,6 +146,8 @@ function table(wl,    shapes, ns, sh, i, s, line, a, note) {
             note = (sysl[s] == "zk" && wl == "get") ? " (local)" : ""
             if (line == "" && missing[sysl[s], wl] != "")
                 note = " (" missing[sysl[s], wl] ")"
+            if (line == "" && failcnt[sysl[s], wl, sh[i]] > 0)
+                note = " (failed: see below)"
             if (line == "" && (sysl[s] == "zk" && wl == "get" ||
                 sysl[s] == "etcd" && wl == "lock"))
                 continue
@@ -177,8 +212,15 @@ function stats(sys, sig,    k, n, i, t, v, w, list, med, mx) {
         next
     }
     systems = add_once(systems, sys)
-    if (kv($0, "failed") != "")
+    trouble($0, sys, wl, shape)
+    if (kv($0, "failed") != "" || (kv($0, "ops") == "0" && wl != "lock")) {
+        failcnt[sys, wl, shape]++
+        if (wl !~ /^failover-/) {
+            wls = add_once(wls, wl)
+            shapes_of[wl] = add_once(shapes_of[wl], shape)
+        }
         next
+    }
     k = sys SUBSEP wl SUBSEP shape
     runs[k, ++cnt[k]] = $0
     if (wl !~ /^failover-/) {
@@ -226,6 +268,20 @@ END {
             any_fo = 1
     if (any_fo)
         failover_table()
+    if (notes != "") {
+        printf "\n### Runs that failed, stalled or made errors\n\n"
+        print "Failed runs and runs of 0 ops are left out of the medians."
+        print "ZooKeeper's C client drops a connection when nothing arrives"
+        print "for 2/3 of the session timeout (20 s here) and sends no pings"
+        print "while a request is outstanding: ZOPERATIONTIMEOUT after ~20 s"
+        print "in flight means that member never answered the request. With"
+        print "ZooKeeper 3.8.0 that is ZOOKEEPER-4537 (fixed in 3.8.1): a race"
+        print "between its SyncThread and CommitProcessor can leave a committed"
+        print "request unanswered until another request arrives; a lone 1x1"
+        print "client sends none, so it waits for its 20 s timeout (other"
+        print "shapes see a latency spike; docs/benchmarks.md).\n"
+        printf "%s", notes
+    }
     targets()
 }
 

@@ -5,7 +5,8 @@
 # needed): the median run by ops/s is the one quoted (with its own
 # latencies), ratios are coord over the other system, ZooKeeper's local
 # reads stand in the linearizable-read table, lock rows use hand-offs/s,
-# failover medians and maxima, a timed-out probe. Ends with
+# failover medians and maxima, a timed-out probe, failed and stalled runs
+# (left out of the medians, explained in a notes list). Ends with
 # "N passed, N failed". Runs in well under a second; starts nothing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +40,10 @@ sys=coord wl=failover-KILL shape=- rep=3 failover_ms=200 writable_ms=190
 sys=etcd wl=failover-STOP shape=- rep=1 failover_ms=timeout tries=9
 sys=etcd wl=failover-STOP shape=- rep=2 failover_ms=5000 writable_ms=1200
 sys=etcd wl=failover-STOP shape=- rep=3 failover_ms=5000 writable_ms=1300
+sys=coord wl=set shape=1x1 rep=1 ops=5000 ops_per_s=500 p50_us=500 p99_us=900 p999_us=990 max_us=999 server_cpu_us_per_op=20 errors=0
+sys=zk wl=set shape=1x1 rep=1 system=zookeeper ops=0 ops_per_s=0 p50_us=0.0 p99_us=0.0 p999_us=0.0 max_us=0.0 errors=1 err_ZOPERATIONTIMEOUT=1 ready_ms=3.1 err1=ZOPERATIONTIMEOUT err1_at_ms=20004 err1_wait_ms=20004 err1_server=127.0.0.3:2181 leader_after=n3
+sys=zk wl=set shape=1x1 rep=2 failed=no-write-before-window system=zookeeper op=set ready_errors=3 ready_err=ZOPERATIONTIMEOUT ready_server=127.0.0.3:2181 leader_after=n3
+sys=etcd wl=set shape=1x1 rep=1 ops=2000 ops_per_s=200 p50_us=1000 p99_us=2000 p999_us=3000 max_us=4000 server_cpu_us_per_op=80 errors=0 ready_ms=20011.0 ready_errors=1 ready_err=ZOPERATIONTIMEOUT ready_server=127.0.0.1:2181
 EOF
 out=$(awk -f "$here/report.awk" "$raw")
 
@@ -68,6 +73,19 @@ check "targets: reads against ZooKeeper's local reads" "$out" \
     "| linearizable reads 64x16 >= 3x ZooKeeper local reads | 5.00x |"
 check "targets: failover" "$out" \
     "| kill -9 median <= 400 ms, max <= 1 s | 200 / 300 ms (3 kills) |"
+
+check "a run with 0 ops is not a median: failed row" "$out" \
+    "| 1x1 | ZooKeeper (failed: see below) | - |"
+check "no ratio against a failed system" "$out" \
+    "| 1x1 | **coord/etcd** | 2.50x |"
+check "0-ops run explained: the request that never got a reply" "$out" \
+    "- ZooKeeper set 1x1 run 1: 0 ops; first failed request ZOPERATIONTIMEOUT after 20004 ms in flight, 20004 ms into the load, on 127.0.0.3:2181; leader afterwards n3"
+check "failed run explained" "$out" \
+    "- ZooKeeper set 1x1 run 2: failed (no-write-before-window); the write before the window failed 3x, first ZOPERATIONTIMEOUT on 127.0.0.3:2181; leader afterwards n3"
+check "a stalled write before a good window is reported, not hidden" "$out" \
+    "- etcd set 1x1 run 1: the write before the window failed 1x, first ZOPERATIONTIMEOUT on 127.0.0.1:2181, window began after 20011.0 ms"
+check "the run itself still counts" "$out" \
+    "| 1x1 | etcd | 200 | 1000 |"
 
 plot=$(awk -v mode=plot -f "$here/report.awk" "$raw")
 check "plot points: system, workload, ops/s, p99 in ms, shape" "$plot" \

@@ -13,11 +13,24 @@
  * ephemeral sequential node, lowest holds, others watch their predecessor;
  * S contenders, one thread and session each; hand-offs/s counts
  * acquire+release cycles whose release completed in the window, like
- * coordlockbench; latencies are acquire latencies: create to held), failover-probe (one session to all members writes every 2 ms,
- * then sends FAULT_SIGNAL to FAULT_PID itself and reports the time to the
- * first successful write of that loop after it, failover_ms, and the first
+ * coordlockbench; latencies are acquire latencies: create to held),
+ * failover-probe (one session to all members writes every 2 ms, then sends
+ * FAULT_SIGNAL to FAULT_PID itself and reports the time to the first
+ * successful write of that loop after it, failover_ms, and the first
  * success of any write, writable_ms: async ones are also sent every 10 ms
- * on the same session without waiting).
+ * on the same session without waiting), ready (one write through one
+ * session: clusters.sh's zk_healthy asks it of each member).
+ *
+ * Before any window every session must get one synchronous write through
+ * (ready_check; up to 3 tries, each bounded by the client library's own
+ * timeout, 2/3 of the session timeout). A write that stalls is reported,
+ * not hidden: ready_errors/ready_err/ready_server, ready_ms (the longest
+ * wait). So are failures inside the window: err1 (the first failed
+ * request's code), err1_at_ms, err1_wait_ms (how long it waited for its
+ * reply: the client drops a connection after 2/3 of the session timeout
+ * without a byte, and sends no pings while a request is outstanding, so a
+ * request the server never answers ends as ZOPERATIONTIMEOUT after 20 s),
+ * err1_server, and pending/pending_ms (still unanswered at the end).
  *
  * A benchmark tool, not product code: it may use libc's allocator and
  * stdio freely; it must not include coord's headers (it measures another
@@ -41,9 +54,12 @@
 #define THREADED /* the mt library: sync calls from any thread */
 #include <zookeeper/zookeeper.h>
 
-enum op { OP_SET, OP_GET, OP_CREATE_DELETE, OP_MIX, OP_LOCK, OP_PROBE };
+enum op {
+    OP_SET, OP_GET, OP_CREATE_DELETE, OP_MIX, OP_LOCK, OP_PROBE, OP_READY
+};
 static const char *const op_names[] = {"set", "get", "create-delete",
-                                       "mix", "lock", "failover-probe"};
+                                       "mix", "lock", "failover-probe",
+                                       "ready"};
 enum kind { K_SET, K_GET, K_CREATE, K_DELETE };
 
 #define MAX_PIDS 16
@@ -75,6 +91,7 @@ struct conn;
 struct slot {
     struct conn *c;
     uint64_t t0;
+    atomic_bool pending; /* sent, no completion yet */
     enum kind kind;
     char path[128];
 };
@@ -95,7 +112,14 @@ struct conn {
     uint64_t errc[ERR_CODES]; /* by -rc, clamped */
     struct slot *slots;
     pthread_t thr;
+    char server[64]; /* member the session was on when the load began */
+    /* the first failed request: its code, when (ns after the load began)
+     * and how long it had waited for its reply */
+    int err1;
+    uint64_t err1_at, err1_wait;
 };
+
+static uint64_t g_load_t0; /* now_ns() when the load began */
 
 static struct conn *g_conns;
 
@@ -143,9 +167,15 @@ static void complete(struct slot *s, int rc)
 {
     struct conn *c = s->c;
     uint64_t now = now_ns();
+    atomic_store(&s->pending, false);
     if (rc != ZOK) {
         c->errs++;
         c->errc[rc < 0 && -rc < ERR_CODES ? -rc : 0]++;
+        if (!c->err1) {
+            c->err1 = rc;
+            c->err1_at = now - g_load_t0;
+            c->err1_wait = now - s->t0;
+        }
     } else if (atomic_load(&g_phase) == PH_MEASURE) {
         lat_push(&c->lat, now - s->t0);
         if (s->kind == K_CREATE)
@@ -156,8 +186,10 @@ static void complete(struct slot *s, int rc)
     if (s->kind == K_CREATE && rc == ZOK) { /* even when stopping */
         s->kind = K_DELETE;
         s->t0 = now_ns();
+        atomic_store(&s->pending, true);
         if (zoo_adelete(c->zh, s->path, -1, void_done, s) == ZOK)
             return;
+        atomic_store(&s->pending, false);
         c->errs++;
     }
     issue(s);
@@ -205,6 +237,7 @@ static void issue(struct slot *s)
     if (op == OP_MIX)
         op = rnd(c) % 100 < cfg.read_pct ? OP_GET : OP_SET;
     s->t0 = now_ns();
+    atomic_store(&s->pending, true);
     switch (op) {
     case OP_SET:
         s->kind = K_SET;
@@ -228,6 +261,7 @@ static void issue(struct slot *s)
         break;
     }
     if (rc != ZOK) { /* not queued: the handle is unusable; retire */
+        atomic_store(&s->pending, false);
         c->errs++;
         atomic_fetch_sub(&g_inflight, 1);
     }
@@ -318,7 +352,8 @@ static int create_keys(zhandle_t *zh)
 {
     if (create_parent(zh, cfg.prefix) < 0)
         return -1;
-    if (cfg.op == OP_CREATE_DELETE || cfg.op == OP_LOCK)
+    if (cfg.op == OP_CREATE_DELETE || cfg.op == OP_LOCK ||
+        cfg.op == OP_READY)
         return 0;
     char path[128];
     atomic_store(&g_setup_left, (int)cfg.keys);
@@ -414,7 +449,23 @@ struct result {
     long long srv_ticks;
     uint64_t errs, creates, deletes;
     uint64_t errc[ERR_CODES];
+    /* requests still without a reply at the end, and the oldest's wait */
+    uint64_t pending;
+    double pending_ms;
+    /* the first failed request (earliest err1_at over the sessions) */
+    int err1;
+    double err1_at_ms, err1_wait_ms;
+    const char *err1_server;
 };
+
+/* The pre-window write check (ready_check): the longest wait for the
+ * first successful write of a session, failed tries and the first. */
+static struct {
+    double ms;
+    unsigned errors;
+    int err;
+    char server[64];
+} g_ready;
 
 static const char *err_name(int code)
 {
@@ -429,8 +480,19 @@ static const char *err_name(int code)
     }
 }
 
+/* rc (< 0) as one kv-safe word: its name, or its number. */
+static const char *code_word(int rc, char *buf, size_t n)
+{
+    const char *name = rc < 0 ? err_name(-rc) : NULL;
+    if (name)
+        return name;
+    snprintf(buf, n, "%d", rc);
+    return buf;
+}
+
 static void report(struct result *r)
 {
+    char cw[16];
     qsort(r->all.v, r->all.n, sizeof(uint64_t), cmp_u64);
     out("system", "zookeeper");
     out("op", "%s", op_names[cfg.op]);
@@ -453,6 +515,22 @@ static void report(struct result *r)
     out("max_us", "%.1f", r->all.n ? (double)r->all.v[r->all.n - 1] / 1e3
                                    : 0.0);
     out("errors", "%" PRIu64, r->errs);
+    out("ready_ms", "%.1f", g_ready.ms);
+    if (g_ready.errors) {
+        out("ready_errors", "%u", g_ready.errors);
+        out("ready_err", "%s", code_word(g_ready.err, cw, sizeof(cw)));
+        out("ready_server", "%s", g_ready.server);
+    }
+    if (r->err1) { /* what a stalled or failing run needs explained */
+        out("err1", "%s", code_word(r->err1, cw, sizeof(cw)));
+        out("err1_at_ms", "%.0f", r->err1_at_ms);
+        out("err1_wait_ms", "%.0f", r->err1_wait_ms);
+        out("err1_server", "%s", r->err1_server);
+    }
+    if (r->pending) {
+        out("pending", "%" PRIu64, r->pending);
+        out("pending_ms", "%.0f", r->pending_ms);
+    }
     for (int e = 0; e < ERR_CODES; e++)
         if (r->errc[e]) {
             char key[48];
@@ -508,8 +586,82 @@ static void merge(struct result *r)
             r->errc[e] += c->errc[e];
         r->creates += c->creates;
         r->deletes += c->deletes;
+        if (c->err1 && (!r->err1 || (double)c->err1_at / 1e6 <
+                                         r->err1_at_ms)) {
+            r->err1 = c->err1;
+            r->err1_at_ms = (double)c->err1_at / 1e6;
+            r->err1_wait_ms = (double)c->err1_wait / 1e6;
+            r->err1_server = c->server;
+        }
         pthread_mutex_unlock(&c->mu);
     }
+}
+
+/* Requests still without a reply (before the sessions are closed, which
+ * fails them): how many and how long the oldest has waited. */
+static void count_pending(struct result *r)
+{
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < cfg.conns; i++)
+        for (unsigned w = 0; w < cfg.window; w++) {
+            struct slot *s = &g_conns[i].slots[w];
+            if (!atomic_load(&s->pending))
+                continue;
+            r->pending++;
+            double ms = (double)(now - s->t0) / 1e6;
+            if (ms > r->pending_ms)
+                r->pending_ms = ms;
+        }
+}
+
+/* ---- before the window: every session serves a write ---------------------- */
+
+#define READY_TRIES 3
+
+/* Each session sets the run's parent node synchronously until one set
+ * succeeds (up to READY_TRIES; each waits for its reply or the client
+ * library's own timeout): the check coord's side makes before a window
+ * (clusters.sh, coord_healthy), so that a session which cannot get a
+ * write through is found before latencies count rather than as a run of
+ * 0 ops. Failed tries are not hidden: report() prints how many, the
+ * first's code and the member the session was on (ready_*); ready_ms is
+ * the longest wait. Returns 0, or -1 when a session never got one. */
+static int ready_check(void)
+{
+    for (unsigned i = 0; i < cfg.conns; i++) {
+        struct conn *c = &g_conns[i];
+        uint64_t t0 = now_ns();
+        int rc = ZOK;
+        for (unsigned t = 0; t < READY_TRIES; t++) {
+            char srv[64];
+            const char *cur = zoo_get_current_server(c->zh);
+            snprintf(srv, sizeof(srv), "%s", cur ? cur : "?");
+            rc = zoo_set(c->zh, cfg.prefix, "", 0, -1);
+            if (rc == ZOK)
+                break;
+            if (!g_ready.errors++) {
+                g_ready.err = rc;
+                snprintf(g_ready.server, sizeof(g_ready.server), "%s", srv);
+            }
+            fprintf(stderr, "zkbench: session %u: set %s before the window "
+                    "failed on %s after %.0f ms: %s\n", i, cfg.prefix, srv,
+                    (double)(now_ns() - t0) / 1e6, zerror(rc));
+        }
+        double ms = (double)(now_ns() - t0) / 1e6;
+        if (ms > g_ready.ms)
+            g_ready.ms = ms;
+        if (rc != ZOK) {
+            char cw[16];
+            printf("system=zookeeper op=%s failed=no-write-before-window "
+                   "ready_errors=%u ready_err=%s ready_server=%s\n",
+                   op_names[cfg.op], g_ready.errors,
+                   code_word(g_ready.err, cw, sizeof(cw)), g_ready.server);
+            return -1;
+        }
+        const char *cur = zoo_get_current_server(c->zh);
+        snprintf(c->server, sizeof(c->server), "%s", cur ? cur : "?");
+    }
+    return 0;
 }
 
 static int run_load(void)
@@ -523,6 +675,7 @@ static int run_load(void)
             atomic_fetch_add(&g_inflight, 1);
         }
     }
+    g_load_t0 = now_ns();
     for (unsigned w = 0; w < cfg.window; w++) /* round-robin start */
         for (unsigned i = 0; i < cfg.conns; i++)
             issue(&g_conns[i].slots[w]);
@@ -530,9 +683,10 @@ static int run_load(void)
     uint64_t end = now_ns() + 60ull * 1000000000ull;
     while (atomic_load(&g_inflight) > 0 && now_ns() < end)
         sleep_s(0.005);
-    if (atomic_load(&g_inflight) > 0)
-        fprintf(stderr, "zkbench: %d requests still pending after 60 s\n",
-                atomic_load(&g_inflight));
+    count_pending(&r);
+    if (r.pending)
+        fprintf(stderr, "zkbench: %" PRIu64 " requests still pending "
+                "after 60 s (oldest %.0f ms)\n", r.pending, r.pending_ms);
     close_conns(cfg.conns); /* joins the client threads: lat is final */
     merge(&r);
     report(&r);
@@ -760,7 +914,8 @@ static void usage(void)
 "  --connections=S      sessions (lock: contenders) (default 1)\n"
 "  --outstanding=W      async requests in flight per session (default 1)\n"
 "  --op=KIND            set | get | create-delete | mix | lock |\n"
-"                       failover-probe (default set)\n"
+"                       failover-probe | ready (default set; ready: one\n"
+"                       session sets PREFIX once, exit 0 if it succeeded)\n"
 "  --read-pct=N         mix: percentage of reads (default 90)\n"
 "  --value-size=BYTES   (default 128)\n"
 "  --keys=N             key space, created before the run (default 1000)\n"
@@ -843,17 +998,27 @@ int main(int argc, char **argv)
 {
     if (parse(argc, argv) < 0)
         return 2;
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    if (!getenv("ZKBENCH_CLIENT_LOG")) /* reconnect noise, one per try */
+    /* ZKBENCH_CLIENT_LOG: the client library's log to stderr (errors;
+     * "debug": every packet, to see where a request stalled) */
+    const char *zlog = getenv("ZKBENCH_CLIENT_LOG");
+    zoo_set_debug_level(zlog && !strcmp(zlog, "debug") ? ZOO_LOG_LEVEL_DEBUG
+                                                      : ZOO_LOG_LEVEL_ERROR);
+    if (!zlog) /* reconnect noise, one per try */
         zoo_set_log_stream(fopen("/dev/null", "w"));
     g_value = malloc(cfg.value_size + 1);
     memset(g_value, 'v', cfg.value_size);
-    if (cfg.op == OP_PROBE)
+    if (cfg.op == OP_PROBE || cfg.op == OP_READY)
         cfg.conns = 1;
     if (open_conns(cfg.conns) < 0)
         return 1;
     if (create_keys(g_conns[0].zh) < 0)
         return 1;
+    if (cfg.op != OP_PROBE && ready_check() < 0)
+        return 1;
+    if (cfg.op == OP_READY) { /* clusters.sh: a member serves a write */
+        printf("system=zookeeper op=ready ready_ms=%.1f\n", g_ready.ms);
+        return 0;
+    }
     if (cfg.op == OP_LOCK)
         return run_lock() < 0;
     if (cfg.op == OP_PROBE)

@@ -8,8 +8,13 @@
 # parser (report.awk) makes the tables. Writes $BUILD/bench-compare.md
 # (printed at the end), raw lines to $BUILD/bench-compare.txt, the plot to
 # docs/bench-compare.png, server logs to $BUILD/bench-compare-logs/. Stops
-# everything it started by PID, also on failure or Ctrl-C. It measures; it
-# tunes none of the three systems.
+# everything it started by PID, also on failure or Ctrl-C; every generator
+# runs under timeout(1). It measures; it tunes none of the three systems.
+# A run that fails, makes 0 ops or has errors is recorded with its reason
+# (failed=..., the generator's err1/ready/pending keys, the leader after
+# it; ${sys}_diag to bench-compare-logs/diag.log) and listed by the report
+# instead of being quoted (docs/benchmarks.md, "ZooKeeper's failed 1x1
+# run").
 #
 #   BENCH_SECONDS=10   measured window per run (after BENCH_WARMUP=2)
 #   BENCH_PRIME=5      unrecorded set 16x16 load on each fresh cluster first

@@ -528,6 +528,7 @@ static int snap_serialize(struct node *n, struct node_snap_job *j)
     int rc = tree_snapshot_prepare(n->tree, &pass);
     if (rc)
         return rc;
+    int64_t t0 = metrics_now_us();
     rc = snapfork_start(&j->child, snap_child_fn, pass);
     if (rc == 0) {
         /* about the last snapshot's size: the buffer rarely grows */
@@ -535,8 +536,10 @@ static int snap_serialize(struct node *n, struct node_snap_job *j)
         j->buf = j->cap ? coord_malloc(j->cap) : NULL;
         if (!j->buf)
             j->cap = 0;
-        log_emit(LOG_LEVEL_INFO, "snapshot started", "index=%llu pid=%d",
-                 (unsigned long long)j->index, (int)j->child.pid);
+        log_emit(LOG_LEVEL_INFO, "snapshot started",
+                 "index=%llu pid=%d fork_us=%lld",
+                 (unsigned long long)j->index, (int)j->child.pid,
+                 (long long)(metrics_now_us() - t0));
     } else {
         log_emit(LOG_LEVEL_WARN, "snapshot fork failed",
                  "err=\"%s\" index=%llu", strerror(errno),

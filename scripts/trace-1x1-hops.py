@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# trace-1x1-hops.py -- reads what scripts/trace-1x1.sh recorded (PREFIX.txt:
+# `perf script` lines; PREFIX.env: the nodes', leader's and coordbench's
+# PIDs) and prints the median, p10 and p90 of each hop of a 1x1 write, the
+# follower being the one whose APPEND_RESP reached the leader first. The
+# storage thread of a node is the thread that calls fdatasync. Reads only.
+#
+#   scripts/trace-1x1-hops.py PREFIX [PREFIX...]   (several: pooled)
+import re
+import statistics
+import sys
+
+LINE = re.compile(r'^\s*(\S+)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):'
+                  r'\s*(.*)$')
+HOPS = ['c_send', 'l_wake', 'l_append', 'f_wake', 'f_fsync_in',
+        'f_fsync_out', 'f_evfd', 'f_loopwake', 'f_resp', 'l_wake2',
+        'l_reply', 'c_wake']
+
+
+def sendlen(rest):
+    m = re.search(r'len: (0x[0-9a-f]+)', rest)
+    return int(m.group(1), 16) if m else 0
+
+
+def load(prefix):
+    text = open(prefix + '.env').read()
+    nodes = re.search(r'pids=([\d ]+?) leader_pid', text).group(1).split()
+    env = dict(re.findall(r'(leader_pid|bench_pid)=(\d+)', text))
+    ev = []
+    for line in open(prefix + '.txt'):
+        m = LINE.match(line)
+        if m:
+            _, pid, tid, _, t, e, rest = m.groups()
+            ev.append((float(t) * 1e6, pid, tid, e, rest))
+    return nodes, env['leader_pid'], env['bench_pid'], ev
+
+
+def writes(prefix):
+    nodes, lp, bp, ev = load(prefix)
+    worker = {pid: tid for _, pid, tid, e, _ in ev
+              if e == 'sys_enter_fdatasync' and pid in nodes}
+    ctid = next((tid for _, pid, tid, e, _ in ev
+                 if pid == bp and e == 'sys_enter_sendto'), None)
+    foll = [p for p in nodes if p != lp]
+
+    def first(i, tid, name, pred=lambda r: True):
+        if i is None:
+            return None
+        for j in range(i, len(ev)):
+            if ev[j][2] == tid and ev[j][3] == name and pred(ev[j][4]):
+                return j
+        return None
+
+    out = []
+    for i, (_, _, tid, e, rest) in enumerate(ev):
+        if tid != ctid or e != 'sys_enter_sendto' or sendlen(rest) <= 0x60:
+            continue
+        r = {'c_send': i}
+        r['l_wake'] = first(i + 1, lp, 'sys_exit_epoll_wait')
+        r['l_append'] = first(r['l_wake'], lp, 'sys_enter_sendto',
+                              lambda x: sendlen(x) >= 0x80)
+        if r['l_append'] is None or lp not in worker:
+            continue
+        r['l_fsync_in'] = first(i, worker[lp], 'sys_enter_fdatasync')
+        r['l_fsync_out'] = first(r['l_fsync_in'], worker[lp],
+                                 'sys_exit_fdatasync')
+        best = None
+        for f in foll:
+            if f not in worker:
+                continue
+            h = {'f_wake': first(r['l_append'], f, 'sys_exit_epoll_wait')}
+            h['f_fsync_in'] = first(h['f_wake'], worker[f],
+                                    'sys_enter_fdatasync')
+            h['f_fsync_out'] = first(h['f_fsync_in'], worker[f],
+                                     'sys_exit_fdatasync')
+            h['f_evfd'] = first(h['f_fsync_out'], worker[f],
+                                'sys_enter_write')
+            h['f_loopwake'] = first(h['f_fsync_out'], f,
+                                    'sys_exit_epoll_wait')
+            h['f_resp'] = first(h['f_loopwake'], f, 'sys_enter_sendto')
+            if None in h.values():
+                continue
+            if best is None or h['f_resp'] < best['f_resp']:
+                best = h
+        if best is None:
+            continue
+        r.update(best)
+        r['l_wake2'] = first(r['f_resp'], lp, 'sys_exit_epoll_wait')
+        r['l_reply'] = first(r['l_wake2'], lp, 'sys_enter_sendto')
+        r['c_wake'] = first(r['l_reply'], ctid, 'sys_exit_poll')
+        if None in r.values():
+            continue
+        out.append({k: ev[v][0] for k, v in r.items()})
+    return out
+
+
+def show(label, d):
+    d = sorted(d)
+    print(f'  {label:<28} p50 {statistics.median(d):7.0f} us'
+          f'  p10 {d[len(d) // 10]:6.0f}  p90 {d[len(d) * 9 // 10]:7.0f}')
+
+
+def main():
+    rows = []
+    for prefix in sys.argv[1:]:
+        rows += writes(prefix)
+    if not rows:
+        sys.exit('no complete write found in the trace')
+    print(f'{len(rows)} writes traced ({" ".join(sys.argv[1:])})')
+    for a, b in zip(HOPS, HOPS[1:]):
+        show(f'{a} -> {b}', [r[b] - r[a] for r in rows])
+    show('leader: wake -> own fsync in', [r['l_fsync_in'] - r['l_wake']
+                                          for r in rows])
+    show('leader: own fsync', [r['l_fsync_out'] - r['l_fsync_in']
+                               for r in rows])
+    show('total (client send -> wake)', [r['c_wake'] - r['c_send']
+                                         for r in rows])
+    show('total minus follower fsync',
+         [r['c_wake'] - r['c_send'] - r['f_fsync_out'] + r['f_fsync_in']
+          for r in rows])
+
+
+if __name__ == '__main__':
+    main()

@@ -186,9 +186,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static int count_lines(const char *s)
+static int count_in(const char *log, const char *s)
 {
-    FILE *f = fopen(p.log, "r");
+    FILE *f = fopen(log, "r");
     if (!f)
         return 0;
     char line[1024];
@@ -197,6 +197,11 @@ static int count_lines(const char *s)
         n += strstr(line, s) != NULL;
     fclose(f);
     return n;
+}
+
+static int count_lines(const char *s)
+{
+    return count_in(p.log, s);
 }
 
 /* Polls until count_lines(s) > min; false at the deadline. */
@@ -483,6 +488,71 @@ static void shutdown_with_child_stopped(void **state)
     assert_int_equal(tproc_stop(&p, 20000), 0);
 }
 
+/* A follower whose own snapshot child is stopped cannot compact: its log
+ * fills, the leader compacts past it and sends its snapshot. Installing
+ * it kills and reaps the child, drops our snapshot, and the follower
+ * catches up. */
+static struct tcluster cl;
+
+static int teardown_cluster(void **state)
+{
+    (void)state;
+    if (stopped_child > 0)
+        kill(stopped_child, SIGKILL);
+    stopped_child = 0;
+    tcluster_cleanup(&cl);
+    return 0;
+}
+
+static void install_while_child_stopped(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "--snapshot-entries=500");
+    assert_int_equal(tcluster_start(&cl, 60000), 0);
+    int l = tcluster_leader(&cl, 30000);
+    assert_true(l >= 0);
+    struct tproc *f = &cl.node[(l + 1) % cl.n];
+    struct rawc c;
+    assert_int_equal(rawc_connect(&c, cl.node[l].host, cl.node[l].port), 0);
+    long_timeout(&c);
+    assert_int_equal(rawc_hello(&c, 0, NULL, 30000), 0);
+    assert_int_equal(rawc_create(&c, "/k", "", 0, NULL, 0), 0);
+    assert_int_equal(rawc_create(&c, "/f", "", 0, NULL, 0), 0);
+    /* a tree whose serialization takes long enough to be caught */
+    assert_int_equal(write_many(&c, true, "/f/", FILL / 4), FILL / 4);
+    struct catcher cat = {.server = f->pid};
+    assert_int_equal(pthread_create(&cat.th, NULL, catcher_main, &cat), 0);
+    for (int i = 0; i < CATCH_ROUNDS && !atomic_load(&cat.stopped); i++)
+        assert_true(write_window(&c, false, "/k", 250, 4, &cat.stopped) >=
+                    0);
+    atomic_store(&cat.quit, true);
+    pthread_join(cat.th, NULL);
+    pid_t child = atomic_load(&cat.stopped);
+    stopped_child = child;
+    assert_true(child > 0);
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    while (count_in(f->log, "snapshot installed") == 0) {
+        assert_true(tproc_now_ms() < end);
+        assert_true(write_window(&c, false, "/k", 250, 16, NULL) >= 0);
+    }
+    assert_int_equal(wait_state(child, "0"), 0); /* killed and reaped */
+    stopped_child = 0;
+    assert_int_equal(rawc_set(&c, "/k", "after", -1, NULL), 0);
+    rawc_close(&c);
+    /* The follower serves the newest value (sync-free read polled). */
+    struct rawc d;
+    assert_int_equal(rawc_connect(&d, f->host, f->port), 0);
+    long_timeout(&d);
+    assert_int_equal(rawc_hello(&d, 0, NULL, 30000), 0);
+    char buf[16] = "";
+    end = tproc_now_ms() + DEADLINE_MS;
+    while (rawc_get(&d, "/k", 0, buf, sizeof(buf), NULL) != 0 ||
+           strcmp(buf, "after") != 0)
+        assert_true(tproc_now_ms() < end);
+    rawc_close(&d);
+    assert_int_equal(count_in(f->log, "snapshot child failed"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +561,8 @@ int main(void)
         cmocka_unit_test_teardown(loop_serves_while_child_stopped, teardown),
         cmocka_unit_test_teardown(killed_child_is_retried, teardown),
         cmocka_unit_test_teardown(shutdown_with_child_stopped, teardown),
+        cmocka_unit_test_teardown(install_while_child_stopped,
+                                  teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

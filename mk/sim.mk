@@ -26,13 +26,15 @@ TEST_EXTRA_BINS += $(SIM_BIN)
 ASAN_EXTRA_BINS += build/asan/test/sim/coordsim
 TEST_EXTRA_SUITES += sim:raft-seeds|$(SIM_BIN) --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --jobs 2
 TEST_EXTRA_SUITES += asan:sim-raft-seeds|build/asan/test/sim/coordsim --seeds 100001-100060 --steps 5000 --jobs 2
-# Long-run regressions (50000 steps; docs/simulator.md, bugs 8 and 9): 11643
-# wedged on a full log (core), 15107 was a slow catch-up the liveness check
-# did not count as progress (checker). A later core change may alter their
-# histories; test_raft_replication's full_log_survives_failed_leaderships
-# is the directed test of the first.
+# Long-run regressions (50000 steps; docs/simulator.md, findings 8-10):
+# 11643 wedged on a full log (core), 15107 was a slow catch-up the liveness
+# check did not count as progress (checker), 26199 a stale lower-term leader
+# that I4 wrongly held to an entry committed in a higher term (checker). A
+# later core change may alter their histories; test_raft_replication's
+# full_log_survives_failed_leaderships is the directed test of the first.
 TEST_EXTRA_SUITES += sim:seed-11643|$(SIM_BIN) --seed 11643 --steps 50000 --brief
 TEST_EXTRA_SUITES += sim:seed-15107|$(SIM_BIN) --seed 15107 --steps 50000 --brief
+TEST_EXTRA_SUITES += sim:seed-26199|$(SIM_BIN) --seed 26199 --steps 50000 --brief
 
 SEEDS ?= 20000
 STEPS ?= 20000

@@ -127,13 +127,14 @@ void sim_check_append(struct sim_world *w, struct sim_node *n,
 
 /* Records that index is committed with chain hash h (I5 at commit time). */
 static void com_set(struct sim_world *w, struct sim_node *n, uint64_t index,
-                    uint64_t h, uint64_t term)
+                    uint64_t h, uint64_t term, uint64_t cterm)
 {
     w->com = grow(w->com, &w->com_cap, index, sizeof(*w->com));
     struct sim_committed *c = &w->com[index];
     if (c->term == 0) {
         c->h = h;
         c->term = term;
+        c->cterm = cterm;
         if (index > w->com_max)
             w->com_max = index;
         w->n_commits++;
@@ -246,8 +247,15 @@ static void check_new_leader(struct sim_world *w, struct sim_node *n,
         sim_fail(w, "I8 node %" PRIu64 " became leader of term %" PRIu64
                  " but its durable hard state is term %" PRIu64 " vote %"
                  PRIu64, n->id, st->term, n->st.term, n->st.vote);
-    /* I4: the new leader holds the highest committed entry. */
+    /* I4: the new leader holds the highest entry committed in an earlier
+     * term (Leader Completeness speaks of later terms only: a candidate
+     * whose last vote arrived before the voters moved on may still win a
+     * lower term after a higher one committed more, seed 26199; it can
+     * commit nothing there, its voters having left that term). */
     uint64_t c = w->com_max;
+    while (c > n->sh.base && w->com[c].term != 0 &&
+           w->com[c].cterm >= st->term)
+        c--;
     if (c <= n->sh.base)
         return;
     bool found;
@@ -290,7 +298,8 @@ void sim_check_status(struct sim_world *w, struct sim_node *n,
         uint64_t h = sim_shadow_h(&n->sh, i, &found);
         if (found)
             com_set(w, n, i, h, i > n->sh.base ?
-                    n->sh.term[i - n->sh.base - 1] : n->sh.base_term);
+                    n->sh.term[i - n->sh.base - 1] : n->sh.base_term,
+                    st->term);
     }
     if (st->role == RAFT_LEADER &&
         (prev_role != RAFT_LEADER || prev_term != st->term))

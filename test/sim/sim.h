@@ -182,6 +182,7 @@ struct sim_swarm {
 
 struct sim_committed {
     uint64_t h, wid, term;
+    uint64_t cterm; /* current term of the node that first saw it committed */
 };
 
 struct sim_prop {

@@ -103,13 +103,20 @@ static int submit(struct fx *f, uint64_t seq, bool quiet)
                  : store_worker_submit(&f->wk, seq, &w);
 }
 
+/* Waits for seq to be durable; fails after 30 s (a lost wake-up would
+ * otherwise hang the test instead of failing it). */
 static void wait_done(struct fx *f, uint64_t seq)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int rc = 0;
     pthread_mutex_lock(&f->mu);
-    while (atomic_load(&f->done_seq) < seq && f->status == 0)
-        pthread_cond_wait(&f->cv, &f->mu);
+    while (atomic_load(&f->done_seq) < seq && f->status == 0 && rc == 0)
+        rc = pthread_cond_timedwait(&f->cv, &f->mu, &until);
     pthread_mutex_unlock(&f->mu);
     assert_int_equal(f->status, 0);
+    assert_true(atomic_load(&f->done_seq) >= seq);
 }
 
 static void wait_in_sync(struct fx *f)

@@ -389,6 +389,8 @@ int rcp_node_await(struct coord_client *c, const char *dir,
             return 0;
         if (rc < 0)
             return rc;
+        if (deadline >= 0 && rcp_now_ms() >= deadline)
+            return COORD_ETIMEDOUT;
         pos->known = false;
     }
 }

@@ -79,6 +79,12 @@
  * wake-up from idle costs 25-35 us on small VMs (docs/benchmarks.md
  * "1x1 write latency against the floor"). */
 #define COORDD_PERSIST_SPIN_US 0
+/* Nice value of the storage thread (store_worker_set_nice): a negative
+ * one lets it run as soon as the loop wakes it, ahead of the node's (and,
+ * on a shared host, the other nodes') runnable threads; it then sleeps
+ * in fsync. 0: unchanged. See docs/benchmarks.md "Storage thread
+ * priority" for the measurement behind the default. */
+#define COORDD_STORAGE_NICE 0
 /* File descriptors beyond client connections: listeners, peer links (two
  * per member), RocksDB's files, metrics, journald. LimitNOFILE= in the
  * systemd unit must be at least conns_max plus this. Fixed. */

@@ -1249,6 +1249,10 @@ int node_open(struct node **out, const struct node_config *cfg,
     n->worker.on_sync = metrics_fsync; /* before any submit */
     n->worker.on_sync_data = n->metrics;
     store_worker_set_spin(&n->worker, cfg->persist_spin_us);
+    if (store_worker_set_nice(&n->worker, cfg->storage_nice) != 0)
+        log_emit(LOG_LEVEL_INFO, "storage thread priority unchanged",
+                 "storage_nice=%d reason=\"%s\"", (int)cfg->storage_nice,
+                 n->worker.errmsg); /* e.g. no CAP_SYS_NICE: carry on */
     *out = n;
     return 0;
 }

@@ -290,6 +290,8 @@ struct store_worker {
     _Atomic uint64_t batches_done;
     _Atomic uint64_t submitted;
     _Atomic uint32_t ewma_us;      /* of recent batches' write + sync */
+    int tid; /* the thread's kernel id, set before store_worker_start
+              * returns (store_worker_set_nice, tests) */
     int fatal;
     store_worker_done_cb done_cb;
     void *done_data;
@@ -335,6 +337,14 @@ bool store_worker_spin(struct store_worker *w);
 /* Sets the spin budget in microseconds (0: never spin). From the
  * submitting thread. */
 void store_worker_set_spin(struct store_worker *w, uint32_t spin_us);
+/* Sets the worker thread's nice value (setpriority on its tid: Linux
+ * nice is per thread), so that when the loop signals it, it runs before
+ * the other runnable threads and starts its fsync earlier; it then
+ * sleeps in the fsync and costs the others little (docs/benchmarks.md
+ * "Storage thread priority"). nice 0 leaves the thread as it is. Returns
+ * 0, COORD_EINVAL (nice outside -20..19) or COORD_EAUTH (a negative
+ * value without CAP_SYS_NICE: the caller logs it and carries on). */
+int store_worker_set_nice(struct store_worker *w, int nice);
 /* Makes everything queued durable (unless a fatal error happened), stops
  * the thread and frees the queue. */
 void store_worker_stop(struct store_worker *w);

@@ -13,8 +13,12 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "coord.h"
 #include "libcoord/shared/alloc.h"
@@ -155,6 +159,10 @@ static void *worker_main(void *arg)
     struct store_worker *w = arg;
     struct store_worker_req **batch = w->batch;
     struct store_write *ws = w->ws;
+    pthread_mutex_lock(&w->mu);
+    w->tid = (int)syscall(SYS_gettid);
+    pthread_cond_broadcast(&w->cv); /* store_worker_start waits for it */
+    pthread_mutex_unlock(&w->mu);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         if (w->n == 0 && !w->stop && w->spin_us) {
@@ -224,6 +232,29 @@ int store_worker_start(struct store_worker *w, struct store *s,
         w->q = NULL;
         store__errf(w->errmsg, "worker: cannot start the thread");
         return COORD_EIO;
+    }
+    /* Nobody else waits on cv yet: the worker broadcasts once its tid is
+     * known, before it first waits itself. */
+    pthread_mutex_lock(&w->mu);
+    while (w->tid == 0)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int store_worker_set_nice(struct store_worker *w, int nice)
+{
+    if (nice < -20 || nice > 19) {
+        store__errf(w->errmsg, "worker: nice %d outside -20..19", nice);
+        return COORD_EINVAL;
+    }
+    if (nice == 0)
+        return 0;
+    if (setpriority(PRIO_PROCESS, (id_t)w->tid, nice) != 0) {
+        int e = errno;
+        store__errf(w->errmsg, "worker: setpriority(%d): %s", nice,
+                    strerror(e));
+        return e == EPERM || e == EACCES ? COORD_EAUTH : COORD_EIO;
     }
     return 0;
 }

@@ -147,7 +147,7 @@ zk_healthy() { # one leader, and each member serves a write (as coord's)
     done
     [ "$leaders" -eq 1 ] || return 1
     for i in 1 2 3; do # a 4 s session: a stalled write fails in ~2.7 s
-        timeout -k 2 10 "$CL_BIN/zkbench" --servers="$(cl_addr "$i")" \
+        timeout --foreground -k 2 10 "$CL_BIN/zkbench" --servers="$(cl_addr "$i")" \
             --op=ready --timeout-ms=4000 --prefix=/bench-ready \
             >/dev/null 2>&1 || return 1
     done

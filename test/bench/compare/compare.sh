@@ -123,6 +123,8 @@ gen_cmd() {
 # own timeouts need (sessions 60 s, key space 60 s, 3 pre-window writes of
 # a 20 s client timeout, 60 s for the last replies); past it timeout(1)
 # stops the generator by PID and the run is recorded as failed=timeout.
+# --foreground keeps the generator in our process group: Ctrl-C reaches it
+# (the generators start no children of their own).
 GEN_SLACK=300
 
 # The value of key $2 in the kv line $1 (empty if absent).
@@ -137,7 +139,7 @@ run_one() { # $1 system, $2 workload, $3 shape, $4 rep, $5 command
     local line rc=0 why="" ld errs
     log "$1 $2 $3 run $4/$REPEAT"
     # shellcheck disable=SC2086
-    line=$(timeout -k 10 $((SECS + WARMUP + GEN_SLACK)) $5 \
+    line=$(timeout --foreground -k 10 $((SECS + WARMUP + GEN_SLACK)) $5 \
         2>>"$CL_LOGS/generators.log") || rc=$?
     if [ "$rc" -ne 0 ]; then
         why=$(kv_of "$line" failed)
@@ -200,7 +202,7 @@ failover_rounds() { # $1 system, $2 KILL|STOP, $3 rounds
         pid=${PIDS[$ld]}
         log "$sys failover $sig round $r/$3: leader n$ld (pid $pid)"
         # shellcheck disable=SC2046
-        line=$(timeout -k 10 $((120 + GEN_SLACK)) \
+        line=$(timeout --foreground -k 10 $((120 + GEN_SLACK)) \
             $(probe_cmd "$sys" "$pid" "$sig") \
             2>>"$CL_LOGS/generators.log") || true
         [ -n "$line" ] || line="failover_ms=failed"
@@ -268,7 +270,7 @@ main() {
         if [ "$PRIME" != 0 ] && [ "$WORKLOADS" != failover ]; then
             log "$sys: ${PRIME}s unrecorded set 16x16 (warm-up)"
             # shellcheck disable=SC2046
-            timeout -k 10 $((PRIME + GEN_SLACK)) \
+            timeout --foreground -k 10 $((PRIME + GEN_SLACK)) \
                 $(SECS=$PRIME WARMUP=0 gen_cmd "$sys" set 16x16) \
                 >/dev/null 2>>"$CL_LOGS/generators.log" || true
         fi

@@ -1211,13 +1211,16 @@ static uint64_t live_progress(struct sim_world *w)
 {
     uint64_t prog = w->com_max;
     struct sim_node *l = NULL;
+    uint32_t leaders = 0;
     for (uint32_t s = 0; s < w->n_slots; s++) {
         struct sim_node *n = &w->nodes[s];
         prog += n->sm.applied;
-        if (n->up && n->role == RAFT_LEADER)
-            l = l ? NULL : n;
+        if (n->up && n->role == RAFT_LEADER) {
+            l = n;
+            leaders++;
+        }
     }
-    if (l) {
+    if (leaders == 1) {
         struct raft_status st;
         raft_status(l->r, &st);
         for (uint32_t i = 0; i < st.n_progress; i++)

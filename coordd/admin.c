@@ -494,12 +494,16 @@ static int export_write(void *data, const void *bytes, size_t len)
  * snapshot taken the normal way (a pass over the tree, which also serves
  * as the next regular snapshot; at most one per NODE_EXPORT_PASS_GAP_MS),
  * unless one is being written already (then that one, just taken, is
- * used). Only a node with nothing applied yet has none: its (empty) tree
- * is serialized here. */
+ * used). A child still serializing is waited for at most an election
+ * timeout (node_snapshot_settle), then COORD_EBUSY. Only a node with
+ * nothing applied yet has none: its (empty) tree is serialized here. */
 static int export_fill(struct node *n, struct node_export *e)
 {
     uint64_t index;
     size_t len;
+    int rc = node_snapshot_settle(n); /* bounded wait, else EBUSY */
+    if (rc)
+        return rc;
     const uint8_t *src = node_snapshot_bytes(n, &index, &len);
     if (!src || index < n->applied) {
         int64_t now = net_now_ms(n->net);
@@ -507,10 +511,12 @@ static int export_fill(struct node *n, struct node_export *e)
             return COORD_EBUSY;
         e->pass_ms = now;
         node_take_snapshot(n);
+        if ((rc = node_snapshot_settle(n)) != 0)
+            return rc;
         src = node_snapshot_bytes(n, &index, &len);
     }
     if (!src) {
-        int rc = tree_snapshot_write(n->tree, export_write, e);
+        rc = tree_snapshot_write(n->tree, export_write, e);
         e->index = tree_applied_index(n->tree);
         return rc;
     }

@@ -129,6 +129,15 @@
     X(raft, snapshot_chunk_bytes, UINT, COORDD_SNAPSHOT_CHUNK_BYTES, "bytes",\
       4096, COORD_FRAME_BYTES_MAX, "Bytes of snapshot in one "               \
       "InstallSnapshot message. At most frame_bytes_max minus 1 KiB.")       \
+    X(raft, snapshot_child_timeout_ms, UINT,                                 \
+      COORDD_SNAPSHOT_CHILD_TIMEOUT_MS, "ms", 100, 86400000,                 \
+      "A snapshot child still serializing after this long is killed; the "  \
+      "snapshot is retried. Raise it for trees that take longer.")          \
+    X(raft, snapshot_hold_ms, UINT, COORDD_SNAPSHOT_HOLD_MS, "ms", 1,        \
+      600000, "Longest a write waits for a running snapshot to compact a "   \
+      "full log before it fails with COORD_EAGAIN.")                         \
+    X(raft, snapshot_retry_ms, UINT, COORDD_SNAPSHOT_RETRY_MS, "ms", 10,     \
+      600000, "Pause after a failed snapshot child before the next one.")   \
     X(raft, persist_spin_us, UINT, COORDD_PERSIST_SPIN_US, "us", 0, 10000,   \
       "Bounded spin: the loop polls for a storage completion expected "     \
       "within this time instead of sleeping, and the storage thread for "  \

@@ -30,6 +30,18 @@
 #define COORDD_SNAPSHOT_ENTRIES 100000
 /* Snapshot chunk size for InstallSnapshot. */
 #define COORDD_SNAPSHOT_CHUNK_BYTES (1024 * 1024)
+/* A forked snapshot child (docs/snapshots.md) still serializing after
+ * this long is killed and counted as failed: a stopped or hung child must
+ * not keep the log from being compacted forever. Generous: 10^6 nodes
+ * took 1-11 s on a loaded 2-core VM. */
+#define COORDD_SNAPSHOT_CHILD_TIMEOUT_MS 120000
+/* A proposal batch that finds the log full while our own snapshot runs
+ * waits for its compaction at most this long, then fails with
+ * COORD_EAGAIN (and later batches fail at once until that snapshot
+ * ends). */
+#define COORDD_SNAPSHOT_HOLD_MS 2000
+/* After a snapshot child failed, the next snapshot waits this long. */
+#define COORDD_SNAPSHOT_RETRY_MS 1000
 
 /* ---- Clients ----------------------------------------------------------- */
 #define COORDD_CONNS_MAX 10000

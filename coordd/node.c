@@ -36,6 +36,7 @@ static void snap_rx_chunk(struct node *n, const struct raft_update *u);
 static void snap_install_start(struct node *n, const struct raft_update *u);
 static bool snap_hold(struct node *n);
 static void snap_check(struct node *n);
+static void snap_tick(struct node *n);
 
 int64_t node_wall_ms(const struct node *n)
 {
@@ -399,15 +400,23 @@ static void flush_reads(struct node *n)
  * serialize on a loaded machine, past clients' silence timeout). The
  * child allocates nothing: tree_snapshot_prepare makes the pass's buffer
  * and sorted session list on the loop before the fork. A child that fails
- * is logged and retried after NODE_SNAP_RETRY_MS; if fork itself fails,
- * the loop serializes in-process as before. docs/snapshots.md. */
+ * (or is killed after snapshot_child_timeout_ms) is logged and retried
+ * after snapshot_retry_ms; if fork itself fails, the loop serializes
+ * in-process as before. Snapshots are started from the loop thread only:
+ * the child's PR_SET_PDEATHSIG follows the thread that forked it, and the
+ * loop reaps it. docs/snapshots.md. */
 struct node_snap_job {
     struct node *n;
     bool install;        /* a snapshot received from the leader */
     struct snapfork child; /* child.pid > 0: a serializing child */
     int child_rc;        /* the child did not deliver: its error */
+    int64_t start_ms;    /* the child was started (net_now_ms) */
+    bool killed;         /* killed for running past its timeout */
     bool held;           /* proposals waited for it (logged once) */
-    bool joined;         /* its thread was joined (snap_wait) */
+    int64_t hold_ms;     /* a batch waits for it since, or 0 */
+    bool hold_over;      /* one waited snapshot_hold_ms: no more holds */
+    pthread_mutex_t mu;  /* with cv: collected or done was just set */
+    pthread_cond_t cv;   /* (node_snapshot_settle waits on it) */
     atomic_bool collected; /* buf holds the whole snapshot */
     uint64_t keep_from;  /* store_snap_commit's argument */
     uint64_t index;
@@ -481,6 +490,15 @@ int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c)
     return 0;
 }
 
+/* The snapshot thread: wakes a node_snapshot_settle waiting on the loop
+ * (after the flag it waits for was set). */
+static void snap_notify(struct node_snap_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
 static void *snap_thread(void *arg)
 {
     struct node_snap_job *j = arg;
@@ -489,10 +507,12 @@ static void *snap_thread(void *arg)
                                        &j->cap);
         if (j->child_rc) { /* nothing stored: the loop retries later */
             atomic_store(&j->done, true);
+            snap_notify(j);
             net_wakeup(j->n->net);
             return NULL;
         }
         atomic_store(&j->collected, true);
+        snap_notify(j);
     }
     struct store *s = j->n->store;
     int rc = store_snap_begin(s, j->index, j->term, j->conf, j->conf_len);
@@ -505,6 +525,7 @@ static void *snap_thread(void *arg)
         rc = store_snap_commit(s, j->keep_from);
     j->rc = rc;
     atomic_store(&j->done, true);
+    snap_notify(j);
     net_wakeup(j->n->net);
     return NULL;
 }
@@ -536,19 +557,39 @@ static int snap_serialize(struct node *n, struct node_snap_job *j)
         j->buf = j->cap ? coord_malloc(j->cap) : NULL;
         if (!j->buf)
             j->cap = 0;
+        j->start_ms = net_now_ms(n->net);
         log_emit(LOG_LEVEL_INFO, "snapshot started",
                  "index=%llu pid=%d fork_us=%lld",
                  (unsigned long long)j->index, (int)j->child.pid,
                  (long long)(metrics_now_us() - t0));
     } else {
+        char why[128];
         log_emit(LOG_LEVEL_WARN, "snapshot fork failed",
-                 "err=\"%s\" index=%llu", strerror(errno),
+                 "err=\"%s\" index=%llu",
+                 strerror_r(errno, why, sizeof(why)),
                  (unsigned long long)j->index);
         rc = tree_snapshot_pass_write(pass, snap_append_cb, j);
         atomic_store(&j->collected, true);
     }
     tree_snapshot_pass_free(pass); /* the child has its own copy */
     return rc;
+}
+
+/* A job with its condition variable on the monotonic clock; NULL when
+ * out of memory. */
+static struct node_snap_job *snap_job_new(struct node *n)
+{
+    struct node_snap_job *j = coord_calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->n = n;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->mu, NULL);
+    return j;
 }
 
 /* Ends a job whose thread never started or has been joined. */
@@ -558,6 +599,8 @@ static void snap_job_free(struct node_snap_job *j)
         snapfork_kill(&j->child);
         snapfork_reap(&j->child);
     }
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
     coord_free(j->buf);
     coord_free(j);
 }
@@ -570,9 +613,18 @@ static void snap_job_abort(struct node *n)
     struct node_snap_job *j = n->snap_job;
     if (!j)
         return;
+    int pid = (int)j->child.pid;
     snapfork_kill(&j->child);
     pthread_join(j->thread, NULL);
     n->snap_job = NULL;
+    if (pid > 0) {
+        char how[32];
+        snapfork_reap(&j->child);
+        log_emit(LOG_LEVEL_INFO, "snapshot aborted",
+                 "index=%llu pid=%d end=\"%s\"",
+                 (unsigned long long)j->index, pid,
+                 snapfork_describe(&j->child, how, sizeof(how)));
+    }
     snap_job_free(j);
 }
 
@@ -583,10 +635,9 @@ void node_take_snapshot(struct node *n)
         return;
     if (n->snap_retry_ms && net_now_ms(n->net) < n->snap_retry_ms)
         return; /* a child failed recently */
-    struct node_snap_job *j = coord_calloc(1, sizeof(*j));
+    struct node_snap_job *j = snap_job_new(n);
     if (!j)
         return; /* retried at the next apply */
-    j->n = n;
     j->index = n->applied;
     j->term = n->applied_term;
     j->keep_from = j->index + 1;
@@ -608,18 +659,63 @@ bool node_snapshot_running(const struct node *n)
     return n->snap_job && !n->snap_job->install;
 }
 
-/* A proposal batch found the log full (COORD_EAGAIN). While our own
- * snapshot runs (or starts now) the batch waits for the compaction it
- * brings instead of failing, as requests waited while the loop serialized
- * (docs/snapshots.md). True: hold the batch. */
+/* The batch does not fit the core's in-memory log by its entry count:
+ * the one cause of COORD_EAGAIN that a snapshot (its compaction) relieves.
+ * A leadership transfer, the uncommitted-bytes bound (relieved by commits,
+ * not snapshots) or a byte-full log are not held. */
+static bool snap_log_full(struct node *n, const struct raft_status *st)
+{
+    uint64_t held = st->last_index >= st->first_index
+                        ? st->last_index - st->first_index + 1
+                        : 0;
+    return held + n->n_prop > n->log_entries_max;
+}
+
+/* Would a snapshot taken now free room? The leader compacts up to the
+ * applied index less a margin of log_entries_max / 8 (raft/snapshot.c). */
+static bool snap_useful(struct node *n, const struct raft_status *st)
+{
+    uint64_t margin = n->log_entries_max / 8;
+    return n->applied >= st->first_index + margin + n->n_prop;
+}
+
+/* The batch stays held while the job's hold window lasts. */
+static bool snap_hold_window(struct node *n, struct node_snap_job *j)
+{
+    int64_t now = net_now_ms(n->net);
+    if (j->hold_over)
+        return false;
+    if (j->hold_ms == 0)
+        j->hold_ms = now;
+    if (now - j->hold_ms < (int64_t)n->cfg.snapshot_hold_ms)
+        return true;
+    j->hold_over = true; /* until this snapshot ends: EAGAIN at once */
+    log_emit(LOG_LEVEL_WARN, "writes refused: snapshot too slow",
+             "index=%llu held_ms=%lld batch=%u",
+             (unsigned long long)j->index, (long long)(now - j->hold_ms),
+             n->n_prop);
+    return false;
+}
+
+/* A proposal batch got COORD_EAGAIN. If the log is full by entries and our
+ * own snapshot runs (or one that would free room starts now), the batch
+ * waits for the compaction instead of failing, as requests waited while
+ * the loop serialized (docs/snapshots.md) -- for snapshot_hold_ms at most.
+ * Never while stopping (the hand-over must not wait for a fork). True:
+ * hold the batch. */
 static bool snap_hold(struct node *n)
 {
-    node_take_snapshot(n);
-    if (!node_snapshot_running(n))
+    if (n->stopping || !n->net)
+        return false;
+    struct raft_status st;
+    raft_status(n->raft, &st);
+    if (!snap_log_full(n, &st))
+        return false;
+    if (!node_snapshot_running(n) && snap_useful(n, &st))
+        node_take_snapshot(n);
+    if (!node_snapshot_running(n) || !snap_hold_window(n, n->snap_job))
         return false;
     if (!n->snap_job->held) {
-        struct raft_status st;
-        raft_status(n->raft, &st);
         n->snap_job->held = true;
         log_emit(LOG_LEVEL_INFO, "writes wait for snapshot",
                  "index=%llu batch=%u log_first=%llu log_last=%llu "
@@ -632,30 +728,58 @@ static bool snap_hold(struct node *n)
     return true;
 }
 
-/* Blocks the loop until our own snapshot in flight is taken (or its
- * child failed), as the loop was blocked while it serialized itself. */
-static void snap_wait(struct node *n)
+/* Every tick: a child serializing past snapshot_child_timeout_ms is
+ * killed; its collector then sees a killed child and the failed-child
+ * path runs (snap_check: logged, reaped, retried after a pause). */
+static void snap_tick(struct node *n)
 {
     struct node_snap_job *j = n->snap_job;
-    if (!j || j->install)
+    if (!j || j->install || j->child.pid <= 0 || j->killed ||
+        atomic_load(&j->collected))
         return;
-    pthread_join(j->thread, NULL);
-    j->joined = true;
-    coord_assert(atomic_load(&j->done));
-    snap_check(n); /* may start the next snapshot already */
-    coord_assert(n->snap_job != j);
+    int64_t ms = net_now_ms(n->net) - j->start_ms;
+    if (ms < (int64_t)n->cfg.snapshot_child_timeout_ms)
+        return;
+    j->killed = true;
+    log_emit(LOG_LEVEL_WARN, "snapshot child timed out",
+             "index=%llu pid=%d ms=%lld", (unsigned long long)j->index,
+             (int)j->child.pid, (long long)ms);
+    snapfork_kill(&j->child);
+}
+
+int node_snapshot_settle(struct node *n)
+{
+    struct node_snap_job *j = n->snap_job;
+    if (!j || j->install || atomic_load(&j->collected))
+        return 0;
+    int64_t wait_ms = (int64_t)n->cfg.tick_ms * n->cfg.election_ticks *
+                      NODE_SNAP_SETTLE_TIMEOUTS;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += wait_ms / 1000;
+    dl.tv_nsec += (wait_ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&j->mu);
+    while (!atomic_load(&j->collected) && !atomic_load(&j->done))
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&j->mu);
+    if (atomic_load(&j->done)) {
+        snap_check(n); /* ends j (and may start the next snapshot) */
+        return 0;
+    }
+    return atomic_load(&j->collected) ? 0 : COORD_EBUSY;
 }
 
 const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
                                    size_t *len)
 {
     struct node_snap_job *j = n->snap_job;
-    if (j && !j->install && !atomic_load(&j->collected)) {
-        snap_wait(n); /* the child is still serializing: take it */
-        j = NULL;     /* a job started since is not serialized yet */
-    }
-    if (j && !j->install) { /* collected: the writer only reads */
-        *index = j->index;
+    if (j && !j->install && atomic_load(&j->collected)) {
+        *index = j->index; /* the writer only reads buf */
         *len = j->len;
         return j->buf;
     }
@@ -700,10 +824,9 @@ static void snap_install_start(struct node *n, const struct raft_update *u)
         coord_assert(!n->snap_job->install);
         snap_job_abort(n);
     }
-    struct node_snap_job *j = coord_calloc(1, sizeof(*j));
+    struct node_snap_job *j = snap_job_new(n);
     if (!j)
         coord_panic("out of memory installing a snapshot");
-    j->n = n;
     j->install = true;
     j->t0_us = metrics_now_us(); /* last chunk in */
     j->index = u->snap.index;
@@ -785,8 +908,7 @@ static void snap_check(struct node *n)
     if (!j || !atomic_load(&j->done))
         return;
     n->snap_job = NULL;
-    if (!j->joined)
-        pthread_join(j->thread, NULL);
+    pthread_join(j->thread, NULL);
     if (j->child_rc) { /* nothing stored; retried after a pause */
         char how[32];
         int pid = (int)j->child.pid;
@@ -796,7 +918,7 @@ static void snap_check(struct node *n)
                  (unsigned long long)j->index, pid,
                  snapfork_describe(&j->child, how, sizeof(how)),
                  coord_errname(j->child_rc));
-        n->snap_retry_ms = net_now_ms(n->net) + NODE_SNAP_RETRY_MS;
+        n->snap_retry_ms = net_now_ms(n->net) + n->cfg.snapshot_retry_ms;
         snap_job_free(j);
         return;
     }
@@ -827,7 +949,8 @@ static void snap_check(struct node *n)
         ev.snap_taken.size = j->len;
         node_step(n, &ev);
     }
-    coord_free(j);
+    j->buf = NULL; /* kept as n->snap_buf */
+    snap_job_free(j);
 }
 
 /* ---- loop callbacks --------------------------------------------------- */
@@ -843,6 +966,7 @@ static void node_on_tick(void *data)
     }
     node_admin_tick(n);
     node_cluster_tick(n);
+    snap_tick(n);
     node_metrics_publish(n);
     stop_tick(n);
     if (n->cfg.on_watchdog && n->cfg.watchdog_ms) {
@@ -1146,6 +1270,7 @@ static int init_raft(struct node *n, const struct store_state *st,
         .pre_vote = c->pre_vote,
         .check_quorum = c->check_quorum,
     };
+    n->log_entries_max = rc.log_entries_max;
     coord_random_bytes(&rc.seed, sizeof(rc.seed));
     struct raft_restore rs = {.term = st->term, .vote = st->vote,
                               .entries = ll->entries,
@@ -1225,6 +1350,12 @@ int node_open(struct node **out, const struct node_config *cfg,
     if (!n)
         return COORD_ENOMEM;
     n->cfg = *cfg;
+    if (!n->cfg.snapshot_child_timeout_ms) /* 0: a caller without them */
+        n->cfg.snapshot_child_timeout_ms = COORDD_SNAPSHOT_CHILD_TIMEOUT_MS;
+    if (!n->cfg.snapshot_hold_ms)
+        n->cfg.snapshot_hold_ms = COORDD_SNAPSHOT_HOLD_MS;
+    if (!n->cfg.snapshot_retry_ms)
+        n->cfg.snapshot_retry_ms = COORDD_SNAPSHOT_RETRY_MS;
     n->store = s;
     node_admin_init(n);
     n->role = RAFT_FOLLOWER;

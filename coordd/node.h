@@ -42,6 +42,9 @@ struct node_config {
     uint64_t uncommitted_bytes_max;
     uint64_t snapshot_entries;   /* applied entries between snapshots */
     uint32_t snapshot_chunk_bytes;
+    uint32_t snapshot_child_timeout_ms; /* kill a child this slow */
+    uint32_t snapshot_hold_ms;   /* a full log holds writes this long */
+    uint32_t snapshot_retry_ms;  /* pause after a failed child */
     uint32_t session_timeout_ms_min;
     uint32_t session_timeout_ms_max;
     uint32_t sessions_max;

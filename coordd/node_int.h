@@ -65,9 +65,12 @@
  * after its arrival; then the failure goes to the client. */
 #define NODE_READ_RETRY_TIMEOUTS 3
 /* After a snapshot child failed (crashed, killed, exited non-zero), the
- * next snapshot is not started before this pause: a child that fails at
- * once every time must not become a fork per applied batch. */
-#define NODE_SNAP_RETRY_MS 1000
+ * next snapshot is not started before snapshot_retry_ms: a child that
+ * fails at once every time must not become a fork per applied batch. */
+/* SNAPSHOT_READ waits on the loop for a child still serializing at most
+ * this many election timeouts, then answers COORD_EBUSY: longer, and
+ * followers would start an election against a frozen leader. */
+#define NODE_SNAP_SETTLE_TIMEOUTS 1
 /* Peer frame types of coordd's own (above Raft's message types). */
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
@@ -222,6 +225,7 @@ struct node {
     uint64_t snap_index;
     struct node_snap_job *snap_job; /* a snapshot being written, or NULL */
     int64_t snap_retry_ms;  /* no snapshot before (net_now_ms), or 0 */
+    uint32_t log_entries_max; /* the core's in-memory log capacity */
     struct node_export *export; /* admin.c: SNAPSHOT_READ's copy, or NULL */
     bool ready_notified;
     /* scratch */
@@ -285,16 +289,20 @@ void node_on_peer_down(void *data, uint64_t id);
 /* node.c: starts a new snapshot of the tree as of now (a forked child
  * serializes it, docs/snapshots.md) and has it written; nothing if one is
  * being taken, nothing changed, or a child failed less than
- * NODE_SNAP_RETRY_MS ago. */
+ * snapshot_retry_ms ago. Loop thread only. */
 void node_take_snapshot(struct node *n);
 /* True while this node's own snapshot is being taken (serialized or
  * written): the log is compacted when it completes. */
 bool node_snapshot_running(const struct node *n);
-/* The newest serialized snapshot (being written, or the latest durable
- * one) and its index, or NULL when there is none. While a child still
- * serializes our own newer one, first waits for that snapshot to be taken
- * (blocking the loop, for SNAPSHOT_READ: it used to block while the loop
- * serialized). Valid until the loop runs on. */
+/* For SNAPSHOT_READ: while a child still serializes our own snapshot,
+ * waits (blocking the loop) until its bytes are collected, at most
+ * NODE_SNAP_SETTLE_TIMEOUTS election timeouts. 0 (nothing in flight any
+ * more, or collected), or COORD_EBUSY (still serializing: ask again). */
+int node_snapshot_settle(struct node *n);
+/* The newest serialized snapshot (collected and being written, or the
+ * latest durable one) and its index, or NULL when there is none. Never
+ * waits: call node_snapshot_settle first for one in flight. Valid until
+ * the loop runs on. */
 const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
                                    size_t *len);
 

@@ -30,6 +30,10 @@
 #define SNAPFORK_PIPE_BYTES (1024 * 1024)
 /* The collector reads at least this much per read(2). */
 #define SNAPFORK_READ_BYTES (64 * 1024)
+/* The collector's first buffer when the caller gave none. */
+#define SNAPFORK_BUF_INITIAL (1024 * 1024)
+/* Without close_range: descriptors closed one by one up to this. */
+#define SNAPFORK_CLOSE_FDS_MAX (1024 * 1024)
 
 int snapfork_write(int fd, const void *p, size_t len)
 {
@@ -54,9 +58,48 @@ static void child_close_fds(void)
         return;
     struct rlimit rl;
     rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 65536;
-    for (rlim_t fd = SNAPFORK_CHILD_FD + 1; fd < max && fd < (1u << 20);
-         fd++)
+    for (rlim_t fd = SNAPFORK_CHILD_FD + 1;
+         fd < max && fd < SNAPFORK_CLOSE_FDS_MAX; fd++)
         close((int)fd);
+}
+
+/* Writes s to stderr with write(2): async-signal-safe. */
+static void child_say(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t k = write(2, s, n);
+        if (k <= 0 && errno != EINTR)
+            return;
+        if (k > 0) {
+            s += k;
+            n -= (size_t)k;
+        }
+    }
+}
+
+/* A failed coord_assert in the child: coord__panic would log with stdio
+ * (whose lock another thread may have held at the fork) and abort; this
+ * hook, run first, writes the line with write(2) and ends the child with
+ * SNAPFORK_EXIT_PANIC instead. */
+static void child_panic(const char *file, int line, const char *msg)
+{
+    char num[16];
+    int i = (int)sizeof(num) - 1;
+    num[i] = '\0';
+    unsigned v = line > 0 ? (unsigned)line : 0u;
+    do {
+        num[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && i > 0);
+    child_say("level=fatal msg=\"snapshot child panic\" at=");
+    child_say(file);
+    child_say(":");
+    child_say(num + i);
+    child_say(" what=\"");
+    child_say(msg);
+    child_say("\"\n");
+    _exit(SNAPFORK_EXIT_PANIC);
 }
 
 /* The child: async-signal-safe calls only, then fn, then _exit. Signals
@@ -64,6 +107,7 @@ static void child_close_fds(void)
  * make SIGTERM a no-op here), and the child dies with its parent. */
 static void snap_child(int fd, pid_t parent, snapfork_fn fn, void *data)
 {
+    coord_panic_hook_set(child_panic); /* this process only */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
@@ -115,7 +159,7 @@ static int collect_stream(struct snapfork *f, uint8_t **buf, size_t *len,
 {
     for (;;) {
         if (*cap - *len < SNAPFORK_READ_BYTES) {
-            size_t ncap = *cap ? *cap * 2 : 1u << 20;
+            size_t ncap = *cap ? *cap * 2 : SNAPFORK_BUF_INITIAL;
             uint8_t *p = coord_realloc(*buf, ncap);
             if (!p)
                 return COORD_ENOMEM;

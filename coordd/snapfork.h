@@ -29,6 +29,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Exit status of a child whose coord_assert failed (written to stderr with
+ * write(2), no stdio, then _exit). */
+#define SNAPFORK_EXIT_PANIC 3
+
 /* Runs in the child with the pipe's write end; returns 0 when it wrote a
  * whole snapshot (the child then exits 0), or a negative code (exit 1). */
 typedef int (*snapfork_fn)(void *data, int fd);

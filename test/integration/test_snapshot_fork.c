@@ -3,16 +3,23 @@
  *
  * First, in-process: a prepared snapshot pass writes without one
  * allocation and gives tree_snapshot_write's bytes, also from a child
- * started by snapfork_start. Then against a real coordd: the test finds
- * the serializing child among coordd's children (the "children" file of
- * each task under /proc/PID/task) and SIGSTOPs it, so the snapshot cannot finish, and checks
- * that the server still answers writes and reads; that writes past the
- * full log wait (not fail) until the child is resumed and the snapshot
- * compacts the log; that a killed child is logged, reaped and followed by
- * a successful snapshot; and that SIGTERM with a stopped child exits
- * cleanly and loses nothing. No timing is asserted: every wait polls a
- * condition with a deadline. With a coordd that serializes on its loop
- * there is no child to find, and the catching step fails.
+ * started by snapfork_start, and a child whose coord_assert fails exits
+ * with SNAPFORK_EXIT_PANIC (write(2) + _exit, no stdio, no abort). Then
+ * against a real coordd: the test finds the serializing child among
+ * coordd's children (the "children" file of each task under
+ * /proc/PID/task), holds it by a pidfd (its parent checked after opening,
+ * so a recycled PID is never signalled) and SIGSTOPs it, so the snapshot
+ * cannot finish, and checks that the server still answers writes and
+ * reads; that writes past the full log wait (not fail) until the child is
+ * resumed and the snapshot compacts the log; that a killed child is
+ * logged, reaped and followed by a successful snapshot; that a child left
+ * stopped is killed after snapshot_child_timeout_ms, writes meanwhile are
+ * held at most snapshot_hold_ms and then answered COORD_EAGAIN, and a
+ * snapshot export answers COORD_EBUSY instead of freezing the loop; and
+ * that SIGTERM with a stopped child kills it, exits cleanly and loses
+ * nothing. No timing is asserted: every wait polls a condition with a
+ * deadline. With a coordd that serializes on its loop there is no child
+ * to find, and the catching step fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,14 +28,18 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +47,7 @@
 #include "coordd/snapfork.h"
 #include "coordd/tree/tree.h"
 #include "libcoord/shared/alloc.h"
+#include "libcoord/shared/check.h"
 #include "test/lib/proc.h"
 #include "test/lib/rawclient.h"
 
@@ -154,6 +166,31 @@ static int failing_fn(void *data, int fd)
     return COORD_EIO;
 }
 
+/* A child whose invariant check fails: the panic hook snapfork installs
+ * writes with write(2) and _exits SNAPFORK_EXIT_PANIC (coord__panic's
+ * stdio and abort would end it with signal 6). */
+static int panicking_fn(void *data, int fd)
+{
+    (void)data;
+    (void)fd;
+    coord_assert(data != NULL);
+    return 0;
+}
+
+static void child_panic_exits_without_stdio(void **state)
+{
+    (void)state;
+    struct snapfork f;
+    assert_int_equal(snapfork_start(&f, panicking_fn, NULL), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(snapfork_collect(&f, &buf, &len, &cap), COORD_EIO);
+    snapfork_reap(&f);
+    assert_int_equal(f.signo, 0);
+    assert_int_equal(f.exit_code, SNAPFORK_EXIT_PANIC);
+    coord_free(buf);
+}
+
 static void failed_child_is_reported(void **state)
 {
     (void)state;
@@ -167,21 +204,44 @@ static void failed_child_is_reported(void **state)
     snapfork_reap(&f);
     assert_int_equal(f.exit_code, 1);
     assert_int_equal(f.pid, 0);
-    assert_int_equal(kill(pid, 0), -1); /* reaped: no zombie left */
+    /* reaped: no zombie of ours left under that PID */
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
     coord_free(buf);
 }
 
 /* ---- against a real coordd -------------------------------------------- */
 
 static struct tproc p;
-static pid_t stopped_child; /* killed by teardown if a test failed */
+/* The caught child: its pid (for logs and /proc) and a pidfd, through
+ * which alone it is signalled (killed by teardown if a test failed). */
+static pid_t stopped_child;
+static int stopped_fd = -1;
+
+static int pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_signal(int fd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+}
+
+static void forget_child(void)
+{
+    if (stopped_fd >= 0)
+        close(stopped_fd);
+    stopped_fd = -1;
+    stopped_child = 0;
+}
 
 static int teardown(void **state)
 {
     (void)state;
-    if (stopped_child > 0)
-        kill(stopped_child, SIGKILL);
-    stopped_child = 0;
+    if (stopped_fd >= 0)
+        pidfd_signal(stopped_fd, SIGKILL);
+    forget_child();
     tproc_cleanup(&p);
     return 0;
 }
@@ -243,8 +303,10 @@ static pid_t find_child(pid_t server)
     return found;
 }
 
-/* The state letter of /proc/PID/stat (R S D T Z ...), or 0 if gone. */
-static char proc_state(pid_t pid)
+/* The state letter of /proc/PID/stat (R S D T Z ...) of pid as a child of
+ * parent, or 0 if there is none (gone, or the PID now names a process
+ * that is not parent's child: ours was reaped). */
+static char proc_state(pid_t pid, pid_t parent)
 {
     char path[64], buf[512];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -255,15 +317,19 @@ static char proc_state(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' ? rp[2] : 0;
+    char st;
+    int ppid;
+    if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2 || ppid != parent)
+        return 0;
+    return st;
 }
 
 /* Polls until pid's state is one of states (0 = gone counts as "0"). */
-static char wait_state(pid_t pid, const char *states)
+static char wait_state(pid_t pid, pid_t parent, const char *states)
 {
     int64_t end = tproc_now_ms() + DEADLINE_MS;
     for (;;) {
-        char s = proc_state(pid);
+        char s = proc_state(pid, parent);
         if (s == 0 ? strchr(states, '0') != NULL : strchr(states, s) != NULL)
             return s;
         if (tproc_now_ms() > end)
@@ -279,8 +345,24 @@ struct catcher {
     pthread_t th;
     pid_t server;
     atomic_int stopped; /* the stopped child's pid, once caught */
+    int fd;             /* its pidfd (set before stopped) */
     atomic_bool quit;
 };
+
+/* A pidfd for pid if it is (still, after the open) server's child, so
+ * that the descriptor names that child and no later holder of its PID;
+ * -1 otherwise. */
+static int open_child(pid_t pid, pid_t server)
+{
+    int fd = pidfd_open_(pid);
+    if (fd < 0)
+        return -1;
+    if (proc_state(pid, server) == 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 static void *catcher_main(void *arg)
 {
@@ -288,17 +370,31 @@ static void *catcher_main(void *arg)
     pid_t missed = 0;
     while (!atomic_load(&c->quit)) {
         pid_t ch = find_child(c->server);
-        if (ch > 0 && ch != missed) {
-            kill(ch, SIGSTOP);
-            if (wait_state(ch, "TZX0") == 'T') {
+        int fd = ch > 0 && ch != missed ? open_child(ch, c->server) : -1;
+        if (fd >= 0) {
+            pidfd_signal(fd, SIGSTOP);
+            if (wait_state(ch, c->server, "TZX0") == 'T') {
+                c->fd = fd;
                 atomic_store(&c->stopped, ch);
                 return NULL;
             }
+            close(fd);
             missed = ch;
         }
         usleep(200);
     }
     return NULL;
+}
+
+/* Starts a catcher thread on server; with the writes that make snapshots
+ * running meanwhile, then end_catch: the caught child's pid (0: none),
+ * recorded in stopped_child/stopped_fd. */
+static void end_catch(struct catcher *cat)
+{
+    atomic_store(&cat->quit, true);
+    pthread_join(cat->th, NULL);
+    stopped_child = atomic_load(&cat->stopped);
+    stopped_fd = stopped_child > 0 ? cat->fd : -1;
 }
 
 static void long_timeout(struct rawc *c)
@@ -307,9 +403,13 @@ static void long_timeout(struct rawc *c)
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/* Answers of write_window other than success, by kind. */
+static int n_eagain, n_other;
+
 /* Pipelines count writes (CREATE of prefix<i> when create, else SET of
  * path), window in flight, sending no more once *stop is set (may be
- * NULL); returns how many succeeded (-1: connection failed). */
+ * NULL); returns how many succeeded (-1: connection failed); failures are
+ * counted in n_eagain and n_other. */
 static int write_window(struct rawc *c, bool create, const char *path,
                         int count, int window, const atomic_int *stop)
 {
@@ -344,6 +444,8 @@ static int write_window(struct rawc *c, bool create, const char *path,
             continue; /* a watch event: none are set */
         got++;
         ok += r.err == 0;
+        n_eagain += r.err == COORD_EAGAIN;
+        n_other += r.err != 0 && r.err != COORD_EAGAIN;
     }
     return ok;
 }
@@ -354,13 +456,14 @@ static int write_many(struct rawc *c, bool create, const char *path,
     return write_window(c, create, path, count, WINDOW, NULL);
 }
 
-/* Starts the server, grows the tree, then writes until a serializing
- * child is caught and stopped; returns its pid (test fails otherwise). */
-static pid_t start_and_stop_a_child(struct rawc *c)
+/* Starts the server (with extra flags, may be ""), grows the tree, then
+ * writes until a serializing child is caught and stopped; returns its pid
+ * (test fails otherwise). */
+static pid_t start_and_stop_a_child(struct rawc *c, const char *extra)
 {
     tproc_init(&p, "127.0.0.1");
-    snprintf(p.extra, sizeof(p.extra), "--snapshot-entries=%d",
-             SNAP_ENTRIES);
+    snprintf(p.extra, sizeof(p.extra), "--snapshot-entries=%d %s",
+             SNAP_ENTRIES, extra);
     assert_int_equal(tproc_start(&p, 20000), 0);
     assert_int_equal(rawc_connect(c, p.host, p.port), 0);
     long_timeout(c);
@@ -376,9 +479,7 @@ static pid_t start_and_stop_a_child(struct rawc *c)
     for (int i = 0; i < CATCH_ROUNDS && !atomic_load(&cat.stopped); i++)
         assert_true(write_window(c, false, "/k", SNAP_ENTRIES / 4, 4,
                                  &cat.stopped) >= 0);
-    atomic_store(&cat.quit, true);
-    pthread_join(cat.th, NULL);
-    stopped_child = atomic_load(&cat.stopped);
+    end_catch(&cat);
     if (stopped_child <= 0)
         fprintf(stderr, "no serializing child of coordd %d was caught; "
                 "snapshots started: %d\n", (int)p.pid,
@@ -390,7 +491,7 @@ static pid_t start_and_stop_a_child(struct rawc *c)
 
 struct resumer {
     pthread_t th;
-    pid_t child;
+    int fd; /* the child's pidfd */
     bool saw_hold;
 };
 
@@ -399,7 +500,7 @@ static void *resumer_main(void *arg)
 {
     struct resumer *r = arg;
     r->saw_hold = wait_lines("writes wait for snapshot", 0);
-    kill(r->child, SIGCONT);
+    pidfd_signal(r->fd, SIGCONT);
     return NULL;
 }
 
@@ -407,7 +508,7 @@ static void loop_serves_while_child_stopped(void **state)
 {
     (void)state;
     struct rawc c;
-    pid_t child = start_and_stop_a_child(&c);
+    pid_t child = start_and_stop_a_child(&c, "");
     int taken = count_lines("snapshot taken");
     /* The snapshot cannot finish, yet writes and reads are answered. */
     assert_int_equal(write_many(&c, false, "/k", 500), 500);
@@ -416,19 +517,19 @@ static void loop_serves_while_child_stopped(void **state)
     assert_string_equal(buf, "x");
     assert_int_equal(rawc_exists(&c, "/f/7", 0, NULL), 0);
     assert_int_equal(rawc_create(&c, "/during", "d", 0, NULL, 0), 0);
-    assert_int_equal(proc_state(child), 'T');
+    assert_int_equal(proc_state(child, p.pid), 'T');
     assert_int_equal(count_lines("snapshot taken"), taken);
     /* Past the log's capacity (2 x snapshot_entries + 1024) writes wait
      * for the snapshot rather than fail: all succeed once it resumes. */
-    struct resumer r = {.child = child};
+    struct resumer r = {.fd = stopped_fd};
     assert_int_equal(pthread_create(&r.th, NULL, resumer_main, &r), 0);
     int ok = write_many(&c, false, "/k", 3 * SNAP_ENTRIES);
     pthread_join(r.th, NULL);
     assert_true(r.saw_hold);
     assert_int_equal(ok, 3 * SNAP_ENTRIES);
     assert_true(wait_lines("snapshot taken", taken));
-    assert_int_equal(wait_state(child, "0"), 0); /* reaped */
-    stopped_child = 0;
+    assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */
+    forget_child();
     assert_int_equal(count_lines("snapshot child failed"), 0);
     rawc_close(&c);
     assert_int_equal(tproc_stop(&p, 20000), 0);
@@ -438,12 +539,12 @@ static void killed_child_is_retried(void **state)
 {
     (void)state;
     struct rawc c;
-    pid_t child = start_and_stop_a_child(&c);
+    pid_t child = start_and_stop_a_child(&c, "");
     int taken = count_lines("snapshot taken");
-    kill(child, SIGKILL);
+    pidfd_signal(stopped_fd, SIGKILL);
     assert_true(wait_lines("snapshot child failed", 0));
-    assert_int_equal(wait_state(child, "0"), 0); /* reaped, no zombie */
-    stopped_child = 0;
+    assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */
+    forget_child();
     assert_true(tproc_log_has(&p, "signal 9"));
     /* Still serving; a later snapshot (after NODE_SNAP_RETRY_MS) works.
      * The writes are paced (not a synchronization: any pace passes) so
@@ -462,17 +563,85 @@ static void killed_child_is_retried(void **state)
     assert_int_equal(tproc_stop(&p, 20000), 0);
 }
 
+static int snap_read(struct rawc *c, uint64_t id)
+{
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    q.u.snapshot = (struct wire_snapshot_req){id, 0};
+    struct wire_resp r;
+    int64_t xid = rawc_send(c, &q);
+    assert_true(xid > 0);
+    assert_int_equal(rawc_wait(c, xid, &r, NULL), 0);
+    return r.err;
+}
+
+/* A child left stopped: an export needing it answers COORD_EBUSY (the
+ * loop does not wait for it beyond an election timeout); writes that find
+ * the log full wait snapshot_hold_ms at most, then get COORD_EAGAIN (no
+ * other error, none unanswered); after snapshot_child_timeout_ms the child
+ * is killed, reaped and logged as failed, and a later snapshot is taken
+ * (after snapshot_retry_ms), so writes succeed again. */
+static void stopped_child_times_out(void **state)
+{
+    (void)state;
+    struct rawc c;
+    pid_t child = start_and_stop_a_child(
+        &c, "--snapshot-child-timeout-ms=8000 --snapshot-hold-ms=300 "
+            "--snapshot-retry-ms=100");
+    int taken = count_lines("snapshot taken");
+    assert_int_equal(snap_read(&c, 0), COORD_EBUSY);
+    /* Past the full log: held, then refused, until the child is killed. */
+    n_eagain = n_other = 0;
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    while (n_eagain == 0 && count_lines("snapshot child timed out") == 0) {
+        assert_true(tproc_now_ms() < end);
+        assert_true(write_many(&c, false, "/k", SNAP_ENTRIES) >= 0);
+    }
+    assert_int_equal(n_other, 0);
+    assert_true(n_eagain > 0); /* else the child died first: too slow */
+    assert_true(tproc_log_has(&p, "writes wait for snapshot"));
+    assert_true(tproc_log_has(&p, "writes refused: snapshot too slow"));
+    char line[96];
+    snprintf(line, sizeof(line), "pid=%d ", (int)child);
+    assert_true(wait_lines("snapshot child timed out", 0));
+    assert_true(wait_lines("snapshot child failed", 0));
+    assert_int_equal(count_lines(line), 3); /* started, timed out, failed */
+    assert_true(tproc_log_has(&p, "signal 9"));
+    assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */
+    forget_child();
+    /* A later snapshot is taken; writes succeed again. */
+    end = tproc_now_ms() + DEADLINE_MS;
+    while (count_lines("snapshot taken") <= taken) {
+        assert_true(tproc_now_ms() < end);
+        int rc = rawc_set(&c, "/k", "z", -1, NULL);
+        assert_true(rc == 0 || rc == COORD_EAGAIN);
+        usleep(5000);
+    }
+    assert_int_equal(rawc_set(&c, "/k", "done", -1, NULL), 0);
+    char buf[16];
+    assert_int_equal(rawc_get(&c, "/k", 0, buf, sizeof(buf), NULL), 0);
+    assert_string_equal(buf, "done");
+    rawc_close(&c);
+    assert_int_equal(tproc_stop(&p, 20000), 0);
+}
+
 static void shutdown_with_child_stopped(void **state)
 {
     (void)state;
     struct rawc c;
-    pid_t child = start_and_stop_a_child(&c);
+    pid_t child = start_and_stop_a_child(&c, "");
     assert_int_equal(rawc_set(&c, "/k", "last", -1, NULL), 0);
     rawc_close(&c);
-    /* SIGTERM: the child is killed and reaped, the exit is clean. */
+    /* SIGTERM: the child is killed and reaped, the exit is clean. The
+     * log says so (the child's PR_SET_PDEATHSIG alone would also end it,
+     * but neither reaped nor logged). */
+    pid_t server = p.pid;
     assert_int_equal(tproc_stop(&p, 30000), 0);
-    assert_int_equal(wait_state(child, "0"), 0);
-    stopped_child = 0;
+    assert_int_equal(wait_state(child, server, "0"), 0);
+    forget_child();
+    char line[96];
+    snprintf(line, sizeof(line), "pid=%d end=\"signal 9\"", (int)child);
+    assert_int_equal(count_lines("snapshot aborted"), 1);
+    assert_int_equal(count_lines(line), 1);
     /* Nothing lost: the log still held what the snapshot would cover. */
     assert_int_equal(tproc_start(&p, 30000), 0);
     assert_int_equal(rawc_connect(&c, p.host, p.port), 0);
@@ -497,9 +666,9 @@ static struct tcluster cl;
 static int teardown_cluster(void **state)
 {
     (void)state;
-    if (stopped_child > 0)
-        kill(stopped_child, SIGKILL);
-    stopped_child = 0;
+    if (stopped_fd >= 0)
+        pidfd_signal(stopped_fd, SIGKILL);
+    forget_child();
     tcluster_cleanup(&cl);
     return 0;
 }
@@ -525,18 +694,16 @@ static void install_while_child_stopped(void **state)
     for (int i = 0; i < CATCH_ROUNDS && !atomic_load(&cat.stopped); i++)
         assert_true(write_window(&c, false, "/k", 250, 4, &cat.stopped) >=
                     0);
-    atomic_store(&cat.quit, true);
-    pthread_join(cat.th, NULL);
-    pid_t child = atomic_load(&cat.stopped);
-    stopped_child = child;
+    end_catch(&cat);
+    pid_t child = stopped_child;
     assert_true(child > 0);
     int64_t end = tproc_now_ms() + DEADLINE_MS;
     while (count_in(f->log, "snapshot installed") == 0) {
         assert_true(tproc_now_ms() < end);
         assert_true(write_window(&c, false, "/k", 250, 16, NULL) >= 0);
     }
-    assert_int_equal(wait_state(child, "0"), 0); /* killed and reaped */
-    stopped_child = 0;
+    assert_int_equal(wait_state(child, f->pid, "0"), 0); /* reaped */
+    forget_child();
     assert_int_equal(rawc_set(&c, "/k", "after", -1, NULL), 0);
     rawc_close(&c);
     /* The follower serves the newest value (sync-free read polled). */
@@ -547,8 +714,10 @@ static void install_while_child_stopped(void **state)
     char buf[16] = "";
     end = tproc_now_ms() + DEADLINE_MS;
     while (rawc_get(&d, "/k", 0, buf, sizeof(buf), NULL) != 0 ||
-           strcmp(buf, "after") != 0)
+           strcmp(buf, "after") != 0) {
         assert_true(tproc_now_ms() < end);
+        usleep(10000);
+    }
     rawc_close(&d);
     assert_int_equal(count_in(f->log, "snapshot child failed"), 0);
 }
@@ -558,8 +727,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pass_allocates_nothing),
         cmocka_unit_test(failed_child_is_reported),
+        cmocka_unit_test(child_panic_exits_without_stdio),
         cmocka_unit_test_teardown(loop_serves_while_child_stopped, teardown),
         cmocka_unit_test_teardown(killed_child_is_retried, teardown),
+        cmocka_unit_test_teardown(stopped_child_times_out, teardown),
         cmocka_unit_test_teardown(shutdown_with_child_stopped, teardown),
         cmocka_unit_test_teardown(install_while_child_stopped,
                                   teardown_cluster),

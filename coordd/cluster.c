@@ -10,8 +10,13 @@
  *                                 the leader to propose
  *   [101, from, to, [id, ...]]    LIVENESS: sessions heard from lately
  *   [102, from, to, index, digest] DIGEST: the tree digest at index
+ *   [103, from, to, term, -err, session, xid]  REFUSED: the leader did
+ *                                 not propose that forwarded command (a
+ *                                 full log: err COORD_EAGAIN)
  * A forwarded write's reply comes from applying its entry locally: the
  * follower matches the entry's (session, xid) with the waiting request.
+ * A refused one fails at once: with the leader's error if this was its
+ * only copy ever sent (none can be applied), else COORD_ECONNLOSS.
  */
 #include "node_int.h"
 
@@ -206,6 +211,7 @@ void node_forward_proposals(struct node *n)
         }
         node_forward_park(n, rq, (void *)n->pbufs[i].data, n->pbufs[i].len);
         rq->fwd_sent = rq->fwd_once = rc == 0;
+        rq->fwd_sends = rc == 0;
     }
     n->n_prop = 0;
     n->fwd_resend = rc != 0; /* link down or full: sent by the resend */
@@ -218,6 +224,7 @@ void node_forward_park(struct node *n, struct nreq *rq, void *buf,
     rq->fwd_len = len;
     rq->fwd_sent = false;
     rq->fwd_once = false;
+    rq->fwd_sends = 0;
     fwd_insert(n, rq);
     n->fwd_resend = true;
 }
@@ -245,6 +252,13 @@ void node_forward_hold(struct node *n)
             coord_free((void *)n->pbufs[i].data);
     }
     n->n_prop = 0;
+}
+
+static void fwd_mark_sent(struct nreq *rq)
+{
+    rq->fwd_sent = rq->fwd_once = true;
+    if (rq->fwd_sends < UINT8_MAX)
+        rq->fwd_sends++;
 }
 
 /* Writes one FORWARD frame to the leader holding the unsent commands from
@@ -278,7 +292,8 @@ static int resend_frame(struct node *n, struct wire_buf *out,
             mp_write_bin(out, rq->fwd_cmd, rq->fwd_len);
     int rc = mp_frame_end(out, start);
     for (struct nreq *rq = *rqp; rc == 0 && rq != end; rq = rq->fwd_next)
-        rq->fwd_sent = rq->fwd_once = true;
+        if (!rq->fwd_sent)
+            fwd_mark_sent(rq);
     *rqp = end;
     return rc;
 }
@@ -310,9 +325,16 @@ void node_forward_resend(struct node *n)
         for (struct nreq *rq = n->fwd_head; rq; rq = rq->fwd_next) {
             if (rq->fwd_sent)
                 continue;
-            if (node_propose_raw(n, rq->fwd_cmd, rq->fwd_len) != 0)
-                break; /* out of memory: the timeout settles the rest */
-            rq->fwd_sent = rq->fwd_once = true;
+            if (node_propose_raw(n, rq->fwd_cmd, rq->fwd_len,
+                                 n->cfg.id) != 0) {
+                /* The batch is full and held behind a snapshot (or no
+                 * memory): the rest stay parked and are proposed at a
+                 * later iteration; new writes keep parking behind them
+                 * (session order). */
+                n->fwd_resend = true;
+                break;
+            }
+            fwd_mark_sent(rq);
         }
         return;
     }
@@ -352,11 +374,72 @@ void node_forward_fail_all(struct node *n, int err)
     }
 }
 
+void node_forward_refused(struct node *n, uint64_t origin,
+                          const uint8_t *cmd, uint32_t len, int err)
+{
+    if (origin == 0 || tree_cmd_decode(cmd, len, n->cmdbuf) != 0)
+        return;
+    uint64_t sid = n->cmdbuf->cmd.session_id, xid = n->cmdbuf->cmd.xid;
+    if (origin == n->cfg.id) { /* one of our held writes */
+        struct nreq *rq = n->fwd_buckets[fwd_bucket(sid, xid)];
+        while (rq && (rq->session_id != sid || (uint64_t)rq->xid != xid))
+            rq = rq->fwd_hnext;
+        if (rq && rq->fwd_sent) {
+            fwd_remove(n, rq);
+            node_fail_req(n, rq, rq->fwd_sends == 1 ? err : COORD_ECONNLOSS);
+        }
+        return;
+    }
+    struct wire_buf *out = net_peer_out(n->net, origin);
+    if (!out)
+        return; /* its NODE_FWD_TIMEOUT_MS settles it */
+    size_t start = mp_frame_begin(out, n->cfg.limits.frame_bytes_max);
+    mp_write_array(out, 7);
+    mp_write_uint(out, NODE_PEER_REFUSED);
+    mp_write_uint(out, n->cfg.id);
+    mp_write_uint(out, origin);
+    mp_write_uint(out, n->term);
+    mp_write_uint(out, (uint64_t)-err);
+    mp_write_uint(out, sid);
+    mp_write_uint(out, xid);
+    if (mp_frame_end(out, start) == 0)
+        net_peer_mark(n->net, origin);
+}
+
+/* Follower: the leader refused one of our forwarded writes. Only the
+ * current leader's word in the current term counts (after a change every
+ * write was sent again). A write sent once fails with the leader's error
+ * (COORD_EAGAIN: its client may retry); one sent more than once may have
+ * another copy in flight: COORD_ECONNLOSS (outcome unknown). */
+static int recv_refused(struct node *n, uint64_t from, struct mp_reader *r)
+{
+    uint64_t term = mp_read_uint(r, UINT64_MAX);
+    uint64_t err = mp_read_uint(r, UINT32_MAX);
+    uint64_t sid = mp_read_uint(r, UINT64_MAX);
+    uint64_t xid = mp_read_uint(r, UINT64_MAX);
+    if (r->err)
+        return r->err;
+    if (from != n->leader || term != n->term || n->n_fwd == 0)
+        return 0;
+    struct nreq *rq = n->fwd_buckets[fwd_bucket(sid, xid)];
+    while (rq && (rq->session_id != sid || (uint64_t)rq->xid != xid))
+        rq = rq->fwd_hnext;
+    if (!rq || !rq->fwd_sent)
+        return 0; /* answered, or not sent to this leader yet */
+    fwd_remove(n, rq);
+    bool again = err == (uint64_t)-COORD_EAGAIN && rq->fwd_sends == 1;
+    node_fail_req(n, rq, again ? COORD_EAGAIN : COORD_ECONNLOSS);
+    return 0;
+}
+
 /* The leader proposes forwarded commands as they are, after checking they
- * decode: a command that cannot be applied must never reach the log. */
-static int recv_forward(struct node *n, struct mp_reader *r)
+ * decode: a command that cannot be applied must never reach the log. The
+ * rest of a frame that finds the batch full (held behind a snapshot) is
+ * refused, so its clients get COORD_EAGAIN rather than a time-out. */
+static int recv_forward(struct node *n, uint64_t from, struct mp_reader *r)
 {
     uint32_t cnt = mp_read_array(r);
+    bool full = false;
     for (uint32_t i = 0; i < cnt && r->err == 0; i++) {
         uint32_t len = 0;
         const uint8_t *p = mp_read_bin(r, n->cfg.limits.frame_bytes_max,
@@ -367,8 +450,10 @@ static int recv_forward(struct node *n, struct mp_reader *r)
             log_emit(LOG_LEVEL_WARN, "bad forwarded command", NULL);
             continue;
         }
-        if (node_propose_raw(n, p, len) != 0)
-            break;
+        if (!full && node_propose_raw(n, p, len, from) == 0)
+            continue;
+        full = true;
+        node_forward_refused(n, from, p, len, COORD_EAGAIN);
     }
     return r->err;
 }
@@ -541,7 +626,9 @@ int node_on_peer_frame(void *data, struct net_conn *c, const uint8_t *msg,
         return COORD_EPROTO;
     switch (type) {
     case NODE_PEER_FORWARD:
-        return recv_forward(n, &r);
+        return recv_forward(n, from, &r);
+    case NODE_PEER_REFUSED:
+        return recv_refused(n, from, &r);
     case NODE_PEER_LIVENESS:
         return recv_liveness(n, &r);
     case NODE_PEER_DIGEST:

@@ -308,12 +308,13 @@ int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c)
     }
     n->pbufs[n->n_prop] = (struct raft_buf){buf, (uint32_t)len};
     n->preqs[n->n_prop] = rq;
+    n->porigin[n->n_prop] = 0;
     n->n_prop++;
     return 0;
 }
 
-/* A command already encoded (forwarded by a follower): bytes copied. */
-int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len)
+int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len,
+                     uint64_t origin)
 {
     uint8_t *copy = coord_malloc(len ? len : 1);
     if (!copy)
@@ -327,6 +328,7 @@ int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len)
     }
     n->pbufs[n->n_prop] = (struct raft_buf){copy, len};
     n->preqs[n->n_prop] = NULL;
+    n->porigin[n->n_prop] = origin;
     n->n_prop++;
     return 0;
 }
@@ -358,8 +360,13 @@ void node_flush_proposals(struct node *n)
         return;
     }
     for (uint32_t i = 0; i < n->n_prop; i++) {
-        coord_free((void *)n->pbufs[i].data);
         struct nreq *rq = n->preqs[i];
+        /* A forwarded one refused: its origin learns now (after
+         * ENOTLEADER, followers resend to the next leader themselves). */
+        if (rc != 0 && rc != COORD_ENOTLEADER && !rq && n->porigin[i])
+            node_forward_refused(n, n->porigin[i], n->pbufs[i].data,
+                                 n->pbufs[i].len, rc);
+        coord_free((void *)n->pbufs[i].data);
         if (rc == 0 && rq)
             node_queue_write(n, rq, u.propose_index + i);
         else if (rq)
@@ -1295,8 +1302,9 @@ static int alloc_scratch(struct node *n)
     n->children = coord_calloc(l->children_page_max, sizeof(*n->children));
     n->pbufs = coord_calloc(NODE_PROPOSE_BATCH_MAX, sizeof(*n->pbufs));
     n->preqs = coord_calloc(NODE_PROPOSE_BATCH_MAX, sizeof(*n->preqs));
+    n->porigin = coord_calloc(NODE_PROPOSE_BATCH_MAX, sizeof(*n->porigin));
     if (!n->cmdbuf || !n->ops || !n->results || !n->children || !n->pbufs ||
-        !n->preqs)
+        !n->preqs || !n->porigin)
         return COORD_ENOMEM;
     if (watch_table_init(&n->watches, n->cfg.watches_per_session_max))
         return COORD_ENOMEM;
@@ -1419,6 +1427,7 @@ void node_close(struct node *n)
     coord_free(n->children);
     coord_free(n->pbufs);
     coord_free(n->preqs);
+    coord_free(n->porigin);
     metrics_free(n->metrics);
     coord_free(n);
 }

@@ -75,6 +75,7 @@
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
 #define NODE_PEER_DIGEST 102
+#define NODE_PEER_REFUSED 103
 /* Initial session hash buckets (grows by doubling). */
 #define NODE_SESSION_BUCKETS_INITIAL 1024
 
@@ -125,6 +126,7 @@ struct nreq {
     uint32_t fwd_len;
     bool fwd_sent;          /* queued on the current leader's link */
     bool fwd_once;          /* queued on some link at least once */
+    uint8_t fwd_sends;      /* times queued to a leader (saturating) */
     size_t frame_len;
     struct wire_buf resp;   /* done: the encoded response frame */
 };
@@ -203,6 +205,7 @@ struct node {
     /* this iteration's proposals */
     struct raft_buf *pbufs;
     struct nreq **preqs;
+    uint64_t *porigin; /* raw ones: the forwarding member (or our id) */
     uint32_t n_prop;
     /* this iteration's read-index batch */
     uint64_t next_read_id;
@@ -251,7 +254,12 @@ int64_t node_wall_ms(const struct node *n);
 void node_step(struct node *n, const struct raft_event *ev);
 void node_flush_proposals(struct node *n);
 int node_propose(struct node *n, struct nreq *rq, const struct tree_cmd *c);
-int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len);
+/* A command already encoded (bytes copied), forwarded by member origin
+ * (our own id: one of our held writes). 0, COORD_ENOMEM, or COORD_EAGAIN
+ * (the batch is full and held behind a snapshot: nothing was taken). A
+ * batch that fails later tells its origins (node_forward_refused). */
+int node_propose_raw(struct node *n, const uint8_t *p, uint32_t len,
+                     uint64_t origin);
 void node_queue_write(struct node *n, struct nreq *rq, uint64_t index);
 void node_process_update(struct node *n, const struct raft_update *u);
 
@@ -267,6 +275,12 @@ void node_forward_proposals(struct node *n);
 bool node_take_forwarded(struct node *n, uint64_t session_id, uint64_t xid,
                          const struct tree_result *res);
 void node_forward_fail_all(struct node *n, int err);
+/* The leader did not propose cmd (forwarded by origin) for err (e.g. a
+ * full log: COORD_EAGAIN): tells origin with a REFUSED frame, or, if it
+ * is our own held write, fails it here, so its client learns at once
+ * rather than after NODE_FWD_TIMEOUT_MS. */
+void node_forward_refused(struct node *n, uint64_t origin,
+                          const uint8_t *cmd, uint32_t len, int err);
 /* The leader or the term changed: writes forwarded or batched here but
  * not yet applied are kept, with their encoded commands, to be sent again
  * once a leader is known (node_forward_resend). Safe because the tree

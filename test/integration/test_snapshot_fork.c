@@ -722,6 +722,62 @@ static void install_while_child_stopped(void **state)
     assert_int_equal(count_in(f->log, "snapshot child failed"), 0);
 }
 
+/* Writes forwarded by a follower to a leader whose own snapshot child is
+ * stopped: once the leader's log is full and its hold window over, the
+ * leader refuses them (REFUSED frames) and the follower's clients get
+ * COORD_EAGAIN at once -- not COORD_ECONNLOSS after the forward timeout
+ * (the leader used to drop them silently). */
+static void forwarded_writes_refused_with_eagain(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "--snapshot-entries=500 --snapshot-hold-ms=300 "
+                          "--snapshot-child-timeout-ms=50000");
+    assert_int_equal(tcluster_start(&cl, 60000), 0);
+    int l = tcluster_leader(&cl, 30000);
+    assert_true(l >= 0);
+    struct tproc *ld = &cl.node[l], *f = &cl.node[(l + 1) % cl.n];
+    struct rawc c;
+    assert_int_equal(rawc_connect(&c, ld->host, ld->port), 0);
+    long_timeout(&c);
+    assert_int_equal(rawc_hello(&c, 0, NULL, 30000), 0);
+    assert_int_equal(rawc_create(&c, "/k", "", 0, NULL, 0), 0);
+    assert_int_equal(rawc_create(&c, "/f", "", 0, NULL, 0), 0);
+    assert_int_equal(write_many(&c, true, "/f/", FILL / 4), FILL / 4);
+    struct catcher cat = {.server = ld->pid};
+    assert_int_equal(pthread_create(&cat.th, NULL, catcher_main, &cat), 0);
+    for (int i = 0; i < CATCH_ROUNDS && !atomic_load(&cat.stopped); i++)
+        assert_true(write_window(&c, false, "/k", 125, 4, &cat.stopped) >=
+                    0);
+    end_catch(&cat);
+    assert_true(stopped_child > 0);
+    rawc_close(&c);
+    /* Through the follower, past the leader's log (2 x 500 + 1024). */
+    struct rawc d;
+    assert_int_equal(rawc_connect(&d, f->host, f->port), 0);
+    long_timeout(&d);
+    assert_int_equal(rawc_hello(&d, 0, NULL, 30000), 0);
+    n_eagain = n_other = 0;
+    int64_t end = tproc_now_ms() + DEADLINE_MS;
+    while (n_eagain == 0) {
+        assert_true(tproc_now_ms() < end);
+        assert_true(write_many(&d, false, "/k", 1000) >= 0);
+        assert_int_equal(n_other, 0); /* no COORD_ECONNLOSS time-outs */
+    }
+    assert_true(count_in(ld->log, "writes refused: snapshot too slow") > 0);
+    assert_int_equal(count_in(ld->log, "snapshot child timed out"), 0);
+    /* Resumed: the snapshot compacts, writes through the follower work. */
+    pidfd_signal(stopped_fd, SIGCONT);
+    end = tproc_now_ms() + DEADLINE_MS;
+    int rc;
+    while ((rc = rawc_set(&d, "/k", "fwd", -1, NULL)) == COORD_EAGAIN) {
+        assert_true(tproc_now_ms() < end);
+        usleep(10000);
+    }
+    assert_int_equal(rc, 0);
+    forget_child();
+    rawc_close(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +789,8 @@ int main(void)
         cmocka_unit_test_teardown(stopped_child_times_out, teardown),
         cmocka_unit_test_teardown(shutdown_with_child_stopped, teardown),
         cmocka_unit_test_teardown(install_while_child_stopped,
+                                  teardown_cluster),
+        cmocka_unit_test_teardown(forwarded_writes_refused_with_eagain,
                                   teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

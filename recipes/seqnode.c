@@ -291,9 +291,23 @@ int rcp_node_create_listed(struct coord_client *c, const char *dir,
 
 /* ---- waiting for the nodes ahead to go ---------------------------------- */
 
+/* A watch of ours that could not be removed (libcoord keeps it, with w
+ * as its callback's data) and that no slot describes: w must never be
+ * freed (rcp_wait_free leaks a waiter with an overflow), or that watch
+ * would call back into freed memory. */
+static void leak_mark(struct rcp_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->overflow++;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* An exists watch on path, tracked as slot i: a node already gone marks
  * the slot gone. A watch of ours still pending on path is kept as it is
- * (it reports the deletion; rcp_wait_cb). */
+ * (it reports the deletion; rcp_wait_cb). The slot is taken for a DATA
+ * watch (what libcoord registers when the node exists); on a missing node
+ * libcoord registered an EXISTS watch instead, which is removed at once:
+ * the slot is freed only if that removal succeeded. */
 static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
                int slot)
 {
@@ -305,7 +319,9 @@ static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
     int rc = coord_exists(c, path, COORD_READ_LOCAL, &cw, NULL);
     if (rc == COORD_ENONODE) {
         /* an exists watch on a missing node: registered; drop it */
-        coord_remove_watch(c, path, COORD_WATCH_EXISTS);
+        int rr = coord_remove_watch(c, path, COORD_WATCH_EXISTS);
+        if (rr != 0 && rr != COORD_ENOWATCH)
+            leak_mark(w); /* still registered: w outlives it */
         rcp_wait_settle(w, ws, path, false, true);
         rcp_wait_set_gone(w, slot);
         return 0;

@@ -1457,28 +1457,36 @@ static void assert_still_waiting(struct coord_client *wc, const char *gone,
 }
 
 /* a holds; b and c queue behind it (c: b immediately ahead, a before
- * that). b gives up while a holds: c must go on waiting, then get the
- * lock when a releases. */
+ * that). b leaves while a holds: c must go on waiting, then get the lock
+ * when a releases. b is played by a bare node named as the recipe names
+ * its nodes (prefix-guid-sequence, ephemeral), so that its leaving is a
+ * delete the test makes once c is queued -- no time-out of b's stands in
+ * for that ordering. */
 static void lock_waiter_ahead_leaves(void **state)
 {
     (void)state;
     const char *dir = "/locks/h";
     struct coord_client *a = client(), *b = client(), *c = client();
-    struct coord_lock *la = NULL, *lb = NULL, *lc = NULL;
+    struct coord_lock *la = NULL, *lc = NULL;
     assert_int_equal(coord_lock_new(&la, a, dir), 0);
-    assert_int_equal(coord_lock_new(&lb, b, dir), 0);
     assert_int_equal(coord_lock_new(&lc, c, dir), 0);
     uint64_t ta = 0;
     assert_int_equal(coord_lock_acquire(la, 5000, &ta), 0);
-    struct twaiter wb, wc;
-    twaiter_start(&wb, lb, 1500);
-    await_children(a, dir, 2);
+    char bprefix[256];
+    snprintf(bprefix, sizeof(bprefix), "%s/lock-%s-", dir,
+             "0123456789abcdef");
+    char *bpath = NULL;
+    assert_int_equal(coord_create(b, bprefix, "", 0,
+                                  COORD_EPHEMERAL | COORD_SEQUENTIAL, 0,
+                                  &bpath, NULL),
+                     0);
+    struct twaiter wc;
     twaiter_start(&wc, lc, 30000);
     await_children(a, dir, 3);
-    char bpath[256];
-    nth_node(a, dir, 1, bpath, sizeof(bpath));
-    pthread_join(wb.th, NULL);
-    assert_int_equal(wb.rc, COORD_ETIMEDOUT);
+    char second[256];
+    nth_node(a, dir, 1, second, sizeof(second)); /* b: between a and c */
+    assert_string_equal(second, bpath);
+    assert_int_equal(coord_delete(b, bpath, -1), 0);
     assert_still_waiting(c, bpath, &wc);
     assert_int_equal(coord_lock_state(la), COORD_LOCK_HELD);
     assert_int_equal(coord_lock_release(la), 0);
@@ -1486,8 +1494,8 @@ static void lock_waiter_ahead_leaves(void **state)
     assert_int_equal(wc.rc, 0);
     assert_true(wc.tok > ta);
     assert_int_equal(coord_lock_release(lc), 0);
+    coord_free_mem(bpath);
     coord_lock_free(la);
-    coord_lock_free(lb);
     coord_lock_free(lc);
     assert_int_equal(coord_close(a), 0);
     assert_int_equal(coord_close(b), 0);

@@ -326,7 +326,7 @@ static void close_conns(unsigned n)
             zookeeper_close(g_conns[i].zh);
 }
 
-/* ---- setup: the parent and the key space, pipelined ----------------------- */
+/* ---- setup: the parent and the key space, pipelined ---------------------- */
 
 static atomic_int g_setup_left, g_setup_errs;
 
@@ -375,7 +375,7 @@ static int create_keys(zhandle_t *zh)
     return 0;
 }
 
-/* ---- measurement helpers --------------------------------------------------- */
+/* ---- measurement helpers ------------------------------------------------- */
 
 static long long server_ticks(void)
 {
@@ -614,7 +614,7 @@ static void count_pending(struct result *r)
         }
 }
 
-/* ---- before the window: every session serves a write ---------------------- */
+/* ---- before the window: every session serves a write --------------------- */
 
 #define READY_TRIES 3
 
@@ -821,7 +821,7 @@ static int run_lock(void)
     return 0;
 }
 
-/* ---- failover probe -------------------------------------------------------- */
+/* ---- failover probe ------------------------------------------------------ */
 
 /* Alongside the probe's own loop: an async write every 10 ms on the same
  * session, none waiting for another, so the first success among them
@@ -904,7 +904,7 @@ static int run_probe(void)
     return 0;
 }
 
-/* ---- options -------------------------------------------------------------- */
+/* ---- options ------------------------------------------------------------- */
 
 static void usage(void)
 {

@@ -30,6 +30,14 @@
 #define NODE_LOG_ENTRIES_FLOOR 1024
 /* Storage worker queue: bounded by what Raft lets be uncommitted. */
 #define NODE_WORKER_QUEUE_MAX 65536
+/* Snapshot bytes: buffers start at this and double; the store gets them in
+ * pieces of at most this. */
+#define NODE_SNAP_PIECE_BYTES (1024u * 1024u)
+/* The snapshot stream ends with a u64 FNV-1a (little-endian) of every
+ * byte before it (coordd/tree/snapshot.c's trailer). */
+#define NODE_SNAP_SUM_BYTES 8
+#define NODE_FNV_OFFSET 0xcbf29ce484222325ULL
+#define NODE_FNV_PRIME 0x100000001b3ULL
 
 static void stop_tick(struct node *n);
 static void snap_rx_chunk(struct node *n, const struct raft_update *u);
@@ -443,7 +451,7 @@ static int snap_append_cb(void *data, const void *bytes, size_t len)
 {
     struct node_snap_job *j = data;
     if (j->len + len > j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 1 << 20;
+        size_t cap = j->cap ? j->cap * 2 : NODE_SNAP_PIECE_BYTES;
         while (cap < j->len + len)
             cap *= 2;
         uint8_t *p = coord_realloc(j->buf, cap);
@@ -506,12 +514,30 @@ static void snap_notify(struct node_snap_job *j)
     pthread_mutex_unlock(&j->mu);
 }
 
+/* The stream's own checksum holds: a child that exited 0 after writing
+ * bytes that do not (a bug, memory corruption in the copy) is not stored.
+ * On the snapshot thread: one pass over the bytes. */
+static bool snap_sum_ok(const uint8_t *p, size_t len)
+{
+    if (len < NODE_SNAP_SUM_BYTES)
+        return false;
+    size_t body = len - NODE_SNAP_SUM_BYTES;
+    uint64_t h = NODE_FNV_OFFSET, want = 0;
+    for (size_t i = 0; i < body; i++)
+        h = (h ^ p[i]) * NODE_FNV_PRIME;
+    for (int i = NODE_SNAP_SUM_BYTES - 1; i >= 0; i--)
+        want = want << 8 | p[body + (size_t)i];
+    return h == want;
+}
+
 static void *snap_thread(void *arg)
 {
     struct node_snap_job *j = arg;
     if (j->child.pid > 0) {
         j->child_rc = snapfork_collect(&j->child, &j->buf, &j->len,
                                        &j->cap);
+        if (j->child_rc == 0 && !snap_sum_ok(j->buf, j->len))
+            j->child_rc = COORD_ECORRUPT;
         if (j->child_rc) { /* nothing stored: the loop retries later */
             atomic_store(&j->done, true);
             snap_notify(j);
@@ -524,7 +550,9 @@ static void *snap_thread(void *arg)
     struct store *s = j->n->store;
     int rc = store_snap_begin(s, j->index, j->term, j->conf, j->conf_len);
     for (size_t off = 0; rc == 0 && off < j->len;) {
-        size_t chunk = j->len - off < (1u << 20) ? j->len - off : 1u << 20;
+        size_t chunk = j->len - off < NODE_SNAP_PIECE_BYTES
+                           ? j->len - off
+                           : NODE_SNAP_PIECE_BYTES;
         rc = store_snap_write(s, off, j->buf + off, (uint32_t)chunk);
         off += chunk;
     }
@@ -805,7 +833,7 @@ static void snap_rx_chunk(struct node *n, const struct raft_update *u)
     coord_assert(u->chunk_offset == n->rx_len);
     size_t need = n->rx_len + u->chunk_len;
     if (need > n->rx_cap) {
-        size_t cap = n->rx_cap ? n->rx_cap * 2 : 1 << 20;
+        size_t cap = n->rx_cap ? n->rx_cap * 2 : NODE_SNAP_PIECE_BYTES;
         while (cap < need)
             cap *= 2;
         uint8_t *p = coord_realloc(n->rx_buf, cap);
@@ -1183,8 +1211,9 @@ static int load_tree(struct node *n, const struct store_state *st,
         n->snap_buf = coord_malloc(n->snap_len ? n->snap_len : 1);
         rc = n->snap_buf ? 0 : COORD_ENOMEM;
         for (uint64_t off = 0; rc == 0 && off < n->snap_len;) {
-            uint64_t k = n->snap_len - off < (1u << 20) ? n->snap_len - off
-                                                        : 1u << 20;
+            uint64_t k = n->snap_len - off < NODE_SNAP_PIECE_BYTES
+                             ? n->snap_len - off
+                             : NODE_SNAP_PIECE_BYTES;
             rc = store_snap_read(&r, off, n->snap_buf + off, (uint32_t)k);
             off += k;
         }

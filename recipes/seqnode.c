@@ -9,6 +9,10 @@
 
 #include "recipe_int.h"
 
+/* How long a read or delete whose outcome is unknown (a failover) is
+ * retried before its error is returned. */
+#define SEQNODE_RETRY_MS 30000
+
 static bool has_prefix(const char *name, const char *prefix)
 {
     size_t n = strlen(prefix);
@@ -57,7 +61,7 @@ static int find_lost(struct coord_client *c, const char *dir,
                      const char *guid, struct rcp_node *n)
 {
     int f;
-    int64_t end = rcp_now_ms() + 30000;
+    int64_t end = rcp_now_ms() + SEQNODE_RETRY_MS;
     do {
         f = rcp_node_find(c, dir, guid, n);
     } while (transient(f) && rcp_now_ms() < end);
@@ -421,7 +425,7 @@ int rcp_node_delete(struct coord_client *c, const char *dir,
     /* A node left behind would block everyone queued after it for as
      * long as our session lives: retry a delete whose outcome is unknown
      * (a repeat finds COORD_ENONODE once the first one applied). */
-    int64_t end = rcp_now_ms() + 30000;
+    int64_t end = rcp_now_ms() + SEQNODE_RETRY_MS;
     while (rc == 0 || (transient(rc) && rcp_now_ms() < end)) {
         rc = coord_delete(c, path, -1);
         if (rc == 0 || !transient(rc))

@@ -159,6 +159,8 @@ static void *worker_main(void *arg)
     struct store_worker *w = arg;
     struct store_worker_req **batch = w->batch;
     struct store_write *ws = w->ws;
+    /* Named for top -H, perf and the 1x1 traces (15 bytes at most). */
+    pthread_setname_np(pthread_self(), "coordd-storage");
     pthread_mutex_lock(&w->mu);
     w->tid = (int)syscall(SYS_gettid);
     pthread_cond_broadcast(&w->cv); /* store_worker_start waits for it */

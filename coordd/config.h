@@ -144,8 +144,8 @@
       "its next request after a batch. Costs CPU; 0 disables.")            \
     X(raft, storage_nice, INT, COORDD_STORAGE_NICE, "nice", -20, 19,         \
       "Nice value of the storage thread (appends and fsyncs), so that it "  \
-      "runs first when woken. Negative needs CAP_SYS_NICE (without it: "   \
-      "logged, unchanged). 0 leaves it as the process's.")                 \
+      "runs first when woken. Negative needs CAP_SYS_NICE or RLIMIT_NICE "  \
+      "(systemd LimitNICE=); without: logged, unchanged. 0: as is.")        \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
       "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
       "Shortest session timeout granted; a client "                          \

@@ -343,7 +343,8 @@ void store_worker_set_spin(struct store_worker *w, uint32_t spin_us);
  * sleeps in the fsync and costs the others little (docs/benchmarks.md
  * "Storage thread priority"). nice 0 leaves the thread as it is. Returns
  * 0, COORD_EINVAL (nice outside -20..19) or COORD_EAUTH (a negative
- * value without CAP_SYS_NICE: the caller logs it and carries on). */
+ * value beyond RLIMIT_NICE without CAP_SYS_NICE: the caller logs it
+ * and carries on). */
 int store_worker_set_nice(struct store_worker *w, int nice);
 /* Makes everything queued durable (unless a fatal error happened), stops
  * the thread and frees the queue. */

@@ -666,8 +666,8 @@ static void snap_job_abort(struct node *n)
 void node_take_snapshot(struct node *n)
 {
     if (n->snap_job || n->applied <= n->snap_index || !n->net ||
-        n->applied == 0)
-        return;
+        n->applied == 0 || n->stopping)
+        return; /* (stopping: the child would be killed at exit) */
     if (n->snap_retry_ms && net_now_ms(n->net) < n->snap_retry_ms)
         return; /* a child failed recently */
     struct node_snap_job *j = snap_job_new(n);

@@ -302,8 +302,8 @@ void node_on_peer_down(void *data, uint64_t id);
 
 /* node.c: starts a new snapshot of the tree as of now (a forked child
  * serializes it, docs/snapshots.md) and has it written; nothing if one is
- * being taken, nothing changed, or a child failed less than
- * snapshot_retry_ms ago. Loop thread only. */
+ * being taken, nothing changed, the node is stopping, or a child failed
+ * less than snapshot_retry_ms ago. Loop thread only. */
 void node_take_snapshot(struct node *n);
 /* True while this node's own snapshot is being taken (serialized or
  * written): the log is compacted when it completes. */

@@ -546,7 +546,7 @@ static void killed_child_is_retried(void **state)
     assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */
     forget_child();
     assert_true(tproc_log_has(&p, "signal 9"));
-    /* Still serving; a later snapshot (after NODE_SNAP_RETRY_MS) works.
+    /* Still serving; a later snapshot (after snapshot_retry_ms) works.
      * The writes are paced (not a synchronization: any pace passes) so
      * that the 1 s pause cannot fill the log on a fast machine; a full
      * log with no snapshot running answers COORD_EAGAIN by design. */

@@ -46,8 +46,8 @@ void rcp_wait_free(struct rcp_wait *w, struct coord_client *c)
         return;
     pthread_mutex_lock(&w->mu);
     int armed = w->armed, overflow = w->overflow;
-    int kind[RCP_WAIT_SLOTS];
-    char path[RCP_WAIT_SLOTS][RCP_PATH_MAX];
+    int kind[RCP_ARM_SLOTS];
+    char path[RCP_ARM_SLOTS][RCP_PATH_MAX];
     memcpy(kind, w->armed_kind, sizeof(kind));
     memcpy(path, w->armed_path, sizeof(path));
     pthread_mutex_unlock(&w->mu);
@@ -56,7 +56,7 @@ void rcp_wait_free(struct rcp_wait *w, struct coord_client *c)
     int st = coord_state(c);
     if (armed > 0 && (st == COORD_STATE_EXPIRED || st == COORD_STATE_CLOSED))
         armed = 0; /* no watch fires any more */
-    for (int i = 0; i < RCP_WAIT_SLOTS && armed > 0; i++) {
+    for (int i = 0; i < RCP_ARM_SLOTS && armed > 0; i++) {
         if (path[i][0] == '\0')
             continue;
         int rc = coord_remove_watch(c, path[i], kind[i]);
@@ -74,13 +74,15 @@ static void rcp_wait_cb(void *data, const struct coord_event *ev)
     bool tracked = false;
     pthread_mutex_lock(&w->mu);
     w->fired++;
-    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+    for (int i = 0; i < RCP_ARM_SLOTS; i++) {
         if (w->armed > 0 && w->armed_path[i][0] != '\0' &&
             strcmp(ev->path, w->armed_path[i]) == 0) {
             w->armed--;
             w->armed_path[i][0] = '\0';
             w->confirmed[i] = false;
         }
+    }
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
         if (ev->type == COORD_EVENT_DELETED &&
             w->track_path[i][0] != '\0' &&
             strcmp(ev->path, w->track_path[i]) == 0) {
@@ -112,7 +114,7 @@ uint64_t rcp_wait_seen(struct rcp_wait *w)
 static int slot_take(struct rcp_wait *w, const char *path, int kind)
 {
     int free_slot = -1;
-    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+    for (int i = 0; i < RCP_ARM_SLOTS; i++) {
         if (w->armed_path[i][0] == '\0') {
             if (free_slot < 0)
                 free_slot = i;
@@ -151,7 +153,7 @@ int rcp_wait_prearm(struct rcp_wait *w, const char *path, int kind)
 void rcp_wait_settle(struct rcp_wait *w, int slot, const char *path,
                      bool registered, bool absent)
 {
-    if (slot < 0 || slot >= RCP_WAIT_SLOTS)
+    if (slot < 0 || slot >= RCP_ARM_SLOTS)
         return;
     pthread_mutex_lock(&w->mu);
     if (strcmp(w->armed_path[slot], path) == 0) {
@@ -210,7 +212,7 @@ bool rcp_wait_is_armed(struct rcp_wait *w, const char *path)
 {
     bool armed = false;
     pthread_mutex_lock(&w->mu);
-    for (int i = 0; i < RCP_WAIT_SLOTS && !armed; i++)
+    for (int i = 0; i < RCP_ARM_SLOTS && !armed; i++)
         armed = w->confirmed[i] && strcmp(w->armed_path[i], path) == 0;
     pthread_mutex_unlock(&w->mu);
     return armed;

@@ -57,6 +57,33 @@ void coord_election_free(struct coord_election *e)
     coord_free_mem(e);
 }
 
+/* Creates our candidate node and waits until it is the lowest. Our node
+ * deleted by someone else while we wait (COORD_ENONODE) is no
+ * leadership: we queue a new one, as for the lock (qlock.c). */
+static int elect_queue(struct coord_election *e, const void *value,
+                       size_t len, int64_t deadline)
+{
+    for (int requeued = 0;; requeued++) {
+        int rc = rcp_mkpath(e->c, e->path);
+        if (rc == 0)
+            rc = rcp_node_create(e->c, e->path, ELECT_PREFIX, e->guid,
+                                 value, len, &e->node);
+        if (rc != 0) { /* a create may have applied unseen: withdraw */
+            rcp_node_purge(e->c, e->path, e->guid);
+            return rc;
+        }
+        rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, NULL,
+                            e->w, deadline);
+        if (rc == 0)
+            return 0;
+        if (rcp_node_delete(e->c, e->path, &e->node) != 0)
+            rcp_node_purge(e->c, e->path, e->guid);
+        if (rc != COORD_ENONODE || requeued >= RCP_REQUEUE_MAX ||
+            (deadline >= 0 && rcp_now_ms() >= deadline))
+            return rc;
+    }
+}
+
 int coord_election_campaign(struct coord_election *e, const void *value,
                             size_t len, int timeout_ms, uint64_t *term,
                             coord_elected_cb cb, void *data)
@@ -65,22 +92,9 @@ int coord_election_campaign(struct coord_election *e, const void *value,
         return COORD_EINVAL;
     if (e->node.name[0] != '\0')
         return COORD_EBUSY; /* already a candidate */
-    int64_t deadline = rcp_deadline(timeout_ms);
-    int rc = rcp_mkpath(e->c, e->path);
-    if (rc == 0)
-        rc = rcp_node_create(e->c, e->path, ELECT_PREFIX, e->guid, value,
-                             len, &e->node);
-    if (rc != 0) { /* a create may have applied unseen: withdraw it */
-        rcp_node_purge(e->c, e->path, e->guid);
+    int rc = elect_queue(e, value, len, rcp_deadline(timeout_ms));
+    if (rc != 0)
         return rc;
-    }
-    rc = rcp_node_await(e->c, e->path, ELECT_PREFIX, &e->node, NULL, e->w,
-                        deadline);
-    if (rc != 0) {
-        if (rcp_node_delete(e->c, e->path, &e->node) != 0)
-            rcp_node_purge(e->c, e->path, e->guid);
-        return rc;
-    }
     e->leader = true;
     char np[RCP_PATH_MAX];
     if (rcp_join(np, sizeof(np), e->path, e->node.name) == 0)

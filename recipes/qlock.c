@@ -61,36 +61,55 @@ static int qlock_enter(struct rcp_qlock *q, const char *prefix,
                                   conflicts, &q->node, pos);
 }
 
+/* Queues our node and waits (wait false: does not) until no node of
+ * conflicts precedes it. Our node deleted by someone else while we wait
+ * (COORD_ENONODE) must not be taken as held: we queue a new node at the
+ * end, as Curator's InterProcessMutex does, up to RCP_REQUEUE_MAX times
+ * and only before the deadline (docs/recipes.md). */
+static int qlock_queue(struct rcp_qlock *q, const char *prefix,
+                       const char *conflicts, bool wait, int64_t deadline)
+{
+    for (int requeued = 0;; requeued++) {
+        struct rcp_pos pos;
+        int rc = qlock_enter(q, prefix, conflicts, &pos);
+        if (rc != 0) {
+            q->dirty = true; /* the create may have applied */
+            return rc;
+        }
+        if (wait) {
+            rc = rcp_node_await(q->c, q->path, conflicts, &q->node, &pos,
+                                q->w, deadline);
+        } else if (pos.known) { /* listed after our create: seqnode.c */
+            rc = pos.ahead == 0 ? 0 : COORD_EBUSY;
+        } else {
+            char pred[RCP_NAME_MAX];
+            rc = rcp_node_position(q->c, q->path, conflicts, &q->node,
+                                   pred);
+            rc = rc == 1 ? 0 : rc == 0 ? COORD_EBUSY : rc;
+        }
+        if (rc == 0)
+            return 0;
+        /* give up our place; if this fails, the next acquire (or the
+         * session's end) removes it */
+        if (rcp_node_delete(q->c, q->path, &q->node) != 0)
+            q->dirty = true;
+        if (rc != COORD_ENONODE || !wait || requeued >= RCP_REQUEUE_MAX ||
+            (deadline >= 0 && rcp_now_ms() >= deadline))
+            return rc;
+        q->ready = false; /* the lock path may have gone with it */
+    }
+}
+
 int rcp_qlock_take(struct rcp_qlock *q, const char *prefix,
                    const char *conflicts, int timeout_ms, bool wait,
                    uint64_t *token)
 {
     if (q->held)
         return COORD_EBUSY;
-    int64_t deadline = rcp_deadline(timeout_ms);
-    struct rcp_pos pos;
-    int rc = qlock_enter(q, prefix, conflicts, &pos);
-    if (rc != 0) {
-        q->dirty = true; /* the create may have applied */
+    int rc = qlock_queue(q, prefix, conflicts, wait,
+                         rcp_deadline(timeout_ms));
+    if (rc != 0)
         return rc;
-    }
-    if (wait) {
-        rc = rcp_node_await(q->c, q->path, conflicts, &q->node, &pos, q->w,
-                            deadline);
-    } else if (pos.known) { /* listed after our create: see seqnode.c */
-        rc = pos.ahead == 0 ? 0 : COORD_EBUSY;
-    } else {
-        char pred[RCP_NAME_MAX];
-        rc = rcp_node_position(q->c, q->path, conflicts, &q->node, pred);
-        rc = rc == 1 ? 0 : rc == 0 ? COORD_EBUSY : rc;
-    }
-    if (rc != 0) {
-        /* give up our place; if this fails, the next acquire (or the
-         * session's end) removes it */
-        if (rcp_node_delete(q->c, q->path, &q->node) != 0)
-            q->dirty = true;
-        return rc;
-    }
     q->held = true;
     char np[RCP_PATH_MAX];
     if (rcp_join(np, sizeof(np), q->path, q->node.name) == 0)

@@ -22,7 +22,20 @@
 #define RCP_NAME_MAX 128      /* prefix-guid-seq */
 #define RCP_PATH_MAX 512      /* recipe paths are kept short */
 
-#define RCP_WAIT_SLOTS 2      /* watched paths at once (rcp_node_await) */
+/* Tracked paths (rcp_node_await): the predecessor, the one before it
+ * and our own node, in that order (RCP_SLOT_*). */
+#define RCP_WAIT_SLOTS 3
+#define RCP_SLOT_PRED 0
+#define RCP_SLOT_PP 1
+#define RCP_SLOT_OWN 2
+/* Watches kept at once: the tracked ones plus those a waiter that gave
+ * up its node (time-out, node deleted by someone else) left behind and
+ * that have not fired yet; beyond that the waiter is leaked at free. */
+#define RCP_ARM_SLOTS 6
+/* How often one acquire queues a new node after its own was deleted by
+ * someone else while it waited (docs/recipes.md) before it gives up
+ * with COORD_ENONODE. */
+#define RCP_REQUEUE_MAX 10
 
 /* Wakes a thread when a one-shot watch fires. Freed with rcp_wait_free();
  * it is leaked (never freed) while a watch on it may still fire. It also
@@ -34,9 +47,9 @@ struct rcp_wait {
     uint64_t fired;              /* events seen */
     int armed;                   /* slots registered, not yet fired */
     int overflow;                /* registered with no slot free: leak */
-    int armed_kind[RCP_WAIT_SLOTS]; /* enum coord_watch_kind */
-    char armed_path[RCP_WAIT_SLOTS][RCP_PATH_MAX]; /* "" = free slot */
-    bool confirmed[RCP_WAIT_SLOTS]; /* known registered (rcp_wait_settle) */
+    int armed_kind[RCP_ARM_SLOTS]; /* enum coord_watch_kind */
+    char armed_path[RCP_ARM_SLOTS][RCP_PATH_MAX]; /* "" = free slot */
+    bool confirmed[RCP_ARM_SLOTS]; /* known registered (rcp_wait_settle) */
     char track_path[RCP_WAIT_SLOTS][RCP_PATH_MAX];
     bool gone[RCP_WAIT_SLOTS];   /* a DELETED event for track_path[i] */
     uint64_t other;              /* events not such a deletion */
@@ -125,9 +138,10 @@ int rcp_node_position(struct coord_client *c, const char *dir,
 int rcp_node_find(struct coord_client *c, const char *dir,
                   const char *guid, struct rcp_node *n);
 /* Waits until no node of prefix precedes n, watching only the immediate
- * such predecessor and the one before it: 0, COORD_ETIMEDOUT,
- * COORD_ENONODE, ... pos (NULL or not known: list first) is a listing
- * already made; it is updated. */
+ * such predecessor and the one before it, and n itself: 0,
+ * COORD_ETIMEDOUT, COORD_ENONODE (n was deleted by someone else: it must
+ * not be taken as held), ... pos (NULL or not known: list first) is a
+ * listing already made; it is updated. */
 int rcp_node_await(struct coord_client *c, const char *dir,
                    const char *prefix, const struct rcp_node *n,
                    struct rcp_pos *pos, struct rcp_wait *w,

@@ -1,7 +1,8 @@
 /* seqnode.c -- the ephemeral-sequential node protocol shared by the lock
  * and the election (recipe_int.h): create dir/<prefix>-<guid>-<seq>, find
  * it again by its guid after a lost reply, and wait until it is the lowest
- * by watching only the immediate predecessor (no herd effect). Public
+ * by watching only the nodes just ahead (no herd effect) and our own node
+ * (one deleted by someone else is never reported as first). Public
  * coord.h API only; never called from a libcoord callback. */
 #include <pthread.h>
 #include <stdio.h>
@@ -293,7 +294,69 @@ int rcp_node_create_listed(struct coord_client *c, const char *dir,
     return rcp_node_create(c, dir, prefix, guid, value, len, n);
 }
 
-/* ---- waiting for the nodes ahead to go ---------------------------------- */
+/* ---- exists watches, sent back to back --------------------------------- */
+
+/* One exists read of arm_all's batch. */
+struct arm_one {
+    struct arm_batch *b;
+    int slot;               /* rcp_wait_prearm's, -1 none */
+    bool sent;              /* submitted: a reply will come */
+    int rc;                 /* its status */
+};
+
+struct arm_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;            /* replies still to come */
+    struct arm_one one[RCP_WAIT_SLOTS];
+};
+
+static void arm_cb(void *data, int status, const struct coord_stat *st)
+{
+    (void)st;
+    struct arm_one *o = data;
+    struct arm_batch *b = o->b;
+    pthread_mutex_lock(&b->mu);
+    o->rc = status;
+    b->pending--;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Submits an exists read with a watch for every path[i] ("" none) not
+ * watched yet, back to back (one round trip for all), and waits for
+ * every reply. Each slot is taken before its read: the event may beat
+ * the read's reply. */
+static void arm_send(struct coord_client *c, struct rcp_wait *w,
+                     char path[][RCP_PATH_MAX], struct arm_batch *b)
+{
+    struct coord_watcher cw = rcp_watcher(w);
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+        struct arm_one *o = &b->one[i];
+        o->b = b;
+        o->slot = -1;
+        if (path[i][0] == '\0' || rcp_wait_is_armed(w, path[i]))
+            continue;
+        o->slot = rcp_wait_prearm(w, path[i], COORD_WATCH_DATA);
+        pthread_mutex_lock(&b->mu);
+        b->pending++;
+        pthread_mutex_unlock(&b->mu);
+        o->sent = true;
+        /* o->rc is the callback's (it may run before this returns) */
+        int rc = coord_aexists(c, path[i], COORD_READ_LOCAL, &cw, arm_cb, o);
+        if (rc != 0) { /* not submitted: no callback, no watch */
+            pthread_mutex_lock(&b->mu);
+            o->sent = false;
+            o->rc = rc;
+            b->pending--;
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+    pthread_mutex_lock(&b->mu);
+    while (b->pending > 0)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
 
 /* A watch of ours that could not be removed (libcoord keeps it, with w
  * as its callback's data) and that no slot describes: w must never be
@@ -306,33 +369,46 @@ static void leak_mark(struct rcp_wait *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* An exists watch on path, tracked as slot i: a node already gone marks
- * the slot gone. A watch of ours still pending on path is kept as it is
- * (it reports the deletion; rcp_wait_cb). The slot is taken for a DATA
- * watch (what libcoord registers when the node exists); on a missing node
- * libcoord registered an EXISTS watch instead, which is removed at once:
- * the slot is freed only if that removal succeeded. */
-static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
-               int slot)
+/* Exists watches on the tracked paths path[i] (slot i of rcp_wait_track;
+ * "" none); a watch of ours still pending on a path is kept as it is (it
+ * reports the deletion; rcp_wait_cb). A node already gone marks its slot
+ * gone. The watch slot is taken for a DATA watch (what libcoord registers
+ * when the node exists); on a missing node libcoord registered an EXISTS
+ * watch instead, which is removed at once: the slot is freed only if that
+ * removal succeeded. 0, or the first other error. */
+static int arm_all(struct coord_client *c, struct rcp_wait *w,
+                   char path[][RCP_PATH_MAX])
 {
-    if (rcp_wait_is_armed(w, path))
-        return 0;
-    /* armed before the read: its event may beat the read's reply */
-    int ws = rcp_wait_prearm(w, path, COORD_WATCH_DATA);
-    struct coord_watcher cw = rcp_watcher(w);
-    int rc = coord_exists(c, path, COORD_READ_LOCAL, &cw, NULL);
-    if (rc == COORD_ENONODE) {
-        /* an exists watch on a missing node: registered; drop it */
-        int rr = coord_remove_watch(c, path, COORD_WATCH_EXISTS);
-        if (rr != 0 && rr != COORD_ENOWATCH)
-            leak_mark(w); /* still registered: w outlives it */
-        rcp_wait_settle(w, ws, path, false, true);
-        rcp_wait_set_gone(w, slot);
-        return 0;
+    struct arm_batch b;
+    memset(&b, 0, sizeof(b));
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    arm_send(c, w, path, &b);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+    int first = 0;
+    for (int i = 0; i < RCP_WAIT_SLOTS; i++) {
+        struct arm_one *o = &b.one[i];
+        if (o->slot < 0 && !o->sent && o->rc == 0)
+            continue; /* nothing sent for this path */
+        if (o->sent && o->rc == COORD_ENONODE) {
+            /* an exists watch on a missing node: registered; drop it */
+            int rr = coord_remove_watch(c, path[i], COORD_WATCH_EXISTS);
+            if (rr != 0 && rr != COORD_ENOWATCH)
+                leak_mark(w); /* still registered: w outlives it */
+            rcp_wait_settle(w, o->slot, path[i], false, true);
+            rcp_wait_set_gone(w, i);
+            continue;
+        }
+        rcp_wait_settle(w, o->slot, path[i], o->sent && o->rc == 0,
+                        !o->sent);
+        if (o->rc != 0 && first == 0)
+            first = o->rc;
     }
-    rcp_wait_settle(w, ws, path, rc == 0, false);
-    return rc;
+    return first;
 }
+
+/* ---- waiting for the nodes ahead to go ---------------------------------- */
 
 /* What the deletions seen (slot 0: pred, slot 1: pp) say of a listing
  * with ahead nodes ahead of ours: 1 none is left (we are first), 0 wait
@@ -340,7 +416,8 @@ static int arm(struct coord_client *c, struct rcp_wait *w, const char *path,
  * or pp went with more ahead than pred and pp). */
 static int pos_verdict(int ahead, unsigned gone)
 {
-    bool pred = (gone & 1u) != 0, pp = (gone & 2u) != 0;
+    bool pred = (gone & (1u << RCP_SLOT_PRED)) != 0;
+    bool pp = (gone & (1u << RCP_SLOT_PP)) != 0;
     if (ahead == 0 || (ahead == 1 && pred) || (ahead == 2 && pred && pp))
         return 1;
     if (pred || (pp && ahead > 2))
@@ -348,32 +425,40 @@ static int pos_verdict(int ahead, unsigned gone)
     return 0;
 }
 
-/* Watches pos's pred and pp and waits: 1 when every node ahead is gone
- * (no read needed), 0 to list again, or an error. */
+/* Watches pos's pred and pp, and our own node n, and waits: 1 when every
+ * node ahead is gone (no read needed), 0 to list again, COORD_ENONODE
+ * when n was deleted, or another error. Why n's own watch is enough:
+ * the events of one session arrive in zxid order, and before any reply
+ * that reflects their change; so a deletion of n that came before the
+ * deletion of the last node ahead is known (the exists reply or the
+ * event) by the time that node's event is, and is checked first. */
 static int await_step(struct coord_client *c, const char *dir,
-                      const struct rcp_pos *pos, struct rcp_wait *w,
-                      int64_t deadline)
+                      const struct rcp_node *n, const struct rcp_pos *pos,
+                      struct rcp_wait *w, int64_t deadline)
 {
-    char p0[RCP_PATH_MAX], p1[RCP_PATH_MAX] = "";
-    int rc = rcp_join(p0, sizeof(p0), dir, pos->pred);
+    char p[RCP_WAIT_SLOTS][RCP_PATH_MAX] = {""};
+    int rc = rcp_join(p[RCP_SLOT_PRED], RCP_PATH_MAX, dir, pos->pred);
     if (rc == 0 && pos->ahead >= 2)
-        rc = rcp_join(p1, sizeof(p1), dir, pos->pp);
+        rc = rcp_join(p[RCP_SLOT_PP], RCP_PATH_MAX, dir, pos->pp);
+    if (rc == 0)
+        rc = rcp_join(p[RCP_SLOT_OWN], RCP_PATH_MAX, dir, n->name);
     if (rc != 0)
         return rc;
-    const char *paths[RCP_WAIT_SLOTS] = {p0, p1};
+    const char *paths[RCP_WAIT_SLOTS] = {p[0], p[1], p[2]};
     rcp_wait_track(w, paths);
     uint64_t other0;
     rcp_wait_gone(w, &other0);
-    rc = arm(c, w, p0, 0);
-    if (rc == 0 && p1[0] != '\0')
-        rc = arm(c, w, p1, 1);
+    rc = arm_all(c, w, p);
     if (transient(rc))
         return 0; /* unknown whether the watch is set: look again */
     if (rc != 0)
         return rc;
     for (;;) {
         uint64_t seen = rcp_wait_seen(w), other;
-        int v = pos_verdict(pos->ahead, rcp_wait_gone(w, &other));
+        unsigned gone = rcp_wait_gone(w, &other);
+        if (gone & (1u << RCP_SLOT_OWN))
+            return COORD_ENONODE; /* before any verdict: see above */
+        int v = pos_verdict(pos->ahead, gone);
         if (v != 0)
             return v > 0 ? 1 : 0;
         if (other != other0)
@@ -404,7 +489,7 @@ int rcp_node_await(struct coord_client *c, const char *dir,
         }
         if (pos->ahead == 0)
             return 0;
-        int rc = await_step(c, dir, pos, w, deadline);
+        int rc = await_step(c, dir, n, pos, w, deadline);
         if (rc == 1)
             return 0;
         if (rc < 0)

@@ -7,8 +7,11 @@
  * (shared/exclusive, arrival order, tokens, contention), the semaphore
  * (n slots, contention, unique tokens), bad input, loss notification
  * (node deleted, server paused, session expired) and state listeners, the
- * counter and the queue; and lock contention across a kill -9 of the
- * cluster leader (last: it leaves 2 nodes). */
+ * counter and the queue; lock contention across a kill -9 of the
+ * cluster leader (it leaves 2 nodes); and the waiting rule of the lock
+ * and the election: a node ahead that leaves, a chain hand-off, and a
+ * waiter's own node deleted by someone else (never taken as held; the
+ * waiter queues again). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1541,6 +1544,187 @@ static void lock_chain_handoff(void **state)
     assert_int_equal(coord_close(c), 0);
 }
 
+/* ---- A waiter's own node deleted by someone else ------------------------ */
+
+/* Polls (bounded by ms) until dir has n children, the last of them (in
+ * sequence order) another than last: a node was queued behind last. */
+static bool await_queued_behind(struct coord_client *c, const char *dir,
+                                size_t n, const char *last, int ms)
+{
+    int64_t end = now_ms() + ms;
+    char tail[256];
+    do {
+        if (n_children(c, dir) == n) {
+            nth_node(c, dir, n - 1, tail, sizeof(tail));
+            if (strcmp(tail, last) != 0)
+                return true;
+        }
+        poll(NULL, 0, 5);
+    } while (now_ms() < end);
+    return false;
+}
+
+/* Like assert_still_waiting, but returns the verdict (so that a failure
+ * does not leave the waiting threads running). */
+static bool still_waiting(struct coord_client *wc, const char *gone,
+                          atomic_bool *done)
+{
+    if (coord_exists(wc, gone, 0, NULL, NULL) != COORD_ENONODE)
+        return false;
+    int64_t end = now_ms() + 500;
+    while (now_ms() < end && !atomic_load(done))
+        poll(NULL, 0, 10);
+    return !atomic_load(done);
+}
+
+/* a holds; b, then c queue (c: b immediately ahead, a before that).
+ * Another client deletes b's node while b waits (an operator unsticking
+ * the lock by hand). b must not take the lock when a releases -- c does
+ * -- but queue a new node behind c and get the lock only after c
+ * released it. Then, holding with a loss callback, b's node deleted by
+ * hand is reported LOST (and nothing was reported while b waited). The
+ * verdicts are collected first and asserted after every thread is
+ * joined. */
+static void lock_waiter_own_node_deleted(void **state)
+{
+    (void)state;
+    const char *dir = "/locks/j";
+    struct coord_client *a = client(), *b = client(), *c = client(),
+                        *o = client();
+    struct coord_lock *la = NULL, *lb = NULL, *lc = NULL;
+    assert_int_equal(coord_lock_new(&la, a, dir), 0);
+    assert_int_equal(coord_lock_new(&lb, b, dir), 0);
+    assert_int_equal(coord_lock_new(&lc, c, dir), 0);
+    struct lossrec r;
+    lossrec_init(&r);
+    assert_int_equal(coord_lock_on_loss(lb, loss_cb, &r), 0);
+    uint64_t ta = 0;
+    assert_int_equal(coord_lock_acquire(la, 5000, &ta), 0);
+    struct twaiter wb, wc;
+    twaiter_start(&wb, lb, 30000);
+    await_children(o, dir, 2);
+    twaiter_start(&wc, lc, 30000);
+    await_children(o, dir, 3);
+    char apath[256], bpath[256], cpath[256];
+    nth_node(o, dir, 0, apath, sizeof(apath));
+    nth_node(o, dir, 1, bpath, sizeof(bpath));
+    nth_node(o, dir, 2, cpath, sizeof(cpath));
+    assert_int_equal(coord_delete(o, bpath, -1), 0);
+    /* b notices its node gone and queues again, behind c */
+    bool requeued = await_queued_behind(o, dir, 3, cpath, 10000);
+    assert_int_equal(coord_lock_release(la), 0);
+    pthread_join(wc.th, NULL);
+    /* c holds; b has seen a's node go and must go on waiting */
+    bool b_waited = still_waiting(b, apath, &wb.done);
+    assert_int_equal(coord_lock_release(lc), 0);
+    pthread_join(wb.th, NULL);
+    int lost = -1;
+    if (wb.rc == 0 && requeued) { /* b holds its new node: deleted by
+                                     hand, that is LOST */
+        char bnew[256];
+        nth_node(o, dir, 0, bnew, sizeof(bnew));
+        assert_int_equal(coord_delete(o, bnew, -1), 0);
+        lost = lossrec_await(&r, 1, 10000);
+        assert_int_equal(coord_lock_state(lb), COORD_LOCK_LOST);
+        assert_int_equal(coord_lock_release(lb), 0);
+    }
+    int reports = lossrec_count(&r);
+    coord_lock_free(la);
+    coord_lock_free(lb);
+    coord_lock_free(lc);
+    assert_true(requeued);
+    assert_true(b_waited);
+    assert_int_equal(wc.rc, 0);
+    assert_true(wc.tok > ta);
+    assert_int_equal(wb.rc, 0);
+    assert_true(wb.tok > wc.tok); /* b's new node, queued after c's */
+    assert_int_equal(lost, COORD_LOCK_LOST);
+    assert_int_equal(reports, 1);
+    assert_int_equal(n_children(o, dir), 0);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+    assert_int_equal(coord_close(c), 0);
+    assert_int_equal(coord_close(o), 0);
+}
+
+struct tcand {
+    struct coord_election *e;
+    uint64_t term;
+    int rc;
+    atomic_bool done;
+    pthread_t th;
+};
+
+static void *tcand_main(void *arg)
+{
+    struct tcand *k = arg;
+    k->rc = coord_election_campaign(k->e, "v", 1, 30000, &k->term, NULL,
+                                    NULL);
+    atomic_store(&k->done, true);
+    return NULL;
+}
+
+static void tcand_start(struct tcand *k, struct coord_election *e)
+{
+    k->e = e;
+    k->term = 0;
+    k->rc = 1;
+    atomic_store(&k->done, false);
+    assert_int_equal(pthread_create(&k->th, NULL, tcand_main, k), 0);
+}
+
+/* The same for the election (same waiting code, seqnode.c): a leads; b
+ * and c wait; b's node is deleted by hand; when a resigns, c leads and b
+ * does not (it stands again behind c); b leads after c resigns. */
+static void election_candidate_node_deleted(void **state)
+{
+    (void)state;
+    const char *dir = "/elect/j";
+    struct coord_client *a = client(), *b = client(), *c = client(),
+                        *o = client();
+    struct coord_election *ea = NULL, *eb = NULL, *ec = NULL;
+    assert_int_equal(coord_election_new(&ea, a, dir), 0);
+    assert_int_equal(coord_election_new(&eb, b, dir), 0);
+    assert_int_equal(coord_election_new(&ec, c, dir), 0);
+    uint64_t ta = 0;
+    assert_int_equal(
+        coord_election_campaign(ea, "a", 1, 5000, &ta, NULL, NULL), 0);
+    struct tcand kb, kc;
+    tcand_start(&kb, eb);
+    await_children(o, dir, 2);
+    tcand_start(&kc, ec);
+    await_children(o, dir, 3);
+    char apath[256], bpath[256], cpath[256];
+    nth_node(o, dir, 0, apath, sizeof(apath));
+    nth_node(o, dir, 1, bpath, sizeof(bpath));
+    nth_node(o, dir, 2, cpath, sizeof(cpath));
+    assert_int_equal(coord_delete(o, bpath, -1), 0);
+    bool requeued = await_queued_behind(o, dir, 3, cpath, 10000);
+    assert_int_equal(coord_election_resign(ea), 0);
+    pthread_join(kc.th, NULL);
+    bool b_waited = still_waiting(b, apath, &kb.done);
+    int b_leads = coord_election_is_leader(eb);
+    assert_int_equal(coord_election_resign(ec), 0);
+    pthread_join(kb.th, NULL);
+    if (kb.rc == 0)
+        assert_int_equal(coord_election_resign(eb), 0);
+    coord_election_free(ea);
+    coord_election_free(eb);
+    coord_election_free(ec);
+    assert_true(requeued);
+    assert_true(b_waited);
+    assert_int_equal(b_leads, 0);
+    assert_int_equal(kc.rc, 0);
+    assert_true(kc.term > ta);
+    assert_int_equal(kb.rc, 0);
+    assert_true(kb.term > kc.term);
+    assert_int_equal(n_children(o, dir), 0);
+    assert_int_equal(coord_close(a), 0);
+    assert_int_equal(coord_close(b), 0);
+    assert_int_equal(coord_close(c), 0);
+    assert_int_equal(coord_close(o), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1563,6 +1747,8 @@ int main(void)
         cmocka_unit_test(lock_survives_leader_kill),
         cmocka_unit_test(lock_waiter_ahead_leaves),
         cmocka_unit_test(lock_chain_handoff),
+        cmocka_unit_test(lock_waiter_own_node_deleted),
+        cmocka_unit_test(election_candidate_node_deleted),
     };
     return cmocka_run_group_tests_name("recipes", tests, setup, teardown);
 }

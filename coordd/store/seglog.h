@@ -1,0 +1,125 @@
+/* seglog.h -- the Raft log in preallocated, zero-filled segment files.
+ *
+ * How it fits: rocks.c keeps hard state, snapshot metadata and snapshot
+ * chunks in RocksDB but routes the "log" column family here, because a
+ * group commit then costs one aligned write with O_DIRECT|O_DSYNC into
+ * blocks that already exist (no file-size change, so no journal commit)
+ * instead of RocksDB's WAL append + fdatasync + memtable insert (docs/
+ * storage.md "Log segments" has the figures and the crash argument). It
+ * stores opaque records (index -> value bytes; store.c's value already
+ * carries its own checksum) and must not interpret them, include RocksDB,
+ * or know anything of Raft beyond "indexes are contiguous".
+ *
+ * FILES in dir (created if missing):
+ *   <first index, 20 digits>.seg   a segment: records from byte 0, then
+ *                                  zeros to the end of the file
+ *   spare                          a zero-filled segment ready for the next
+ *                                  rotation (made by a background thread)
+ *   spare.tmp                      a spare being made (deleted at open)
+ * RECORD (integers big-endian), starting at an offset that is a multiple
+ * of 8 and padded with zeros to the next multiple of 8:
+ *   [0..3] value length n (u32, > 0 for a record)
+ *   [4..7] CRC32C, seeded with the segment's first index (so a record
+ *          copied from another segment never validates), of [8..16+n)
+ *   [8..15] index (u64)
+ *   [16..]  value (n bytes)
+ * A zero length word at an offset that is not a multiple of SEGLOG_ALIGN
+ * is padding up to the next multiple (a writer may start a batch on a
+ * fresh block); a zero length word at a multiple of SEGLOG_ALIGN, or the
+ * end of the file, ends the segment's records.
+ *
+ * DURABILITY: every call that changes the log is durable when it returns
+ * 0 (direct mode: each write is O_DIRECT|O_DSYNC; buffered mode, for file
+ * systems without O_DIRECT such as tmpfs: write + fdatasync). A crash in
+ * the middle of a call leaves either the old log or a prefix of the new
+ * one that open() reads back as a valid, contiguous log: open() stops at
+ * the first invalid record of the last segment and zeroes everything after
+ * it, so stale bytes can never reappear behind later appends.
+ *
+ * THREADS: one caller at a time (rocks.c calls under the store's mutex);
+ * the spare-making thread touches only the spare files and its own state.
+ *
+ * ERRORS: 0 or a negative COORD_E* code with err (STORE_ERRMSG_BYTES)
+ * filled: COORD_EIO (a failed write or sync: the caller must stop and never
+ * retry), COORD_ECORRUPT (a bad record where none may be: in a segment
+ * that is not the last, a segment whose name does not match its first
+ * record, a gap between segments), COORD_EINVAL (bad arguments).
+ */
+#ifndef COORDD_STORE_SEGLOG_H
+#define COORDD_STORE_SEGLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of a new segment file (config log_segment_bytes). A batch larger
+ * than this gets a segment of its own, rounded up to the alignment. */
+#define SEGLOG_SEGMENT_BYTES_DEFAULT (64u * 1024 * 1024)
+#define SEGLOG_SEGMENT_BYTES_MIN (64u * 1024)
+#define SEGLOG_SEGMENT_BYTES_MAX (1024u * 1024 * 1024)
+/* Write alignment for O_DIRECT (the logical block size of every disk we
+ * run on divides it). */
+#define SEGLOG_ALIGN 4096u
+#define SEGLOG_REC_HDR 16u
+
+struct seglog;
+
+struct seglog_options {
+    uint64_t segment_bytes; /* 0: SEGLOG_SEGMENT_BYTES_DEFAULT */
+    bool buffered;          /* never O_DIRECT (tests; set automatically
+                             * where the file system refuses O_DIRECT) */
+};
+
+/* One record to append; val borrowed for the call. */
+struct seglog_rec {
+    uint64_t index;
+    const uint8_t *val;
+    uint32_t len; /* > 0 */
+};
+
+/* Opens (creating if needed) the log in dir, reads every segment, checks
+ * records and contiguity, repairs a torn tail as described above and starts
+ * the spare-making thread. */
+int seglog_open(struct seglog **out, const char *dir,
+                const struct seglog_options *o, char *err);
+/* Stops the thread and closes. Everything appended is already durable. */
+void seglog_close(struct seglog *l);
+
+/* The log's bounds: entries [first, last] are present; an empty log has
+ * first == 0 and last == 0. */
+uint64_t seglog_first(const struct seglog *l);
+uint64_t seglog_last(const struct seglog *l);
+/* True if direct I/O is in use (for logs and tests). */
+bool seglog_direct(const struct seglog *l);
+
+/* Appends recs[0..n) in one write, durable on return. recs[0].index must
+ * be last + 1, or anything >= 1 when the log is empty; the rest follow
+ * contiguously. */
+int seglog_append(struct seglog *l, const struct seglog_rec *recs,
+                  uint32_t n, char *err);
+/* Deletes entries >= from (no-op if from > last), durable on return:
+ * later segments are unlinked (and the directory synced) before the tail of
+ * the segment holding from is zeroed. */
+int seglog_truncate(struct seglog *l, uint64_t from, char *err);
+/* Deletes entries < below: whole segments whose entries all lie below are
+ * unlinked; entries below in a kept segment are only forgotten (open() may
+ * return them again: callers must tolerate a log that starts earlier than
+ * they compacted). below > last empties the log and unlinks every segment,
+ * so the next append may start at any index. */
+int seglog_compact(struct seglog *l, uint64_t below, char *err);
+
+/* Copies the value of entry index into *buf (grown with coord_realloc as
+ * needed; *cap is its size), checking the record's CRC. COORD_ENONODE if
+ * index is outside [first, last]. */
+int seglog_read(struct seglog *l, uint64_t index, uint8_t **buf,
+                size_t *cap, uint32_t *len, char *err);
+
+struct seglog_stats {
+    uint64_t appends;        /* seglog_append calls */
+    uint64_t bytes;          /* bytes written by appends, padding included */
+    uint64_t rotations;      /* segments started */
+    uint64_t spare_misses;   /* rotations that had to make a segment inline */
+};
+void seglog_get_stats(const struct seglog *l, struct seglog_stats *out);
+
+#endif /* COORDD_STORE_SEGLOG_H */

@@ -13,7 +13,10 @@
  *
  * It also counts fencing token regressions (a token not larger than the
  * previous holder's), which must stay 0: a cheap sanity check that the
- * measured lock is a lock. */
+ * measured lock is a lock. With --server-pid (repeatable) it reads the
+ * servers' utime+stime from /proc/PID/stat at the window's start and end
+ * and reports their CPU per hand-off (server_cpu_us_per_op), as
+ * coordbench does per operation; it only reads those files. */
 #include "coord.h"
 #include "coord_recipes.h"
 #include "libcoord/shared/alloc.h"
@@ -30,9 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LB_ERR_CODES 64
+#define LB_PIDS_MAX 16
 
 struct lb_cfg {
     const char *servers;
@@ -43,6 +49,8 @@ struct lb_cfg {
     int timeout_ms;
     uint32_t session_ms;
     bool kv;
+    pid_t pids[LB_PIDS_MAX]; /* --server-pid: whose CPU to count */
+    unsigned npids;
 };
 
 struct lb_client {
@@ -69,6 +77,9 @@ static _Atomic uint64_t g_last_token;
  * acquire, a whole cycle). */
 static _Atomic uint64_t g_rel_ns;
 static atomic_ulong g_token_errors;
+/* CPU ticks of the --server-pid processes over the window; -1 if there
+ * were none or one could not be read at the start or the end. */
+static long long g_srv_ticks = -1;
 
 static uint64_t now_ns(void)
 {
@@ -177,6 +188,50 @@ static void sleep_s(double s)
         ;
 }
 
+/* utime + stime of a process from /proc/PID/stat, in clock ticks; -1 if
+ * unreadable (coordbench has the same reader; the tools share no CPU
+ * code). The command name in parentheses may hold spaces and ')', so
+ * fields are counted from the last ')'. */
+static long long lb_proc_ticks(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    /* Field 3 (state) follows ")"; utime is 14, stime 15. */
+    for (int field = 3; field <= 14; field++) { /* the space before it */
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return -1;
+    }
+    unsigned long long ut, st;
+    if (sscanf(p, " %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (long long)(ut + st);
+}
+
+/* The sum over every --server-pid; -1 if none or one is unreadable. */
+static long long lb_servers_ticks(void)
+{
+    long long sum = 0;
+    if (g_cfg.npids == 0)
+        return -1;
+    for (unsigned i = 0; i < g_cfg.npids; i++) {
+        long long t = lb_proc_ticks(g_cfg.pids[i]);
+        if (t < 0)
+            return -1;
+        sum += t;
+    }
+    return sum;
+}
+
 /* Runs the load: warm-up, window, then stops and joins every client. */
 static int run(double *window_s)
 {
@@ -193,11 +248,14 @@ static int run(double *window_s)
     }
     pthread_barrier_wait(&g_ready);
     sleep_s(g_cfg.warmup_s); /* the load's own duration, not a sync */
+    long long srv0 = lb_servers_ticks();
     uint64_t s = now_ns();
     atomic_store(&g_win_start_ns, s);
     sleep_s(g_cfg.duration_s);
     uint64_t e = now_ns();
     atomic_store(&g_win_end_ns, e);
+    long long srv1 = lb_servers_ticks();
+    g_srv_ticks = srv0 >= 0 && srv1 >= srv0 ? srv1 - srv0 : -1;
     atomic_store(&g_stop, true);
     for (unsigned i = 0; i < g_cfg.clients; i++)
         pthread_join(g_cl[i].th, NULL);
@@ -268,6 +326,13 @@ static void report(double window_s)
           (double)hist_quantile(&rel, 0.5) / 1e3);
     field("client_min_handoffs", "%" PRIu64, min_h);
     field("client_max_handoffs", "%" PRIu64, max_h);
+    if (g_srv_ticks >= 0 && handoffs > 0) {
+        double us = (double)g_srv_ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
+        field("server_cpu_us_per_op", "%.2f", us / (double)handoffs);
+        field("server_cpu_pct", "%.0f", us / 1e4 / window_s);
+    } else {
+        field("server_cpu_us_per_op", "n/a");
+    }
     field("token_errors", "%lu", atomic_load(&g_token_errors));
     field("errors", "%" PRIu64, errors);
     for (int e = 1; e < LB_ERR_CODES; e++)
@@ -304,13 +369,18 @@ static void usage(FILE *f)
 "                      request when below libcoord's default (10000)\n"
 "  --session-ms=MS     session timeout asked for (default 10000)\n"
 "  --format=FMT        text | kv (one key=value line)\n"
+"  --server-pid=PID    a server process whose CPU to count (repeatable,\n"
+"                      up to 16)\n"
 "handoffs_per_s: acquire+release cycles whose release completed in the\n"
 "window, by all clients, per second. p50_us..max_us: acquire latency\n"
 "(request to held) of every acquire completed in the window.\n"
 "gap_p50_us, gap_p90_us: hand-off gap, from the previous holder's call\n"
 "of release to the return of the next acquire (1 client: a whole\n"
 "release + acquire cycle). release_p50_us: the release call. errors:\n"
-"failed acquires/releases over the whole run, by code (err_*).\n");
+"failed acquires/releases over the whole run, by code (err_*).\n"
+"server_cpu_us_per_op: user+sys CPU of the --server-pid processes over\n"
+"the window per hand-off (n/a without --server-pid); server_cpu_pct:\n"
+"that CPU as %% of one core.\n");
 }
 
 static int parse_one(int opt, const char *arg)
@@ -341,6 +411,11 @@ static int parse_one(int opt, const char *arg)
         else
             return -1;
         return 0;
+    case 'P':
+        if (g_cfg.npids == LB_PIDS_MAX || !bench_parse_u64(arg, 1, INT32_MAX,
+                                                           &v))
+            return -1;
+        g_cfg.pids[g_cfg.npids++] = (pid_t)v; return 0;
     case 'h': usage(stdout); exit(0);
     default: return -1;
     }
@@ -357,6 +432,7 @@ static int parse_args(int argc, char **argv)
         {"timeout-ms", required_argument, 0, 't'},
         {"session-ms", required_argument, 0, 'e'},
         {"format", required_argument, 0, 'f'},
+        {"server-pid", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };

@@ -14,7 +14,11 @@
 # (failed=..., the generator's err1/ready/pending keys, the leader after
 # it; ${sys}_diag to bench-compare-logs/diag.log) and listed by the report
 # instead of being quoted (docs/benchmarks.md, "ZooKeeper's failed 1x1
-# run").
+# run"). Right before and right after coord's workloads it measures issue
+# 9's 1x1 floor (fsync p50 + 2 x loopback RTT p50 + 0.1 ms) with
+# coordbench's probes on the temp dir's file system: raw header lines
+# "floor: when=before|after ..."; the report judges coord's 1x1 write p50
+# against the lower of the two.
 #
 #   BENCH_SECONDS=10   measured window per run (after BENCH_WARMUP=2)
 #   BENCH_PRIME=5      unrecorded set 16x16 load on each fresh cluster first
@@ -103,7 +107,7 @@ gen_cmd() {
     coord:lock)
         [ -x "$LOCKBENCH" ] || return 0
         echo "$LOCKBENCH --servers=$SERVERS --clients=$shape" \
-            "--duration=$SECS --warmup=$WARMUP --format=kv"
+            "--duration=$SECS --warmup=$WARMUP --format=kv $(pid_opts)"
         return 0
         ;;
     zk:lock)
@@ -237,6 +241,28 @@ fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system
             printf "%.3f ms each", t[1] * 1000 / 200 }')"
 }
 
+# Issue 9's 1x1 floor, its parts measured now: $1 (before|after) as one
+# raw header line "floor: when=$1 at=T fsync_n=.. fsync_p50_us=..
+# fsync_p99_us=.. rtt_n=.. rtt_p50_us=.. rtt_p99_us=.. floor_us=.."
+# (report.awk -v mode=floor computes the floor; the report recomputes it
+# from the parts), or "floor: when=$1 ... failed=probe". 1000 appends +
+# fdatasync of 256 B in the temp dir (the servers' file system) and 1000
+# 64-byte loopback TCP round trips: well under a second each here.
+floor_probe() {
+    local fs="" rt="" at
+    at=$(date -u +%T)
+    if [ -x "$CL_BIN/coordbench" ]; then
+        fs=$("$CL_BIN/coordbench" --probe-fsync="$CL_DIR" --probe-n=1000 \
+            2>>"$CL_LOGS/generators.log") || fs=""
+        rt=$("$CL_BIN/coordbench" --probe-rtt --probe-n=1000 \
+            2>>"$CL_LOGS/generators.log") || rt=""
+    fi
+    printf '%s\n%s\n' "$fs" "$rt" |
+        awk -v mode=floor -v when="$1" -v at="$at" -f "$here/report.awk" |
+        sed "s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/; s/^/# /" >>"$RAW"
+    log "floor $1 coord's runs: $(tail -1 "$RAW" | sed 's/^# floor: //')"
+}
+
 # All of the run in one function: bash parses it whole before running it,
 # so editing this file during a run cannot derail the run.
 main() {
@@ -245,6 +271,7 @@ main() {
         echo "command: make bench-compare BENCH_SECONDS=$SECS" \
             "BENCH_REPEAT=$REPEAT BENCH_SYSTEMS=\"$SYSTEMS\"" \
             "BENCH_WORKLOADS=\"$WORKLOADS\" BENCH_SHAPES=\"$SHAPES\"" \
+            "BENCH_CONTENDERS=\"$CONTENDERS\"" \
             "BENCH_FAILOVERS=$FAILOVERS BENCH_COORD_FAILOVERS=$COORD_FAILOVERS"
         echo "coordd: md5 $(md5sum <"$CL_BIN/coordd" | cut -c1-12), built" \
         "$(date -u -r "$BUILD/bin/coordd" +%FT%TZ)"
@@ -274,6 +301,7 @@ main() {
                 $(SECS=$PRIME WARMUP=0 gen_cmd "$sys" set 16x16) \
                 >/dev/null 2>>"$CL_LOGS/generators.log" || true
         fi
+        if [ "$sys" = coord ]; then floor_probe before; fi
         for wl in $WORKLOADS; do
             if [ "$wl" = failover ]; then
                 n=$FAILOVERS
@@ -284,6 +312,7 @@ main() {
                 run_workload "$sys" "$wl"
             fi
         done
+        if [ "$sys" = coord ]; then floor_probe after; fi
         log "stopping $sys"
         cl_stop_all
     done

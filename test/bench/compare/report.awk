@@ -306,10 +306,10 @@ END {
     print "```"
     print "\nEach row: the median of the runs by ops/s (its latencies and CPU"
     print "from that same run). Server CPU: user+sys of the three server"
-    print "processes over the window, divided by the ops in it (lock: by"
-    print "the hand-offs). Ratios are"
-    print "coord's figure over the other system's (ops/s: higher is better for"
-    print "coord; latency and CPU: lower is better for coord)."
+    print "processes over the window, divided by the ops in it (lock: by the"
+    print "hand-offs). Ratios are coord's figure over the other system's"
+    print "(ops/s: higher is better for coord; latency and CPU: lower is"
+    print "better for coord)."
     nw = split(wls, wlist, " ")
     for (w = 1; w <= nw; w++)
         table(wlist[w])

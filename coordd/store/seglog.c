@@ -1,0 +1,1151 @@
+/* seglog.c -- the Raft log in preallocated, zero-filled segment files:
+ * the implementation of seglog.h (read it first: files, record format,
+ * durability and errors are specified there).
+ *
+ * How it fits: rocks.c routes the "log" column family here. In memory we
+ * keep, per segment, an array of record offsets (so a read is two preads)
+ * and, for the last segment, the partial block at the write position
+ * (l->tail). An append builds [tail block prefix][new records][zeros to
+ * the block end] in an aligned buffer and does ONE pwrite at the block-
+ * aligned offset, with O_DIRECT|O_DSYNC (direct mode) or followed by
+ * fdatasync (buffered mode: tmpfs, tests). The prefix is rewritten with
+ * the identical bytes already on disk; a torn write of that block could
+ * damage those durable records, which is the same exposure the page cache
+ * has when it writes back a partially filled block (RocksDB's WAL and any
+ * append + fdatasync log rewrite their last block the same way).
+ *
+ * Rotation takes the "spare" file (a zero-filled segment made by a
+ * background thread) by renaming it, or makes a segment inline (counted in
+ * spare_misses). Open reads every segment, checks records, contiguity and
+ * names, and zeroes everything after the last valid record of the last
+ * segment before anything is appended, so stale bytes never reappear.
+ *
+ * Must not: interpret record values, include RocksDB, assert on anything
+ * read from disk, or let the spare thread touch anything but the spare
+ * files and its own fields (under l->mu).
+ */
+#include "seglog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coord.h"
+#include "libcoord/shared/alloc.h"
+#include "libcoord/shared/check.h"
+#include "store.h"
+#include "store_int.h"
+
+#define SL_CHUNK (1024u * 1024) /* zero-fill, scan and read chunk */
+#define SL_NAME_BYTES 32        /* "<20 digits>.seg" + NUL */
+#define SL_SPARE "spare"
+#define SL_SPARE_TMP "spare.tmp"
+#define SL_SEG_TMP "seg.tmp" /* a segment made inline (deleted at open) */
+#define SL_A ((uint64_t)SEGLOG_ALIGN)
+
+struct sl_seg {
+    uint64_t first; /* index in the file name */
+    uint64_t n;     /* entries */
+    uint64_t size;  /* usable bytes: file size rounded down to SL_A */
+    uint64_t end;   /* byte after the last record */
+    uint32_t seed;  /* CRC32C of the big-endian first index */
+    uint32_t *off;  /* off[i]: offset of entry first + i */
+    uint64_t cap;   /* of off */
+    int fd;         /* O_RDONLY, for reads */
+};
+
+struct seglog {
+    char *dir;
+    int dfd;
+    uint64_t seg_bytes;
+    bool direct;
+    bool failed; /* a write or sync failed: every change is refused */
+    struct sl_seg *segs;
+    size_t nseg;
+    size_t segcap;
+    uint64_t first;
+    uint64_t last;
+    int wfd;      /* write fd of the last segment, -1 if none */
+    size_t wseg;  /* the segment wfd belongs to */
+    uint8_t tail[SEGLOG_ALIGN]; /* [end & ~(A-1), end) of the last seg */
+    uint8_t *wraw; /* aligned write buffer (wbuf) and its allocation */
+    uint8_t *wbuf;
+    size_t wcap;
+    uint8_t *zraw; /* SL_CHUNK aligned zeros, read-only after open */
+    uint8_t *zbuf;
+    struct seglog_stats st;
+    /* The spare thread; spare_ready/spare_want under mu. */
+    pthread_t th;
+    bool th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool spare_ready; /* the file "spare" exists, zero-filled, synced */
+    bool spare_want;  /* make one (cleared after a failure) */
+    atomic_bool stop;
+};
+
+/* ---- small helpers ---- */
+
+static void sl_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static void sl_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint32_t sl_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t sl_get_u64(const uint8_t *p)
+{
+    return (uint64_t)sl_get_u32(p) << 32 | sl_get_u32(p + 4);
+}
+
+static uint64_t sl_align(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static uint64_t sl_rec_bytes(uint32_t len)
+{
+    return sl_align(SEGLOG_REC_HDR + (uint64_t)len, 8);
+}
+
+/* The CRC seed of a segment: CRC32C of its first index (8 bytes, big-
+ * endian); a record's CRC continues from it over [8..16+n). */
+static uint32_t sl_seed(uint64_t first)
+{
+    uint8_t b[8];
+    sl_put_u64(b, first);
+    return store__crc32c(0, b, 8);
+}
+
+static uint32_t sl_rec_crc(uint32_t seed, const uint8_t *rec, uint32_t len)
+{
+    return store__crc32c(seed, rec + 8, 8 + (size_t)len);
+}
+
+static void sl_name(char *buf, uint64_t first)
+{
+    snprintf(buf, SL_NAME_BYTES, "%020" PRIu64 ".seg", first);
+}
+
+static bool sl_is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* An SL_A-aligned block of n bytes inside a coord_malloc'd *raw. */
+static uint8_t *sl_aligned_alloc(size_t n, uint8_t **raw)
+{
+    *raw = coord_malloc(n + SL_A);
+    if (!*raw)
+        return NULL;
+    uintptr_t p = ((uintptr_t)*raw + SL_A - 1) & ~(uintptr_t)(SL_A - 1);
+    return (uint8_t *)p;
+}
+
+static int sl_wbuf(struct seglog *l, size_t n, char *err)
+{
+    if (n <= l->wcap)
+        return 0;
+    size_t cap = l->wcap ? l->wcap : SL_A;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *raw;
+    uint8_t *b = sl_aligned_alloc(cap, &raw);
+    if (!b) {
+        store__errf(err, "seglog: no memory for a %zu-byte write", cap);
+        return COORD_ENOMEM;
+    }
+    coord_free(l->wraw);
+    l->wraw = raw;
+    l->wbuf = b;
+    l->wcap = cap;
+    return 0;
+}
+
+static int sl_pwrite(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Reads up to n bytes; returns the count (short only at end of file) or
+ * -1 with errno. */
+static ssize_t sl_pread(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Fills err naming the file and errno; marks the log failed (the caller
+ * must stop: contract). */
+static int sl_fail(struct seglog *l, char *err, const char *what,
+                   const char *name)
+{
+    int e = errno ? errno : EIO;
+    l->failed = true;
+    store__errf(err, "seglog: %s %s/%s: %s", what, l->dir, name,
+                strerror(e));
+    return COORD_EIO;
+}
+
+static int sl_failed(const struct seglog *l, char *err)
+{
+    store__errf(err, "seglog: %s: an earlier write failed", l->dir);
+    return COORD_EIO;
+}
+
+static int sl_corrupt(const struct seglog *l, char *err, const char *name,
+                      uint64_t off, const char *why)
+{
+    store__errf(err, "seglog: %s/%s: bad record at offset %" PRIu64 " (%s)",
+                l->dir, name, off, why);
+    return COORD_ECORRUPT;
+}
+
+/* Creates name in dfd as a zero-filled file of size bytes, written for
+ * real (so its blocks are allocated and written: later overwrites change
+ * no metadata) and synced. Gives up (ECANCELED) when *stop becomes true. */
+static int sl_make_zero_file(int dfd, const char *name, uint64_t size,
+                             const uint8_t *zeros, atomic_bool *stop)
+{
+    int fd = openat(dfd, name, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
+                    0644);
+    if (fd < 0)
+        return -1;
+    for (uint64_t off = 0; off < size; off += SL_CHUNK) {
+        size_t n = size - off < SL_CHUNK ? (size_t)(size - off) : SL_CHUNK;
+        if (stop && atomic_load(stop)) {
+            errno = ECANCELED;
+            goto fail;
+        }
+        if (sl_pwrite(fd, zeros, n, off) != 0)
+            goto fail;
+    }
+    if (fdatasync(fd) != 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:;
+    int e = errno;
+    close(fd);
+    (void)unlinkat(dfd, name, 0);
+    errno = e;
+    return -1;
+}
+
+/* ---- the spare thread ---- */
+
+static void *sl_spare_main(void *arg)
+{
+    struct seglog *l = arg;
+    /* Named for top -H and traces (15 bytes at most). */
+    pthread_setname_np(pthread_self(), "coordd-seglog");
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!atomic_load(&l->stop) && (l->spare_ready || !l->spare_want))
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (atomic_load(&l->stop))
+            break;
+        pthread_mutex_unlock(&l->mu);
+        int rc = sl_make_zero_file(l->dfd, SL_SPARE_TMP, l->seg_bytes,
+                                   l->zbuf, &l->stop);
+        pthread_mutex_lock(&l->mu);
+        /* Renamed under mu, so a rotation sees the flag and the file
+         * change together. */
+        if (rc == 0 &&
+            renameat(l->dfd, SL_SPARE_TMP, l->dfd, SL_SPARE) == 0) {
+            l->spare_ready = true;
+            pthread_mutex_unlock(&l->mu);
+            (void)fsync(l->dfd); /* a rotation syncs the dir itself */
+            pthread_mutex_lock(&l->mu);
+        } else {
+            (void)unlinkat(l->dfd, SL_SPARE_TMP, 0);
+            l->spare_want = false; /* try again at the next rotation */
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* ---- segments in memory ---- */
+
+static int sl_push_off(struct sl_seg *s, uint64_t i, uint32_t off)
+{
+    if (i >= s->cap) {
+        uint64_t cap = s->cap ? s->cap * 2 : 256;
+        while (cap <= i)
+            cap *= 2;
+        uint32_t *p = coord_realloc(s->off, cap * sizeof(*p));
+        if (!p)
+            return COORD_ENOMEM;
+        s->off = p;
+        s->cap = cap;
+    }
+    s->off[i] = off;
+    return 0;
+}
+
+static int sl_seg_new(struct seglog *l, uint64_t first, char *err)
+{
+    if (l->nseg == l->segcap) {
+        size_t cap = l->segcap ? l->segcap * 2 : 8;
+        struct sl_seg *p = coord_realloc(l->segs, cap * sizeof(*p));
+        if (!p) {
+            store__errf(err, "seglog: no memory for segments");
+            return COORD_ENOMEM;
+        }
+        l->segs = p;
+        l->segcap = cap;
+    }
+    struct sl_seg *s = &l->segs[l->nseg++];
+    memset(s, 0, sizeof(*s));
+    s->first = first;
+    s->seed = sl_seed(first);
+    s->fd = -1;
+    return 0;
+}
+
+/* Opens the read fd of segment s and records its usable size. */
+static int sl_seg_open(struct seglog *l, struct sl_seg *s, char *err)
+{
+    char name[SL_NAME_BYTES];
+    struct stat sb;
+    sl_name(name, s->first);
+    s->fd = openat(l->dfd, name, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0 || fstat(s->fd, &sb) != 0) {
+        int rc = sl_fail(l, err, "open", name);
+        l->failed = false; /* nothing was written */
+        return rc;
+    }
+    if ((uint64_t)sb.st_size > UINT32_MAX) {
+        store__errf(err, "seglog: %s/%s: %lld bytes (4 GiB at most)",
+                    l->dir, name, (long long)sb.st_size);
+        return COORD_ECORRUPT;
+    }
+    s->size = (uint64_t)sb.st_size & ~(SL_A - 1);
+    return 0;
+}
+
+static void sl_seg_free(struct sl_seg *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    coord_free(s->off);
+    s->fd = -1;
+    s->off = NULL;
+}
+
+/* Index of the segment holding index (largest first <= index). */
+static size_t sl_find(const struct seglog *l, uint64_t index)
+{
+    size_t lo = 0, hi = l->nseg;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->segs[mid].first <= index)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void sl_close_wfd(struct seglog *l)
+{
+    if (l->wfd >= 0)
+        close(l->wfd);
+    l->wfd = -1;
+}
+
+/* Opens the write fd of the last segment (if not open yet) and loads the
+ * partial block at its write position into l->tail. */
+static int sl_open_tail(struct seglog *l, char *err)
+{
+    coord_assert(l->nseg > 0);
+    struct sl_seg *s = &l->segs[l->nseg - 1];
+    char name[SL_NAME_BYTES];
+    sl_name(name, s->first);
+    if (l->wfd < 0 || l->wseg != l->nseg - 1) {
+        sl_close_wfd(l);
+        int fl = O_RDWR | O_CLOEXEC;
+        if (l->direct)
+            l->wfd = openat(l->dfd, name, fl | O_DIRECT | O_DSYNC);
+        if (l->direct && l->wfd < 0 && errno == EINVAL)
+            l->direct = false; /* the file system refuses O_DIRECT */
+        if (!l->direct)
+            l->wfd = openat(l->dfd, name, fl);
+        if (l->wfd < 0)
+            return sl_fail(l, err, "open for writing", name);
+        l->wseg = l->nseg - 1;
+    }
+    uint64_t start = s->end & ~(SL_A - 1);
+    size_t pre = (size_t)(s->end - start);
+    memset(l->tail, 0, sizeof(l->tail));
+    if (pre > 0 && sl_pread(s->fd, l->tail, pre, start) != (ssize_t)pre) {
+        if (errno == 0)
+            errno = EIO;
+        return sl_fail(l, err, "read tail of", name);
+    }
+    return 0;
+}
+
+/* Unlinks segments [lo, hi), syncs the directory, removes them from the
+ * array. */
+static int sl_unlink_segs(struct seglog *l, size_t lo, size_t hi, char *err)
+{
+    char name[SL_NAME_BYTES];
+    if (lo == hi)
+        return 0;
+    if (hi == l->nseg || (l->wfd >= 0 && l->wseg >= lo && l->wseg < hi))
+        sl_close_wfd(l);
+    for (size_t i = lo; i < hi; i++) {
+        sl_name(name, l->segs[i].first);
+        if (unlinkat(l->dfd, name, 0) != 0 && errno != ENOENT)
+            return sl_fail(l, err, "unlink", name);
+        sl_seg_free(&l->segs[i]);
+    }
+    memmove(&l->segs[lo], &l->segs[hi], (l->nseg - hi) * sizeof(*l->segs));
+    l->nseg -= hi - lo;
+    if (l->wfd >= 0 && l->wseg >= hi)
+        l->wseg -= hi - lo;
+    if (fsync(l->dfd) != 0)
+        return sl_fail(l, err, "sync directory", ".");
+    return 0;
+}
+
+static int sl_drop_all(struct seglog *l, char *err)
+{
+    int rc = sl_unlink_segs(l, 0, l->nseg, err);
+    l->first = 0;
+    l->last = 0;
+    return rc;
+}
+
+/* ---- append ---- */
+
+/* Starts segment `first`, big enough for need bytes: takes the spare or
+ * makes one inline, then makes it the last segment. */
+static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
+                     char *err)
+{
+    char name[SL_NAME_BYTES];
+    uint64_t size = need > l->seg_bytes ? sl_align(need, SL_A)
+                                        : l->seg_bytes;
+    bool took = false;
+    sl_name(name, first);
+    pthread_mutex_lock(&l->mu);
+    if (l->spare_ready && size == l->seg_bytes) {
+        took = renameat(l->dfd, SL_SPARE, l->dfd, name) == 0;
+        l->spare_ready = false;
+    }
+    l->spare_want = true;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    if (!took) {
+        l->st.spare_misses++;
+        if (sl_make_zero_file(l->dfd, SL_SEG_TMP, size, l->zbuf, NULL) ||
+            renameat(l->dfd, SL_SEG_TMP, l->dfd, name) != 0)
+            return sl_fail(l, err, "make segment", name);
+    }
+    if (fsync(l->dfd) != 0)
+        return sl_fail(l, err, "sync directory for", name);
+    l->st.rotations++;
+    int rc = sl_seg_new(l, first, err);
+    if (rc == 0)
+        rc = sl_seg_open(l, &l->segs[l->nseg - 1], err);
+    if (rc == 0)
+        rc = sl_open_tail(l, err);
+    if (rc != 0)
+        l->failed = true;
+    return rc;
+}
+
+/* Checks a batch; *bytes = its size in the file. */
+static int sl_check_batch(const struct seglog *l, const struct seglog_rec *r,
+                          uint32_t n, uint64_t *bytes, char *err)
+{
+    if (n == 0 || !r) {
+        store__errf(err, "seglog: empty append");
+        return COORD_EINVAL;
+    }
+    uint64_t want = l->nseg ? l->last + 1 : r[0].index;
+    if (r[0].index == 0 || r[0].index != want ||
+        r[0].index > UINT64_MAX - n) {
+        store__errf(err, "seglog: append at %" PRIu64 ", want %" PRIu64,
+                    r[0].index, want);
+        return COORD_EINVAL;
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (r[i].index != r[0].index + i || r[i].len == 0 ||
+            r[i].len > STORE_ENTRY_BYTES_MAX || !r[i].val) {
+            store__errf(err, "seglog: bad record %" PRIu32 " of the batch "
+                        "(index %" PRIu64 ", %" PRIu32 " bytes)", i,
+                        r[i].index, r[i].len);
+            return COORD_EINVAL;
+        }
+        sum += sl_rec_bytes(r[i].len);
+    }
+    /* Offsets are kept as u32: a batch's own segment stays below 4 GiB. */
+    if (sum > UINT32_MAX - 2 * SL_A) {
+        store__errf(err, "seglog: batch of %" PRIu64 " bytes", sum);
+        return COORD_EINVAL;
+    }
+    *bytes = sum;
+    return 0;
+}
+
+/* Encodes r[0..n) at p (the file offset of p is off) and records their
+ * offsets in s past s->n. */
+static int sl_encode(struct sl_seg *s, const struct seglog_rec *r,
+                     uint32_t n, uint8_t *p, uint64_t off)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t rb = sl_rec_bytes(r[i].len);
+        if (sl_push_off(s, s->n + i, (uint32_t)off) != 0)
+            return COORD_ENOMEM;
+        sl_put_u32(p, r[i].len);
+        sl_put_u64(p + 8, r[i].index);
+        memcpy(p + SEGLOG_REC_HDR, r[i].val, r[i].len);
+        memset(p + SEGLOG_REC_HDR + r[i].len, 0,
+               rb - SEGLOG_REC_HDR - r[i].len);
+        sl_put_u32(p + 4, sl_rec_crc(s->seed, p, r[i].len));
+        p += rb;
+        off += rb;
+    }
+    return 0;
+}
+
+/* Writes and syncs buf at off through wfd. */
+static int sl_write(struct seglog *l, const uint8_t *buf, size_t n,
+                    uint64_t off)
+{
+    if (sl_pwrite(l->wfd, buf, n, off) != 0)
+        return -1;
+    if (!l->direct && fdatasync(l->wfd) != 0)
+        return -1;
+    return 0;
+}
+
+int seglog_append(struct seglog *l, const struct seglog_rec *recs,
+                  uint32_t n, char *err)
+{
+    uint64_t bytes;
+    int rc = sl_check_batch(l, recs, n, &bytes, err);
+    if (rc != 0)
+        return rc;
+    if (l->failed)
+        return sl_failed(l, err);
+    struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
+    if (!s || s->end + bytes > s->size) {
+        if ((rc = sl_rotate(l, recs[0].index, bytes, err)) != 0)
+            return rc;
+        s = &l->segs[l->nseg - 1];
+    }
+    uint64_t start = s->end & ~(SL_A - 1);
+    size_t pre = (size_t)(s->end - start);
+    size_t total = (size_t)(sl_align(s->end + bytes, SL_A) - start);
+    if ((rc = sl_wbuf(l, total, err)) != 0)
+        return rc;
+    memcpy(l->wbuf, l->tail, pre);
+    if (sl_encode(s, recs, n, l->wbuf + pre, s->end) != 0) {
+        store__errf(err, "seglog: no memory for the index");
+        return COORD_ENOMEM;
+    }
+    memset(l->wbuf + pre + bytes, 0, total - pre - bytes);
+    if (sl_write(l, l->wbuf, total, start) != 0) {
+        char name[SL_NAME_BYTES];
+        sl_name(name, s->first);
+        return sl_fail(l, err, "write", name);
+    }
+    uint64_t end = s->end + bytes;
+    memcpy(l->tail, l->wbuf + ((end & ~(SL_A - 1)) - start),
+           (size_t)(end & (SL_A - 1)));
+    if (l->first == 0)
+        l->first = recs[0].index;
+    l->last = recs[n - 1].index;
+    s->n += n;
+    s->end = end;
+    l->st.appends++;
+    l->st.bytes += total;
+    return 0;
+}
+
+/* ---- read, truncate, compact ---- */
+
+int seglog_read(struct seglog *l, uint64_t index, uint8_t **buf,
+                size_t *cap, uint32_t *len, char *err)
+{
+    if (l->nseg == 0 || index < l->first || index > l->last) {
+        store__errf(err, "seglog: no entry %" PRIu64, index);
+        return COORD_ENONODE;
+    }
+    struct sl_seg *s = &l->segs[sl_find(l, index)];
+    uint64_t off = s->off[index - s->first];
+    char name[SL_NAME_BYTES];
+    uint8_t h[SEGLOG_REC_HDR];
+    sl_name(name, s->first);
+    errno = 0;
+    if (sl_pread(s->fd, h, sizeof(h), off) != (ssize_t)sizeof(h))
+        goto io;
+    uint32_t n = sl_get_u32(h);
+    if (n == 0 || n > STORE_ENTRY_BYTES_MAX ||
+        off + SEGLOG_REC_HDR + n > s->size || sl_get_u64(h + 8) != index)
+        return sl_corrupt(l, err, name, off, "bad header on read");
+    if (*cap < n) {
+        uint8_t *p = coord_realloc(*buf, n);
+        if (!p) {
+            store__errf(err, "seglog: no memory for %" PRIu32 " bytes", n);
+            return COORD_ENOMEM;
+        }
+        *buf = p;
+        *cap = n;
+    }
+    if (sl_pread(s->fd, *buf, n, off + SEGLOG_REC_HDR) != (ssize_t)n)
+        goto io;
+    uint32_t crc = store__crc32c(store__crc32c(s->seed, h + 8, 8), *buf, n);
+    if (crc != sl_get_u32(h + 4))
+        return sl_corrupt(l, err, name, off, "checksum mismatch on read");
+    *len = n;
+    return 0;
+io:
+    if (errno == 0)
+        errno = EIO;
+    store__errf(err, "seglog: read %s/%s: %s", l->dir, name,
+                strerror(errno));
+    return COORD_EIO;
+}
+
+/* Zeroes [from, end) of the last segment through wfd (the first block
+ * keeps its bytes before from), synced, and sets the tail. */
+static int sl_zero_tail(struct seglog *l, uint64_t from, char *err)
+{
+    struct sl_seg *s = &l->segs[l->nseg - 1];
+    char name[SL_NAME_BYTES];
+    uint64_t start = from & ~(SL_A - 1);
+    size_t pre = (size_t)(from - start);
+    uint64_t stop = sl_align(s->end, SL_A);
+    int rc = sl_wbuf(l, SL_A, err);
+    sl_name(name, s->first);
+    if (rc != 0)
+        return rc;
+    memset(l->wbuf, 0, SL_A);
+    errno = 0;
+    if (pre > 0 && sl_pread(s->fd, l->wbuf, pre, start) != (ssize_t)pre)
+        return sl_fail(l, err, "read", name);
+    if (sl_pwrite(l->wfd, l->wbuf, SL_A, start) != 0)
+        return sl_fail(l, err, "zero", name);
+    for (uint64_t o = start + SL_A; o < stop; o += SL_CHUNK) {
+        size_t k = stop - o < SL_CHUNK ? (size_t)(stop - o) : SL_CHUNK;
+        if (sl_pwrite(l->wfd, l->zbuf, k, o) != 0)
+            return sl_fail(l, err, "zero", name);
+    }
+    if (!l->direct && fdatasync(l->wfd) != 0)
+        return sl_fail(l, err, "sync", name);
+    memset(l->tail, 0, sizeof(l->tail));
+    memcpy(l->tail, l->wbuf, pre);
+    s->end = from;
+    return 0;
+}
+
+int seglog_truncate(struct seglog *l, uint64_t from, char *err)
+{
+    if (l->failed)
+        return sl_failed(l, err);
+    if (l->nseg == 0 || from > l->last)
+        return 0;
+    if (from <= l->first)
+        return sl_drop_all(l, err);
+    size_t k = sl_find(l, from);
+    size_t keep = l->segs[k].first == from ? k : k + 1;
+    coord_assert(keep >= 1);
+    /* Later segments go first: a crash in between leaves a prefix. */
+    int rc = sl_unlink_segs(l, keep, l->nseg, err);
+    if (rc == 0)
+        rc = sl_open_tail(l, err);
+    if (rc != 0)
+        return rc;
+    struct sl_seg *s = &l->segs[l->nseg - 1];
+    if (keep == k + 1) {
+        if ((rc = sl_zero_tail(l, s->off[from - s->first], err)) != 0)
+            return rc;
+        s->n = from - s->first;
+    }
+    l->last = from - 1;
+    return 0;
+}
+
+int seglog_compact(struct seglog *l, uint64_t below, char *err)
+{
+    if (l->failed)
+        return sl_failed(l, err);
+    if (l->nseg == 0 || below <= l->first)
+        return 0;
+    if (below > l->last)
+        return sl_drop_all(l, err);
+    size_t k = 0;
+    while (k + 1 < l->nseg && l->segs[k + 1].first <= below)
+        k++;
+    int rc = sl_unlink_segs(l, 0, k, err);
+    if (rc == 0)
+        l->first = below;
+    return rc;
+}
+
+uint64_t seglog_first(const struct seglog *l)
+{
+    return l->first;
+}
+
+uint64_t seglog_last(const struct seglog *l)
+{
+    return l->last;
+}
+
+bool seglog_direct(const struct seglog *l)
+{
+    return l->direct;
+}
+
+void seglog_get_stats(const struct seglog *l, struct seglog_stats *out)
+{
+    *out = l->st;
+}
+
+/* ---- open ---- */
+
+/* Sequential reads of one segment through a window buffer. */
+struct sl_rd {
+    int fd;
+    uint64_t size;
+    uint8_t *buf;
+    size_t cap;
+    uint64_t base; /* file offset of buf[0] */
+    size_t have;
+};
+
+/* Points *p at the file's bytes [off, off + n). 0, 1 past the end, or -1
+ * (errno). */
+static int sl_rd_get(struct sl_rd *r, uint64_t off, size_t n,
+                     const uint8_t **p)
+{
+    if (off + n > r->size)
+        return 1;
+    if (off >= r->base && off + n <= r->base + r->have) {
+        *p = r->buf + (off - r->base);
+        return 0;
+    }
+    size_t want = n > SL_CHUNK ? n : SL_CHUNK;
+    if (want > r->cap) {
+        uint8_t *b = coord_realloc(r->buf, want);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        r->buf = b;
+        r->cap = want;
+    }
+    if (r->size - off < want)
+        want = (size_t)(r->size - off);
+    ssize_t got = sl_pread(r->fd, r->buf, want, off);
+    if (got < 0)
+        return -1;
+    r->base = off;
+    r->have = (size_t)got;
+    if ((size_t)got < n)
+        return 1; /* the file shrank under us */
+    *p = r->buf;
+    return 0;
+}
+
+/* A record with a valid CRC (so written with this segment's seed) whose
+ * index is not the file's name: corrupt even in the last segment. */
+static const char sl_why_name[] = "first index does not match the name";
+
+/* Checks the record at pos (length word len != 0): NULL if valid, else
+ * why not. -1 in *io on a read error. */
+static const char *sl_rec_check(struct sl_rd *r, const struct sl_seg *s,
+                                uint64_t pos, uint32_t len, int *io)
+{
+    const uint8_t *p;
+    if (len > STORE_ENTRY_BYTES_MAX)
+        return "length too large";
+    int g = sl_rd_get(r, pos, SEGLOG_REC_HDR + (size_t)len, &p);
+    if (g < 0)
+        *io = -1;
+    if (g != 0)
+        return "runs past the end of the file";
+    if (sl_get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
+        return "checksum mismatch";
+    if (sl_get_u64(p + 8) != s->first + s->n)
+        return s->n == 0 ? sl_why_name : "index out of sequence";
+    return NULL;
+}
+
+/* Reads segment s's records into s->off, s->n, s->end. strict (not the
+ * last segment): a bad record is COORD_ECORRUPT; otherwise the records end
+ * there (a torn tail). A valid first record whose index is not the name's
+ * is COORD_ECORRUPT either way. */
+static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
+                    char *err)
+{
+    char name[SL_NAME_BYTES];
+    struct sl_rd r = {.fd = s->fd, .size = s->size};
+    uint64_t pos = 0;
+    int rc = 0, io = 0;
+    sl_name(name, s->first);
+    for (;;) {
+        const uint8_t *h;
+        int g = sl_rd_get(&r, pos, 4, &h);
+        if (g != 0) {
+            io = g;
+            break;
+        }
+        uint32_t len = sl_get_u32(h);
+        if (len == 0 && pos % SL_A != 0) { /* padding */
+            pos = sl_align(pos, SL_A);
+            continue;
+        }
+        if (len == 0)
+            break;
+        const char *why = sl_rec_check(&r, s, pos, len, &io);
+        if (io < 0)
+            break;
+        if (why && (strict || why == sl_why_name)) {
+            rc = sl_corrupt(l, err, name, pos, why);
+            break;
+        }
+        if (why)
+            break;
+        if (sl_push_off(s, s->n, (uint32_t)pos) != 0) {
+            errno = ENOMEM;
+            io = -1;
+            break;
+        }
+        s->n++;
+        pos += sl_rec_bytes(len);
+        s->end = pos;
+    }
+    coord_free(r.buf);
+    if (rc == 0 && io < 0) {
+        rc = sl_fail(l, err, "read", name);
+        l->failed = false;
+    }
+    return rc;
+}
+
+/* Zeroes every non-zero byte after the last record of the last segment
+ * (read in SL_CHUNK chunks; only dirty blocks are written), then syncs. */
+static int sl_repair_tail(struct seglog *l, char *err)
+{
+    struct sl_seg *s = &l->segs[l->nseg - 1];
+    char name[SL_NAME_BYTES];
+    bool dirty = false;
+    int rc = sl_wbuf(l, SL_CHUNK, err);
+    sl_name(name, s->first);
+    if (rc != 0)
+        return rc;
+    int fd = openat(l->dfd, name, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return sl_fail(l, err, "open for repair", name);
+    for (uint64_t c = s->end & ~(SL_A - 1); c < s->size; c += SL_CHUNK) {
+        size_t len = s->size - c < SL_CHUNK ? (size_t)(s->size - c) : SL_CHUNK;
+        errno = 0;
+        if (sl_pread(fd, l->wbuf, len, c) != (ssize_t)len)
+            goto fail;
+        for (size_t b = 0; b < len; b += SL_A) {
+            size_t lo = c + b < s->end ? (size_t)(s->end - c) : b;
+            if (sl_is_zero(l->wbuf + lo, b + SL_A - lo))
+                continue;
+            memset(l->wbuf + lo, 0, b + SL_A - lo);
+            if (sl_pwrite(fd, l->wbuf + b, SL_A, c + b) != 0)
+                goto fail;
+            dirty = true;
+        }
+    }
+    if (dirty && fdatasync(fd) != 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:
+    rc = sl_fail(l, err, "repair tail of", name);
+    close(fd);
+    return rc;
+}
+
+static int sl_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* "<20 digits>.seg" -> its index (0: not a segment name). */
+static uint64_t sl_parse_name(const char *n)
+{
+    uint64_t v = 0;
+    if (strlen(n) != 24 || strcmp(n + 20, ".seg") != 0)
+        return 0;
+    for (int i = 0; i < 20; i++) {
+        if (n[i] < '0' || n[i] > '9' || v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(n[i] - '0');
+    }
+    return v;
+}
+
+/* Handles one directory entry: temp files are deleted, a spare of the
+ * wrong size too; a segment's index is added to *firsts. */
+static int sl_dirent(struct seglog *l, const char *n, uint64_t **firsts,
+                     size_t *nf, size_t *cap)
+{
+    struct stat sb;
+    if (!strcmp(n, SL_SPARE_TMP) || !strcmp(n, SL_SEG_TMP))
+        return unlinkat(l->dfd, n, 0);
+    if (!strcmp(n, SL_SPARE)) {
+        if (fstatat(l->dfd, n, &sb, 0) == 0 &&
+            (uint64_t)sb.st_size == l->seg_bytes) {
+            l->spare_ready = true;
+            return 0;
+        }
+        return unlinkat(l->dfd, n, 0);
+    }
+    uint64_t first = sl_parse_name(n);
+    if (first == 0)
+        return 0; /* not ours */
+    if (*nf == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        uint64_t *p = coord_realloc(*firsts, c * sizeof(*p));
+        if (!p) {
+            errno = ENOMEM;
+            return -1;
+        }
+        *firsts = p;
+        *cap = c;
+    }
+    (*firsts)[(*nf)++] = first;
+    return 0;
+}
+
+/* Lists dir: cleans temp files, notes the spare, opens every segment in
+ * index order (not yet parsed). */
+static int sl_scan_dir(struct seglog *l, char *err)
+{
+    uint64_t *firsts = NULL;
+    size_t nf = 0, cap = 0;
+    int rc = 0, dfd2 = dup(l->dfd);
+    DIR *d = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
+    if (!d) {
+        if (dfd2 >= 0)
+            close(dfd2);
+        rc = sl_fail(l, err, "list", ".");
+        goto out;
+    }
+    rewinddir(d);
+    struct dirent *e;
+    errno = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (sl_dirent(l, e->d_name, &firsts, &nf, &cap) != 0)
+            rc = sl_fail(l, err, "clean", e->d_name);
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0)
+        rc = sl_fail(l, err, "list", ".");
+    closedir(d);
+    qsort(firsts, nf, sizeof(*firsts), sl_cmp_u64);
+    for (size_t i = 0; rc == 0 && i < nf; i++) {
+        rc = sl_seg_new(l, firsts[i], err);
+        if (rc == 0)
+            rc = sl_seg_open(l, &l->segs[l->nseg - 1], err);
+    }
+out:
+    coord_free(firsts);
+    l->failed = false;
+    return rc;
+}
+
+/* Parses every segment, checks contiguity, unlinks empty segments,
+ * repairs the tail and sets the bounds and write state. */
+static int sl_load(struct seglog *l, char *err)
+{
+    char a[SL_NAME_BYTES], b[SL_NAME_BYTES];
+    size_t prev = SIZE_MAX;
+    for (size_t i = 0; i < l->nseg; i++) {
+        int rc = sl_parse(l, &l->segs[i], i + 1 < l->nseg, err);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < l->nseg; i++) {
+        const struct sl_seg *s = &l->segs[i];
+        const struct sl_seg *p = prev != SIZE_MAX ? &l->segs[prev] : NULL;
+        if (s->n == 0)
+            continue;
+        if (p && p->first + p->n != s->first) {
+            sl_name(a, p->first);
+            sl_name(b, s->first);
+            store__errf(err, "seglog: %s: gap between %s (last %" PRIu64
+                        ") and %s", l->dir, a, p->first + p->n - 1, b);
+            return COORD_ECORRUPT;
+        }
+        prev = i;
+    }
+    for (size_t i = l->nseg; i-- > 0;) {
+        int rc = l->segs[i].n ? 0 : sl_unlink_segs(l, i, i + 1, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (l->nseg == 0)
+        return 0;
+    int rc = sl_repair_tail(l, err);
+    if (rc == 0)
+        rc = sl_open_tail(l, err);
+    l->first = l->segs[0].first;
+    l->last = l->segs[l->nseg - 1].first + l->segs[l->nseg - 1].n - 1;
+    return rc;
+}
+
+/* Direct mode unless the file system refuses O_DIRECT (tmpfs). */
+static void sl_probe_direct(struct seglog *l)
+{
+    int fd = openat(l->dfd, ".", O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC,
+                    0600);
+    if (fd >= 0)
+        close(fd);
+    else if (errno == EINVAL)
+        l->direct = false;
+}
+
+static int sl_init(struct seglog *l, const char *dir,
+                   const struct seglog_options *o, char *err)
+{
+    l->dfd = -1;
+    l->wfd = -1;
+    l->seg_bytes = o && o->segment_bytes ? o->segment_bytes
+                                         : SEGLOG_SEGMENT_BYTES_DEFAULT;
+    l->direct = !(o && o->buffered);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    atomic_init(&l->stop, false);
+    l->dir = coord_strndup(dir, strlen(dir));
+    l->zbuf = sl_aligned_alloc(SL_CHUNK, &l->zraw);
+    if (!l->dir || !l->zbuf) {
+        store__errf(err, "seglog: no memory");
+        return COORD_ENOMEM;
+    }
+    memset(l->zbuf, 0, SL_CHUNK);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sl_fail(l, err, "create", ".");
+    l->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (l->dfd < 0)
+        return sl_fail(l, err, "open", ".");
+    return 0;
+}
+
+int seglog_open(struct seglog **out, const char *dir,
+                const struct seglog_options *o, char *err)
+{
+    *out = NULL;
+    uint64_t sb = o && o->segment_bytes ? o->segment_bytes
+                                        : SEGLOG_SEGMENT_BYTES_DEFAULT;
+    if (!dir || sb < SEGLOG_SEGMENT_BYTES_MIN ||
+        sb > SEGLOG_SEGMENT_BYTES_MAX || sb % SL_A != 0) {
+        store__errf(err, "seglog: bad options (segment_bytes %" PRIu64 ")",
+                    sb);
+        return COORD_EINVAL;
+    }
+    struct seglog *l = coord_calloc(1, sizeof(*l));
+    if (!l) {
+        store__errf(err, "seglog: no memory");
+        return COORD_ENOMEM;
+    }
+    int rc = sl_init(l, dir, o, err);
+    if (rc == 0 && l->direct)
+        sl_probe_direct(l);
+    if (rc == 0)
+        rc = sl_scan_dir(l, err);
+    if (rc == 0)
+        rc = sl_load(l, err);
+    if (rc == 0) {
+        l->spare_want = !l->spare_ready;
+        if (pthread_create(&l->th, NULL, sl_spare_main, l) != 0) {
+            store__errf(err, "seglog: cannot start the spare thread");
+            rc = COORD_EIO;
+        } else {
+            l->th_started = true;
+        }
+    }
+    if (rc != 0) {
+        seglog_close(l);
+        return rc;
+    }
+    l->failed = false;
+    *out = l;
+    return 0;
+}
+
+void seglog_close(struct seglog *l)
+{
+    if (!l)
+        return;
+    if (l->th_started) {
+        pthread_mutex_lock(&l->mu);
+        atomic_store(&l->stop, true);
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->th, NULL);
+    }
+    for (size_t i = 0; i < l->nseg; i++)
+        sl_seg_free(&l->segs[i]);
+    coord_free(l->segs);
+    sl_close_wfd(l);
+    if (l->dfd >= 0)
+        close(l->dfd);
+    coord_free(l->wraw);
+    coord_free(l->zraw);
+    coord_free(l->dir);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    coord_free(l);
+}

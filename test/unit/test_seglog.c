@@ -1,0 +1,726 @@
+/* test_seglog.c -- unit tests for coordd/store/seglog.c, the Raft log in
+ * preallocated segment files: append/read/reopen, rotation and the spare,
+ * truncate, compact, torn tails, corruption (flipped bit, gap, a record
+ * with another segment's CRC seed), the on-disk format, bad arguments.
+ * Every case runs in buffered mode and, where the temp dir's file system
+ * allows it, in direct mode, each in its own mkdtemp dir under /tmp that
+ * the test removes. Waiting for the spare polls its file with a deadline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coord.h"
+#include "coordd/store/seglog.h"
+#include "coordd/store/store.h"
+#include "coordd/store/store_int.h"
+#include "libcoord/shared/alloc.h"
+
+struct fx {
+    bool buffered;
+    char dir[64];
+    struct seglog *l;
+    uint64_t seg_bytes;
+    char err[STORE_ERRMSG_BYTES];
+    uint8_t *buf;
+    size_t cap;
+};
+
+static struct fx fx_buffered = {.buffered = true};
+static struct fx fx_direct = {.buffered = false};
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int fx_setup(void **state)
+{
+    struct fx *f = *state;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/seglog-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->l = NULL;
+    f->seg_bytes = 0;
+    f->buf = NULL;
+    f->cap = 0;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    seglog_close(f->l);
+    f->l = NULL;
+    coord_free(f->buf);
+    f->buf = NULL;
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static int fx_open_rc(struct fx *f)
+{
+    struct seglog_options o = {f->seg_bytes, f->buffered};
+    seglog_close(f->l);
+    f->l = NULL;
+    f->err[0] = 0;
+    return seglog_open(&f->l, f->dir, &o, f->err);
+}
+
+static void fx_open(struct fx *f)
+{
+    int rc = fx_open_rc(f);
+    if (rc)
+        fprintf(stderr, "open: %s\n", f->err);
+    assert_int_equal(rc, 0);
+    assert_true(seglog_direct(f->l) == !f->buffered);
+}
+
+static void fx_close(struct fx *f)
+{
+    seglog_close(f->l);
+    f->l = NULL;
+}
+
+/* The value of entry index under tag: length 1..lenmax, bytes never 0. */
+static uint32_t val_len(uint64_t index, uint32_t tag, uint32_t lenmax)
+{
+    return 1 + (uint32_t)((index * 37 + tag * 11) % lenmax);
+}
+
+static void val_fill(uint8_t *p, uint32_t len, uint64_t index, uint32_t tag)
+{
+    for (uint32_t j = 0; j < len; j++)
+        p[j] = (uint8_t)(1 + (index * 7 + tag * 13 + j) % 255);
+}
+
+/* Appends [from, to] in batches of 1..5 records. */
+static void append_range(struct fx *f, uint64_t from, uint64_t to,
+                         uint32_t tag, uint32_t lenmax)
+{
+    struct seglog_rec r[5];
+    uint8_t *v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = coord_malloc(lenmax);
+    uint64_t i = from;
+    while (i <= to) {
+        uint32_t n = 1 + (uint32_t)(i % 5);
+        if (n > to - i + 1)
+            n = (uint32_t)(to - i + 1);
+        for (uint32_t k = 0; k < n; k++) {
+            r[k].index = i + k;
+            r[k].len = val_len(i + k, tag, lenmax);
+            r[k].val = v[k];
+            val_fill(v[k], r[k].len, i + k, tag);
+        }
+        int rc = seglog_append(f->l, r, n, f->err);
+        if (rc)
+            fprintf(stderr, "append %llu: %s\n", (unsigned long long)i,
+                    f->err);
+        assert_int_equal(rc, 0);
+        i += n;
+    }
+    for (int k = 0; k < 5; k++)
+        coord_free(v[k]);
+    assert_int_equal(seglog_last(f->l), to);
+}
+
+static void check_range(struct fx *f, uint64_t from, uint64_t to,
+                        uint32_t tag, uint32_t lenmax)
+{
+    uint8_t *want = coord_malloc(lenmax);
+    for (uint64_t i = from; i <= to; i++) {
+        uint32_t len = 0;
+        int rc = seglog_read(f->l, i, &f->buf, &f->cap, &len, f->err);
+        if (rc)
+            fprintf(stderr, "read %llu: %s\n", (unsigned long long)i,
+                    f->err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(len, val_len(i, tag, lenmax));
+        val_fill(want, len, i, tag);
+        assert_memory_equal(f->buf, want, len);
+    }
+    coord_free(want);
+}
+
+static void seg_path(const struct fx *f, uint64_t first, char *out,
+                     size_t n)
+{
+    snprintf(out, n, "%s/%020llu.seg", f->dir, (unsigned long long)first);
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* The first indexes of the segment files, sorted (at most max). */
+static size_t list_segs(const struct fx *f, uint64_t *out, size_t max)
+{
+    DIR *d = opendir(f->dir);
+    size_t n = 0;
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t k = strlen(e->d_name);
+        if (k != 24 || strcmp(e->d_name + 20, ".seg") != 0)
+            continue;
+        assert_true(n < max);
+        out[n++] = strtoull(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint64_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Polls for the spare file (the thread makes it); 60 s deadline. */
+static void wait_spare(const struct fx *f)
+{
+    double dl = now_s() + 60;
+    while (!file_exists(f->dir, "spare")) {
+        assert_true(now_s() < dl);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static uint64_t file_size(const char *p)
+{
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    return (uint64_t)sb.st_size;
+}
+
+static uint8_t *read_file(const char *p, uint64_t *size)
+{
+    *size = file_size(p);
+    uint8_t *b = coord_malloc(*size);
+    int fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, b, *size, 0), (ssize_t)*size);
+    close(fd);
+    return b;
+}
+
+static void write_at(const char *p, const void *b, size_t n, uint64_t off)
+{
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, b, n, (off_t)off), (ssize_t)n);
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+}
+
+static uint64_t rec_bytes(uint32_t len)
+{
+    return (SEGLOG_REC_HDR + (uint64_t)len + 7) & ~7ull;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- cases ---- */
+
+static void empty_open_close(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 0);
+    assert_int_equal(seglog_last(f->l), 0);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 1, &f->buf, &f->cap, &len, f->err),
+                     COORD_ENONODE);
+    assert_int_equal(seglog_truncate(f->l, 1, f->err), 0);
+    assert_int_equal(seglog_compact(f->l, 5, f->err), 0);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 0);
+    assert_int_equal(seglog_last(f->l), 0);
+    uint64_t segs[4];
+    assert_int_equal(list_segs(f, segs, 4), 0);
+}
+
+static void append_read_reopen(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 1500, 1, 700);
+    check_range(f, 1, 1500, 1, 700);
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_true(st.appends > 1500 / 5 && st.appends < 1500);
+    assert_true(st.bytes >= 1500 * 17);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 1501, &f->buf, &f->cap, &len,
+                                 f->err), COORD_ENONODE);
+    assert_int_equal(seglog_read(f->l, 0, &f->buf, &f->cap, &len, f->err),
+                     COORD_ENONODE);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), 1500);
+    check_range(f, 1, 1500, 1, 700);
+    append_range(f, 1501, 1600, 1, 700);
+    fx_open(f);
+    check_range(f, 1, 1600, 1, 700);
+}
+
+/* The record bytes on disk are exactly seglog.h's format. */
+static void format_on_disk(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    uint8_t v1[3] = {1, 2, 3}, v2[9] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+    struct seglog_rec r[2] = {{5, v1, 3}, {6, v2, 9}};
+    assert_int_equal(seglog_append(f->l, r, 2, f->err), 0);
+    fx_close(f);
+    char p[128];
+    uint64_t size;
+    seg_path(f, 5, p, sizeof(p));
+    uint8_t *b = read_file(p, &size);
+    assert_true(size >= SEGLOG_SEGMENT_BYTES_DEFAULT / 64);
+    assert_int_equal(size % SEGLOG_ALIGN, 0);
+    uint8_t seedb[8];
+    put_be(seedb, 5, 8);
+    uint32_t seed = store__crc32c(0, seedb, 8);
+    assert_int_equal(get_be(b, 4), 3);
+    assert_int_equal(get_be(b + 8, 8), 5);
+    assert_memory_equal(b + 16, v1, 3);
+    assert_int_equal(get_be(b + 4, 4), store__crc32c(seed, b + 8, 8 + 3));
+    const uint8_t *q = b + 24; /* 16 + 3 rounded up to 8 */
+    assert_int_equal(get_be(q, 4), 9);
+    assert_int_equal(get_be(q + 8, 8), 6);
+    assert_int_equal(get_be(q + 4, 4), store__crc32c(seed, q + 8, 8 + 9));
+    for (uint64_t i = 24 + 32; i < size; i++)
+        assert_int_equal(b[i], 0);
+    coord_free(b);
+}
+
+static void rotation_small_segments(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 400, 2, 1000); /* ~200 KiB: several segments */
+    /* A batch bigger than a segment gets a segment of its own. */
+    uint32_t big = 40 * 1024;
+    uint8_t *v = coord_malloc(big);
+    struct seglog_rec r[3];
+    for (int k = 0; k < 3; k++) {
+        r[k].index = 401 + (uint64_t)k;
+        r[k].len = big;
+        r[k].val = v;
+    }
+    memset(v, 0x5a, big);
+    assert_int_equal(seglog_append(f->l, r, 3, f->err), 0);
+    append_range(f, 404, 500, 2, 1000);
+    uint64_t segs[64];
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 4);
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.rotations, n);
+    char p[128];
+    seg_path(f, 401, p, sizeof(p));
+    assert_int_equal(file_size(p), (3 * rec_bytes(big) + SEGLOG_ALIGN - 1) /
+                                       SEGLOG_ALIGN * SEGLOG_ALIGN);
+    for (size_t i = 0; i < n; i++) {
+        seg_path(f, segs[i], p, sizeof(p));
+        if (segs[i] != 401)
+            assert_int_equal(file_size(p), SEGLOG_SEGMENT_BYTES_MIN);
+    }
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), 500);
+    check_range(f, 1, 400, 2, 1000);
+    check_range(f, 404, 500, 2, 1000);
+    for (uint64_t i = 401; i <= 403; i++) {
+        uint32_t len;
+        assert_int_equal(seglog_read(f->l, i, &f->buf, &f->cap, &len,
+                                     f->err), 0);
+        assert_int_equal(len, big);
+        assert_memory_equal(f->buf, v, big);
+    }
+    coord_free(v);
+}
+
+/* Once the spare exists before each rotation, no rotation misses. */
+static void spare_used(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    wait_spare(f);
+    struct seglog_stats st;
+    uint64_t rot = 0;
+    for (uint64_t i = 1; i <= 600; i += 5) {
+        append_range(f, i, i + 4, 3, 1000);
+        seglog_get_stats(f->l, &st);
+        assert_int_equal(st.spare_misses, 0);
+        if (st.rotations != rot) {
+            rot = st.rotations;
+            wait_spare(f);
+        }
+    }
+    assert_true(rot >= 4);
+    fx_open(f); /* the spare survives a reopen */
+    assert_true(file_exists(f->dir, "spare"));
+    append_range(f, 601, 1200, 3, 1000);
+    seglog_get_stats(f->l, &st);
+    assert_true(st.rotations >= 1);
+    check_range(f, 1, 1200, 3, 1000);
+}
+
+static void truncate_tail_and_across(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 600, 4, 1000);
+    uint64_t segs[64];
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 4);
+    /* Inside the tail segment. */
+    uint64_t from = segs[n - 1] + 3;
+    assert_true(from <= 600);
+    assert_int_equal(seglog_truncate(f->l, from, f->err), 0);
+    assert_int_equal(seglog_last(f->l), from - 1);
+    assert_int_equal(seglog_truncate(f->l, from + 10, f->err), 0);
+    assert_int_equal(seglog_last(f->l), from - 1);
+    append_range(f, from, 700, 5, 1000);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 700);
+    check_range(f, 1, from - 1, 4, 1000);
+    check_range(f, from, 700, 5, 1000);
+    /* Across segments: from inside segment 1. */
+    uint64_t from2 = segs[1] + 2;
+    assert_int_equal(seglog_truncate(f->l, from2, f->err), 0);
+    assert_int_equal(seglog_last(f->l), from2 - 1);
+    uint64_t segs2[64];
+    assert_int_equal(list_segs(f, segs2, 64), 2);
+    append_range(f, from2, from2 + 20, 6, 1000);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), from2 + 20);
+    check_range(f, 1, from2 - 1, 4, 1000);
+    check_range(f, from2, from2 + 20, 6, 1000);
+    /* Exactly at a segment's first index: that segment goes too. */
+    assert_int_equal(seglog_truncate(f->l, segs[1], f->err), 0);
+    assert_int_equal(list_segs(f, segs2, 64), 1);
+    assert_int_equal(seglog_last(f->l), segs[1] - 1);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), segs[1] - 1);
+    append_range(f, segs[1], segs[1] + 5, 7, 1000);
+    fx_open(f);
+    check_range(f, 1, segs[1] - 1, 4, 1000);
+    check_range(f, segs[1], segs[1] + 5, 7, 1000);
+    /* From the first index: empty. */
+    assert_int_equal(seglog_truncate(f->l, 1, f->err), 0);
+    assert_int_equal(seglog_last(f->l), 0);
+    assert_int_equal(list_segs(f, segs2, 64), 0);
+    append_range(f, 1, 3, 8, 1000);
+    fx_open(f);
+    check_range(f, 1, 3, 8, 1000);
+}
+
+static void compact_prefix_and_past_last(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 600, 9, 1000);
+    uint64_t segs[64], segs2[64];
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 4);
+    uint64_t below = segs[2] + 1;
+    assert_int_equal(seglog_compact(f->l, below, f->err), 0);
+    assert_int_equal(seglog_first(f->l), below);
+    assert_int_equal(list_segs(f, segs2, 64), n - 2);
+    assert_int_equal(segs2[0], segs[2]);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, below - 1, &f->buf, &f->cap, &len,
+                                 f->err), COORD_ENONODE);
+    check_range(f, below, 600, 9, 1000);
+    /* Compacting inside the last segment keeps it. */
+    assert_int_equal(seglog_compact(f->l, 600, f->err), 0);
+    assert_int_equal(seglog_first(f->l), 600);
+    assert_int_equal(list_segs(f, segs2, 64), 1);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), segs[n - 1]);
+    assert_int_equal(seglog_last(f->l), 600);
+    check_range(f, segs[n - 1], 600, 9, 1000);
+    /* Past last: empty; the next append may start anywhere. */
+    assert_int_equal(seglog_compact(f->l, 601, f->err), 0);
+    assert_int_equal(seglog_first(f->l), 0);
+    assert_int_equal(seglog_last(f->l), 0);
+    assert_int_equal(list_segs(f, segs2, 64), 0);
+    append_range(f, 1000000, 1000050, 10, 1000);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1000000);
+    assert_int_equal(seglog_last(f->l), 1000050);
+    check_range(f, 1000000, 1000050, 10, 1000);
+}
+
+/* The byte offset after entry `to` in a single segment starting at 1. */
+static uint64_t end_of(uint64_t to, uint32_t tag, uint32_t lenmax)
+{
+    uint64_t end = 0;
+    for (uint64_t i = 1; i <= to; i++)
+        end += rec_bytes(val_len(i, tag, lenmax));
+    return end;
+}
+
+static void torn_tail_is_zeroed(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 50, 11, 300);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t end = end_of(50, 11, 300);
+    /* A partial record (right index and length, bytes missing), then
+     * garbage two blocks further. */
+    uint8_t rec[64];
+    memset(rec, 0x77, sizeof(rec));
+    put_be(rec, 200, 4);
+    put_be(rec + 8, 51, 8);
+    write_at(p, rec, sizeof(rec), end);
+    uint8_t junk[100];
+    memset(junk, 0xee, sizeof(junk));
+    write_at(p, junk, sizeof(junk), end + 2 * SEGLOG_ALIGN + 123);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 50);
+    uint64_t size;
+    uint8_t *b = read_file(p, &size);
+    for (uint64_t i = end; i < size; i++)
+        assert_int_equal(b[i], 0);
+    coord_free(b);
+    append_range(f, 51, 80, 11, 300);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 80);
+    check_range(f, 1, 80, 11, 300);
+}
+
+/* A record built with another segment's CRC seed, at the right place with
+ * the right index, is not accepted (and is zeroed). */
+static void foreign_seed_rejected(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 20, 12, 300);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t end = end_of(20, 12, 300);
+    uint8_t rec[24] = {0};
+    uint8_t seedb[8];
+    put_be(rec, 5, 4);
+    put_be(rec + 8, 21, 8);
+    memset(rec + 16, 0x42, 5);
+    put_be(seedb, 7, 8); /* as if written in segment 7 */
+    put_be(rec + 4, store__crc32c(store__crc32c(0, seedb, 8), rec + 8, 13),
+           4);
+    write_at(p, rec, sizeof(rec), end);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 20);
+    fx_close(f);
+    /* The same record with this segment's seed is accepted: the test can
+     * tell the difference. */
+    put_be(seedb, 1, 8);
+    put_be(rec + 4, store__crc32c(store__crc32c(0, seedb, 8), rec + 8, 13),
+           4);
+    write_at(p, rec, sizeof(rec), end);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 21);
+}
+
+/* Builds 3+ segments and closes; returns their first indexes. */
+static size_t three_segments(struct fx *f, uint64_t *segs)
+{
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 400, 13, 1000);
+    fx_close(f);
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 3);
+    return n;
+}
+
+static void flipped_bit_in_old_segment(void **state)
+{
+    struct fx *f = *state;
+    uint64_t segs[64];
+    three_segments(f, segs);
+    char p[128];
+    seg_path(f, segs[1], p, sizeof(p));
+    uint64_t size;
+    uint8_t *b = read_file(p, &size);
+    uint64_t off = rec_bytes((uint32_t)get_be(b, 4)) + 20; /* 2nd value */
+    b[off] ^= 0x10;
+    write_at(p, b + off, 1, off);
+    coord_free(b);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+    char name[32];
+    snprintf(name, sizeof(name), "%020llu.seg", (unsigned long long)segs[1]);
+    assert_non_null(strstr(f->err, name));
+    assert_null(f->l);
+}
+
+static void gap_between_segments(void **state)
+{
+    struct fx *f = *state;
+    uint64_t segs[64];
+    three_segments(f, segs);
+    char p[128];
+    seg_path(f, segs[1], p, sizeof(p));
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+    assert_non_null(strstr(f->err, "gap"));
+    /* A segment whose name does not match its first record. */
+    seg_path(f, segs[2], p, sizeof(p));
+    char q[128];
+    seg_path(f, segs[1], q, sizeof(q));
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+}
+
+static void bad_arguments(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    uint8_t v[8] = {1};
+    struct seglog_rec r0 = {0, v, 1};
+    assert_int_equal(seglog_append(f->l, &r0, 1, f->err), COORD_EINVAL);
+    append_range(f, 1, 10, 14, 100);
+    struct seglog_stats st0, st1;
+    seglog_get_stats(f->l, &st0);
+    struct seglog_rec bad[][2] = {
+        {{12, v, 1}, {13, v, 1}},                       /* gap */
+        {{10, v, 1}, {11, v, 1}},                       /* overlap */
+        {{11, v, 1}, {13, v, 1}},                       /* not contiguous */
+        {{11, v, 0}, {12, v, 1}},                       /* len 0 */
+        {{11, v, 1}, {12, v, STORE_ENTRY_BYTES_MAX + 1}}, /* too big */
+        {{11, NULL, 1}, {12, v, 1}},                    /* no value */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(seglog_append(f->l, bad[i], 2, f->err),
+                         COORD_EINVAL);
+    assert_int_equal(seglog_append(f->l, bad[0], 0, f->err), COORD_EINVAL);
+    seglog_get_stats(f->l, &st1);
+    assert_int_equal(st1.appends, st0.appends);
+    assert_int_equal(seglog_last(f->l), 10);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 10);
+    check_range(f, 1, 10, 14, 100);
+    struct seglog_options o = {SEGLOG_SEGMENT_BYTES_MIN - 4096, true};
+    struct seglog *l2 = NULL;
+    assert_int_equal(seglog_open(&l2, f->dir, &o, f->err), COORD_EINVAL);
+    assert_null(l2);
+}
+
+/* Direct mode really is in use where the file system allows it. */
+static void direct_mode_on_tmp(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 5, 15, 100);
+    assert_true(seglog_direct(f->l));
+}
+
+static bool tmp_allows_direct(void)
+{
+    char p[] = "/tmp/seglog-probe-XXXXXX";
+    int fd = mkstemp(p);
+    if (fd < 0)
+        return false;
+    close(fd);
+    fd = open(p, O_RDWR | O_DIRECT);
+    unlink(p);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+#define CASES(fx)                                                          \
+    cmocka_unit_test_prestate_setup_teardown(empty_open_close, fx_setup,   \
+                                             fx_teardown, &fx),            \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            append_read_reopen, fx_setup, fx_teardown, &fx),               \
+        cmocka_unit_test_prestate_setup_teardown(format_on_disk, fx_setup, \
+                                                 fx_teardown, &fx),        \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            rotation_small_segments, fx_setup, fx_teardown, &fx),          \
+        cmocka_unit_test_prestate_setup_teardown(spare_used, fx_setup,     \
+                                                 fx_teardown, &fx),        \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            truncate_tail_and_across, fx_setup, fx_teardown, &fx),         \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            compact_prefix_and_past_last, fx_setup, fx_teardown, &fx),     \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            torn_tail_is_zeroed, fx_setup, fx_teardown, &fx),              \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            foreign_seed_rejected, fx_setup, fx_teardown, &fx),            \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            flipped_bit_in_old_segment, fx_setup, fx_teardown, &fx),       \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            gap_between_segments, fx_setup, fx_teardown, &fx),             \
+        cmocka_unit_test_prestate_setup_teardown(bad_arguments, fx_setup,  \
+                                                 fx_teardown, &fx)
+
+int main(void)
+{
+    const struct CMUnitTest buffered[] = {CASES(fx_buffered)};
+    const struct CMUnitTest direct[] = {
+        CASES(fx_direct),
+        cmocka_unit_test_prestate_setup_teardown(
+            direct_mode_on_tmp, fx_setup, fx_teardown, &fx_direct),
+    };
+    int rc = cmocka_run_group_tests_name("seglog_buffered", buffered, NULL,
+                                         NULL);
+    if (tmp_allows_direct())
+        rc += cmocka_run_group_tests_name("seglog_direct", direct, NULL,
+                                          NULL);
+    else
+        fprintf(stderr, "seglog: /tmp refuses O_DIRECT: direct cases "
+                        "skipped\n");
+    return rc;
+}

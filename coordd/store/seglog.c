@@ -994,7 +994,8 @@ static int sl_scan_dir(struct seglog *l, char *err)
     if (rc == 0 && errno != 0)
         rc = sl_fail(l, err, "list", ".");
     closedir(d);
-    qsort(firsts, nf, sizeof(*firsts), sl_cmp_u64);
+    if (nf > 1)
+        qsort(firsts, nf, sizeof(*firsts), sl_cmp_u64);
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         rc = sl_seg_new(l, firsts[i], err);
         if (rc == 0)

@@ -31,6 +31,7 @@
 #include "coord.h"
 #include "coordd/limits.h"
 #include "coordd/log.h"
+#include "coordd/store/seglog.h"
 
 /* Default ports (DESIGN.md): clients, peers, metrics. */
 #define CONFIG_CLIENT_PORT 2281
@@ -146,6 +147,14 @@
       "Nice value of the storage thread (appends and fsyncs), so that it "  \
       "runs first when woken. Negative needs CAP_SYS_NICE or RLIMIT_NICE "  \
       "(systemd LimitNICE=); without: logged, unchanged. 0: as is.")        \
+    X(raft, log_segments, BOOL, true, "", 0, 1,                              \
+      "Keep the Raft log in preallocated segment files (data_dir/"          \
+      "log-segments, direct I/O) instead of RocksDB. A store made with it " \
+      "cannot be opened with it off; an older store is migrated.")          \
+    X(raft, log_segment_bytes, UINT, SEGLOG_SEGMENT_BYTES_DEFAULT, "bytes",  \
+      SEGLOG_SEGMENT_BYTES_MIN, SEGLOG_SEGMENT_BYTES_MAX,                    \
+      "Size of a new log segment file (zero-filled ahead of use; one spare " \
+      "is kept ready). A larger batch gets a segment of its own.")          \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
       "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
       "Shortest session timeout granted; a client "                          \

@@ -273,7 +273,9 @@ int main(int argc, char **argv)
     }
     struct store_options so = {.cluster_id = cluster_hash(cfg.cluster_id),
                                .node_id = cfg.node_id,
-                               .power_loss = cfg.test_power_loss};
+                               .power_loss = cfg.test_power_loss,
+                               .rocks_log = !cfg.log_segments,
+                               .log_segment_bytes = cfg.log_segment_bytes};
     static struct store st;
     int rc = store_open_rocks(&st, cfg.data_dir, &so);
     if (rc) {

@@ -13,19 +13,37 @@
  * only at a sync, so killing the process loses exactly the unsynced writes.
  * A WriteBatchWithIndex cannot hold a DeleteRange, so in that mode a range
  * delete becomes point deletes of the keys present.
+ *
+ * Log segments (the default; store format 2): the "log" column family is
+ * not kept in RocksDB but in a struct seglog in <dir>/log-segments
+ * (seglog.h). A batch is split: its RocksDB part is written first (synced
+ * whenever log operations follow), then its log operations, in order, as
+ * seglog calls, each durable on return (also in power-loss mode). Only the
+ * shapes store.c emits are accepted on the log: a run of PUTs (append),
+ * DELRANGE [from, end) (truncate), ["", below) (compact) and ["", end)
+ * (drop); anything else is COORD_EINVAL. Log iterators walk the seglog.
+ * docs/storage.md "Log segments" has the crash argument and the upgrade
+ * from format 1.
  */
 #include "store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <rocksdb/c.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "coord.h"
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
+#include "seglog.h"
 #include "store_int.h"
+
+/* The segment directory inside the data directory. */
+#define ROCKS_SEG_DIR "/log-segments"
+/* Migration from format 1: records per seglog_append. */
+#define ROCKS_MIGRATE_BATCH 1024u
 
 static const char *const cf_names[STORE_CF_COUNT + 1] = {
     "default", "log", "meta", "snap",
@@ -39,6 +57,27 @@ struct rocks {
     rocksdb_writeoptions_t *wo_async;
     rocksdb_readoptions_t *ro;
     rocksdb_writebatch_wi_t *wi; /* power-loss mode: unsynced writes */
+    struct seglog *seg;  /* log segments on: the log cf lives here */
+    bool dirty;          /* seg: an unsynced RocksDB write since a sync */
+    struct seglog_rec *recs; /* seg: append scratch */
+    uint32_t recs_cap;
+};
+
+/* An iterator: over RocksDB, or (log segments) over the seglog. */
+enum { ROCKS_IT_DB = 1, ROCKS_IT_SEG = 2 };
+
+struct rocks_it {
+    int kind;
+    rocksdb_iterator_t *it; /* ROCKS_IT_DB */
+    struct rocks *r;        /* ROCKS_IT_SEG: the rest */
+    uint64_t pos;
+    bool valid;
+    int status;
+    uint8_t key[8];
+    uint8_t *buf;
+    size_t cap;
+    uint32_t len;
+    char err[STORE_ERRMSG_BYTES];
 };
 
 struct rocks_view {
@@ -58,6 +97,26 @@ static rocksdb_column_family_handle_t *cfh(struct rocks *r, uint8_t cf)
 {
     coord_assert(cf < STORE_CF_COUNT);
     return r->cfh[cf + 1];
+}
+
+/* A key above every key of the column families (as store.c's). */
+static const uint8_t key_end[17] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
 }
 
 /* ---- writes ------------------------------------------------------------- */
@@ -130,10 +189,12 @@ static int wi_delrange(struct rocks *r, char *err, const struct store_kv_op *o)
 }
 
 static int apply_wi(struct rocks *r, char *err, const struct store_kv_op *ops,
-                    uint32_t n, bool sync)
+                    uint32_t n, bool sync, bool skip_log)
 {
     for (uint32_t i = 0; i < n; i++) {
         const struct store_kv_op *o = &ops[i];
+        if (skip_log && o->cf == STORE_CF_LOG)
+            continue;
         rocksdb_column_family_handle_t *h = cfh(r, o->cf);
         if (o->kind == STORE_KV_PUT) {
             rocksdb_writebatch_wi_put_cf(r->wi, h, (const char *)o->key,
@@ -151,15 +212,18 @@ static int apply_wi(struct rocks *r, char *err, const struct store_kv_op *ops,
     return sync ? flush_wi(r, err) : 0;
 }
 
-static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
-                       uint32_t n, bool sync)
+/* Writes ops (without the log cf's if skip_log) as one RocksDB batch, or
+ * into the held batch in power-loss mode. */
+static int db_write(struct rocks *r, char *err, const struct store_kv_op *ops,
+                    uint32_t n, bool sync, bool skip_log)
 {
-    struct rocks *r = impl;
     if (r->wi)
-        return apply_wi(r, err, ops, n, sync);
+        return apply_wi(r, err, ops, n, sync, skip_log);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (uint32_t i = 0; i < n; i++) {
         const struct store_kv_op *o = &ops[i];
+        if (skip_log && o->cf == STORE_CF_LOG)
+            continue;
         rocksdb_column_family_handle_t *h = cfh(r, o->cf);
         const char *k = (const char *)o->key, *v = (const char *)o->val;
         if (o->kind == STORE_KV_PUT)
@@ -176,9 +240,9 @@ static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
     return e ? rocks_err(err, e, sync ? "synced write" : "write") : 0;
 }
 
-static int rocks_sync(void *impl, char *err)
+/* Makes every RocksDB write so far durable. */
+static int db_sync(struct rocks *r, char *err)
 {
-    struct rocks *r = impl;
     if (r->wi)
         return flush_wi(r, err);
     char *e = NULL;
@@ -186,63 +250,311 @@ static int rocks_sync(void *impl, char *err)
     return e ? rocks_err(err, e, "sync of the write-ahead log") : 0;
 }
 
-/* ---- iterators and views ----------------------------------------------- */
+/* ---- the log in segments ----------------------------------------------- */
 
-static int rocks_iter_open(void *impl, char *err, void *view, uint8_t cf,
-                           void **it)
+static bool is_key_end(const uint8_t *k, uint32_t n)
 {
-    (void)err;
-    struct rocks *r = impl;
-    struct rocks_view *v = view;
-    rocksdb_column_family_handle_t *h = cfh(r, cf);
-    if (v) {
-        *it = rocksdb_create_iterator_cf(r->db, v->ro, h);
-    } else {
-        rocksdb_iterator_t *base = rocksdb_create_iterator_cf(r->db, r->ro, h);
-        *it = r->wi ? rocksdb_writebatch_wi_create_iterator_with_base_cf(
-                          r->wi, base, h)
-                    : base;
+    if (n <= 8)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (k[i] != 0xff)
+            return false;
+    return true;
+}
+
+/* Checks that every log op has a shape seg_apply knows; counts them. */
+static int seg_check(char *err, const struct store_kv_op *ops, uint32_t n,
+                     uint32_t *nlog)
+{
+    *nlog = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct store_kv_op *o = &ops[i];
+        if (o->cf != STORE_CF_LOG)
+            continue;
+        (*nlog)++;
+        bool ok;
+        if (o->kind == STORE_KV_PUT)
+            ok = o->klen == 8 && o->vlen > 0;
+        else if (o->kind == STORE_KV_DELRANGE)
+            ok = (o->klen == 8 && is_key_end(o->val, o->vlen)) ||
+                 (o->klen == 0 &&
+                  (o->vlen == 8 || is_key_end(o->val, o->vlen)));
+        else
+            ok = false;
+        if (!ok) {
+            store__errf(err, "log segments: op %u (kind %u, key of %u "
+                        "bytes, value/end of %u bytes) is not an append, "
+                        "truncation or compaction of the log", i, o->kind,
+                        o->klen, o->vlen);
+            return COORD_EINVAL;
+        }
     }
     return 0;
 }
 
-static void rocks_iter_seek(void *it, const uint8_t *key, uint32_t klen)
+/* Appends the run of log PUTs starting at ops[*i] (ops of other column
+ * families in between are skipped: already written) in one call. */
+static int seg_append_run(struct rocks *r, char *err,
+                          const struct store_kv_op *ops, uint32_t n,
+                          uint32_t *i)
 {
-    rocksdb_iter_seek(it, (const char *)key, klen);
+    uint32_t k = 0;
+    for (; *i < n; (*i)++) {
+        const struct store_kv_op *o = &ops[*i];
+        if (o->cf != STORE_CF_LOG)
+            continue;
+        if (o->kind != STORE_KV_PUT)
+            break;
+        if (k == r->recs_cap) {
+            uint32_t cap = r->recs_cap ? r->recs_cap * 2 : 64;
+            struct seglog_rec *nr =
+                coord_realloc(r->recs, (size_t)cap * sizeof(*nr));
+            if (!nr) {
+                store__errf(err, "log segments: out of memory");
+                return COORD_ENOMEM;
+            }
+            r->recs = nr;
+            r->recs_cap = cap;
+        }
+        r->recs[k++] = (struct seglog_rec){get_u64(o->key), o->val,
+                                           o->vlen};
+    }
+    return k ? seglog_append(r->seg, r->recs, k, err) : 0;
 }
 
-static void rocks_iter_seek_prev(void *it, const uint8_t *key, uint32_t klen)
+/* The log ops of ops, in order, as seglog calls (seg_check passed). */
+static int seg_apply(struct rocks *r, char *err,
+                     const struct store_kv_op *ops, uint32_t n)
 {
-    rocksdb_iter_seek_for_prev(it, (const char *)key, klen);
+    uint32_t i = 0;
+    while (i < n) {
+        const struct store_kv_op *o = &ops[i];
+        int rc = 0;
+        if (o->cf != STORE_CF_LOG) {
+            i++;
+            continue;
+        }
+        if (o->kind == STORE_KV_PUT) {
+            rc = seg_append_run(r, err, ops, n, &i);
+        } else {
+            i++;
+            if (o->klen == 8)
+                rc = seglog_truncate(r->seg, get_u64(o->key), err);
+            else if (o->vlen == 8)
+                rc = seglog_compact(r->seg, get_u64(o->val), err);
+            else
+                rc = seglog_compact(r->seg, UINT64_MAX, err);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
-static void rocks_iter_next(void *it)
+/* With segments: the RocksDB part first (synced if log ops follow, so
+ * that hard state and snapshot metadata are durable before any log change
+ * they come with), then the log ops. A log-only batch with sync still
+ * syncs earlier unsynced RocksDB writes, if any. */
+static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
+                       uint32_t n, bool sync)
 {
-    rocksdb_iter_next(it);
+    struct rocks *r = impl;
+    if (!r->seg)
+        return db_write(r, err, ops, n, sync, false);
+    uint32_t nlog;
+    int rc = seg_check(err, ops, n, &nlog);
+    if (rc)
+        return rc;
+    if (nlog < n) {
+        bool dsync = sync || nlog > 0;
+        rc = db_write(r, err, ops, n, dsync, true);
+        if (rc == 0)
+            r->dirty = !dsync;
+    } else if (sync && r->dirty) {
+        rc = db_sync(r, err);
+        if (rc == 0)
+            r->dirty = false;
+    }
+    if (rc == 0 && nlog)
+        rc = seg_apply(r, err, ops, n);
+    return rc;
 }
 
-static bool rocks_iter_valid(void *it)
+static int rocks_sync(void *impl, char *err)
 {
-    return rocksdb_iter_valid(it) != 0;
+    struct rocks *r = impl;
+    if (r->seg && !r->dirty)
+        return 0; /* the seglog is durable already */
+    int rc = db_sync(r, err);
+    if (rc == 0)
+        r->dirty = false;
+    return rc;
 }
 
-static void rocks_iter_get(void *it, const uint8_t **key, size_t *klen,
+/* ---- iterators and views ----------------------------------------------- */
+
+/* Positions a seglog iterator at pos, reading its value, or makes it
+ * invalid if pos is outside the log. */
+static void seg_at(struct rocks_it *it, uint64_t pos)
+{
+    struct seglog *l = it->r->seg;
+    uint64_t first = seglog_first(l), last = seglog_last(l);
+    it->valid = false;
+    if (it->status || last == 0 || pos < first || pos > last)
+        return;
+    it->pos = pos;
+    int rc = seglog_read(l, pos, &it->buf, &it->cap, &it->len, it->err);
+    if (rc) {
+        it->status = rc;
+        return;
+    }
+    put_u64(it->key, pos);
+    it->valid = true;
+}
+
+/* The smallest index whose 8-byte key is >= key (keys compare as bytes,
+ * shorter first); false if none. */
+static bool seg_ceil(const uint8_t *key, uint32_t klen, uint64_t *v)
+{
+    uint8_t k[8] = {0};
+    memcpy(k, key, klen < 8 ? klen : 8);
+    *v = get_u64(k);
+    if (klen <= 8)
+        return true;
+    if (*v == UINT64_MAX)
+        return false;
+    (*v)++;
+    return true;
+}
+
+/* The greatest index whose 8-byte key is <= key; false if none. */
+static bool seg_floor(const uint8_t *key, uint32_t klen, uint64_t *v)
+{
+    uint8_t k[8] = {0};
+    memcpy(k, key, klen < 8 ? klen : 8);
+    *v = get_u64(k);
+    if (klen >= 8)
+        return true;
+    if (*v == 0)
+        return false;
+    (*v)--;
+    return true;
+}
+
+static int rocks_iter_open(void *impl, char *err, void *view, uint8_t cf,
+                           void **out)
+{
+    struct rocks *r = impl;
+    struct rocks_view *v = view;
+    if (r->seg && cf == STORE_CF_LOG && v) {
+        store__errf(err, "log segments: no log iterator over a view");
+        return COORD_EINVAL;
+    }
+    struct rocks_it *it = coord_calloc(1, sizeof(*it));
+    if (!it) {
+        store__errf(err, "rocksdb: out of memory");
+        return COORD_ENOMEM;
+    }
+    *out = it;
+    if (r->seg && cf == STORE_CF_LOG) {
+        it->kind = ROCKS_IT_SEG;
+        it->r = r;
+        return 0;
+    }
+    it->kind = ROCKS_IT_DB;
+    rocksdb_column_family_handle_t *h = cfh(r, cf);
+    if (v) {
+        it->it = rocksdb_create_iterator_cf(r->db, v->ro, h);
+    } else {
+        rocksdb_iterator_t *base = rocksdb_create_iterator_cf(r->db, r->ro, h);
+        it->it = r->wi ? rocksdb_writebatch_wi_create_iterator_with_base_cf(
+                             r->wi, base, h)
+                       : base;
+    }
+    return 0;
+}
+
+static void rocks_iter_seek(void *p, const uint8_t *key, uint32_t klen)
+{
+    struct rocks_it *it = p;
+    uint64_t v;
+    if (it->kind == ROCKS_IT_DB) {
+        rocksdb_iter_seek(it->it, (const char *)key, klen);
+    } else if (!seg_ceil(key, klen, &v)) {
+        it->valid = false;
+    } else {
+        uint64_t first = seglog_first(it->r->seg);
+        seg_at(it, v < first ? first : v);
+    }
+}
+
+static void rocks_iter_seek_prev(void *p, const uint8_t *key, uint32_t klen)
+{
+    struct rocks_it *it = p;
+    uint64_t v;
+    if (it->kind == ROCKS_IT_DB) {
+        rocksdb_iter_seek_for_prev(it->it, (const char *)key, klen);
+    } else if (!seg_floor(key, klen, &v)) {
+        it->valid = false;
+    } else {
+        uint64_t last = seglog_last(it->r->seg);
+        seg_at(it, v > last ? last : v);
+    }
+}
+
+static void rocks_iter_next(void *p)
+{
+    struct rocks_it *it = p;
+    if (it->kind == ROCKS_IT_DB)
+        rocksdb_iter_next(it->it);
+    else if (it->valid)
+        seg_at(it, it->pos + 1);
+}
+
+static bool rocks_iter_valid(void *p)
+{
+    struct rocks_it *it = p;
+    if (it->kind == ROCKS_IT_DB)
+        return rocksdb_iter_valid(it->it) != 0;
+    return it->valid;
+}
+
+static void rocks_iter_get(void *p, const uint8_t **key, size_t *klen,
                            const uint8_t **val, size_t *vlen)
 {
-    *key = (const uint8_t *)rocksdb_iter_key(it, klen);
-    *val = (const uint8_t *)rocksdb_iter_value(it, vlen);
+    struct rocks_it *it = p;
+    if (it->kind == ROCKS_IT_DB) {
+        *key = (const uint8_t *)rocksdb_iter_key(it->it, klen);
+        *val = (const uint8_t *)rocksdb_iter_value(it->it, vlen);
+        return;
+    }
+    coord_assert(it->valid);
+    *key = it->key;
+    *klen = 8;
+    *val = it->buf;
+    *vlen = it->len;
 }
 
-static int rocks_iter_status(void *it, char *err)
+static int rocks_iter_status(void *p, char *err)
 {
+    struct rocks_it *it = p;
+    if (it->kind == ROCKS_IT_SEG) {
+        if (it->status)
+            store__errf(err, "%s", it->err);
+        return it->status;
+    }
     char *e = NULL;
-    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_get_error(it->it, &e);
     return e ? rocks_err(err, e, "iterator") : 0;
 }
 
-static void rocks_iter_close(void *it)
+static void rocks_iter_close(void *p)
 {
-    rocksdb_iter_destroy(it);
+    struct rocks_it *it = p;
+    if (it->kind == ROCKS_IT_DB)
+        rocksdb_iter_destroy(it->it);
+    coord_free(it->buf);
+    coord_free(it);
 }
 
 /* Views see the database only: in power-loss mode, what is held in memory
@@ -289,6 +601,9 @@ static void rocks_free(struct rocks *r)
         rocksdb_readoptions_destroy(r->ro);
     if (r->opts)
         rocksdb_options_destroy(r->opts);
+    if (r->seg)
+        seglog_close(r->seg);
+    coord_free(r->recs);
     coord_free(r);
 }
 
@@ -298,6 +613,157 @@ static void rocks_close(void *impl, bool crash)
 {
     (void)crash;
     rocks_free(impl);
+}
+
+/* ---- format and migration -------------------------------------------- */
+
+/* *empty: RocksDB's own log column family holds no record. */
+static int db_log_empty(struct rocks *r, char *err, bool *empty)
+{
+    rocksdb_iterator_t *it =
+        rocksdb_create_iterator_cf(r->db, r->ro, cfh(r, STORE_CF_LOG));
+    rocksdb_iter_seek_to_first(it);
+    *empty = !rocksdb_iter_valid(it);
+    char *e = NULL;
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    return e ? rocks_err(err, e, "iterate the log column family") : 0;
+}
+
+/* One synced RocksDB batch: ident (format 2) if ident, and the deletion of
+ * the log column family. */
+static int db_switch(struct rocks *r, char *err, const uint8_t *ident,
+                     uint32_t ilen)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (ident)
+        rocksdb_writebatch_put_cf(wb, cfh(r, STORE_CF_META), "ident", 5,
+                                  (const char *)ident, ilen);
+    rocksdb_writebatch_delete_range_cf(wb, cfh(r, STORE_CF_LOG), "", 0,
+                                       (const char *)key_end,
+                                       sizeof(key_end));
+    char *e = NULL;
+    rocksdb_write(r->db, r->wo_sync, wb, &e);
+    rocksdb_writebatch_destroy(wb);
+    return e ? rocks_err(err, e, "synced write (log migration)") : 0;
+}
+
+/* Appends recs[0..n) (values owned) and frees the values. */
+static int migrate_flush(struct rocks *r, char *err, struct seglog_rec *recs,
+                         uint32_t *n, int rc)
+{
+    if (rc == 0 && *n)
+        rc = seglog_append(r->seg, recs, *n, err);
+    for (uint32_t i = 0; i < *n; i++)
+        coord_free((void *)recs[i].val);
+    *n = 0;
+    return rc;
+}
+
+/* Copies one record at the iterator into recs[*n]. */
+static int migrate_rec(rocksdb_iterator_t *it, char *err,
+                       struct seglog_rec *recs, uint32_t *n, uint64_t *prev)
+{
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(it, &kl);
+    const char *v = rocksdb_iter_value(it, &vl);
+    uint64_t index = kl == 8 ? get_u64((const uint8_t *)k) : 0;
+    if (kl != 8 || vl == 0 || vl > UINT32_MAX || index == 0 ||
+        (*prev && index != *prev + 1)) {
+        store__errf(err, "log migration: record after entry %llu (key of "
+                    "%zu bytes, index %llu, %zu bytes) is malformed or "
+                    "leaves a gap", (unsigned long long)*prev, kl,
+                    (unsigned long long)index, vl);
+        return COORD_ECORRUPT;
+    }
+    uint8_t *copy = coord_malloc(vl);
+    if (!copy) {
+        store__errf(err, "log migration: out of memory");
+        return COORD_ENOMEM;
+    }
+    memcpy(copy, v, vl);
+    recs[(*n)++] = (struct seglog_rec){index, copy, (uint32_t)vl};
+    *prev = index;
+    return 0;
+}
+
+/* Format 1 -> 2: empties the seglog (a copy interrupted by a crash is
+ * redone from the start), copies every record of RocksDB's log column
+ * family into it (durable as it goes), then switches in one synced batch:
+ * ident says 2 and the column family is emptied. A crash before that
+ * batch leaves format 1 with its log intact; after it, format 2. */
+static int migrate(struct rocks *r, char *err, const struct store_options *o)
+{
+    int rc = seglog_compact(r->seg, UINT64_MAX, err);
+    if (rc)
+        return rc;
+    struct seglog_rec *recs =
+        coord_malloc(ROCKS_MIGRATE_BATCH * sizeof(*recs));
+    if (!recs) {
+        store__errf(err, "log migration: out of memory");
+        return COORD_ENOMEM;
+    }
+    rocksdb_iterator_t *it =
+        rocksdb_create_iterator_cf(r->db, r->ro, cfh(r, STORE_CF_LOG));
+    uint32_t n = 0;
+    uint64_t prev = 0;
+    for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        rc = migrate_rec(it, err, recs, &n, &prev);
+        if (rc == 0 && n == ROCKS_MIGRATE_BATCH)
+            rc = migrate_flush(r, err, recs, &n, rc);
+    }
+    char *e = NULL;
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    if (e && rc == 0)
+        rc = rocks_err(err, e, "log migration: iterate");
+    else if (e)
+        rocksdb_free(e);
+    rc = migrate_flush(r, err, recs, &n, rc);
+    coord_free(recs);
+    if (rc)
+        return rc;
+    uint8_t ident[32];
+    uint32_t ilen = store__encode_ident(ident, STORE_FORMAT_SEGMENTS,
+                                        o->cluster_id, o->node_id);
+    return db_switch(r, err, ident, ilen);
+}
+
+/* store_ops.format: format 1 keeps the log in RocksDB, 2 in segments. */
+static int rocks_format(void *impl, char *err, uint32_t *fmt,
+                        const struct store_options *o)
+{
+    struct rocks *r = impl;
+    bool empty;
+    if (*fmt == STORE_FORMAT_SEGMENTS && !r->seg) {
+        store__errf(err, "this data directory keeps its Raft log in "
+                    "segment files (format 2): it cannot be opened with "
+                    "log_segments off; turn log_segments on");
+        return COORD_EINVAL;
+    }
+    if (!r->seg) {
+        *fmt = *fmt ? *fmt : STORE_FORMAT_ROCKS_LOG;
+        return 0;
+    }
+    int rc = db_log_empty(r, err, &empty);
+    if (rc)
+        return rc;
+    if (*fmt == 0 && !empty) {
+        store__errf(err, "no identity record (meta/ident) but log data "
+                    "present: not a coordd store or damaged");
+        return COORD_ECORRUPT;
+    }
+    if (*fmt == STORE_FORMAT_ROCKS_LOG) {
+        rc = migrate(r, err, o);
+    } else if (!empty) {
+        /* Format 2 never writes there: only a future writer could have;
+         * treat as leftovers and drop them. */
+        rc = db_switch(r, err, NULL, 0);
+    }
+    if (rc == 0)
+        *fmt = STORE_FORMAT_SEGMENTS;
+    return rc;
 }
 
 static const struct store_ops rocks_ops = {
@@ -314,6 +780,7 @@ static const struct store_ops rocks_ops = {
     .view_open = rocks_view_open,
     .view_close = rocks_view_close,
     .close = rocks_close,
+    .format = rocks_format,
 };
 
 /* ---- open -------------------------------------------------------------- */
@@ -395,6 +862,25 @@ static int open_db(struct rocks *r, char *err, const char *dir)
     return 0;
 }
 
+/* Opens the segment log in dir/log-segments (created if missing). */
+static int open_seg(struct rocks *r, char *err, const char *dir,
+                    const struct store_options *opts)
+{
+    size_t n = strlen(dir) + sizeof(ROCKS_SEG_DIR);
+    char *path = coord_malloc(n);
+    if (!path) {
+        store__errf(err, "log segments: out of memory");
+        return COORD_ENOMEM;
+    }
+    snprintf(path, n, "%s%s", dir, ROCKS_SEG_DIR);
+    struct seglog_options so = {.segment_bytes = opts->log_segment_bytes};
+    int rc = seglog_open(&r->seg, path, &so, err);
+    if (rc)
+        r->seg = NULL;
+    coord_free(path);
+    return rc;
+}
+
 int store_open_rocks(struct store *s, const char *dir,
                      const struct store_options *opts)
 {
@@ -423,6 +909,8 @@ int store_open_rocks(struct store *s, const char *dir,
         rc = check_cfs(r, s->errmsg, dir);
     if (rc == 0)
         rc = open_db(r, s->errmsg, dir);
+    if (rc == 0 && !opts->rocks_log)
+        rc = open_seg(r, s->errmsg, dir, opts);
     if (rc) {
         rocks_free(r);
         return rc;

@@ -285,8 +285,10 @@ static int kv_get(struct store *s, void *view, char *err, uint8_t cf,
             }
         }
     }
-    if (rc == COORD_ENONODE && s->ops->iter_status(it, err))
-        rc = COORD_EIO;
+    if (rc == COORD_ENONODE) {
+        int st = s->ops->iter_status(it, err);
+        rc = st ? st : rc;
+    }
     s->ops->iter_close(it);
     return rc;
 }
@@ -299,7 +301,7 @@ static int cf_is_empty(struct store *s, uint8_t cf, bool *empty)
         return rc;
     s->ops->iter_seek(it, (const uint8_t *)"", 0);
     *empty = !s->ops->iter_valid(it);
-    rc = s->ops->iter_status(it, s->errmsg) ? COORD_EIO : 0;
+    rc = s->ops->iter_status(it, s->errmsg);
     s->ops->iter_close(it);
     return rc;
 }
@@ -325,6 +327,10 @@ static int check_ident(struct store *s, const uint8_t *v, uint32_t n,
     }
     uint32_t fmt = get_u32(v + 4);
     uint64_t cid = get_u64(v + 8), nid = get_u64(v + 16);
+    if (fmt == 0) {
+        store__errf(s->errmsg, "meta/ident: format version 0 is invalid");
+        return COORD_ECORRUPT;
+    }
     if (fmt > STORE_FORMAT_VERSION) {
         store__errf(s->errmsg, "data format version %u is newer than the "
                     "supported %u: refusing to open", fmt,
@@ -359,8 +365,16 @@ static int record_ident(struct store *s, const struct store_options *o)
             return COORD_ECORRUPT;
         }
     }
+    uint32_t fmt = 0;
+    if (s->ops->format) {
+        int rc = s->ops->format(s->impl, s->errmsg, &fmt, o);
+        if (rc)
+            return rc;
+    } else {
+        fmt = STORE_FORMAT_VERSION;
+    }
     uint8_t v[IDENT_LEN];
-    store__encode_ident(v, STORE_FORMAT_VERSION, o->cluster_id, o->node_id);
+    store__encode_ident(v, fmt, o->cluster_id, o->node_id);
     struct store_kv_op op = {STORE_KV_PUT, STORE_CF_META,
                              META_KEY(key_ident), v, IDENT_LEN};
     return apply(s, &op, 1, true);
@@ -416,7 +430,10 @@ int store__open_common(struct store *s, const struct store_ops *ops,
                     v, sizeof(v), &n);
     if (rc == 0)
         rc = check_ident(s, v, n, o);
-    else if (rc == COORD_ENONODE)
+    if (rc == 0 && ops->format) {
+        uint32_t fmt = get_u32(v + 4);
+        rc = ops->format(impl, s->errmsg, &fmt, o);
+    } else if (rc == COORD_ENONODE)
         rc = record_ident(s, o);
     if (rc == 0)
         rc = open_snap(s);
@@ -481,15 +498,23 @@ static int load_meta(struct store *s, struct store_state *out)
     return 0;
 }
 
+/* What scan_log saw: the bounds and the term of the snapshot's entry. */
+struct log_scan {
+    uint64_t first; /* 0: empty log */
+    uint64_t last;
+    bool has_snap;  /* the log holds the snapshot's index */
+    uint64_t snap_term;
+};
+
 /* Walks the whole log: every record must decode and the indexes must be
- * contiguous and join the snapshot. */
-static int scan_log(struct store *s, struct store_state *out)
+ * contiguous. */
+static int scan_records(struct store *s, struct log_scan *ls)
 {
     void *it;
     int rc = s->ops->iter_open(s->impl, s->errmsg, NULL, STORE_CF_LOG, &it);
     if (rc)
         return rc;
-    uint64_t first = 0, prev = 0;
+    memset(ls, 0, sizeof(*ls));
     for (s->ops->iter_seek(it, (const uint8_t *)"", 0);
          rc == 0 && s->ops->iter_valid(it); s->ops->iter_next(it)) {
         const uint8_t *k, *v;
@@ -497,31 +522,63 @@ static int scan_log(struct store *s, struct store_state *out)
         struct store_entry e;
         s->ops->iter_get(it, &k, &kl, &v, &vl);
         rc = dec_entry(s->errmsg, k, kl, v, vl, &e);
-        if (rc == 0 && first && e.index != prev + 1) {
+        if (rc == 0 && ls->first && e.index != ls->last + 1) {
             store__errf(s->errmsg, "log: gap between entries %llu and %llu",
-                        (unsigned long long)prev,
+                        (unsigned long long)ls->last,
                         (unsigned long long)e.index);
             rc = COORD_ECORRUPT;
         }
-        if (!first)
-            first = e.index;
-        prev = e.index;
+        if (rc == 0 && e.index == s->snap.index) {
+            ls->has_snap = true;
+            ls->snap_term = e.term;
+        }
+        if (!ls->first)
+            ls->first = e.index;
+        ls->last = e.index;
     }
-    if (rc == 0 && s->ops->iter_status(it, s->errmsg))
-        rc = COORD_EIO;
+    if (rc == 0)
+        rc = s->ops->iter_status(it, s->errmsg);
     s->ops->iter_close(it);
+    return rc;
+}
+
+/* Checks the log against the snapshot. A log with nothing after the
+ * snapshot that belongs to it is deleted (synced): it ends before the
+ * snapshot's index, or holds that index with another term than the
+ * snapshot's (its later entries are of a history the snapshot replaced).
+ * Both are left by a crash between a snapshot commit's metadata and its
+ * STORE_DROP_LOG with log segments (docs/storage.md "Log segments"); the
+ * deletion finishes that drop, and an append after the snapshot then
+ * finds an empty log. */
+static int scan_log(struct store *s, struct store_state *out)
+{
+    struct log_scan ls;
+    int rc = scan_records(s, &ls);
     if (rc)
         return rc;
-    if (first && first > s->snap.index + 1) {
+    if (ls.first && ls.first > s->snap.index + 1) {
         store__errf(s->errmsg, "log: starts at %llu but the snapshot ends "
-                    "at %llu", (unsigned long long)first,
+                    "at %llu", (unsigned long long)ls.first,
                     (unsigned long long)s->snap.index);
         return COORD_ECORRUPT;
     }
-    out->first = first ? first : s->snap.index + 1;
-    out->last = first && prev > s->snap.index ? prev : s->snap.index;
-    if (first && prev < s->snap.index)
-        out->first = s->snap.index + 1;
+    out->first = s->snap.index + 1;
+    out->last = s->snap.index;
+    if (!ls.first)
+        return 0;
+    bool stale = s->snap.index &&
+                 (ls.last < s->snap.index ||
+                  (ls.has_snap && ls.snap_term != s->snap.term));
+    if (stale) {
+        struct store_kv_op op = {STORE_KV_DELRANGE, STORE_CF_LOG,
+                                 (const uint8_t *)"", 0, key_end,
+                                 sizeof(key_end)};
+        return apply(s, &op, 1, true);
+    }
+    if (ls.last >= s->snap.index) {
+        out->first = ls.first;
+        out->last = ls.last;
+    }
     return 0;
 }
 
@@ -553,8 +610,9 @@ static int read_locked(struct store *s, void *it, uint64_t lo, uint64_t hi,
         size_t kl, vl;
         struct store_entry e;
         if (!s->ops->iter_valid(it)) {
-            if (s->ops->iter_status(it, s->errmsg))
-                return COORD_EIO;
+            int st = s->ops->iter_status(it, s->errmsg);
+            if (st)
+                return st;
             store__errf(s->errmsg, "log: entry %llu is past the end",
                         (unsigned long long)want);
             return COORD_ENONODE;
@@ -820,7 +878,7 @@ static int log_reaches(struct store *s, uint64_t index, bool *yes)
         s->ops->iter_get(it, &k, &kl, &v, &vl);
         *yes = kl == 8 && get_u64(k) >= index;
     }
-    rc = s->ops->iter_status(it, s->errmsg) ? COORD_EIO : 0;
+    rc = s->ops->iter_status(it, s->errmsg);
     s->ops->iter_close(it);
     return rc;
 }

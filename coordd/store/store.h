@@ -13,7 +13,10 @@
  * the key bytes followed by the value bytes after the crc, so a value
  * written under the wrong key is detected too):
  *
- *  column family "log": one record per Raft entry
+ *  column family "log": one record per Raft entry. With log segments on
+ *  (the default; format 2) rocks.c keeps these records in segment files
+ *  (<data_dir>/log-segments, seglog.h), not in RocksDB: same keys and
+ *  values, same iteration order, so this layout still describes them.
  *    key   [0..7]   index (u64)            -> iteration order = index order
  *    value [0..3]   crc
  *          [4..11]  term (u64)
@@ -42,6 +45,12 @@
  * structs) is one atomic batch: after a crash either all of it or none of it
  * is there. Batches become durable in call order: a successful sync (or a
  * write with sync = true) makes every earlier write durable too.
+ * Exception, log segments (rocks backend, format 2): a batch is written in
+ * two steps, its RocksDB part (hard state, snapshot metadata and chunks)
+ * first and durable, then its log operations in order, each durable when
+ * done (also unsynced ones, also in power-loss mode). A crash in between
+ * leaves the RocksDB part plus a prefix of the log operations; docs/
+ * storage.md "Log segments" argues why that is safe for Raft.
  *
  * THREADS: every call on a struct store is serialised by its mutex; a
  * snapshot reader reads from its own consistent view without that mutex,
@@ -65,8 +74,14 @@
 #include <stdint.h>
 
 /* On-disk format version written at first open. Opening a directory with a
- * newer version fails: an old binary must not rewrite a newer format. */
-#define STORE_FORMAT_VERSION 1
+ * newer version fails: an old binary must not rewrite a newer format.
+ * 1: the Raft log in RocksDB's "log" column family (still what the rocks
+ * backend writes with rocks_log set). 2: the log in segment files; an
+ * older binary would see an empty log there, so it must refuse. A version
+ * 1 store opened with segments on is migrated to 2 (docs/storage.md). */
+#define STORE_FORMAT_VERSION 2
+#define STORE_FORMAT_ROCKS_LOG 1
+#define STORE_FORMAT_SEGMENTS 2
 #define STORE_ERRMSG_BYTES 256
 /* Configuration blob kept with a snapshot (raft_conf plus app context). */
 #define STORE_CONF_BYTES_MAX 8192
@@ -125,6 +140,12 @@ struct store_options {
      * backend only at a sync, so a kill (or store_close) loses exactly what
      * a power cut would. Never for production. */
     bool power_loss;
+    /* rocks backend only. false (the default): the Raft log lives in
+     * segment files (format 2); true: in RocksDB as before (format 1;
+     * refused on a format 2 store). */
+    bool rocks_log;
+    /* Size of a new segment file; 0: SEGLOG_SEGMENT_BYTES_DEFAULT. */
+    uint64_t log_segment_bytes;
 };
 
 struct store_stats {

@@ -68,6 +68,15 @@ struct store_ops {
     /* Closes; with crash, unsynced writes are dropped where the backend
      * can model that (mem; rocks in power-loss mode always drops). */
     void (*close)(void *impl, bool crash);
+    /* Optional (NULL: every format is stored alike; a fresh store gets
+     * STORE_FORMAT_VERSION). Called at open once identity is checked:
+     * *fmt is the ident's format (0: a fresh store, about to get its
+     * ident). Sets *fmt to the format the store has on return (fresh: the
+     * one store.c records). The backend may migrate an older format, in
+     * which case it rewrites ident itself, atomically with the switch.
+     * COORD_EINVAL: this format cannot be opened as configured. */
+    int (*format)(void *impl, char *err, uint32_t *fmt,
+                  const struct store_options *o);
 };
 
 /* Called by backends' open functions once the backend is up: checks or

@@ -1,7 +1,11 @@
 /* test_store.c -- unit tests for coordd/store/: the same cases run against
- * the RocksDB backend (in a mkdtemp directory under /tmp) and the in-memory
- * backend, plus backend-specific ones: group commit and fault injection on
- * the memory disk, foreign directories and kill -9 on RocksDB.
+ * the RocksDB backend with the log in segment files (the default), the
+ * RocksDB backend with the log in RocksDB (rocks_log, format 1), both in a
+ * mkdtemp directory under /tmp, and the in-memory backend; plus
+ * backend-specific ones: group commit and fault injection on the memory
+ * disk, foreign directories, kill -9, log segment shapes and the format 1
+ * -> 2 migration on RocksDB. Where log segments are durable at once (also
+ * unsynced writes in power-loss mode) the cases expect exactly that.
  * Synchronisation with the worker thread uses condition variables only. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,10 +22,12 @@
 #include <unistd.h>
 
 #include "coord.h"
+#include "coordd/store/seglog.h"
 #include "coordd/store/store.h"
 #include "coordd/store/store_int.h"
 
-enum { K_ROCKS = 1, K_MEM = 2 };
+/* K_ROCKS: log segments (default); K_ROCKS_LOG: rocks_log. */
+enum { K_ROCKS = 1, K_MEM = 2, K_ROCKS_LOG = 3 };
 
 struct fx {
     int kind;
@@ -34,10 +40,21 @@ struct fx {
 static const struct store_options opts_a = {7, 1, false};
 static const struct store_options opts_pl = {7, 1, true};
 
+/* The options of f's kind: small segments (fast to preallocate). */
+static struct store_options fx_opts(const struct fx *f,
+                                    const struct store_options *o)
+{
+    struct store_options k = *o;
+    k.rocks_log = f->kind == K_ROCKS_LOG;
+    k.log_segment_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    return k;
+}
+
 static int fx_open_with(struct fx *f, const struct store_options *o)
 {
-    int rc = f->kind == K_ROCKS ? store_open_rocks(&f->s, f->dir, o)
-                                : store_open_mem(&f->s, f->disk, o);
+    struct store_options k = fx_opts(f, o);
+    int rc = f->kind == K_MEM ? store_open_mem(&f->s, f->disk, &k)
+                              : store_open_rocks(&f->s, f->dir, &k);
     f->open = rc == 0;
     return rc;
 }
@@ -74,7 +91,7 @@ static int setup_kind(void **state, int kind)
     if (!f)
         return -1;
     f->kind = kind;
-    if (kind == K_ROCKS) {
+    if (kind != K_MEM) {
         snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
         if (!mkdtemp(f->dir))
             return -1;
@@ -87,6 +104,14 @@ static int setup_kind(void **state, int kind)
 
 static int setup_rocks(void **state) { return setup_kind(state, K_ROCKS); }
 static int setup_mem(void **state) { return setup_kind(state, K_MEM); }
+static int setup_rocks_log(void **state)
+{
+    return setup_kind(state, K_ROCKS_LOG);
+}
+
+/* Log segments: log writes are durable at once, compacted entries may
+ * come back at reopen. */
+static bool fx_seg(const struct fx *f) { return f->kind == K_ROCKS; }
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
                  struct FTW *ftw)
@@ -101,7 +126,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     fx_close(f);
-    if (f->kind == K_ROCKS)
+    if (f->kind != K_MEM)
         nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     else
         store_mem_disk_free(f->disk);
@@ -169,6 +194,19 @@ static void expect_log(struct store *s, uint64_t first, uint64_t last)
     assert_int_equal(st.last, last);
 }
 
+/* Log segments after a reopen: compacted entries may be back, so the log
+ * starts at first_max or before (but at 1 or later). */
+static void expect_log_le(struct store *s, uint64_t first_max, uint64_t last)
+{
+    struct store_state st;
+    int rc = store_load(s, &st);
+    if (rc)
+        fprintf(stderr, "load: %s\n", s->errmsg);
+    assert_int_equal(rc, 0);
+    assert_true(st.first >= 1 && st.first <= first_max);
+    assert_int_equal(st.last, last);
+}
+
 static int hard_state(struct store *s, uint64_t term, uint64_t vote,
                       bool sync)
 {
@@ -195,7 +233,9 @@ static void write_read_reopen(void **state)
     assert_int_equal(st.vote, 2);
     assert_int_equal(st.cluster_id, 7);
     assert_int_equal(st.node_id, 1);
-    assert_int_equal(st.format, STORE_FORMAT_VERSION);
+    assert_int_equal(st.format, f->kind == K_ROCKS_LOG
+                                    ? STORE_FORMAT_ROCKS_LOG
+                                    : STORE_FORMAT_VERSION);
     assert_int_equal(st.first, 1);
     assert_int_equal(st.last, 10);
     assert_int_equal(st.snap.index, 0);
@@ -304,6 +344,14 @@ static void hard_state_atomic_with_entries(void **state)
     fx_crash(f);                  /* ... and gone, together, after a crash */
     fx_open(f, &opts_pl);
     assert_int_equal(store_load(&f->s, &st), 0);
+    if (fx_seg(f)) {
+        /* ... or, with segments, kept together: the hard state was
+         * synced before the entries were written. */
+        assert_int_equal(st.term, 5);
+        assert_int_equal(st.vote, 9);
+        assert_int_equal(st.last, 5);
+        return;
+    }
     assert_int_equal(st.term, 1);
     assert_int_equal(st.vote, 1);
     assert_int_equal(st.last, 3);
@@ -328,8 +376,14 @@ static void power_loss_loses_exactly_unsynced(void **state)
     expect_range(&f->s, 4, 9, 2);
     fx_crash(f);
     fx_open(f, &opts_pl);
-    expect_log(&f->s, 1, 5);
-    expect_range(&f->s, 1, 5, 1);
+    if (fx_seg(f)) { /* log writes are durable at once */
+        expect_log(&f->s, 1, 9);
+        expect_range(&f->s, 1, 3, 1);
+        expect_range(&f->s, 4, 9, 2);
+    } else {
+        expect_log(&f->s, 1, 5);
+        expect_range(&f->s, 1, 5, 1);
+    }
     struct store_stats st;
     store_get_stats(&f->s, &st);
     assert_int_equal(st.syncs, 0);
@@ -358,7 +412,10 @@ static void compaction(void **state)
     assert_int_equal(store_sync(&f->s), 0);
     fx_close(f);
     fx_open(f, &opts_a);
-    expect_log(&f->s, 13, 20);
+    if (fx_seg(f))
+        expect_log_le(&f->s, 13, 20);
+    else
+        expect_log(&f->s, 13, 20);
     expect_range(&f->s, 13, 20, 1);
 }
 
@@ -443,7 +500,10 @@ static void snapshot_stream(void **state)
 
     fx_close(f);
     fx_open(f, &opts_a);
-    expect_log(&f->s, 26, 30);
+    if (fx_seg(f))
+        expect_log_le(&f->s, 26, 30);
+    else
+        expect_log(&f->s, 26, 30);
     assert_int_equal(store_snap_open(&f->s, &r), 0);
     assert_int_equal(r.meta.index, 25);
     expect_snap(&r, d2, sizeof(d2));
@@ -537,9 +597,15 @@ static void power_loss_snapshot_and_compaction(void **state)
     expect_log(&f->s, 13, 18);
     fx_crash(f); /* loses 17..18 and the compaction, not the snapshot */
     fx_open(f, &opts_pl);
-    expect_log(&f->s, 10, 16);
-    expect_range(&f->s, 10, 14, 1);
-    expect_range(&f->s, 15, 16, 2);
+    if (fx_seg(f)) { /* ... except with segments: 17..18 are kept */
+        expect_log_le(&f->s, 13, 18);
+        expect_range(&f->s, 13, 14, 1);
+        expect_range(&f->s, 15, 18, 2);
+    } else {
+        expect_log(&f->s, 10, 16);
+        expect_range(&f->s, 10, 14, 1);
+        expect_range(&f->s, 15, 16, 2);
+    }
     struct store_snap_reader r;
     assert_int_equal(store_snap_open(&f->s, &r), 0);
     assert_int_equal(r.meta.index, 12);
@@ -621,6 +687,23 @@ static void data_without_ident_refused(void **state)
     assert_non_null(strstr(f->s.errmsg, "identity"));
 }
 
+static const uint8_t key_end17[17] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+/* Plants a raw log record at key (8 bytes) as the log's new last entry:
+ * entries from key on are deleted first (log segments only append). */
+static int plant_log(struct fx *f, const uint8_t *key, const uint8_t *val,
+                     uint32_t vlen)
+{
+    struct store_kv_op ops[2] = {
+        {STORE_KV_DELRANGE, STORE_CF_LOG, key, 8, key_end17, 17},
+        {STORE_KV_PUT, STORE_CF_LOG, key, 8, val, vlen},
+    };
+    return f->s.ops->apply(f->s.impl, f->s.errmsg, ops, 2, true);
+}
+
 static void corrupt_entry_detected(void **state)
 {
     struct fx *f = *state;
@@ -641,8 +724,7 @@ static void corrupt_entry_detected(void **state)
     memcpy(val, v, vl);
     f->s.ops->iter_close(it);
     val[vl - 1] ^= 0x10;
-    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val,
-                                    (uint32_t)vl), 0);
+    assert_int_equal(plant_log(f, key, val, (uint32_t)vl), 0);
     struct store_entry out[8];
     uint8_t buf[256];
     uint32_t n;
@@ -654,14 +736,13 @@ static void corrupt_entry_detected(void **state)
     struct store_state st;
     assert_int_equal(store_load(&f->s, &st), COORD_ECORRUPT);
     /* A truncated value, and a record under another index. */
-    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val, 9), 0);
+    assert_int_equal(plant_log(f, key, val, 9), 0);
     assert_int_equal(store_read(&f->s, 5, 6, out, 8, buf, 256, &n),
                      COORD_ECORRUPT);
     assert_non_null(strstr(f->s.errmsg, "truncated"));
     val[vl - 1] ^= 0x10;
     key[7] = 6;
-    assert_int_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val,
-                                    (uint32_t)vl), 0);
+    assert_int_equal(plant_log(f, key, val, (uint32_t)vl), 0);
     assert_int_equal(store_read(&f->s, 6, 7, out, 8, buf, 256, &n),
                      COORD_ECORRUPT);
     fx_close(f);
@@ -689,6 +770,99 @@ static void corrupt_snapshot_chunk_detected(void **state)
     assert_int_equal(store_snap_read(&r, 0, got, 150), COORD_ECORRUPT);
     assert_non_null(strstr(r.errmsg, "offset 100"));
     store_snap_close(&r);
+}
+
+/* Records the log column family holds (through the backend). */
+static uint64_t log_count(struct fx *f)
+{
+    void *it;
+    uint64_t n = 0;
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, NULL,
+                                         STORE_CF_LOG, &it), 0);
+    for (f->s.ops->iter_seek(it, (const uint8_t *)"", 0);
+         f->s.ops->iter_valid(it); f->s.ops->iter_next(it))
+        n++;
+    assert_int_equal(f->s.ops->iter_status(it, f->s.errmsg), 0);
+    f->s.ops->iter_close(it);
+    return n;
+}
+
+/* The state a crash leaves between a snapshot commit's metadata and its
+ * STORE_DROP_LOG (log segments write them in two steps), planted by a
+ * commit that keeps the whole log (keep_from 1) under a snapshot whose
+ * term differs from the log's entry at its index: the entries after it
+ * are of a replaced history. store_load reports none after the snapshot
+ * and deletes them, so appends after the snapshot work. */
+static void drop_log_crash_window(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[100];
+    fill(d, sizeof(d), 8);
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    write_snap(&f->s, 8, 2, "", d, sizeof(d), 64, 1);
+    expect_log(&f->s, 9, 8);
+    assert_int_equal(log_count(f), 0);
+    struct store_entry out[2];
+    uint8_t buf[64];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 9, 10, out, 2, buf, 64, &n),
+                     COORD_ENONODE);
+    assert_int_equal(put_range(&f->s, 9, 12, 2, 0, true), 0);
+    expect_log(&f->s, 9, 12);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 9, 12);
+    expect_range(&f->s, 9, 12, 2);
+    /* The same with a matching term keeps the log. */
+    write_snap(&f->s, 10, 2, "", d, sizeof(d), 64, 1);
+    expect_log(&f->s, 9, 12);
+}
+
+/* A log that ends before the snapshot (the other shape of that window)
+ * is deleted at load, also after a reopen. */
+static void log_ends_before_snapshot(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[100];
+    fill(d, sizeof(d), 9);
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 10, 1, 0, true), 0);
+    write_snap(&f->s, 8, 1, "", d, sizeof(d), 64, 1);
+    assert_int_equal(put_range(&f->s, 1, 0, 0, 6, true), 0); /* [1, 5] */
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 9, 8);
+    assert_int_equal(log_count(f), 0);
+    assert_int_equal(put_range(&f->s, 9, 11, 2, 0, true), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 9, 11);
+    expect_range(&f->s, 9, 11, 2);
+}
+
+static void reopen_after_truncation(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 20, 1, 0, true), 0);
+    assert_int_equal(put_range(&f->s, 11, 15, 2, 11, true), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 15);
+    expect_range(&f->s, 1, 10, 1);
+    expect_range(&f->s, 11, 15, 2);
+    assert_int_equal(put_range(&f->s, 1, 0, 0, 5, true), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 4);
+    expect_range(&f->s, 1, 4, 1);
+    assert_int_equal(put_range(&f->s, 5, 6, 3, 0, true), 0);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 6);
+    expect_range(&f->s, 1, 4, 1);
+    expect_range(&f->s, 5, 6, 3);
 }
 
 /* ---- the worker on both backends ----------------------------------------- */
@@ -980,10 +1154,13 @@ static void rocks_foreign_dir_refused(void **state)
 /* The child side of kill9_child, in a freshly exec'd process (forking a
  * process that already runs RocksDB threads is unsafe): writes A synced
  * and B unsynced, reports on fd, waits to be killed. */
-static int kill9_child_main(const char *dir, bool power_loss, int fd)
+static int kill9_child_main(const char *dir, bool power_loss, int kind,
+                            int fd)
 {
     struct store s;
-    struct store_options o = {7, 1, power_loss};
+    struct fx k = {.kind = kind};
+    struct store_options po = {7, 1, power_loss};
+    struct store_options o = fx_opts(&k, &po);
     if (store_open_rocks(&s, dir, &o) || put_range(&s, 1, 5, 1, 0, true) ||
         put_range(&s, 6, 9, 1, 0, false))
         return 1;
@@ -1007,7 +1184,8 @@ static void kill9_child(struct fx *f, bool power_loss)
         close(pfd[0]);
         snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
         execl("/proc/self/exe", "test_store", "--kill9-child", f->dir,
-              power_loss ? "1" : "0", fdarg, (char *)NULL);
+              power_loss ? "1" : "0", f->kind == K_ROCKS ? "1" : "3", fdarg,
+              (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -1032,8 +1210,183 @@ static void rocks_kill9_power_loss(void **state)
     assert_non_null(mkdtemp(f->dir));
     kill9_child(f, true);
     fx_open(f, &opts_a);
+    expect_log(&f->s, 1, fx_seg(f) ? 9 : 5); /* segments: durable at once */
+    expect_range(&f->s, 1, fx_seg(f) ? 9 : 5, 1);
+}
+
+/* ---- log segments (RocksDB with segments) ------------------------------ */
+
+/* Only the shapes store.c emits reach the segments; the rest is refused
+ * with a message and changes nothing. */
+static void seg_only_log_shapes(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 5, 1, 0, true), 0);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    /* An older binary (format 1 only) refuses this store. */
+    assert_int_equal(st.format, STORE_FORMAT_SEGMENTS);
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 3}, key2[8] = {0};
+    uint8_t val[32] = {1};
+    /* An overwrite inside the log is not an append. */
+    assert_int_not_equal(store__put_raw(&f->s, STORE_CF_LOG, key, 8, val,
+                                        sizeof(val)), 0);
+    struct store_kv_op bad[4] = {
+        {STORE_KV_DEL, STORE_CF_LOG, key, 8, NULL, 0},
+        {STORE_KV_DELRANGE, STORE_CF_LOG, key, 8, key2, 8},
+        {STORE_KV_PUT, STORE_CF_LOG, key, 4, val, 4},
+        {STORE_KV_PUT, STORE_CF_LOG, key, 8, val, 0},
+    };
+    for (int i = 0; i < 4; i++) {
+        struct store_kv_op two[2] = {
+            {STORE_KV_PUT, STORE_CF_META, (const uint8_t *)"x", 1, val, 1},
+            bad[i],
+        };
+        f->s.errmsg[0] = 0;
+        assert_int_equal(f->s.ops->apply(f->s.impl, f->s.errmsg, two, 2,
+                                         true), COORD_EINVAL);
+        assert_non_null(strstr(f->s.errmsg, "not an append"));
+    }
+    void *view, *it;
+    assert_int_equal(f->s.ops->view_open(f->s.impl, f->s.errmsg, &view), 0);
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, view,
+                                         STORE_CF_LOG, &it), COORD_EINVAL);
+    f->s.ops->view_close(f->s.impl, view);
+    /* Nothing of the refused batches was written, even their meta part. */
+    uint8_t got[8];
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, NULL,
+                                         STORE_CF_META, &it), 0);
+    f->s.ops->iter_seek(it, (const uint8_t *)"x", 1);
+    bool x = false;
+    if (f->s.ops->iter_valid(it)) {
+        const uint8_t *k, *v;
+        size_t kl, vl;
+        f->s.ops->iter_get(it, &k, &kl, &v, &vl);
+        x = kl == 1 && k[0] == 'x';
+    }
+    f->s.ops->iter_close(it);
+    assert_false(x);
+    (void)got;
     expect_log(&f->s, 1, 5);
     expect_range(&f->s, 1, 5, 1);
+    /* Iterator edges: seek past the end, seek_prev before the start. */
+    uint8_t k9[8] = {0, 0, 0, 0, 0, 0, 0, 9}, k0[8] = {0};
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, NULL,
+                                         STORE_CF_LOG, &it), 0);
+    f->s.ops->iter_seek(it, k9, 8);
+    assert_false(f->s.ops->iter_valid(it));
+    f->s.ops->iter_seek_prev(it, k9, 8);
+    assert_true(f->s.ops->iter_valid(it));
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    f->s.ops->iter_get(it, &k, &kl, &v, &vl);
+    assert_int_equal(kl, 8);
+    assert_int_equal(k[7], 5);
+    f->s.ops->iter_seek_prev(it, k0, 8);
+    assert_false(f->s.ops->iter_valid(it));
+    f->s.ops->iter_seek_prev(it, key_end17, 17);
+    assert_true(f->s.ops->iter_valid(it));
+    f->s.ops->iter_get(it, &k, &kl, &v, &vl);
+    assert_int_equal(k[7], 5);
+    f->s.ops->iter_close(it);
+    /* Segments on disk; segments off is refused on this store. */
+    char p[128];
+    snprintf(p, sizeof(p), "%s/log-segments", f->dir);
+    assert_int_equal(access(p, F_OK), 0);
+    fx_close(f);
+    f->kind = K_ROCKS_LOG;
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_EINVAL);
+    assert_non_null(strstr(f->s.errmsg, "log_segments off"));
+    f->kind = K_ROCKS;
+}
+
+/* Writes entries [1, n] with term 1 in pieces of 200. */
+static void put_many(struct store *s, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t i = lo; i <= hi; i += 200) {
+        uint64_t e = i + 199 < hi ? i + 199 : hi;
+        assert_int_equal(put_range(s, i, e, 1, 0, true), 0);
+    }
+}
+
+static void expect_many(struct store *s, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t i = lo; i <= hi; i += 250) {
+        uint64_t e = i + 249 < hi ? i + 249 : hi;
+        expect_range(s, i, e, 1);
+    }
+}
+
+/* A format 1 store (log in RocksDB) opened with segments on is migrated:
+ * same hard state, snapshot and entries (more than one copy batch), format
+ * 2; it then stays format 2 and refuses segments off. */
+static void seg_migration_from_rocks_log(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[500];
+    fill(d, sizeof(d), 3);
+    f->kind = K_ROCKS_LOG;
+    fx_open(f, &opts_a);
+    assert_int_equal(hard_state(&f->s, 4, 2, true), 0);
+    put_many(&f->s, 1, 2100);
+    write_snap(&f->s, 50, 1, "c", d, sizeof(d), 128, 41);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.format, STORE_FORMAT_ROCKS_LOG);
+    fx_close(f);
+    f->kind = K_ROCKS;
+    for (int round = 0; round < 2; round++) {
+        fx_open(f, &opts_a);
+        assert_int_equal(store_load(&f->s, &st), 0);
+        assert_int_equal(st.format, STORE_FORMAT_SEGMENTS);
+        assert_int_equal(st.term, 4);
+        assert_int_equal(st.vote, 2);
+        assert_int_equal(st.snap.index, 50);
+        assert_int_equal(st.first, 41);
+        assert_int_equal(st.last, 2100);
+        expect_many(&f->s, 41, 2100);
+        struct store_snap_reader r;
+        assert_int_equal(store_snap_open(&f->s, &r), 0);
+        expect_snap(&r, d, sizeof(d));
+        store_snap_close(&r);
+        fx_close(f);
+    }
+    fx_open(f, &opts_a);
+    put_many(&f->s, 2101, 2110);
+    fx_close(f);
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 41, 2110);
+    expect_many(&f->s, 2000, 2110);
+    fx_close(f);
+    f->kind = K_ROCKS_LOG;
+    assert_int_equal(fx_open_with(f, &opts_a), COORD_EINVAL);
+    f->kind = K_ROCKS;
+}
+
+/* A migration interrupted by a crash (format still 1, part of the log
+ * already in segments: planted with junk) is redone from the start. */
+static void seg_migration_redone_after_crash(void **state)
+{
+    struct fx *f = *state;
+    f->kind = K_ROCKS_LOG;
+    fx_open(f, &opts_a);
+    assert_int_equal(put_range(&f->s, 1, 20, 1, 0, true), 0);
+    fx_close(f);
+    char p[128], err[STORE_ERRMSG_BYTES];
+    snprintf(p, sizeof(p), "%s/log-segments", f->dir);
+    struct seglog *l;
+    struct seglog_options so = {.segment_bytes = SEGLOG_SEGMENT_BYTES_MIN};
+    assert_int_equal(seglog_open(&l, p, &so, err), 0);
+    struct seglog_rec junk[3] = {{1, (const uint8_t *)"junk", 4},
+                                 {2, (const uint8_t *)"junk", 4},
+                                 {3, (const uint8_t *)"junk", 4}};
+    assert_int_equal(seglog_append(l, junk, 3, err), 0);
+    seglog_close(l);
+    f->kind = K_ROCKS;
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 20);
+    expect_range(&f->s, 1, 20, 1);
 }
 
 #define BOTH(X)                                                               \
@@ -1054,12 +1407,17 @@ static void rocks_kill9_power_loss(void **state)
     X(data_without_ident_refused)                                             \
     X(corrupt_entry_detected)                                                 \
     X(corrupt_snapshot_chunk_detected)                                        \
+    X(drop_log_crash_window)                                                  \
+    X(log_ends_before_snapshot)                                               \
+    X(reopen_after_truncation)                                                \
     X(worker_persists_in_order)
 
 #define ROCKS_TEST(name)                                                      \
     cmocka_unit_test_setup_teardown(name, setup_rocks, teardown),
 #define MEM_TEST(name)                                                        \
     cmocka_unit_test_setup_teardown(name, setup_mem, teardown),
+#define ROCKS_LOG_TEST(name)                                                  \
+    cmocka_unit_test_setup_teardown(name, setup_rocks_log, teardown),
 
 /* CRC32C (the instruction where the CPU has it, else the table) gives
  * the standard check values, whole and in pieces, at every alignment. */
@@ -1080,13 +1438,22 @@ static void crc32c_known_answers(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && strcmp(argv[1], "--kill9-child") == 0)
+    if (argc == 6 && strcmp(argv[1], "--kill9-child") == 0)
         return kill9_child_main(argv[2], argv[3][0] == '1',
-                                (int)strtol(argv[4], NULL, 10));
+                                argv[4][0] == '1' ? K_ROCKS : K_ROCKS_LOG,
+                                (int)strtol(argv[5], NULL, 10));
     const struct CMUnitTest rocks_tests[] = {
         BOTH(ROCKS_TEST)
         ROCKS_TEST(rocks_foreign_dir_refused)
         ROCKS_TEST(rocks_kill9_power_loss)
+        ROCKS_TEST(seg_only_log_shapes)
+        ROCKS_TEST(seg_migration_from_rocks_log)
+        ROCKS_TEST(seg_migration_redone_after_crash)
+    };
+    const struct CMUnitTest rocks_log_tests[] = {
+        BOTH(ROCKS_LOG_TEST)
+        ROCKS_LOG_TEST(rocks_foreign_dir_refused)
+        ROCKS_LOG_TEST(rocks_kill9_power_loss)
     };
     const struct CMUnitTest mem_tests[] = {
         BOTH(MEM_TEST)
@@ -1102,6 +1469,8 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests_name("store_crc", crc_tests, NULL, NULL);
     rc |= cmocka_run_group_tests_name("store_rocks", rocks_tests, NULL,
                                       NULL);
+    rc |= cmocka_run_group_tests_name("store_rocks_log", rocks_log_tests,
+                                      NULL, NULL);
     rc |= cmocka_run_group_tests_name("store_mem", mem_tests, NULL, NULL);
     return rc;
 }

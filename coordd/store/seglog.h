@@ -16,11 +16,15 @@
  *   spare                          a zero-filled segment ready for the next
  *                                  rotation (made by a background thread)
  *   spare.tmp                      a spare being made (deleted at open)
+ *   seg.tmp                        a segment being made inline when no
+ *                                  spare was ready (deleted at open)
  * RECORD (integers big-endian), starting at an offset that is a multiple
  * of 8 and padded with zeros to the next multiple of 8:
  *   [0..3] value length n (u32, > 0 for a record)
  *   [4..7] CRC32C, seeded with the segment's first index (so a record
  *          copied from another segment never validates), of [8..16+n)
+ *          (precisely: CRC32C over the 8-byte big-endian first index,
+ *          continued over [8..16+n); store__crc32c chaining)
  *   [8..15] index (u64)
  *   [16..]  value (n bytes)
  * A zero length word at an offset that is not a multiple of SEGLOG_ALIGN

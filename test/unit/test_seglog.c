@@ -56,7 +56,7 @@ static int fx_setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     f->l = NULL;
-    f->seg_bytes = 0;
+    f->seg_bytes = 256 * 1024; /* small spares: less disk traffic */
     f->buf = NULL;
     f->cap = 0;
     return 0;
@@ -307,6 +307,7 @@ static void append_read_reopen(void **state)
 static void format_on_disk(void **state)
 {
     struct fx *f = *state;
+    f->seg_bytes = 0; /* the default size */
     fx_open(f);
     uint8_t v1[3] = {1, 2, 3}, v2[9] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
     struct seglog_rec r[2] = {{5, v1, 3}, {6, v2, 9}};
@@ -316,8 +317,7 @@ static void format_on_disk(void **state)
     uint64_t size;
     seg_path(f, 5, p, sizeof(p));
     uint8_t *b = read_file(p, &size);
-    assert_true(size >= SEGLOG_SEGMENT_BYTES_DEFAULT / 64);
-    assert_int_equal(size % SEGLOG_ALIGN, 0);
+    assert_int_equal(size, SEGLOG_SEGMENT_BYTES_DEFAULT);
     uint8_t seedb[8];
     put_be(seedb, 5, 8);
     uint32_t seed = store__crc32c(0, seedb, 8);
@@ -425,6 +425,11 @@ static void truncate_tail_and_across(void **state)
     assert_int_equal(seglog_last(f->l), from - 1);
     assert_int_equal(seglog_truncate(f->l, from + 10, f->err), 0);
     assert_int_equal(seglog_last(f->l), from - 1);
+    fx_open(f); /* the truncated entries do not come back */
+    assert_int_equal(seglog_last(f->l), from - 1);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, from, &f->buf, &f->cap, &len,
+                                 f->err), COORD_ENONODE);
     append_range(f, from, 700, 5, 1000);
     fx_open(f);
     assert_int_equal(seglog_last(f->l), 700);
@@ -601,6 +606,7 @@ static void flipped_bit_in_old_segment(void **state)
     char name[32];
     snprintf(name, sizeof(name), "%020llu.seg", (unsigned long long)segs[1]);
     assert_non_null(strstr(f->err, name));
+    assert_non_null(strstr(f->err, "bad record at offset"));
     assert_null(f->l);
 }
 
@@ -656,6 +662,115 @@ static void bad_arguments(void **state)
     assert_null(l2);
 }
 
+/* A valid record (this segment's seed) whose index skips ahead ends the
+ * log in the last segment; it is zeroed. */
+static void out_of_sequence_tail(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 30, 16, 300);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t end = end_of(30, 16, 300);
+    uint8_t rec[24] = {0}, seedb[8];
+    put_be(rec, 5, 4);
+    put_be(rec + 8, 32, 8); /* 31 is missing */
+    memset(rec + 16, 0x42, 5);
+    put_be(seedb, 1, 8);
+    put_be(rec + 4, store__crc32c(store__crc32c(0, seedb, 8), rec + 8, 13),
+           4);
+    write_at(p, rec, sizeof(rec), end);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 30);
+    uint64_t size;
+    uint8_t *b = read_file(p, &size);
+    for (uint64_t i = end; i < size; i++)
+        assert_int_equal(b[i], 0);
+    coord_free(b);
+}
+
+/* A crash right after a rotation leaves an empty (zero) last segment and
+ * maybe temp files and a spare of another size: open cleans them up. */
+static void leftovers_cleaned(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = 0; /* the default size */
+    fx_open(f);
+    append_range(f, 1, 40, 17, 300);
+    fx_close(f);
+    char p[128];
+    const char *names[] = {"spare.tmp", "seg.tmp", "spare"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", f->dir, names[i]);
+        unlink(p);
+        int fd = open(p, O_CREAT | O_WRONLY, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 8192), 0);
+        close(fd);
+    }
+    seg_path(f, 41, p, sizeof(p));
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, SEGLOG_SEGMENT_BYTES_MIN), 0);
+    close(fd);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 40);
+    assert_false(access(p, F_OK) == 0);
+    assert_false(file_exists(f->dir, "seg.tmp"));
+    /* The 8 KiB spare was deleted; a new one of the right size follows. */
+    wait_spare(f);
+    snprintf(p, sizeof(p), "%s/spare", f->dir);
+    assert_int_equal(file_size(p), SEGLOG_SEGMENT_BYTES_DEFAULT);
+    append_range(f, 41, 60, 17, 300);
+    fx_open(f);
+    check_range(f, 1, 60, 17, 300);
+}
+
+/* seglog_read checks the CRC of what it reads back. */
+static void read_checks_crc(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 10, 18, 300);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t off = end_of(4, 18, 300) + SEGLOG_REC_HDR; /* value of 5 */
+    uint8_t x = 0;
+    write_at(p, &x, 1, off);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 5, &f->buf, &f->cap, &len, f->err),
+                     COORD_ECORRUPT);
+    assert_non_null(strstr(f->err, "00000000000000000001.seg"));
+    check_range(f, 6, 10, 18, 300);
+}
+
+/* Direct mode is used where the file system takes O_DIRECT and falls back
+ * to buffered where it does not (tmpfs on older kernels). */
+static void direct_follows_the_fs(void **state)
+{
+    struct fx *f = *state;
+    char shm[64] = "/dev/shm/seglog-test-XXXXXX";
+    if (!mkdtemp(shm))
+        skip();
+    char p[128];
+    snprintf(p, sizeof(p), "%s/probe", shm);
+    int fd = open(p, O_CREAT | O_RDWR | O_DIRECT, 0644);
+    bool fs_direct = fd >= 0;
+    if (fd >= 0)
+        close(fd);
+    unlink(p);
+    struct seglog *l = NULL;
+    struct seglog_options o = {SEGLOG_SEGMENT_BYTES_MIN, false};
+    assert_int_equal(seglog_open(&l, shm, &o, f->err), 0);
+    uint8_t v[3] = {1, 2, 3};
+    struct seglog_rec r = {1, v, 3};
+    assert_int_equal(seglog_append(l, &r, 1, f->err), 0);
+    assert_true(seglog_direct(l) == fs_direct);
+    seglog_close(l);
+    nftw(shm, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Direct mode really is in use where the file system allows it. */
 static void direct_mode_on_tmp(void **state)
 {
@@ -704,7 +819,13 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             gap_between_segments, fx_setup, fx_teardown, &fx),             \
         cmocka_unit_test_prestate_setup_teardown(bad_arguments, fx_setup,  \
-                                                 fx_teardown, &fx)
+                                                 fx_teardown, &fx),        \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            out_of_sequence_tail, fx_setup, fx_teardown, &fx),             \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            leftovers_cleaned, fx_setup, fx_teardown, &fx),                \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            read_checks_crc, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {
@@ -713,6 +834,8 @@ int main(void)
         CASES(fx_direct),
         cmocka_unit_test_prestate_setup_teardown(
             direct_mode_on_tmp, fx_setup, fx_teardown, &fx_direct),
+        cmocka_unit_test_prestate_setup_teardown(
+            direct_follows_the_fs, fx_setup, fx_teardown, &fx_direct),
     };
     int rc = cmocka_run_group_tests_name("seglog_buffered", buffered, NULL,
                                          NULL);

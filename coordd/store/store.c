@@ -576,7 +576,11 @@ static int scan_log(struct store *s, struct store_state *out)
         return apply(s, &op, 1, true);
     }
     if (ls.last >= s->snap.index) {
-        out->first = ls.first;
+        /* Entries the snapshot covers may still be stored (a compaction
+         * that was lost or, with segments, only forgot them): never
+         * reported, so the log always joins the snapshot. */
+        out->first = ls.first > s->snap.index ? ls.first
+                                               : s->snap.index + 1;
         out->last = ls.last;
     }
     return 0;

@@ -119,9 +119,12 @@ struct store_snap_meta {
     uint8_t conf[STORE_CONF_BYTES_MAX];
 };
 
-/* What a node restarts from. first/last describe the log: entries
- * [first, last] are present and contiguous; an empty log has
- * first == snap.index + 1 and last == snap.index (last >= snap.index). */
+/* What a node restarts from. first/last describe the log after the
+ * snapshot: entries [first, last] are present and contiguous, and first
+ * == snap.index + 1 when there is a snapshot (entries it covers may still
+ * be stored and readable with store_read, but are not reported); an empty
+ * log has first == snap.index + 1 and last == snap.index (last >=
+ * snap.index). */
 struct store_state {
     uint32_t format;
     uint64_t cluster_id;

@@ -89,6 +89,7 @@ struct seglog {
     pthread_cond_t cv;
     bool spare_ready; /* the file "spare" exists, zero-filled, synced */
     bool spare_want;  /* make one (cleared after a failure) */
+    bool zero_direct; /* l->direct when the thread started */
     atomic_bool stop;
 };
 
@@ -248,12 +249,17 @@ static int sl_corrupt(const struct seglog *l, char *err, const char *name,
 
 /* Creates name in dfd as a zero-filled file of size bytes, written for
  * real (so its blocks are allocated and written: later overwrites change
- * no metadata) and synced. Gives up (ECANCELED) when *stop becomes true. */
+ * no metadata) and synced. With direct, the zeros bypass the page cache
+ * (64 MiB of dirty pages would otherwise compete with the appends'
+ * writes at the next writeback). Gives up (ECANCELED) when *stop. */
 static int sl_make_zero_file(int dfd, const char *name, uint64_t size,
-                             const uint8_t *zeros, atomic_bool *stop)
+                             const uint8_t *zeros, bool direct,
+                             atomic_bool *stop)
 {
-    int fd = openat(dfd, name, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
-                    0644);
+    int fl = O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC;
+    int fd = direct ? openat(dfd, name, fl | O_DIRECT, 0644) : -1;
+    if (fd < 0)
+        fd = openat(dfd, name, fl, 0644);
     if (fd < 0)
         return -1;
     for (uint64_t off = 0; off < size; off += SL_CHUNK) {
@@ -292,7 +298,7 @@ static void *sl_spare_main(void *arg)
             break;
         pthread_mutex_unlock(&l->mu);
         int rc = sl_make_zero_file(l->dfd, SL_SPARE_TMP, l->seg_bytes,
-                                   l->zbuf, &l->stop);
+                                   l->zbuf, l->zero_direct, &l->stop);
         pthread_mutex_lock(&l->mu);
         /* Renamed under mu, so a rotation sees the flag and the file
          * change together. */
@@ -486,7 +492,8 @@ static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
     pthread_mutex_unlock(&l->mu);
     if (!took) {
         l->st.spare_misses++;
-        if (sl_make_zero_file(l->dfd, SL_SEG_TMP, size, l->zbuf, NULL) ||
+        if (sl_make_zero_file(l->dfd, SL_SEG_TMP, size, l->zbuf,
+                              l->direct, NULL) ||
             renameat(l->dfd, SL_SEG_TMP, l->dfd, name) != 0)
             return sl_fail(l, err, "make segment", name);
     }
@@ -1110,6 +1117,7 @@ int seglog_open(struct seglog **out, const char *dir,
         rc = sl_load(l, err);
     if (rc == 0) {
         l->spare_want = !l->spare_ready;
+        l->zero_direct = l->direct;
         if (pthread_create(&l->th, NULL, sl_spare_main, l) != 0) {
             store__errf(err, "seglog: cannot start the spare thread");
             rc = COORD_EIO;

@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -771,6 +773,43 @@ static void direct_follows_the_fs(void **state)
     nftw(shm, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A failed write (here: a new segment over RLIMIT_FSIZE, EFBIG) is
+ * COORD_EIO and every later change is refused; the log on disk is intact
+ * and opens again (seg.tmp deleted). */
+static void write_error_is_sticky(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 20, 19, 300);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 3 * SEGLOG_SEGMENT_BYTES_MIN;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    uint32_t big = 4 * SEGLOG_SEGMENT_BYTES_MIN; /* its own segment */
+    uint8_t *v = coord_calloc(1, big);
+    struct seglog_rec r = {21, v, big};
+    int rc = seglog_append(f->l, &r, 1, f->err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, COORD_EIO);
+    assert_non_null(strstr(f->err, "00000000000000000021.seg"));
+    r.len = 10;
+    assert_int_equal(seglog_append(f->l, &r, 1, f->err), COORD_EIO);
+    assert_int_equal(seglog_truncate(f->l, 5, f->err), COORD_EIO);
+    assert_int_equal(seglog_compact(f->l, 5, f->err), COORD_EIO);
+    assert_int_equal(seglog_last(f->l), 20);
+    check_range(f, 1, 20, 19, 300); /* reads still work */
+    coord_free(v);
+    fx_open(f);
+    assert_false(file_exists(f->dir, "seg.tmp"));
+    assert_int_equal(seglog_last(f->l), 20);
+    append_range(f, 21, 30, 19, 300);
+    check_range(f, 1, 30, 19, 300);
+}
+
 /* Direct mode really is in use where the file system allows it. */
 static void direct_mode_on_tmp(void **state)
 {
@@ -825,7 +864,9 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             leftovers_cleaned, fx_setup, fx_teardown, &fx),                \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            read_checks_crc, fx_setup, fx_teardown, &fx)
+            read_checks_crc, fx_setup, fx_teardown, &fx),                  \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            write_error_is_sticky, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {

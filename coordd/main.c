@@ -284,7 +284,7 @@ int main(int argc, char **argv)
                  "hint=\"%s\"", cfg.data_dir, cfg.cluster_id,
                  (unsigned long long)cfg.node_id, coord_errname(rc),
                  st.errmsg,
-                 rc == COORD_EINVAL
+                 rc == COORD_EINVAL && strstr(st.errmsg, " id ")
                      ? "this directory belongs to another cluster or node "
                        "(cluster ids are stored hashed): check --cluster-id"
                        " and --node-id, or point --data-dir elsewhere"

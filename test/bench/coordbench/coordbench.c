@@ -453,10 +453,14 @@ static uint64_t self_cpu_us(void)
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-/* fsync + fdatasync calls of the server processes, counted with kernel
- * tracepoints (perf_event_open, one counter per thread that exists when
- * the window starts; needs root or perf_event_paranoid <= -1 and
- * tracefs). Counting costs the server nothing measurable. */
+/* Durability points of the server processes: fsync + fdatasync calls of
+ * every thread, plus pwrite64 calls of the storage threads (named
+ * "coordd-storage"), which with the log in segment files are the
+ * O_DIRECT|O_DSYNC log writes -- each one a device flush, one per group
+ * commit. Counted with kernel tracepoints (perf_event_open, one counter
+ * per thread that exists when the window starts; needs root or
+ * perf_event_paranoid <= -1 and tracefs). Counting costs the server
+ * nothing measurable. */
 #define BENCH_SYNC_FDS_MAX 1024
 
 struct sync_counter {
@@ -502,13 +506,29 @@ static void sync_open_task(struct sync_counter *sc, long id, pid_t tid)
         sc->fds[sc->n++] = fd;
 }
 
+/* True if thread tid of pid is a coordd storage thread. */
+static bool is_storage_thread(pid_t pid, pid_t tid)
+{
+    char path[96], name[32] = "";
+    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/comm", (long)pid,
+             (long)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool yes = fgets(name, sizeof(name), f) != NULL &&
+               strncmp(name, "coordd-storage", 14) == 0;
+    fclose(f);
+    return yes;
+}
+
 static void sync_start(struct sync_counter *sc)
 {
     sc->n = 0;
     sc->failed = g_cfg.npids == 0;
-    long ids[2] = {tracepoint_id("sys_enter_fsync"),
-                   tracepoint_id("sys_enter_fdatasync")};
-    if (ids[0] < 0 || ids[1] < 0)
+    long ids[3] = {tracepoint_id("sys_enter_fsync"),
+                   tracepoint_id("sys_enter_fdatasync"),
+                   tracepoint_id("sys_enter_pwrite64")};
+    if (ids[0] < 0 || ids[1] < 0 || ids[2] < 0)
         sc->failed = true;
     for (unsigned p = 0; p < g_cfg.npids && !sc->failed; p++) {
         char path[64];
@@ -524,6 +544,8 @@ static void sync_start(struct sync_counter *sc)
             pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
             sync_open_task(sc, ids[0], tid);
             sync_open_task(sc, ids[1], tid);
+            if (is_storage_thread(g_cfg.pids[p], tid))
+                sync_open_task(sc, ids[2], tid);
         }
         closedir(d);
     }

@@ -65,9 +65,11 @@ struct sl_seg {
 struct seglog {
     char *dir;
     int dfd;
-    uint64_t seg_bytes;
+    uint64_t seg_bytes;  /* the largest planned segment (option) */
+    uint64_t next_bytes; /* planned size of the next segment (growth) */
     bool direct;
-    bool failed; /* a write or sync failed: every change is refused */
+    bool failed; /* a call failed: every later call is refused */
+    char ferr[STORE_ERRMSG_BYTES]; /* the message of that failure */
     struct sl_seg *segs;
     size_t nseg;
     size_t segcap;
@@ -82,13 +84,15 @@ struct seglog {
     uint8_t *zraw; /* SL_CHUNK aligned zeros, read-only after open */
     uint8_t *zbuf;
     struct seglog_stats st;
-    /* The spare thread; spare_ready/spare_want under mu. */
+    /* The spare thread; spare_* under mu. */
     pthread_t th;
     bool th_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* broadcast on every change of spare_* */
     bool spare_ready; /* the file "spare" exists, zero-filled, synced */
-    bool spare_want;  /* make one (cleared after a failure) */
+    bool spare_want;  /* make one (cleared when made or after a failure) */
+    uint64_t spare_size; /* of the ready spare */
+    uint64_t spare_plan; /* size the thread makes the next spare at */
     bool zero_direct; /* l->direct when the thread started */
     atomic_bool stop;
 };
@@ -230,12 +234,25 @@ static int sl_fail(struct seglog *l, char *err, const char *what,
     l->failed = true;
     store__errf(err, "seglog: %s %s/%s: %s", what, l->dir, name,
                 strerror(e));
+    snprintf(l->ferr, sizeof(l->ferr), "%s", err);
     return COORD_EIO;
+}
+
+/* Makes the error rc (err already filled) sticky: a change may be half
+ * applied, and the RocksDB half of the batch is durable already. */
+static int sl_stick(struct seglog *l, char *err, int rc)
+{
+    if (rc != 0 && !l->failed) {
+        l->failed = true;
+        snprintf(l->ferr, sizeof(l->ferr), "%s", err);
+    }
+    return rc;
 }
 
 static int sl_failed(const struct seglog *l, char *err)
 {
-    store__errf(err, "seglog: %s: an earlier write failed", l->dir);
+    store__errf(err, "seglog: refused after an earlier failure: %s",
+                l->ferr);
     return COORD_EIO;
 }
 
@@ -296,22 +313,25 @@ static void *sl_spare_main(void *arg)
             pthread_cond_wait(&l->cv, &l->mu);
         if (atomic_load(&l->stop))
             break;
+        uint64_t size = l->spare_plan;
         pthread_mutex_unlock(&l->mu);
-        int rc = sl_make_zero_file(l->dfd, SL_SPARE_TMP, l->seg_bytes,
-                                   l->zbuf, l->zero_direct, &l->stop);
+        int rc = sl_make_zero_file(l->dfd, SL_SPARE_TMP, size, l->zbuf,
+                                   l->zero_direct, &l->stop);
         pthread_mutex_lock(&l->mu);
         /* Renamed under mu, so a rotation sees the flag and the file
-         * change together. */
+         * change together. The directory sync is best effort: a rotation
+         * syncs the directory after renaming the spare anyway. */
         if (rc == 0 &&
             renameat(l->dfd, SL_SPARE_TMP, l->dfd, SL_SPARE) == 0) {
+            (void)fsync(l->dfd);
             l->spare_ready = true;
-            pthread_mutex_unlock(&l->mu);
-            (void)fsync(l->dfd); /* a rotation syncs the dir itself */
-            pthread_mutex_lock(&l->mu);
+            l->spare_size = size;
         } else {
             (void)unlinkat(l->dfd, SL_SPARE_TMP, 0);
-            l->spare_want = false; /* try again at the next rotation */
         }
+        /* Made, or failed: retried at the next rotation, not in a loop. */
+        l->spare_want = false;
+        pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -438,33 +458,45 @@ static int sl_open_tail(struct seglog *l, char *err)
     return 0;
 }
 
-/* Unlinks segments [lo, hi), syncs the directory, removes them from the
- * array. */
-static int sl_unlink_segs(struct seglog *l, size_t lo, size_t hi, char *err)
+/* Unlinks segment i, syncs the directory (unlinks are not ordered for us
+ * otherwise: ext4 without a journal) and removes it from the array, so
+ * the array matches the disk after every step. */
+static int sl_unlink_one(struct seglog *l, size_t i, char *err)
 {
     char name[SL_NAME_BYTES];
-    if (lo == hi)
-        return 0;
+    sl_name(name, l->segs[i].first);
+    if (unlinkat(l->dfd, name, 0) != 0 && errno != ENOENT)
+        return sl_fail(l, err, "unlink", name);
+    if (fsync(l->dfd) != 0)
+        return sl_fail(l, err, "sync directory after unlinking", name);
+    sl_seg_free(&l->segs[i]);
+    memmove(&l->segs[i], &l->segs[i + 1],
+            (l->nseg - i - 1) * sizeof(*l->segs));
+    l->nseg--;
+    if (l->wfd >= 0 && l->wseg > i)
+        l->wseg--;
+    return 0;
+}
+
+/* Unlinks segments [lo, hi). down (truncate, drop-all): the highest
+ * first, so a crash in between leaves a prefix of the log, which open()
+ * accepts; otherwise (compact) the lowest first, leaving a suffix. */
+static int sl_unlink_segs(struct seglog *l, size_t lo, size_t hi, bool down,
+                          char *err)
+{
     if (hi == l->nseg || (l->wfd >= 0 && l->wseg >= lo && l->wseg < hi))
         sl_close_wfd(l);
-    for (size_t i = lo; i < hi; i++) {
-        sl_name(name, l->segs[i].first);
-        if (unlinkat(l->dfd, name, 0) != 0 && errno != ENOENT)
-            return sl_fail(l, err, "unlink", name);
-        sl_seg_free(&l->segs[i]);
+    for (size_t k = lo; k < hi; k++) {
+        int rc = sl_unlink_one(l, down ? hi - 1 - (k - lo) : lo, err);
+        if (rc != 0)
+            return rc;
     }
-    memmove(&l->segs[lo], &l->segs[hi], (l->nseg - hi) * sizeof(*l->segs));
-    l->nseg -= hi - lo;
-    if (l->wfd >= 0 && l->wseg >= hi)
-        l->wseg -= hi - lo;
-    if (fsync(l->dfd) != 0)
-        return sl_fail(l, err, "sync directory", ".");
     return 0;
 }
 
 static int sl_drop_all(struct seglog *l, char *err)
 {
-    int rc = sl_unlink_segs(l, 0, l->nseg, err);
+    int rc = sl_unlink_segs(l, 0, l->nseg, true, err);
     l->first = 0;
     l->last = 0;
     return rc;
@@ -472,26 +504,56 @@ static int sl_drop_all(struct seglog *l, char *err)
 
 /* ---- append ---- */
 
-/* Starts segment `first`, big enough for need bytes: takes the spare or
- * makes one inline, then makes it the last segment. */
+/* The planned size after a segment of size bytes: twice that, within
+ * [the first size, seg_bytes] (growth rule, docs/storage.md). */
+static uint64_t sl_next_size(const struct seglog *l, uint64_t size)
+{
+    uint64_t lo = SEGLOG_SEGMENT_BYTES_FIRST < l->seg_bytes
+                      ? SEGLOG_SEGMENT_BYTES_FIRST
+                      : l->seg_bytes;
+    uint64_t n = size > l->seg_bytes / 2 ? l->seg_bytes : size * 2;
+    return n < lo ? lo : n;
+}
+
+/* Under mu: takes the spare as segment name if it holds need bytes,
+ * waiting for the thread when it is making one that will. 0 and
+ * *size = the spare's size if taken, 1 if not, or COORD_EIO. */
+static int sl_take_spare(struct seglog *l, const char *name, uint64_t need,
+                         uint64_t *size)
+{
+    while (!l->spare_ready && l->spare_want && l->spare_plan >= need) {
+        l->st.spare_waits++;
+        pthread_cond_wait(&l->cv, &l->mu);
+    }
+    if (!l->spare_ready || l->spare_size < need)
+        return 1;
+    l->spare_ready = false;
+    if (renameat(l->dfd, SL_SPARE, l->dfd, name) != 0)
+        return COORD_EIO;
+    *size = l->spare_size;
+    return 0;
+}
+
+/* Starts segment `first`, big enough for need bytes: takes the spare (or
+ * waits for the one being made), else makes one inline at the planned
+ * size, then makes it the last segment and plans the next one. */
 static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
                      char *err)
 {
     char name[SL_NAME_BYTES];
-    uint64_t size = need > l->seg_bytes ? sl_align(need, SL_A)
-                                        : l->seg_bytes;
-    bool took = false;
+    uint64_t size = sl_align(need, SL_A);
     sl_name(name, first);
     pthread_mutex_lock(&l->mu);
-    if (l->spare_ready && size == l->seg_bytes) {
-        took = renameat(l->dfd, SL_SPARE, l->dfd, name) == 0;
-        l->spare_ready = false;
-    }
-    l->spare_want = true;
-    pthread_cond_signal(&l->cv);
+    int took = sl_take_spare(l, name, size, &size);
+    int e = errno;
     pthread_mutex_unlock(&l->mu);
-    if (!took) {
+    errno = e;
+    if (took < 0)
+        return sl_fail(l, err, "rename the spare to", name);
+    if (took > 0) {
         l->st.spare_misses++;
+        if (size < l->next_bytes)
+            size = l->next_bytes;
         if (sl_make_zero_file(l->dfd, SL_SEG_TMP, size, l->zbuf,
                               l->direct, NULL) ||
             renameat(l->dfd, SL_SEG_TMP, l->dfd, name) != 0)
@@ -500,14 +562,20 @@ static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
     if (fsync(l->dfd) != 0)
         return sl_fail(l, err, "sync directory for", name);
     l->st.rotations++;
+    l->next_bytes = sl_next_size(l, size);
+    pthread_mutex_lock(&l->mu);
+    if (!l->spare_ready && !l->spare_want) {
+        l->spare_want = true;
+        l->spare_plan = l->next_bytes;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
     int rc = sl_seg_new(l, first, err);
     if (rc == 0)
         rc = sl_seg_open(l, &l->segs[l->nseg - 1], err);
     if (rc == 0)
         rc = sl_open_tail(l, err);
-    if (rc != 0)
-        l->failed = true;
-    return rc;
+    return sl_stick(l, err, rc);
 }
 
 /* Checks a batch; *bytes = its size in the file. */
@@ -596,11 +664,11 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
     size_t pre = (size_t)(s->end - start);
     size_t total = (size_t)(sl_align(s->end + bytes, SL_A) - start);
     if ((rc = sl_wbuf(l, total, err)) != 0)
-        return rc;
+        return sl_stick(l, err, rc);
     memcpy(l->wbuf, l->tail, pre);
     if (sl_encode(s, recs, n, l->wbuf + pre, s->end) != 0) {
         store__errf(err, "seglog: no memory for the index");
-        return COORD_ENOMEM;
+        return sl_stick(l, err, COORD_ENOMEM);
     }
     memset(l->wbuf + pre + bytes, 0, total - pre - bytes);
     if (sl_write(l, l->wbuf, total, start) != 0) {
@@ -626,6 +694,10 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
 int seglog_read(struct seglog *l, uint64_t index, uint8_t **buf,
                 size_t *cap, uint32_t *len, char *err)
 {
+    /* After a failure the arrays may not match the disk (a segment
+     * half-made, a tail not reopened): no reads either. */
+    if (l->failed)
+        return sl_failed(l, err);
     if (l->nseg == 0 || index < l->first || index > l->last) {
         store__errf(err, "seglog: no entry %" PRIu64, index);
         return COORD_ENONODE;
@@ -678,7 +750,7 @@ static int sl_zero_tail(struct seglog *l, uint64_t from, char *err)
     int rc = sl_wbuf(l, SL_A, err);
     sl_name(name, s->first);
     if (rc != 0)
-        return rc;
+        return sl_stick(l, err, rc);
     memset(l->wbuf, 0, SL_A);
     errno = 0;
     if (pre > 0 && sl_pread(s->fd, l->wbuf, pre, start) != (ssize_t)pre)
@@ -709,8 +781,9 @@ int seglog_truncate(struct seglog *l, uint64_t from, char *err)
     size_t k = sl_find(l, from);
     size_t keep = l->segs[k].first == from ? k : k + 1;
     coord_assert(keep >= 1);
-    /* Later segments go first: a crash in between leaves a prefix. */
-    int rc = sl_unlink_segs(l, keep, l->nseg, err);
+    /* Highest segment first, each unlink synced: a crash in between
+     * leaves a prefix of the log. */
+    int rc = sl_unlink_segs(l, keep, l->nseg, true, err);
     if (rc == 0)
         rc = sl_open_tail(l, err);
     if (rc != 0)
@@ -736,7 +809,7 @@ int seglog_compact(struct seglog *l, uint64_t below, char *err)
     size_t k = 0;
     while (k + 1 < l->nseg && l->segs[k + 1].first <= below)
         k++;
-    int rc = sl_unlink_segs(l, 0, k, err);
+    int rc = sl_unlink_segs(l, 0, k, false, err);
     if (rc == 0)
         l->first = below;
     return rc;
@@ -832,10 +905,50 @@ static const char *sl_rec_check(struct sl_rd *r, const struct sl_seg *s,
     return NULL;
 }
 
+/* After a bad record at bad in the last segment: looks (8-byte steps, to
+ * the end of the file) for a record that validates with this segment's
+ * seed and holds the expected index or a later one. Found, the bad record
+ * is not a torn tail but damage in front of entries that were written
+ * (and maybe acknowledged): COORD_ECORRUPT, never a silent repair. 0 if
+ * none; -1 in *io on a read error. */
+static int sl_scan_on(struct seglog *l, struct sl_rd *r,
+                      const struct sl_seg *s, uint64_t bad,
+                      const char *name, int *io, char *err)
+{
+    uint64_t want = s->first + s->n;
+    for (uint64_t q = bad; q + SEGLOG_REC_HDR <= r->size; q += 8) {
+        const uint8_t *p;
+        int g = sl_rd_get(r, q, SEGLOG_REC_HDR, &p);
+        if (g != 0) {
+            *io = g < 0 ? -1 : 0;
+            return 0;
+        }
+        uint32_t len = sl_get_u32(p);
+        uint64_t idx = sl_get_u64(p + 8);
+        if (len == 0 || len > STORE_ENTRY_BYTES_MAX || idx < want)
+            continue;
+        g = sl_rd_get(r, q, SEGLOG_REC_HDR + (size_t)len, &p);
+        if (g < 0) {
+            *io = -1;
+            return 0;
+        }
+        if (g != 0 || sl_get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
+            continue;
+        store__errf(err, "seglog: %s/%s: bad record at offset %" PRIu64
+                    " (want index %" PRIu64 "), yet a valid record, index %"
+                    PRIu64 ", at offset %" PRIu64 ": damage, not a torn "
+                    "tail; refusing to start (docs/storage.md)", l->dir,
+                    name, bad, want, idx, q);
+        return COORD_ECORRUPT;
+    }
+    return 0;
+}
+
 /* Reads segment s's records into s->off, s->n, s->end. strict (not the
  * last segment): a bad record is COORD_ECORRUPT; otherwise the records end
- * there (a torn tail). A valid first record whose index is not the name's
- * is COORD_ECORRUPT either way. */
+ * there (a torn tail) unless a valid later record follows (sl_scan_on). A
+ * valid first record whose index is not the name's is COORD_ECORRUPT
+ * either way. */
 static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
                     char *err)
 {
@@ -865,8 +978,10 @@ static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
             rc = sl_corrupt(l, err, name, pos, why);
             break;
         }
-        if (why)
+        if (why) {
+            rc = sl_scan_on(l, &r, s, pos, name, &io, err);
             break;
+        }
         if (sl_push_off(s, s->n, (uint32_t)pos) != 0) {
             errno = ENOMEM;
             io = -1;
@@ -907,6 +1022,10 @@ static int sl_repair_tail(struct seglog *l, char *err)
             size_t lo = c + b < s->end ? (size_t)(s->end - c) : b;
             if (sl_is_zero(l->wbuf + lo, b + SL_A - lo))
                 continue;
+            for (size_t k = lo; k < b + SL_A; k++)
+                l->st.tail_zeroed += l->wbuf[k] != 0;
+            if (!dirty)
+                l->st.tail_zeroed_at = c + lo;
             memset(l->wbuf + lo, 0, b + SL_A - lo);
             if (sl_pwrite(fd, l->wbuf + b, SL_A, c + b) != 0)
                 goto fail;
@@ -952,9 +1071,13 @@ static int sl_dirent(struct seglog *l, const char *n, uint64_t **firsts,
     if (!strcmp(n, SL_SPARE_TMP) || !strcmp(n, SL_SEG_TMP))
         return unlinkat(l->dfd, n, 0);
     if (!strcmp(n, SL_SPARE)) {
-        if (fstatat(l->dfd, n, &sb, 0) == 0 &&
-            (uint64_t)sb.st_size == l->seg_bytes) {
+        /* Any valid segment size (the growth rule makes several). */
+        uint64_t size = fstatat(l->dfd, n, &sb, 0) == 0
+                            ? (uint64_t)sb.st_size : 0;
+        if (size % SL_A == 0 && size >= SEGLOG_SEGMENT_BYTES_MIN &&
+            size <= SEGLOG_SEGMENT_BYTES_MAX) {
             l->spare_ready = true;
+            l->spare_size = size;
             return 0;
         }
         return unlinkat(l->dfd, n, 0);
@@ -1040,12 +1163,14 @@ static int sl_load(struct seglog *l, char *err)
         prev = i;
     }
     for (size_t i = l->nseg; i-- > 0;) {
-        int rc = l->segs[i].n ? 0 : sl_unlink_segs(l, i, i + 1, err);
+        int rc = l->segs[i].n ? 0 : sl_unlink_one(l, i, err);
         if (rc != 0)
             return rc;
     }
     if (l->nseg == 0)
         return 0;
+    /* A restart keeps growing from the last segment's size. */
+    l->next_bytes = sl_next_size(l, l->segs[l->nseg - 1].size);
     int rc = sl_repair_tail(l, err);
     if (rc == 0)
         rc = sl_open_tail(l, err);
@@ -1065,6 +1190,32 @@ static void sl_probe_direct(struct seglog *l)
         l->direct = false;
 }
 
+/* fsyncs the directory that holds dir (so dir's own entry is durable).
+ * 0 or -1 with errno. */
+static int sl_sync_parent(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    while (n > 0 && dir[n - 1] != '/')
+        n--;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    char *p = n ? coord_strndup(dir, n) : coord_strndup(".", 1);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    coord_free(p);
+    errno = e;
+    return rc;
+}
+
 static int sl_init(struct seglog *l, const char *dir,
                    const struct seglog_options *o, char *err)
 {
@@ -1072,6 +1223,7 @@ static int sl_init(struct seglog *l, const char *dir,
     l->wfd = -1;
     l->seg_bytes = o && o->segment_bytes ? o->segment_bytes
                                          : SEGLOG_SEGMENT_BYTES_DEFAULT;
+    l->next_bytes = sl_next_size(l, 0);
     l->direct = !(o && o->buffered);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
@@ -1085,6 +1237,10 @@ static int sl_init(struct seglog *l, const char *dir,
     memset(l->zbuf, 0, SL_CHUNK);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return sl_fail(l, err, "create", ".");
+    /* Also when it existed: a crash may have come between an earlier
+     * mkdir and its parent's sync. */
+    if (sl_sync_parent(l->dir) != 0)
+        return sl_fail(l, err, "sync the parent directory of", ".");
     l->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (l->dfd < 0)
         return sl_fail(l, err, "open", ".");
@@ -1117,6 +1273,7 @@ int seglog_open(struct seglog **out, const char *dir,
         rc = sl_load(l, err);
     if (rc == 0) {
         l->spare_want = !l->spare_ready;
+        l->spare_plan = l->next_bytes;
         l->zero_direct = l->direct;
         if (pthread_create(&l->th, NULL, sl_spare_main, l) != 0) {
             store__errf(err, "seglog: cannot start the spare thread");

@@ -61,6 +61,11 @@
 #define SEGLOG_SEGMENT_BYTES_DEFAULT (64u * 1024 * 1024)
 #define SEGLOG_SEGMENT_BYTES_MIN (64u * 1024)
 #define SEGLOG_SEGMENT_BYTES_MAX (1024u * 1024 * 1024)
+/* Growth rule: the first segment of a log is this big (or segment_bytes
+ * if smaller); each new one doubles the previous size up to segment_bytes;
+ * open() plans the next from the last segment's size. So a node that
+ * keeps little log writes little (make test starts hundreds of nodes). */
+#define SEGLOG_SEGMENT_BYTES_FIRST (1024u * 1024)
 /* Write alignment for O_DIRECT (the logical block size of every disk we
  * run on divides it). */
 #define SEGLOG_ALIGN 4096u
@@ -123,6 +128,11 @@ struct seglog_stats {
     uint64_t bytes;          /* bytes written by appends, padding included */
     uint64_t rotations;      /* segments started */
     uint64_t spare_misses;   /* rotations that had to make a segment inline */
+    uint64_t spare_waits;    /* rotations that waited for the spare thread */
+    uint64_t tail_zeroed;    /* open: non-zero bytes zeroed after the last
+                              * record (a torn tail; for the caller's log) */
+    uint64_t tail_zeroed_at; /* open: offset in the last segment where the
+                              * zeroing started (when tail_zeroed > 0) */
 };
 void seglog_get_stats(const struct seglog *l, struct seglog_stats *out);
 

@@ -319,7 +319,8 @@ static void format_on_disk(void **state)
     uint64_t size;
     seg_path(f, 5, p, sizeof(p));
     uint8_t *b = read_file(p, &size);
-    assert_int_equal(size, SEGLOG_SEGMENT_BYTES_DEFAULT);
+    /* The growth rule: a log's first segment is small. */
+    assert_int_equal(size, SEGLOG_SEGMENT_BYTES_FIRST);
     uint8_t seedb[8];
     put_be(seedb, 5, 8);
     uint32_t seed = store__crc32c(0, seedb, 8);
@@ -535,6 +536,14 @@ static void torn_tail_is_zeroed(void **state)
     write_at(p, junk, sizeof(junk), end + 2 * SEGLOG_ALIGN + 123);
     fx_open(f);
     assert_int_equal(seglog_last(f->l), 50);
+    /* What the repair zeroed is reported (for the caller's log). */
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    uint64_t nz = sizeof(junk);
+    for (size_t i = 0; i < sizeof(rec); i++)
+        nz += rec[i] != 0;
+    assert_int_equal(st.tail_zeroed, nz);
+    assert_int_equal(st.tail_zeroed_at, end);
     uint64_t size;
     uint8_t *b = read_file(p, &size);
     for (uint64_t i = end; i < size; i++)
@@ -664,8 +673,9 @@ static void bad_arguments(void **state)
     assert_null(l2);
 }
 
-/* A valid record (this segment's seed) whose index skips ahead ends the
- * log in the last segment; it is zeroed. */
+/* A valid record (this segment's seed) whose index skips ahead in the
+ * last segment means entries are missing in front of a written one:
+ * refused. One with an older index (stale) ends the log and is zeroed. */
 static void out_of_sequence_tail(void **state)
 {
     struct fx *f = *state;
@@ -680,6 +690,12 @@ static void out_of_sequence_tail(void **state)
     put_be(rec + 8, 32, 8); /* 31 is missing */
     memset(rec + 16, 0x42, 5);
     put_be(seedb, 1, 8);
+    put_be(rec + 4, store__crc32c(store__crc32c(0, seedb, 8), rec + 8, 13),
+           4);
+    write_at(p, rec, sizeof(rec), end);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+    assert_non_null(strstr(f->err, "index 32"));
+    put_be(rec + 8, 29, 8); /* stale: older than the expected 31 */
     put_be(rec + 4, store__crc32c(store__crc32c(0, seedb, 8), rec + 8, 13),
            4);
     write_at(p, rec, sizeof(rec), end);
@@ -720,10 +736,11 @@ static void leftovers_cleaned(void **state)
     assert_int_equal(seglog_last(f->l), 40);
     assert_false(access(p, F_OK) == 0);
     assert_false(file_exists(f->dir, "seg.tmp"));
-    /* The 8 KiB spare was deleted; a new one of the right size follows. */
+    /* The 8 KiB spare was deleted; a new one of the planned size (after
+     * a first segment of SEGLOG_SEGMENT_BYTES_FIRST) follows. */
     wait_spare(f);
     snprintf(p, sizeof(p), "%s/spare", f->dir);
-    assert_int_equal(file_size(p), SEGLOG_SEGMENT_BYTES_DEFAULT);
+    assert_int_equal(file_size(p), 2 * SEGLOG_SEGMENT_BYTES_FIRST);
     append_range(f, 41, 60, 17, 300);
     fx_open(f);
     check_range(f, 1, 60, 17, 300);
@@ -801,13 +818,263 @@ static void write_error_is_sticky(void **state)
     assert_int_equal(seglog_truncate(f->l, 5, f->err), COORD_EIO);
     assert_int_equal(seglog_compact(f->l, 5, f->err), COORD_EIO);
     assert_int_equal(seglog_last(f->l), 20);
-    check_range(f, 1, 20, 19, 300); /* reads still work */
+    /* Reads are refused too, with the original message. */
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 3, &f->buf, &f->cap, &len, f->err),
+                     COORD_EIO);
+    assert_non_null(strstr(f->err, "00000000000000000021.seg"));
     coord_free(v);
     fx_open(f);
     assert_false(file_exists(f->dir, "seg.tmp"));
     assert_int_equal(seglog_last(f->l), 20);
     append_range(f, 21, 30, 19, 300);
     check_range(f, 1, 30, 19, 300);
+}
+
+/* Makes the unlink of segment `first` fail (EISDIR): moves the file
+ * aside and puts a directory in its place. */
+static void block_unlink(const struct fx *f, uint64_t first)
+{
+    char p[128], q[160];
+    seg_path(f, first, p, sizeof(p));
+    snprintf(q, sizeof(q), "%s.aside", p);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* Undoes block_unlink: the disk as a crash right before that unlink would
+ * leave it. */
+static void unblock_unlink(const struct fx *f, uint64_t first)
+{
+    char p[128], q[160];
+    seg_path(f, first, p, sizeof(p));
+    snprintf(q, sizeof(q), "%s.aside", p);
+    assert_int_equal(rmdir(p), 0);
+    assert_int_equal(rename(q, p), 0);
+}
+
+/* A truncate across segments that stops half-way (a crash between two
+ * unlinks, here a failed unlink) leaves a prefix of the old log, which
+ * opens; unlinking upwards left a gap (COORD_ECORRUPT at open). Reads
+ * after the failure are refused (the arrays no longer match the disk). */
+static void truncate_interrupted_leaves_prefix(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 800, 20, 1000);
+    uint64_t segs[64];
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 5);
+    block_unlink(f, segs[n - 2]);
+    assert_int_equal(seglog_truncate(f->l, segs[1] + 2, f->err), COORD_EIO);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, segs[2] + 1, &f->buf, &f->cap, &len,
+                                 f->err), COORD_EIO);
+    assert_non_null(strstr(f->err, "unlink"));
+    fx_close(f);
+    unblock_unlink(f, segs[n - 2]);
+    int rc = fx_open_rc(f);
+    if (rc)
+        fprintf(stderr, "open: %s\n", f->err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), segs[n - 1] - 1);
+    check_range(f, 1, segs[n - 1] - 1, 20, 1000);
+}
+
+/* Dropping every segment stops half-way: what is left starts at the old
+ * first index (a prefix), never a suffix that looks like a valid log. */
+static void drop_all_interrupted_leaves_prefix(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 800, 21, 1000);
+    uint64_t segs[64];
+    size_t n = list_segs(f, segs, 64);
+    assert_true(n >= 4);
+    block_unlink(f, segs[1]);
+    assert_int_equal(seglog_compact(f->l, UINT64_MAX, f->err), COORD_EIO);
+    fx_close(f);
+    unblock_unlink(f, segs[1]);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), segs[2] - 1);
+    check_range(f, 1, segs[2] - 1, 21, 1000);
+    /* The same through truncate(first). */
+    block_unlink(f, segs[1]);
+    assert_int_equal(seglog_truncate(f->l, 1, f->err), COORD_EIO);
+    fx_close(f);
+    unblock_unlink(f, segs[1]);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), segs[2] - 1);
+}
+
+/* A bad record in the middle of the last segment with valid records
+ * after it is damage (one bad sector), not a torn tail: open refuses,
+ * naming the file, the bad offset and the later record; the file is left
+ * as it was. */
+static void midsegment_damage_refused(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 50, 22, 300);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t bad = end_of(19, 22, 300); /* record 20 */
+    uint8_t x = 0;
+    write_at(p, &x, 1, bad + SEGLOG_REC_HDR); /* values are never 0 */
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+    assert_null(f->l);
+    char want[64];
+    assert_non_null(strstr(f->err, "00000000000000000001.seg"));
+    snprintf(want, sizeof(want), "offset %llu ", (unsigned long long)bad);
+    assert_non_null(strstr(f->err, want));
+    snprintf(want, sizeof(want), "index 21, at offset %llu",
+             (unsigned long long)end_of(20, 22, 300));
+    assert_non_null(strstr(f->err, want));
+    uint64_t size;
+    uint8_t *b = read_file(p, &size);
+    uint64_t end = end_of(50, 22, 300);
+    assert_int_equal(get_be(b + end - rec_bytes(val_len(50, 22, 300)) + 8,
+                            8), 50); /* not zeroed */
+    coord_free(b);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT); /* still refused */
+    /* Repaired by hand, it opens whole; the same damage in the last
+     * record written (nothing valid after it) is a torn tail. */
+    x = (uint8_t)(1 + (20 * 7 + 22 * 13) % 255);
+    write_at(p, &x, 1, bad + SEGLOG_REC_HDR);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 50);
+    check_range(f, 1, 50, 22, 300);
+    assert_int_equal(seglog_truncate(f->l, 21, f->err), 0);
+    fx_close(f);
+    x = 0;
+    write_at(p, &x, 1, bad + SEGLOG_REC_HDR);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 19);
+}
+
+/* An allocation failure inside an append is sticky like an I/O error:
+ * the caller's RocksDB half is durable already, so nothing may follow. */
+static void enomem_is_sticky(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 10, 23, 100);
+    uint32_t big = 100 * 1024; /* grows the write buffer: an allocation */
+    uint8_t *v = coord_calloc(1, big);
+    v[0] = 1;
+    struct seglog_rec r = {11, v, big};
+    coord_alloc_counting_enable(1);
+    int rc = seglog_append(f->l, &r, 1, f->err);
+    coord_alloc_counting_disable();
+    assert_int_equal(rc, COORD_ENOMEM);
+    r.len = 10;
+    assert_int_equal(seglog_append(f->l, &r, 1, f->err), COORD_EIO);
+    assert_non_null(strstr(f->err, "no memory"));
+    coord_free(v);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 10);
+    check_range(f, 1, 10, 23, 100);
+}
+
+/* A spare that cannot be renamed into place is an I/O error, not a
+ * silent fallback to an inline segment. */
+static void spare_rename_failure_is_eio(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    wait_spare(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    assert_int_equal(mkdir(p, 0755), 0);
+    uint8_t v[4] = {1, 2, 3, 4};
+    struct seglog_rec r = {1, v, 4};
+    assert_int_equal(seglog_append(f->l, &r, 1, f->err), COORD_EIO);
+    assert_non_null(strstr(f->err, "rename the spare"));
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.spare_misses, 0);
+    assert_int_equal(seglog_append(f->l, &r, 1, f->err), COORD_EIO);
+    fx_close(f);
+    assert_int_equal(rmdir(p), 0);
+    fx_open(f);
+    append_range(f, 1, 5, 24, 100);
+}
+
+/* Appends ~250 KiB batches until n segments exist; returns their sizes. */
+static void grow_to(struct fx *f, uint64_t *next, size_t n, uint64_t *sizes)
+{
+    uint32_t len = 62 * 1024;
+    uint8_t *v = coord_malloc(len);
+    struct seglog_rec r[4];
+    uint64_t segs[64];
+    size_t k;
+    while ((k = list_segs(f, segs, 64)) < n) {
+        for (int i = 0; i < 4; i++) {
+            r[i].index = *next + (uint64_t)i;
+            r[i].len = len;
+            r[i].val = v;
+            val_fill(v, len, *next, 25);
+        }
+        assert_int_equal(seglog_append(f->l, r, 4, f->err), 0);
+        *next += 4;
+    }
+    for (size_t i = 0; i < k; i++) {
+        char p[128];
+        seg_path(f, segs[i], p, sizeof(p));
+        sizes[i] = file_size(p);
+    }
+    coord_free(v);
+}
+
+/* Growth rule: segments start at SEGLOG_SEGMENT_BYTES_FIRST and double up
+ * to segment_bytes; a fresh log's first append waits for the spare thread
+ * rather than zero-filling a second segment inline (no miss); a restart
+ * keeps growing from the last segment's size. */
+static void growth_sequence(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t m = SEGLOG_SEGMENT_BYTES_FIRST;
+    f->seg_bytes = 4 * m;
+    fx_open(f);
+    uint64_t next = 1, sizes[64];
+    grow_to(f, &next, 2, sizes);
+    assert_int_equal(sizes[0], m);
+    assert_int_equal(sizes[1], 2 * m);
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.spare_misses, 0);
+    assert_int_equal(st.rotations, 2);
+    /* Restart without the spare: the next one is planned from the last
+     * segment (2 MiB -> 4 MiB), not from the start. */
+    wait_spare(f);
+    fx_close(f);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/spare", f->dir);
+    assert_int_equal(unlink(p), 0);
+    fx_open(f);
+    grow_to(f, &next, 4, sizes);
+    assert_int_equal(sizes[2], 4 * m);
+    assert_int_equal(sizes[3], 4 * m); /* capped at segment_bytes */
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.spare_misses, 0);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), next - 1);
+    /* A small segment_bytes is the first size too. */
+    fx_close(f);
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    append_range(f, 1, 3, 26, 100);
+    seg_path(f, 1, p, sizeof(p));
+    assert_int_equal(file_size(p), SEGLOG_SEGMENT_BYTES_MIN);
 }
 
 /* Direct mode really is in use where the file system allows it. */
@@ -866,7 +1133,19 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             read_checks_crc, fx_setup, fx_teardown, &fx),                  \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            write_error_is_sticky, fx_setup, fx_teardown, &fx)
+            write_error_is_sticky, fx_setup, fx_teardown, &fx),            \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            truncate_interrupted_leaves_prefix, fx_setup, fx_teardown, &fx),\
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            drop_all_interrupted_leaves_prefix, fx_setup, fx_teardown, &fx),\
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            midsegment_damage_refused, fx_setup, fx_teardown, &fx),        \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            enomem_is_sticky, fx_setup, fx_teardown, &fx),                 \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            spare_rename_failure_is_eio, fx_setup, fx_teardown, &fx),      \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            growth_sequence, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {

@@ -15,10 +15,13 @@
  * append + fdatasync log rewrite their last block the same way).
  *
  * Rotation takes the "spare" file (a zero-filled segment made by a
- * background thread) by renaming it, or makes a segment inline (counted in
- * spare_misses). Open reads every segment, checks records, contiguity and
- * names, and zeroes everything after the last valid record of the last
- * segment before anything is appended, so stale bytes never reappear.
+ * background thread) by renaming it, waits for the thread if it is making
+ * one, or else makes a segment inline (counted in spare_misses). Segments
+ * grow: SEGLOG_SEGMENT_BYTES_FIRST, doubling up to seg_bytes. Open reads
+ * every segment, checks records, contiguity and names, refuses damage in
+ * front of valid records, and zeroes everything after the last valid
+ * record of the last segment before anything is appended, so stale bytes
+ * never reappear.
  *
  * Must not: interpret record values, include RocksDB, assert on anything
  * read from disk, or let the spare thread touch anything but the spare
@@ -1124,6 +1127,9 @@ static int sl_scan_dir(struct seglog *l, char *err)
     if (rc == 0 && errno != 0)
         rc = sl_fail(l, err, "list", ".");
     closedir(d);
+    /* Temp files or a bad spare may have been unlinked above. */
+    if (rc == 0 && fsync(l->dfd) != 0)
+        rc = sl_fail(l, err, "sync", ".");
     if (nf > 1)
         qsort(firsts, nf, sizeof(*firsts), sl_cmp_u64);
     for (size_t i = 0; rc == 0 && i < nf; i++) {

@@ -38,7 +38,13 @@
  * the middle of a call leaves either the old log or a prefix of the new
  * one that open() reads back as a valid, contiguous log: open() stops at
  * the first invalid record of the last segment and zeroes everything after
- * it, so stale bytes can never reappear behind later appends.
+ * it, so stale bytes can never reappear behind later appends -- unless a
+ * valid record with the expected index or a later one follows that bad
+ * record: that is damage, not a torn tail, and open() refuses with
+ * COORD_ECORRUPT (never erases entries that may have been acknowledged).
+ * Truncate and drop-all unlink the highest segment first, compaction the
+ * lowest, each unlink followed by a directory sync: a crash part-way
+ * leaves a prefix (truncate, drop-all) or a suffix (compact) of the log.
  *
  * THREADS: one caller at a time (rocks.c calls under the store's mutex);
  * the spare-making thread touches only the spare files and its own state.
@@ -46,8 +52,11 @@
  * ERRORS: 0 or a negative COORD_E* code with err (STORE_ERRMSG_BYTES)
  * filled: COORD_EIO (a failed write or sync: the caller must stop and never
  * retry), COORD_ECORRUPT (a bad record where none may be: in a segment
- * that is not the last, a segment whose name does not match its first
- * record, a gap between segments), COORD_EINVAL (bad arguments).
+ * that is not the last, in the last one in front of a valid later record,
+ * a segment whose name does not match its first record, a gap between
+ * segments), COORD_EINVAL (bad arguments: nothing was changed). Every
+ * other error is sticky: all later calls, reads included, return COORD_EIO
+ * with the original message.
  */
 #ifndef COORDD_STORE_SEGLOG_H
 #define COORDD_STORE_SEGLOG_H
@@ -107,8 +116,8 @@ bool seglog_direct(const struct seglog *l);
 int seglog_append(struct seglog *l, const struct seglog_rec *recs,
                   uint32_t n, char *err);
 /* Deletes entries >= from (no-op if from > last), durable on return:
- * later segments are unlinked (and the directory synced) before the tail of
- * the segment holding from is zeroed. */
+ * later segments are unlinked, highest first, each followed by a directory
+ * sync, before the tail of the segment holding from is zeroed. */
 int seglog_truncate(struct seglog *l, uint64_t from, char *err);
 /* Deletes entries < below: whole segments whose entries all lie below are
  * unlinked; entries below in a kept segment are only forgotten (open() may

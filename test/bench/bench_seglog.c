@@ -10,8 +10,8 @@
  * latency over all threads and the CPU (user+sys of the appending threads,
  * getrusage RUSAGE_THREAD) per append. The seglog cases wait until the
  * spare segment exists before timing; with small segments the figures
- * include rotations (and spare misses, printed, when the spare thread
- * falls behind).
+ * include rotations (and spare waits and misses, printed, when the spare
+ * thread falls behind; segments grow from SEGLOG_SEGMENT_BYTES_FIRST).
  * Everything the benchmark creates is removed at the end.
  */
 #include <dirent.h>
@@ -42,6 +42,7 @@ struct worker {
     int mode;
     uint64_t seg_bytes;
     uint64_t misses;
+    uint64_t waits;
     uint64_t rotations;
     double seconds;
     const char *base;
@@ -123,6 +124,7 @@ static int run_seglog(struct worker *w)
     w->cpu_us = thread_cpu_us() - c0;
     seglog_get_stats(l, &st);
     w->misses = st.spare_misses;
+    w->waits = st.spare_waits;
     w->rotations = st.rotations;
     seglog_close(l);
     return 0;
@@ -204,13 +206,14 @@ static void run_case(int mode, int k, double seconds, const char *base,
     }
     size_t n = 0;
     double cpu = 0;
-    uint64_t rot = 0, miss = 0;
+    uint64_t rot = 0, miss = 0, waits = 0;
     for (int i = 0; i < k; i++) {
         pthread_join(th[i], NULL);
         n += w[i].n;
         cpu += w[i].cpu_us;
         rot += w[i].rotations;
         miss += w[i].misses;
+        waits += w[i].waits;
     }
     double *all = coord_malloc((n ? n : 1) * sizeof(*all));
     size_t j = 0;
@@ -230,7 +233,8 @@ static void run_case(int mode, int k, double seconds, const char *base,
                mode_name[mode], k, n, all[n / 2], all[n * 99 / 100],
                all[n * 999 / 1000], cpu / (double)n);
     if (n && mode != M_PLAIN)
-        printf("  rotations %" PRIu64 " misses %" PRIu64, rot, miss);
+        printf("  rotations %" PRIu64 " waits %" PRIu64 " misses %" PRIu64,
+               rot, waits, miss);
     if (n)
         printf("\n");
     coord_free(all);

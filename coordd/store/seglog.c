@@ -742,31 +742,31 @@ io:
 }
 
 /* Zeroes [from, end) of the last segment through wfd (the first block
- * keeps its bytes before from), synced, and sets the tail. */
+ * keeps its bytes before from) and sets the tail. Block by block from the
+ * END down, each write durable before the next: a crash part-way leaves
+ * the truncated records intact up to some point and zeros after it (a
+ * longer prefix of the old log), never a bad record in front of a valid
+ * later one, which open() would refuse as damage. Truncations are rare and
+ * short (uncommitted entries), so one sync per block is affordable. */
 static int sl_zero_tail(struct seglog *l, uint64_t from, char *err)
 {
     struct sl_seg *s = &l->segs[l->nseg - 1];
     char name[SL_NAME_BYTES];
     uint64_t start = from & ~(SL_A - 1);
     size_t pre = (size_t)(from - start);
-    uint64_t stop = sl_align(s->end, SL_A);
     int rc = sl_wbuf(l, SL_A, err);
     sl_name(name, s->first);
     if (rc != 0)
         return sl_stick(l, err, rc);
+    for (uint64_t o = sl_align(s->end, SL_A); o > start + SL_A; o -= SL_A)
+        if (sl_write(l, l->zbuf, SL_A, o - SL_A) != 0)
+            return sl_fail(l, err, "zero", name);
     memset(l->wbuf, 0, SL_A);
     errno = 0;
     if (pre > 0 && sl_pread(s->fd, l->wbuf, pre, start) != (ssize_t)pre)
         return sl_fail(l, err, "read", name);
-    if (sl_pwrite(l->wfd, l->wbuf, SL_A, start) != 0)
+    if (sl_write(l, l->wbuf, SL_A, start) != 0)
         return sl_fail(l, err, "zero", name);
-    for (uint64_t o = start + SL_A; o < stop; o += SL_CHUNK) {
-        size_t k = stop - o < SL_CHUNK ? (size_t)(stop - o) : SL_CHUNK;
-        if (sl_pwrite(l->wfd, l->zbuf, k, o) != 0)
-            return sl_fail(l, err, "zero", name);
-    }
-    if (!l->direct && fdatasync(l->wfd) != 0)
-        return sl_fail(l, err, "sync", name);
     memset(l->tail, 0, sizeof(l->tail));
     memcpy(l->tail, l->wbuf, pre);
     s->end = from;

@@ -958,6 +958,39 @@ static void midsegment_damage_refused(void **state)
     assert_int_equal(seglog_last(f->l), 19);
 }
 
+/* A truncate that stops part-way (here: writes at or past 3 blocks fail
+ * with EFBIG under RLIMIT_FSIZE, which Linux applies to overwrites too)
+ * leaves a log that opens: the tail is zeroed from the end down, so the
+ * bytes left are a prefix of the old log, never a zeroed block in front of
+ * valid records (which open refuses as damage). */
+static void truncate_zeroes_from_the_end(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 60, 27, 1000);
+    assert_true(end_of(60, 27, 1000) > 5 * SEGLOG_ALIGN);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 3 * SEGLOG_ALIGN;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = seglog_truncate(f->l, 5, f->err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, COORD_EIO);
+    rc = fx_open_rc(f);
+    if (rc)
+        fprintf(stderr, "open: %s\n", f->err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(seglog_last(f->l), 60);
+    check_range(f, 1, 60, 27, 1000);
+    assert_int_equal(seglog_truncate(f->l, 5, f->err), 0);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 4);
+    check_range(f, 1, 4, 27, 1000);
+}
+
 /* An allocation failure inside an append is sticky like an I/O error:
  * the caller's RocksDB half is durable already, so nothing may follow. */
 static void enomem_is_sticky(void **state)
@@ -1145,7 +1178,9 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             spare_rename_failure_is_eio, fx_setup, fx_teardown, &fx),      \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            growth_sequence, fx_setup, fx_teardown, &fx)
+            growth_sequence, fx_setup, fx_teardown, &fx),                  \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            truncate_zeroes_from_the_end, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {

@@ -908,12 +908,13 @@ static const char *sl_rec_check(struct sl_rd *r, const struct sl_seg *s,
     return NULL;
 }
 
-/* After a bad record at bad in the last segment: looks (8-byte steps, to
- * the end of the file) for a record that validates with this segment's
- * seed and holds the expected index or a later one. Found, the bad record
- * is not a torn tail but damage in front of entries that were written
- * (and maybe acknowledged): COORD_ECORRUPT, never a silent repair. 0 if
- * none; -1 in *io on a read error. */
+/* After the records of the last segment end at bad (a bad record, or a
+ * zero length word where a record may start): looks (8-byte steps, to the
+ * end of the file; open reads it anyway to repair the tail) for a record
+ * that validates with this segment's seed and holds the expected index or
+ * a later one. Found, the end is not a torn tail but damage in front of
+ * entries that were written (and maybe acknowledged): COORD_ECORRUPT,
+ * never a silent repair. 0 if none; -1 in *io on a read error. */
 static int sl_scan_on(struct seglog *l, struct sl_rd *r,
                       const struct sl_seg *s, uint64_t bad,
                       const char *name, int *io, char *err)
@@ -937,11 +938,11 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
         }
         if (g != 0 || sl_get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
             continue;
-        store__errf(err, "seglog: %s/%s: bad record at offset %" PRIu64
-                    " (want index %" PRIu64 "), yet a valid record, index %"
-                    PRIu64 ", at offset %" PRIu64 ": damage, not a torn "
-                    "tail; refusing to start (docs/storage.md)", l->dir,
-                    name, bad, want, idx, q);
+        store__errf(err, "seglog: %s/%s: records end at offset %" PRIu64
+                    " (bad record or zeros; want index %" PRIu64 "), yet "
+                    "a valid record, index %" PRIu64 ", at offset %" PRIu64
+                    ": damage, not a torn tail; refusing to start "
+                    "(docs/storage.md)", l->dir, name, bad, want, idx, q);
         return COORD_ECORRUPT;
     }
     return 0;
@@ -972,8 +973,11 @@ static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
             pos = sl_align(pos, SL_A);
             continue;
         }
-        if (len == 0)
+        if (len == 0) { /* the end: nothing valid may follow */
+            if (!strict)
+                rc = sl_scan_on(l, &r, s, pos, name, &io, err);
             break;
+        }
         const char *why = sl_rec_check(&r, s, pos, len, &io);
         if (io < 0)
             break;

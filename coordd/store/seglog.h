@@ -39,8 +39,10 @@
  * one that open() reads back as a valid, contiguous log: open() stops at
  * the first invalid record of the last segment and zeroes everything after
  * it, so stale bytes can never reappear behind later appends -- unless a
- * valid record with the expected index or a later one follows that bad
- * record: that is damage, not a torn tail, and open() refuses with
+ * valid record with the expected index or a later one follows where the
+ * records end (a bad record or zeros): that is damage, not a torn tail
+ * (truncate zeroes from the end down so as never to leave that shape), and
+ * open() refuses with
  * COORD_ECORRUPT (never erases entries that may have been acknowledged).
  * Truncate and drop-all unlink the highest segment first, compaction the
  * lowest, each unlink followed by a directory sync: a crash part-way

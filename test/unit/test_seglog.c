@@ -991,6 +991,23 @@ static void truncate_zeroes_from_the_end(void **state)
     check_range(f, 1, 4, 27, 1000);
 }
 
+/* A block of zeros in the middle of the last segment (a lost write, a
+ * sector read back as zeros) ends the records early; valid records after
+ * it make that damage too: refused, not zeroed. */
+static void zeroed_block_refused(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 60, 28, 1000);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint8_t z[SEGLOG_ALIGN] = {0};
+    write_at(p, z, sizeof(z), SEGLOG_ALIGN);
+    assert_int_equal(fx_open_rc(f), COORD_ECORRUPT);
+    assert_non_null(strstr(f->err, "records end at offset"));
+}
+
 /* An allocation failure inside an append is sticky like an I/O error:
  * the caller's RocksDB half is durable already, so nothing may follow. */
 static void enomem_is_sticky(void **state)
@@ -1180,7 +1197,9 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             growth_sequence, fx_setup, fx_teardown, &fx),                  \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            truncate_zeroes_from_the_end, fx_setup, fx_teardown, &fx)
+            truncate_zeroes_from_the_end, fx_setup, fx_teardown, &fx),     \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            zeroed_block_refused, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {

@@ -153,8 +153,9 @@
       "cannot be opened with it off; an older store is migrated.")          \
     X(raft, log_segment_bytes, UINT, SEGLOG_SEGMENT_BYTES_DEFAULT, "bytes",  \
       SEGLOG_SEGMENT_BYTES_MIN, SEGLOG_SEGMENT_BYTES_MAX,                    \
-      "Size of a new log segment file (zero-filled ahead of use; one spare " \
-      "is kept ready). A larger batch gets a segment of its own.")          \
+      "Largest log segment file: segments start at 1 MiB and double up to " \
+      "this (zero-filled ahead of use; one spare is kept ready). A larger " \
+      "batch gets a segment of its own.")                                  \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
       "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
       "Shortest session timeout granted; a client "                          \

@@ -29,10 +29,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "coord.h"
 #include "libcoord/shared/alloc.h"
@@ -42,7 +44,9 @@
 
 /* The segment directory inside the data directory. */
 #define ROCKS_SEG_DIR "/log-segments"
-/* Migration from format 1: records per seglog_append. */
+/* Migration from format 1: at most this many records per seglog_append,
+ * and a flush once the batch holds half a segment (log_segment_bytes / 2)
+ * of values, so big entries never make a batch seglog refuses. */
 #define ROCKS_MIGRATE_BATCH 1024u
 
 static const char *const cf_names[STORE_CF_COUNT + 1] = {
@@ -61,6 +65,11 @@ struct rocks {
     bool dirty;          /* seg: an unsynced RocksDB write since a sync */
     struct seglog_rec *recs; /* seg: append scratch */
     uint32_t recs_cap;
+    char *segdir;        /* seg: the segment directory's path */
+    uint64_t seg_bytes;  /* seg: log_segment_bytes (0: seglog's default) */
+    int failed;          /* seg: 0, or the error that left a batch half
+                          * applied (sticky: every later write refused) */
+    char ferr[STORE_ERRMSG_BYTES];
 };
 
 /* An iterator: over RocksDB, or (log segments) over the seglog. */
@@ -292,8 +301,25 @@ static int seg_check(char *err, const struct store_kv_op *ops, uint32_t n,
     return 0;
 }
 
+/* Makes room for n records in the append scratch, before anything of a
+ * batch is written (so that running out of memory changes nothing). */
+static int seg_reserve(struct rocks *r, char *err, uint32_t n)
+{
+    if (n <= r->recs_cap)
+        return 0;
+    struct seglog_rec *nr = coord_realloc(r->recs, (size_t)n * sizeof(*nr));
+    if (!nr) {
+        store__errf(err, "log segments: out of memory");
+        return COORD_ENOMEM;
+    }
+    r->recs = nr;
+    r->recs_cap = n;
+    return 0;
+}
+
 /* Appends the run of log PUTs starting at ops[*i] (ops of other column
- * families in between are skipped: already written) in one call. */
+ * families in between are skipped: already written) in one call. The
+ * scratch holds every log op of the batch (seg_reserve). */
 static int seg_append_run(struct rocks *r, char *err,
                           const struct store_kv_op *ops, uint32_t n,
                           uint32_t *i)
@@ -305,28 +331,21 @@ static int seg_append_run(struct rocks *r, char *err,
             continue;
         if (o->kind != STORE_KV_PUT)
             break;
-        if (k == r->recs_cap) {
-            uint32_t cap = r->recs_cap ? r->recs_cap * 2 : 64;
-            struct seglog_rec *nr =
-                coord_realloc(r->recs, (size_t)cap * sizeof(*nr));
-            if (!nr) {
-                store__errf(err, "log segments: out of memory");
-                return COORD_ENOMEM;
-            }
-            r->recs = nr;
-            r->recs_cap = cap;
-        }
+        coord_assert(k < r->recs_cap);
         r->recs[k++] = (struct seglog_rec){get_u64(o->key), o->val,
                                            o->vlen};
     }
     return k ? seglog_append(r->seg, r->recs, k, err) : 0;
 }
 
-/* The log ops of ops, in order, as seglog calls (seg_check passed). */
+/* The log ops of ops, in order, as seglog calls (seg_check passed).
+ * *done: how many seglog calls succeeded. */
 static int seg_apply(struct rocks *r, char *err,
-                     const struct store_kv_op *ops, uint32_t n)
+                     const struct store_kv_op *ops, uint32_t n,
+                     uint32_t *done)
 {
     uint32_t i = 0;
+    *done = 0;
     while (i < n) {
         const struct store_kv_op *o = &ops[i];
         int rc = 0;
@@ -347,22 +366,47 @@ static int seg_apply(struct rocks *r, char *err,
         }
         if (rc)
             return rc;
+        (*done)++;
     }
     return 0;
 }
 
+/* Refuses every write once a batch was left half applied. */
+static int seg_failed(const struct rocks *r, char *err)
+{
+    if (!r->failed)
+        return 0;
+    store__errf(err, "%s (an earlier batch failed part-way; restart)",
+                r->ferr);
+    return COORD_EIO;
+}
+
+/* An error after part of a batch is durable: sticky, as COORD_EIO. */
+static int seg_stick(struct rocks *r, char *err)
+{
+    r->failed = COORD_EIO;
+    snprintf(r->ferr, sizeof(r->ferr), "%s", err);
+    return COORD_EIO;
+}
+
 /* With segments: the RocksDB part first (synced if log ops follow, so
  * that hard state and snapshot metadata are durable before any log change
- * they come with), then the log ops. A log-only batch with sync still
- * syncs earlier unsynced RocksDB writes, if any. */
+ * they come with), then the log ops. Log ops are durable at once, so a
+ * batch with any (or a synced one) first syncs earlier unsynced RocksDB
+ * writes: batches become durable in call order. An error once part of the
+ * batch is durable is sticky. */
 static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
                        uint32_t n, bool sync)
 {
     struct rocks *r = impl;
     if (!r->seg)
         return db_write(r, err, ops, n, sync, false);
-    uint32_t nlog;
-    int rc = seg_check(err, ops, n, &nlog);
+    uint32_t nlog, done = 0;
+    int rc = seg_failed(r, err);
+    if (rc == 0)
+        rc = seg_check(err, ops, n, &nlog);
+    if (rc == 0)
+        rc = seg_reserve(r, err, nlog);
     if (rc)
         return rc;
     if (nlog < n) {
@@ -370,22 +414,28 @@ static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
         rc = db_write(r, err, ops, n, dsync, true);
         if (rc == 0)
             r->dirty = !dsync;
-    } else if (sync && r->dirty) {
+    } else if (r->dirty && (sync || nlog > 0)) {
         rc = db_sync(r, err);
         if (rc == 0)
             r->dirty = false;
     }
-    if (rc == 0 && nlog)
-        rc = seg_apply(r, err, ops, n);
+    if (rc == 0 && nlog) {
+        rc = seg_apply(r, err, ops, n, &done);
+        if (rc && (nlog < n || done > 0))
+            rc = seg_stick(r, err);
+    }
     return rc;
 }
 
 static int rocks_sync(void *impl, char *err)
 {
     struct rocks *r = impl;
+    int rc = seg_failed(r, err);
+    if (rc)
+        return rc;
     if (r->seg && !r->dirty)
         return 0; /* the seglog is durable already */
-    int rc = db_sync(r, err);
+    rc = db_sync(r, err);
     if (rc == 0)
         r->dirty = false;
     return rc;
@@ -604,6 +654,7 @@ static void rocks_free(struct rocks *r)
     if (r->seg)
         seglog_close(r->seg);
     coord_free(r->recs);
+    coord_free(r->segdir);
     coord_free(r);
 }
 
@@ -660,9 +711,10 @@ static int migrate_flush(struct rocks *r, char *err, struct seglog_rec *recs,
     return rc;
 }
 
-/* Copies one record at the iterator into recs[*n]. */
+/* Copies one record at the iterator into recs[*n]; *bytes += its size. */
 static int migrate_rec(rocksdb_iterator_t *it, char *err,
-                       struct seglog_rec *recs, uint32_t *n, uint64_t *prev)
+                       struct seglog_rec *recs, uint32_t *n, uint64_t *prev,
+                       uint64_t *bytes)
 {
     size_t kl, vl;
     const char *k = rocksdb_iter_key(it, &kl);
@@ -684,14 +736,50 @@ static int migrate_rec(rocksdb_iterator_t *it, char *err,
     memcpy(copy, v, vl);
     recs[(*n)++] = (struct seglog_rec){index, copy, (uint32_t)vl};
     *prev = index;
+    *bytes += vl;
     return 0;
+}
+
+/* fsyncs the directory at path. */
+static int sync_dir(char *err, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        store__errf(err, "log migration: sync directory %s: %s", path,
+                    strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return COORD_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Makes the segment directory's entries and its own entry in the data
+ * directory durable. seglog already syncs both where it changes them;
+ * migration checks again because the switch that follows deletes the
+ * only other copy of the log. */
+static int migrate_sync_dirs(struct rocks *r, char *err)
+{
+    int rc = sync_dir(err, r->segdir);
+    size_t n = strlen(r->segdir) - (sizeof(ROCKS_SEG_DIR) - 1);
+    char *data = rc == 0 ? coord_strndup(r->segdir, n) : NULL;
+    if (rc == 0 && !data) {
+        store__errf(err, "log migration: out of memory");
+        return COORD_ENOMEM;
+    }
+    if (rc == 0)
+        rc = sync_dir(err, n ? data : "/");
+    coord_free(data);
+    return rc;
 }
 
 /* Format 1 -> 2: empties the seglog (a copy interrupted by a crash is
  * redone from the start), copies every record of RocksDB's log column
- * family into it (durable as it goes), then switches in one synced batch:
- * ident says 2 and the column family is emptied. A crash before that
- * batch leaves format 1 with its log intact; after it, format 2. */
+ * family into it (durable as it goes; batches of at most half a segment),
+ * syncs the segment directory and its parent, then switches in one synced
+ * batch: ident says 2 and the column family is emptied. A crash before
+ * that batch leaves format 1 with its log intact; after it, format 2. */
 static int migrate(struct rocks *r, char *err, const struct store_options *o)
 {
     int rc = seglog_compact(r->seg, UINT64_MAX, err);
@@ -706,12 +794,16 @@ static int migrate(struct rocks *r, char *err, const struct store_options *o)
     rocksdb_iterator_t *it =
         rocksdb_create_iterator_cf(r->db, r->ro, cfh(r, STORE_CF_LOG));
     uint32_t n = 0;
-    uint64_t prev = 0;
+    uint64_t prev = 0, bytes = 0;
+    uint64_t half = (r->seg_bytes ? r->seg_bytes
+                                  : SEGLOG_SEGMENT_BYTES_DEFAULT) / 2;
     for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {
-        rc = migrate_rec(it, err, recs, &n, &prev);
-        if (rc == 0 && n == ROCKS_MIGRATE_BATCH)
+        rc = migrate_rec(it, err, recs, &n, &prev, &bytes);
+        if (rc == 0 && (n == ROCKS_MIGRATE_BATCH || bytes >= half)) {
             rc = migrate_flush(r, err, recs, &n, rc);
+            bytes = 0;
+        }
     }
     char *e = NULL;
     rocksdb_iter_get_error(it, &e);
@@ -722,6 +814,8 @@ static int migrate(struct rocks *r, char *err, const struct store_options *o)
         rocksdb_free(e);
     rc = migrate_flush(r, err, recs, &n, rc);
     coord_free(recs);
+    if (rc == 0)
+        rc = migrate_sync_dirs(r, err);
     if (rc)
         return rc;
     uint8_t ident[32];
@@ -875,10 +969,14 @@ static int open_seg(struct rocks *r, char *err, const char *dir,
     snprintf(path, n, "%s%s", dir, ROCKS_SEG_DIR);
     struct seglog_options so = {.segment_bytes = opts->log_segment_bytes};
     int rc = seglog_open(&r->seg, path, &so, err);
-    if (rc)
+    if (rc) {
         r->seg = NULL;
-    coord_free(path);
-    return rc;
+        coord_free(path);
+        return rc;
+    }
+    r->segdir = path; /* freed by rocks_free */
+    r->seg_bytes = opts->log_segment_bytes;
+    return 0;
 }
 
 int store_open_rocks(struct store *s, const char *dir,

@@ -12,16 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "coord.h"
+#include "libcoord/shared/alloc.h"
 #include "coordd/store/seglog.h"
 #include "coordd/store/store.h"
 #include "coordd/store/store_int.h"
@@ -1375,6 +1378,132 @@ static void seg_migration_redone_after_crash(void **state)
     expect_range(&f->s, 1, 20, 1);
 }
 
+/* A log-only batch without sync is durable at once (segments), so the
+ * unsynced RocksDB write before it (held in power-loss mode) must become
+ * durable first: batches become durable in call order. */
+static void seg_log_only_batch_syncs_earlier(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_pl);
+    assert_int_equal(hard_state(&f->s, 5, 3, false), 0);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, false), 0);
+    fx_crash(f);
+    fx_open(f, &opts_pl);
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.last, 3); /* the later batch survived ... */
+    assert_int_equal(st.term, 5); /* ... so the earlier one must have */
+    assert_int_equal(st.vote, 3);
+}
+
+/* Counts the meta keys starting with "t-" (test keys planted below). */
+static int count_test_keys(struct fx *f)
+{
+    void *it;
+    int n = 0;
+    assert_int_equal(f->s.ops->iter_open(f->s.impl, f->s.errmsg, NULL,
+                                         STORE_CF_META, &it), 0);
+    for (f->s.ops->iter_seek(it, (const uint8_t *)"t-", 2);
+         f->s.ops->iter_valid(it); f->s.ops->iter_next(it)) {
+        const uint8_t *k, *v;
+        size_t kl, vl;
+        f->s.ops->iter_get(it, &k, &kl, &v, &vl);
+        if (kl < 2 || memcmp(k, "t-", 2) != 0)
+            break;
+        n++;
+    }
+    f->s.ops->iter_close(it);
+    return n;
+}
+
+/* Errors in the log half of a batch whose RocksDB half is durable are
+ * sticky (COORD_EIO, every later write and sync refused); running out of
+ * memory for the append happens before anything is written. */
+static void seg_errors_after_durable_half_sticky(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f, &opts_a);
+    uint8_t k5[8] = {0, 0, 0, 0, 0, 0, 0, 5}, k9[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+    struct store_kv_op ops[2] = {
+        {STORE_KV_PUT, STORE_CF_META, (const uint8_t *)"t-a", 3,
+         (const uint8_t *)"v", 1},
+        {STORE_KV_PUT, STORE_CF_LOG, k5, 8, (const uint8_t *)"e", 1},
+    };
+    /* The append scratch's allocation fails: nothing written. */
+    coord_alloc_counting_enable(1);
+    int rc = f->s.ops->apply(f->s.impl, f->s.errmsg, ops, 2, true);
+    coord_alloc_counting_disable();
+    assert_int_equal(rc, COORD_ENOMEM);
+    assert_int_equal(count_test_keys(f), 0);
+    assert_int_equal(put_range(&f->s, 1, 3, 1, 0, true), 0);
+    /* RocksDB half durable, then the append is refused (index 5 after 3):
+     * half applied, so sticky. */
+    rc = f->s.ops->apply(f->s.impl, f->s.errmsg, ops, 2, true);
+    assert_int_equal(rc, COORD_EIO);
+    assert_int_equal(count_test_keys(f), 1);
+    ops[1].key = k9;
+    ops[0].key = (const uint8_t *)"t-b";
+    assert_int_equal(f->s.ops->apply(f->s.impl, f->s.errmsg, ops, 1, true),
+                     COORD_EIO);
+    assert_int_equal(f->s.ops->sync(f->s.impl, f->s.errmsg), COORD_EIO);
+    assert_non_null(strstr(f->s.errmsg, "append at 5"));
+    assert_int_equal(count_test_keys(f), 1);
+}
+
+/* Migration copies in batches of at most half a segment: with big
+ * entries no batch gets a segment of its own larger than
+ * log_segment_bytes (with 1024 records per batch it would; with bigger
+ * entries such a batch exceeds what seglog accepts). */
+static void seg_migration_batches_by_bytes(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t big[20][16 * 1024];
+    static struct store_entry es[20];
+    f->kind = K_ROCKS_LOG;
+    fx_open(f, &opts_a);
+    for (uint64_t b = 0; b < 5; b++) {
+        for (uint64_t i = 0; i < 20; i++) {
+            fill(big[i], sizeof(big[i]), b * 20 + i);
+            es[i] = (struct store_entry){b * 20 + i + 1, 1, 1,
+                                         sizeof(big[i]), big[i]};
+        }
+        struct store_write w = {false, 0, 0, 0, es, 20};
+        assert_int_equal(store_write(&f->s, &w, 1, true), 0);
+    }
+    fx_close(f);
+    f->kind = K_ROCKS;
+    fx_open(f, &opts_a);
+    expect_log(&f->s, 1, 100);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/log-segments", f->dir);
+    DIR *d = opendir(p);
+    assert_non_null(d);
+    struct dirent *de;
+    int nseg = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 4 || strcmp(de->d_name + nl - 4, ".seg") != 0)
+            continue;
+        char fp[256];
+        struct stat sb;
+        snprintf(fp, sizeof(fp), "%s/%s", p, de->d_name);
+        assert_int_equal(stat(fp, &sb), 0);
+        assert_true((uint64_t)sb.st_size <= SEGLOG_SEGMENT_BYTES_MIN);
+        nseg++;
+    }
+    closedir(d);
+    assert_true(nseg >= 25);
+    struct store_entry out[1];
+    static uint8_t buf[sizeof(big[0]) + 64];
+    uint32_t n;
+    assert_int_equal(store_read(&f->s, 77, 78, out, 1, buf, sizeof(buf), &n),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].len, sizeof(big[0]));
+    fill(big[0], sizeof(big[0]), 76);
+    assert_memory_equal(out[0].data, big[0], sizeof(big[0]));
+}
+
 #define BOTH(X)                                                               \
     X(write_read_reopen)                                                      \
     X(read_limits)                                                            \
@@ -1435,6 +1564,9 @@ int main(int argc, char **argv)
         ROCKS_TEST(seg_only_log_shapes)
         ROCKS_TEST(seg_migration_from_rocks_log)
         ROCKS_TEST(seg_migration_redone_after_crash)
+        ROCKS_TEST(seg_log_only_batch_syncs_earlier)
+        ROCKS_TEST(seg_errors_after_durable_half_sticky)
+        ROCKS_TEST(seg_migration_batches_by_bytes)
     };
     const struct CMUnitTest rocks_log_tests[] = {
         BOTH(ROCKS_LOG_TEST)

@@ -17,8 +17,11 @@
  * Log segments (the default; store format 2): the "log" column family is
  * not kept in RocksDB but in a struct seglog in <dir>/log-segments
  * (seglog.h). A batch is split: its RocksDB part is written first (synced
- * whenever log operations follow), then its log operations, in order, as
- * seglog calls, each durable on return (also in power-loss mode). Only the
+ * whenever log operations follow; earlier unsynced RocksDB writes are
+ * flushed before any log operation, so batches stay durable in call
+ * order), then its log operations, in order, as seglog calls, each durable
+ * on return (also in power-loss mode); an error once part of a batch is
+ * durable is sticky (every later write refused). Only the
  * shapes store.c emits are accepted on the log: a run of PUTs (append),
  * DELRANGE [from, end) (truncate), ["", below) (compact) and ["", end)
  * (drop); anything else is COORD_EINVAL. Log iterators walk the seglog.

@@ -1484,10 +1484,8 @@ static void seg_migration_batches_by_bytes(void **state)
         size_t nl = strlen(de->d_name);
         if (nl < 4 || strcmp(de->d_name + nl - 4, ".seg") != 0)
             continue;
-        char fp[256];
         struct stat sb;
-        snprintf(fp, sizeof(fp), "%s/%s", p, de->d_name);
-        assert_int_equal(stat(fp, &sb), 0);
+        assert_int_equal(fstatat(dirfd(d), de->d_name, &sb, 0), 0);
         assert_true((uint64_t)sb.st_size <= SEGLOG_SEGMENT_BYTES_MIN);
         nseg++;
     }

@@ -444,6 +444,25 @@ static int rocks_sync(void *impl, char *err)
     return rc;
 }
 
+/* store_ops.log_bounds: known with segments (seglog checked every record
+ * and the contiguity at open). */
+static int rocks_log_bounds(void *impl, char *err, bool *known,
+                            uint64_t *first, uint64_t *last)
+{
+    struct rocks *r = impl;
+    *known = r->seg != NULL;
+    *first = 0;
+    *last = 0;
+    if (!r->seg)
+        return 0;
+    int rc = seg_failed(r, err);
+    if (rc)
+        return rc;
+    *last = seglog_last(r->seg);
+    *first = *last ? seglog_first(r->seg) : 0;
+    return 0;
+}
+
 /* ---- iterators and views ----------------------------------------------- */
 
 /* Positions a seglog iterator at pos, reading its value, or makes it
@@ -878,6 +897,7 @@ static const struct store_ops rocks_ops = {
     .view_close = rocks_view_close,
     .close = rocks_close,
     .format = rocks_format,
+    .log_bounds = rocks_log_bounds,
 };
 
 /* ---- open -------------------------------------------------------------- */

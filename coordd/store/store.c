@@ -506,12 +506,74 @@ struct log_scan {
     uint64_t snap_term;
 };
 
+/* Decodes entry index at the iterator into *e (it must be there). */
+static int scan_one(struct store *s, void *it, uint64_t index,
+                    struct store_entry *e)
+{
+    uint8_t key[8];
+    put_u64(key, index);
+    s->ops->iter_seek(it, key, 8);
+    if (!s->ops->iter_valid(it)) {
+        int rc = s->ops->iter_status(it, s->errmsg);
+        if (rc)
+            return rc;
+        store__errf(s->errmsg, "log: entry %llu is missing",
+                    (unsigned long long)index);
+        return COORD_ECORRUPT;
+    }
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    s->ops->iter_get(it, &k, &kl, &v, &vl);
+    int rc = dec_entry(s->errmsg, k, kl, v, vl, e);
+    if (rc == 0 && e->index != index) {
+        store__errf(s->errmsg, "log: entry %llu is missing",
+                    (unsigned long long)index);
+        rc = COORD_ECORRUPT;
+    }
+    return rc;
+}
+
+/* The backend checked every record and the contiguity already (log
+ * segments): decodes only the first and last entries and the snapshot's,
+ * instead of reading the whole log again. */
+static int scan_known(struct store *s, struct log_scan *ls, uint64_t first,
+                      uint64_t last)
+{
+    memset(ls, 0, sizeof(*ls));
+    if (last == 0)
+        return 0;
+    void *it;
+    struct store_entry e;
+    int rc = s->ops->iter_open(s->impl, s->errmsg, NULL, STORE_CF_LOG, &it);
+    if (rc)
+        return rc;
+    rc = scan_one(s, it, first, &e);
+    if (rc == 0)
+        rc = scan_one(s, it, last, &e);
+    if (rc == 0 && s->snap.index >= first && s->snap.index <= last) {
+        rc = scan_one(s, it, s->snap.index, &e);
+        ls->has_snap = true;
+        ls->snap_term = e.term;
+    }
+    s->ops->iter_close(it);
+    ls->first = first;
+    ls->last = last;
+    return rc;
+}
+
 /* Walks the whole log: every record must decode and the indexes must be
- * contiguous. */
+ * contiguous (or, where the backend checked that, see scan_known). */
 static int scan_records(struct store *s, struct log_scan *ls)
 {
     void *it;
-    int rc = s->ops->iter_open(s->impl, s->errmsg, NULL, STORE_CF_LOG, &it);
+    bool known = false;
+    uint64_t first, last;
+    int rc = s->ops->log_bounds ? s->ops->log_bounds(s->impl, s->errmsg,
+                                                     &known, &first, &last)
+                                : 0;
+    if (rc || known)
+        return rc ? rc : scan_known(s, ls, first, last);
+    rc = s->ops->iter_open(s->impl, s->errmsg, NULL, STORE_CF_LOG, &it);
     if (rc)
         return rc;
     memset(ls, 0, sizeof(*ls));

@@ -77,6 +77,12 @@ struct store_ops {
      * COORD_EINVAL: this format cannot be opened as configured. */
     int (*format)(void *impl, char *err, uint32_t *fmt,
                   const struct store_options *o);
+    /* Optional (NULL: unknown). *known: the backend already checked every
+     * log record and that the indexes are contiguous (log segments, at
+     * open), and *first, *last are the log's bounds (0, 0: empty); load
+     * then decodes only the entries it needs instead of all of them. */
+    int (*log_bounds)(void *impl, char *err, bool *known, uint64_t *first,
+                      uint64_t *last);
 };
 
 /* Called by backends' open functions once the backend is up: checks or

@@ -107,7 +107,15 @@ void raft_tick(struct raft *r)
         raft_read_expire(r);
     if (r->elapsed < r->timeout)
         return;
-    if (!raft_is_voter(r, r->id) || r->installing) {
+    /* While our own persist is outstanding (a vote we granted, our own
+     * candidacy's term and vote, entries), starting an election would
+     * abandon the one whose held responses are about to leave: a disk
+     * stall longer than the timeout then turns into split votes, each
+     * costing another stalled persist (docs/raft.md "Elections during a
+     * disk stall"). Wait a fresh timeout once it is durable; a node whose
+     * disk never completes could not lead anyway. */
+    if (!raft_is_voter(r, r->id) || r->installing ||
+        r->seq_last > r->seq_acked) {
         raft_reset_timeout(r);
         return;
     }

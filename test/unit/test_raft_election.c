@@ -163,8 +163,36 @@ static void bug06_vote_not_reset_on_same_term_step_down(void **state)
     assert_int_equal(st.vote, 1);
     assert_int_equal(st.leader, 1);
     rfx_drop(fx, 0, 0, 0);
+    rfx_persist(fx, 3); /* its own candidacy durable (else it waits) */
     rfx_tick(fx, 3, 40); /* 3 times out again: a new term, a new vote */
     assert_true(term_of(fx, 3) >= 2);
+}
+
+/* A node whose own persist is outstanding (here: the vote it granted)
+ * does not start an election when its timer fires: that would abandon
+ * the election its held response belongs to, and a disk stall longer
+ * than the timeout would turn into split votes. Once the persist is
+ * durable it campaigns after a fresh timeout. */
+static void no_campaign_while_persist_outstanding(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pre_vote = false;
+    rfx_init(fx, 3, 0, &cfg);
+    rfx_tick(fx, 1, 20);
+    assert_int_equal(rfx_role(fx, 1), RAFT_CANDIDATE);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_VOTE); /* 2 grants; persist pending */
+    assert_null(rfx_find(fx, 2, 1, RAFT_MSG_VOTE_RESP));
+    rfx_drop(fx, 0, 0, 0);
+    rfx_tick(fx, 2, 100); /* far past any timeout */
+    assert_int_equal(rfx_role(fx, 2), RAFT_FOLLOWER);
+    assert_int_equal(term_of(fx, 2), 1);
+    rfx_persist(fx, 2); /* the grant leaves now */
+    assert_non_null(rfx_find(fx, 2, 1, RAFT_MSG_VOTE_RESP));
+    rfx_tick(fx, 2, 40);
+    assert_int_equal(rfx_role(fx, 2), RAFT_CANDIDATE);
+    assert_int_equal(term_of(fx, 2), 2);
 }
 
 /* A candidate with a quorum of other votes still waits for its own term
@@ -409,7 +437,10 @@ static void lower_term_vote_refused_with_term(void **state)
     cfg.pre_vote = false;
     rfx_init(fx, 3, 0, &cfg);
     rfx_isolate(fx, 2, true);
-    rfx_tick(fx, 2, 100); /* 2 runs up its term alone */
+    for (int i = 0; i < 100; i++) { /* 2 runs up its term alone */
+        rfx_tick(fx, 2, 1);
+        rfx_persist(fx, 2);
+    }
     uint64_t t2 = term_of(fx, 2);
     assert_true(t2 > 3);
     rfx_drop(fx, 0, 0, 0);
@@ -514,6 +545,8 @@ int main(void)
             rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
             bug06_vote_not_reset_on_same_term_step_down, rfx_cmocka_setup, rfx_cmocka_teardown),
+        cmocka_unit_test_setup_teardown(
+            no_campaign_while_persist_outstanding, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(
             candidate_leads_only_after_own_term_durable, rfx_cmocka_setup, rfx_cmocka_teardown),
         cmocka_unit_test_setup_teardown(

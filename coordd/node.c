@@ -1371,6 +1371,12 @@ static int open_state(struct node *n)
                    n->cfg.watch_history_bytes_max, n->applied);
     n->start_index = st.last;
     n->acked_seq = 0;
+    if (st.log_zeroed)
+        log_emit(LOG_LEVEL_WARN, "log tail repaired",
+                 "zeroed_bytes=%llu at_offset=%llu (the end of a write a "
+                 "crash interrupted; damage to the last record looks the "
+                 "same)", (unsigned long long)st.log_zeroed,
+                 (unsigned long long)st.log_zeroed_at);
     log_emit(LOG_LEVEL_INFO, "state loaded",
              "term=%llu snapshot=%llu first=%llu last=%llu nodes=%llu",
              (unsigned long long)st.term,

@@ -463,6 +463,19 @@ static int rocks_log_bounds(void *impl, char *err, bool *known,
     return 0;
 }
 
+/* store_ops.log_repair: what seglog_open zeroed after a torn write. */
+static void rocks_log_repair(void *impl, uint64_t *bytes, uint64_t *at)
+{
+    struct rocks *r = impl;
+    struct seglog_stats st;
+    *bytes = *at = 0;
+    if (!r->seg)
+        return;
+    seglog_get_stats(r->seg, &st);
+    *bytes = st.tail_zeroed;
+    *at = st.tail_zeroed_at;
+}
+
 /* ---- iterators and views ----------------------------------------------- */
 
 /* Positions a seglog iterator at pos, reading its value, or makes it
@@ -898,6 +911,7 @@ static const struct store_ops rocks_ops = {
     .close = rocks_close,
     .format = rocks_format,
     .log_bounds = rocks_log_bounds,
+    .log_repair = rocks_log_repair,
 };
 
 /* ---- open -------------------------------------------------------------- */

@@ -657,6 +657,8 @@ int store_load(struct store *s, struct store_state *out)
         out->snap = s->snap;
         rc = scan_log(s, out);
     }
+    if (rc == 0 && s->ops->log_repair)
+        s->ops->log_repair(s->impl, &out->log_zeroed, &out->log_zeroed_at);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -134,6 +134,11 @@ struct store_state {
     struct store_snap_meta snap;
     uint64_t first;
     uint64_t last;
+    /* What opening the log repaired: non-zero bytes zeroed after the last
+     * valid record of the last segment (a write torn by a crash), and
+     * where (log segments only; 0 otherwise). coordd logs it. */
+    uint64_t log_zeroed;
+    uint64_t log_zeroed_at;
 };
 
 struct store_options {

@@ -83,6 +83,9 @@ struct store_ops {
      * then decodes only the entries it needs instead of all of them. */
     int (*log_bounds)(void *impl, char *err, bool *known, uint64_t *first,
                       uint64_t *last);
+    /* Optional (NULL: nothing repaired). What opening the log zeroed
+     * (store_state.log_zeroed, log_zeroed_at). */
+    void (*log_repair)(void *impl, uint64_t *bytes, uint64_t *at);
 };
 
 /* Called by backends' open functions once the backend is up: checks or

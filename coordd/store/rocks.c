@@ -117,20 +117,6 @@ static const uint8_t key_end[17] = {
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* ---- writes ------------------------------------------------------------- */
 
 static int flush_wi(struct rocks *r, char *err)
@@ -335,7 +321,7 @@ static int seg_append_run(struct rocks *r, char *err,
         if (o->kind != STORE_KV_PUT)
             break;
         coord_assert(k < r->recs_cap);
-        r->recs[k++] = (struct seglog_rec){get_u64(o->key), o->val,
+        r->recs[k++] = (struct seglog_rec){store__get_u64(o->key), o->val,
                                            o->vlen};
     }
     return k ? seglog_append(r->seg, r->recs, k, err) : 0;
@@ -361,9 +347,9 @@ static int seg_apply(struct rocks *r, char *err,
         } else {
             i++;
             if (o->klen == 8)
-                rc = seglog_truncate(r->seg, get_u64(o->key), err);
+                rc = seglog_truncate(r->seg, store__get_u64(o->key), err);
             else if (o->vlen == 8)
-                rc = seglog_compact(r->seg, get_u64(o->val), err);
+                rc = seglog_compact(r->seg, store__get_u64(o->val), err);
             else
                 rc = seglog_compact(r->seg, UINT64_MAX, err);
         }
@@ -493,7 +479,7 @@ static void seg_at(struct rocks_it *it, uint64_t pos)
         it->status = rc;
         return;
     }
-    put_u64(it->key, pos);
+    store__put_u64(it->key, pos);
     it->valid = true;
 }
 
@@ -503,7 +489,7 @@ static bool seg_ceil(const uint8_t *key, uint32_t klen, uint64_t *v)
 {
     uint8_t k[8] = {0};
     memcpy(k, key, klen < 8 ? klen : 8);
-    *v = get_u64(k);
+    *v = store__get_u64(k);
     if (klen <= 8)
         return true;
     if (*v == UINT64_MAX)
@@ -517,7 +503,7 @@ static bool seg_floor(const uint8_t *key, uint32_t klen, uint64_t *v)
 {
     uint8_t k[8] = {0};
     memcpy(k, key, klen < 8 ? klen : 8);
-    *v = get_u64(k);
+    *v = store__get_u64(k);
     if (klen >= 8)
         return true;
     if (*v == 0)
@@ -754,7 +740,7 @@ static int migrate_rec(rocksdb_iterator_t *it, char *err,
     size_t kl, vl;
     const char *k = rocksdb_iter_key(it, &kl);
     const char *v = rocksdb_iter_value(it, &vl);
-    uint64_t index = kl == 8 ? get_u64((const uint8_t *)k) : 0;
+    uint64_t index = kl == 8 ? store__get_u64((const uint8_t *)k) : 0;
     if (kl != 8 || vl == 0 || vl > UINT32_MAX || index == 0 ||
         (*prev && index != *prev + 1)) {
         store__errf(err, "log migration: record after entry %llu (key of "

@@ -102,29 +102,6 @@ struct seglog {
 
 /* ---- small helpers ---- */
 
-static void sl_put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static void sl_put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint32_t sl_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t sl_get_u64(const uint8_t *p)
-{
-    return (uint64_t)sl_get_u32(p) << 32 | sl_get_u32(p + 4);
-}
-
 static uint64_t sl_align(uint64_t v, uint64_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -140,7 +117,7 @@ static uint64_t sl_rec_bytes(uint32_t len)
 static uint32_t sl_seed(uint64_t first)
 {
     uint8_t b[8];
-    sl_put_u64(b, first);
+    store__put_u64(b, first);
     return store__crc32c(0, b, 8);
 }
 
@@ -625,12 +602,12 @@ static int sl_encode(struct sl_seg *s, const struct seglog_rec *r,
         uint64_t rb = sl_rec_bytes(r[i].len);
         if (sl_push_off(s, s->n + i, (uint32_t)off) != 0)
             return COORD_ENOMEM;
-        sl_put_u32(p, r[i].len);
-        sl_put_u64(p + 8, r[i].index);
+        store__put_u32(p, r[i].len);
+        store__put_u64(p + 8, r[i].index);
         memcpy(p + SEGLOG_REC_HDR, r[i].val, r[i].len);
         memset(p + SEGLOG_REC_HDR + r[i].len, 0,
                rb - SEGLOG_REC_HDR - r[i].len);
-        sl_put_u32(p + 4, sl_rec_crc(s->seed, p, r[i].len));
+        store__put_u32(p + 4, sl_rec_crc(s->seed, p, r[i].len));
         p += rb;
         off += rb;
     }
@@ -713,9 +690,9 @@ int seglog_read(struct seglog *l, uint64_t index, uint8_t **buf,
     errno = 0;
     if (sl_pread(s->fd, h, sizeof(h), off) != (ssize_t)sizeof(h))
         goto io;
-    uint32_t n = sl_get_u32(h);
+    uint32_t n = store__get_u32(h);
     if (n == 0 || n > STORE_ENTRY_BYTES_MAX ||
-        off + SEGLOG_REC_HDR + n > s->size || sl_get_u64(h + 8) != index)
+        off + SEGLOG_REC_HDR + n > s->size || store__get_u64(h + 8) != index)
         return sl_corrupt(l, err, name, off, "bad header on read");
     if (*cap < n) {
         uint8_t *p = coord_realloc(*buf, n);
@@ -729,7 +706,7 @@ int seglog_read(struct seglog *l, uint64_t index, uint8_t **buf,
     if (sl_pread(s->fd, *buf, n, off + SEGLOG_REC_HDR) != (ssize_t)n)
         goto io;
     uint32_t crc = store__crc32c(store__crc32c(s->seed, h + 8, 8), *buf, n);
-    if (crc != sl_get_u32(h + 4))
+    if (crc != store__get_u32(h + 4))
         return sl_corrupt(l, err, name, off, "checksum mismatch on read");
     *len = n;
     return 0;
@@ -901,9 +878,9 @@ static const char *sl_rec_check(struct sl_rd *r, const struct sl_seg *s,
         *io = -1;
     if (g != 0)
         return "runs past the end of the file";
-    if (sl_get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
+    if (store__get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
         return "checksum mismatch";
-    if (sl_get_u64(p + 8) != s->first + s->n)
+    if (store__get_u64(p + 8) != s->first + s->n)
         return s->n == 0 ? sl_why_name : "index out of sequence";
     return NULL;
 }
@@ -927,8 +904,8 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
             *io = g < 0 ? -1 : 0;
             return 0;
         }
-        uint32_t len = sl_get_u32(p);
-        uint64_t idx = sl_get_u64(p + 8);
+        uint32_t len = store__get_u32(p);
+        uint64_t idx = store__get_u64(p + 8);
         if (len == 0 || len > STORE_ENTRY_BYTES_MAX || idx < want)
             continue;
         g = sl_rd_get(r, q, SEGLOG_REC_HDR + (size_t)len, &p);
@@ -936,7 +913,7 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
             *io = -1;
             return 0;
         }
-        if (g != 0 || sl_get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
+        if (g != 0 || store__get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
             continue;
         store__errf(err, "seglog: %s/%s: records end at offset %" PRIu64
                     " (bad record or zeros; want index %" PRIu64 "), yet "
@@ -968,7 +945,7 @@ static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
             io = g;
             break;
         }
-        uint32_t len = sl_get_u32(h);
+        uint32_t len = store__get_u32(h);
         if (len == 0 && pos % SL_A != 0) { /* padding */
             pos = sl_align(pos, SL_A);
             continue;

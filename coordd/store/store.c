@@ -110,34 +110,6 @@ uint32_t store__crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc32c_table(crc, data, len);
 }
 
-/* ---- byte order --------------------------------------------------------- */
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
 /* crc over key || value[4..] */
 static uint32_t rec_crc(const uint8_t *key, size_t klen, const uint8_t *val,
                         size_t vlen)
@@ -148,19 +120,19 @@ static uint32_t rec_crc(const uint8_t *key, size_t klen, const uint8_t *val,
 static void rec_seal(const uint8_t *key, size_t klen, uint8_t *val,
                      size_t vlen)
 {
-    put_u32(val, rec_crc(key, klen, val, vlen));
+    store__put_u32(val, rec_crc(key, klen, val, vlen));
 }
 
 static bool rec_ok(const uint8_t *key, size_t klen, const uint8_t *val,
                    size_t vlen)
 {
-    return vlen >= 4 && get_u32(val) == rec_crc(key, klen, val, vlen);
+    return vlen >= 4 && store__get_u32(val) == rec_crc(key, klen, val, vlen);
 }
 
 static void snap_key(uint8_t *k, uint64_t gen, uint64_t off)
 {
-    put_u64(k, gen);
-    put_u64(k + 8, off);
+    store__put_u64(k, gen);
+    store__put_u64(k + 8, off);
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -168,10 +140,10 @@ static void snap_key(uint8_t *k, uint64_t gen, uint64_t off)
 static uint32_t enc_entry(uint8_t *key, uint8_t *val,
                           const struct store_entry *e)
 {
-    put_u64(key, e->index);
-    put_u64(val + 4, e->term);
+    store__put_u64(key, e->index);
+    store__put_u64(val + 4, e->term);
     val[12] = e->type;
-    put_u32(val + 13, e->len);
+    store__put_u32(val + 13, e->len);
     if (e->len)
         memcpy(val + LOG_HDR, e->data, e->len);
     rec_seal(key, 8, val, LOG_HDR + e->len);
@@ -186,8 +158,8 @@ static int dec_entry(char *err, const uint8_t *key, size_t klen,
         store__errf(err, "log: key of %zu bytes (want 8)", klen);
         return COORD_ECORRUPT;
     }
-    out->index = get_u64(key);
-    if (vlen < LOG_HDR || get_u32(val + 13) != vlen - LOG_HDR) {
+    out->index = store__get_u64(key);
+    if (vlen < LOG_HDR || store__get_u32(val + 13) != vlen - LOG_HDR) {
         store__errf(err, "log: entry %llu: value of %zu bytes is truncated "
                     "or has a bad length", (unsigned long long)out->index,
                     vlen);
@@ -198,7 +170,7 @@ static int dec_entry(char *err, const uint8_t *key, size_t klen,
                     (unsigned long long)out->index);
         return COORD_ECORRUPT;
     }
-    out->term = get_u64(val + 4);
+    out->term = store__get_u64(val + 4);
     out->type = val[12];
     out->len = (uint32_t)(vlen - LOG_HDR);
     out->data = val + LOG_HDR;
@@ -208,17 +180,17 @@ static int dec_entry(char *err, const uint8_t *key, size_t klen,
 uint32_t store__encode_ident(uint8_t *buf, uint32_t format,
                              uint64_t cluster_id, uint64_t node_id)
 {
-    put_u32(buf + 4, format);
-    put_u64(buf + 8, cluster_id);
-    put_u64(buf + 16, node_id);
+    store__put_u32(buf + 4, format);
+    store__put_u64(buf + 8, cluster_id);
+    store__put_u64(buf + 16, node_id);
     rec_seal(META_KEY(key_ident), buf, IDENT_LEN);
     return IDENT_LEN;
 }
 
 static uint32_t enc_hard(uint8_t *buf, uint64_t term, uint64_t vote)
 {
-    put_u64(buf + 4, term);
-    put_u64(buf + 12, vote);
+    store__put_u64(buf + 4, term);
+    store__put_u64(buf + 12, vote);
     rec_seal(META_KEY(key_hard), buf, HARD_LEN);
     return HARD_LEN;
 }
@@ -226,11 +198,11 @@ static uint32_t enc_hard(uint8_t *buf, uint64_t term, uint64_t vote)
 static uint32_t enc_snap_meta(uint8_t *buf, uint64_t gen,
                               const struct store_snap_meta *m)
 {
-    put_u64(buf + 4, gen);
-    put_u64(buf + 12, m->index);
-    put_u64(buf + 20, m->term);
-    put_u64(buf + 28, m->size);
-    put_u32(buf + 36, m->conf_len);
+    store__put_u64(buf + 4, gen);
+    store__put_u64(buf + 12, m->index);
+    store__put_u64(buf + 20, m->term);
+    store__put_u64(buf + 28, m->size);
+    store__put_u32(buf + 36, m->conf_len);
     memcpy(buf + SNAP_META_HDR, m->conf, m->conf_len);
     rec_seal(META_KEY(key_snap), buf, SNAP_META_HDR + m->conf_len);
     return SNAP_META_HDR + m->conf_len;
@@ -239,7 +211,7 @@ static uint32_t enc_snap_meta(uint8_t *buf, uint64_t gen,
 static int dec_snap_meta(char *err, const uint8_t *v, size_t n,
                          uint64_t *gen, struct store_snap_meta *m)
 {
-    if (n < SNAP_META_HDR || get_u32(v + 36) != n - SNAP_META_HDR ||
+    if (n < SNAP_META_HDR || store__get_u32(v + 36) != n - SNAP_META_HDR ||
         n - SNAP_META_HDR > STORE_CONF_BYTES_MAX) {
         store__errf(err, "meta/snap: record of %zu bytes is malformed", n);
         return COORD_ECORRUPT;
@@ -248,10 +220,10 @@ static int dec_snap_meta(char *err, const uint8_t *v, size_t n,
         store__errf(err, "meta/snap: checksum mismatch");
         return COORD_ECORRUPT;
     }
-    *gen = get_u64(v + 4);
-    m->index = get_u64(v + 12);
-    m->term = get_u64(v + 20);
-    m->size = get_u64(v + 28);
+    *gen = store__get_u64(v + 4);
+    m->index = store__get_u64(v + 12);
+    m->term = store__get_u64(v + 20);
+    m->size = store__get_u64(v + 28);
     m->conf_len = (uint32_t)(n - SNAP_META_HDR);
     memcpy(m->conf, v + SNAP_META_HDR, m->conf_len);
     return 0;
@@ -325,8 +297,8 @@ static int check_ident(struct store *s, const uint8_t *v, uint32_t n,
                     "(%u bytes, checksum or length wrong)", n);
         return COORD_ECORRUPT;
     }
-    uint32_t fmt = get_u32(v + 4);
-    uint64_t cid = get_u64(v + 8), nid = get_u64(v + 16);
+    uint32_t fmt = store__get_u32(v + 4);
+    uint64_t cid = store__get_u64(v + 8), nid = store__get_u64(v + 16);
     if (fmt == 0) {
         store__errf(s->errmsg, "meta/ident: format version 0 is invalid");
         return COORD_ECORRUPT;
@@ -431,7 +403,7 @@ int store__open_common(struct store *s, const struct store_ops *ops,
     if (rc == 0)
         rc = check_ident(s, v, n, o);
     if (rc == 0 && ops->format) {
-        uint32_t fmt = get_u32(v + 4);
+        uint32_t fmt = store__get_u32(v + 4);
         rc = ops->format(impl, s->errmsg, &fmt, o);
     } else if (rc == COORD_ENONODE)
         rc = record_ident(s, o);
@@ -479,9 +451,9 @@ static int load_meta(struct store *s, struct store_state *out)
                     v, sizeof(v), &n);
     if (rc)
         return rc == COORD_ENONODE ? COORD_ECORRUPT : rc;
-    out->format = get_u32(v + 4);
-    out->cluster_id = get_u64(v + 8);
-    out->node_id = get_u64(v + 16);
+    out->format = store__get_u32(v + 4);
+    out->cluster_id = store__get_u64(v + 8);
+    out->node_id = store__get_u64(v + 16);
     rc = kv_get(s, NULL, s->errmsg, STORE_CF_META, META_KEY(key_hard), v,
                 sizeof(v), &n);
     if (rc == COORD_ENONODE)
@@ -493,8 +465,8 @@ static int load_meta(struct store *s, struct store_state *out)
                     "(%u bytes, checksum or length wrong)", n);
         return COORD_ECORRUPT;
     }
-    out->term = get_u64(v + 4);
-    out->vote = get_u64(v + 12);
+    out->term = store__get_u64(v + 4);
+    out->vote = store__get_u64(v + 12);
     return 0;
 }
 
@@ -511,7 +483,7 @@ static int scan_one(struct store *s, void *it, uint64_t index,
                     struct store_entry *e)
 {
     uint8_t key[8];
-    put_u64(key, index);
+    store__put_u64(key, index);
     s->ops->iter_seek(it, key, 8);
     if (!s->ops->iter_valid(it)) {
         int rc = s->ops->iter_status(it, s->errmsg);
@@ -671,7 +643,7 @@ static int read_locked(struct store *s, void *it, uint64_t lo, uint64_t hi,
 {
     size_t used = 0;
     uint8_t key[8];
-    put_u64(key, lo);
+    store__put_u64(key, lo);
     s->ops->iter_seek(it, key, 8);
     for (uint64_t want = lo; want < hi && *n < max; want++) {
         const uint8_t *k, *v;
@@ -788,7 +760,7 @@ static uint32_t write_fill(const struct store_write *w, uint32_t n,
             p += len;
         }
         if (w[i].truncate_from) {
-            put_u64(p, w[i].truncate_from);
+            store__put_u64(p, w[i].truncate_from);
             ops[k++] = (struct store_kv_op){STORE_KV_DELRANGE, STORE_CF_LOG,
                                             p, 8, key_end, sizeof(key_end)};
             p += 8;
@@ -857,7 +829,7 @@ int store_compact(struct store *s, uint64_t below)
                     (unsigned long long)s->snap.index);
         rc = COORD_EINVAL;
     } else {
-        put_u64(key, below);
+        store__put_u64(key, below);
         struct store_kv_op op = {STORE_KV_DELRANGE, STORE_CF_LOG,
                                  (const uint8_t *)"", 0, key, 8};
         rc = apply(s, &op, 1, false);
@@ -944,7 +916,7 @@ static int log_reaches(struct store *s, uint64_t index, bool *yes)
         const uint8_t *k, *v;
         size_t kl, vl;
         s->ops->iter_get(it, &k, &kl, &v, &vl);
-        *yes = kl == 8 && get_u64(k) >= index;
+        *yes = kl == 8 && store__get_u64(k) >= index;
     }
     rc = s->ops->iter_status(it, s->errmsg);
     s->ops->iter_close(it);
@@ -971,7 +943,7 @@ static int commit_locked(struct store *s, uint64_t keep_from, uint8_t *mv)
          sizeof(key_end)},
     };
     if (reaches && keep_from != STORE_DROP_LOG) {
-        put_u64(lk, keep_from);
+        store__put_u64(lk, keep_from);
         ops[2].val = lk;
         ops[2].vlen = 8;
     }
@@ -1072,8 +1044,8 @@ static int snap_chunk(struct store_snap_reader *r, void *it, uint64_t *off,
         return ops->iter_status(it, r->errmsg) ? COORD_EIO : COORD_ECORRUPT;
     }
     ops->iter_get(it, &k, &kl, &v, &vl);
-    uint64_t choff = kl == SNAP_KEY_LEN ? get_u64(k + 8) : UINT64_MAX;
-    if (kl != SNAP_KEY_LEN || get_u64(k) != r->gen || choff > *off ||
+    uint64_t choff = kl == SNAP_KEY_LEN ? store__get_u64(k + 8) : UINT64_MAX;
+    if (kl != SNAP_KEY_LEN || store__get_u64(k) != r->gen || choff > *off ||
         vl <= 4 || choff + (vl - 4) <= *off) {
         store__errf(r->errmsg, "snapshot: no chunk holds offset %llu",
                     (unsigned long long)*off);

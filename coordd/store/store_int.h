@@ -112,4 +112,29 @@ int store__put_raw(struct store *s, uint8_t cf, const uint8_t *key,
 uint32_t store__encode_ident(uint8_t *buf, uint32_t format,
                              uint64_t cluster_id, uint64_t node_id);
 
+/* Big-endian integers, the byte order of every record and key the store
+ * writes (store.c, rocks.c, seglog.c). */
+static inline void store__put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline void store__put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint32_t store__get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t store__get_u64(const uint8_t *p)
+{
+    return (uint64_t)store__get_u32(p) << 32 | store__get_u32(p + 4);
+}
+
 #endif /* COORDD_STORE_INT_H */

@@ -156,6 +156,11 @@
       "Largest log segment file: segments start at 1 MiB and double up to " \
       "this (zero-filled ahead of use; one spare is kept ready). A larger " \
       "batch gets a segment of its own.")                                  \
+    X(raft, log_spare_chunk_bytes, UINT, SEGLOG_SPARE_CHUNK_BYTES_DEFAULT,   \
+      "bytes", SEGLOG_SPARE_CHUNK_BYTES_MIN, SEGLOG_SPARE_CHUNK_BYTES_MAX,   \
+      "The spare segment is zero-filled in writes of this size (rounded "   \
+      "down to 4 KiB), paced by the appends: in step with the current "     \
+      "segment's fill, done when it is half full; at once when idle.")     \
     X(sessions, session_timeout_ms_min, UINT, COORDD_SESSION_TIMEOUT_MS_MIN, \
       "ms", COORDD_SESSION_TIMEOUT_MS_FLOOR, 3600000,                        \
       "Shortest session timeout granted; a client "                          \

@@ -275,7 +275,9 @@ int main(int argc, char **argv)
                                .node_id = cfg.node_id,
                                .power_loss = cfg.test_power_loss,
                                .rocks_log = !cfg.log_segments,
-                               .log_segment_bytes = cfg.log_segment_bytes};
+                               .log_segment_bytes = cfg.log_segment_bytes,
+                               .log_spare_chunk_bytes =
+                                   cfg.log_spare_chunk_bytes};
     static struct store st;
     int rc = store_open_rocks(&st, cfg.data_dir, &so);
     if (rc) {

@@ -990,7 +990,9 @@ static int open_seg(struct rocks *r, char *err, const char *dir,
         return COORD_ENOMEM;
     }
     snprintf(path, n, "%s%s", dir, ROCKS_SEG_DIR);
-    struct seglog_options so = {.segment_bytes = opts->log_segment_bytes};
+    struct seglog_options so = {
+        .segment_bytes = opts->log_segment_bytes,
+        .spare_chunk_bytes = opts->log_spare_chunk_bytes};
     int rc = seglog_open(&r->seg, path, &so, err);
     if (rc) {
         r->seg = NULL;

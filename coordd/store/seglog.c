@@ -17,11 +17,13 @@
  * Rotation takes the "spare" file (a zero-filled segment made by a
  * background thread) by renaming it, waits for the thread if it is making
  * one, or else makes a segment inline (counted in spare_misses). Segments
- * grow: SEGLOG_SEGMENT_BYTES_FIRST, doubling up to seg_bytes. Open reads
- * every segment, checks records, contiguity and names, refuses damage in
- * front of valid records, and zeroes everything after the last valid
- * record of the last segment before anything is appended, so stale bytes
- * never reappear.
+ * grow: SEGLOG_SEGMENT_BYTES_FIRST, doubling up to seg_bytes. The thread
+ * writes the spare in chunks, paced by the appends (sl_pace): a spare
+ * written at full disk speed puts its writes in front of the appends'
+ * O_DSYNC writes for as long as it lasts. Open reads every segment once,
+ * checks records, contiguity and names, refuses damage in front of valid
+ * records, and zeroes everything after the last valid record of the last
+ * segment before anything is appended, so stale bytes never reappear.
  *
  * Must not: interpret record values, include RocksDB, assert on anything
  * read from disk, or let the spare thread touch anything but the spare
@@ -39,11 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coord.h"
 #include "libcoord/shared/alloc.h"
 #include "libcoord/shared/check.h"
+#include "seglog_int.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -63,6 +67,12 @@ struct sl_seg {
     uint32_t *off;  /* off[i]: offset of entry first + i */
     uint64_t cap;   /* of off */
     int fd;         /* O_RDONLY, for reads */
+    /* Open: the parse of the last segment checked [end, size) for non-
+     * zero bytes while it looked for later records; they lie in
+     * [dlo, dhi) (none if dlo >= dhi), so the repair reads only those. */
+    bool scanned;
+    uint64_t dlo;
+    uint64_t dhi;
 };
 
 struct seglog {
@@ -97,7 +107,23 @@ struct seglog {
     uint64_t spare_size; /* of the ready spare */
     uint64_t spare_plan; /* size the thread makes the next spare at */
     bool zero_direct; /* l->direct when the thread started */
+    bool spare_urgent; /* a rotation waits for the spare: no pacing */
+    uint64_t spare_chunk;   /* option; read-only once the thread runs */
+    uint64_t spare_idle_us; /* option; likewise */
     atomic_bool stop;
+    /* Pacing, written by the appending thread, read by the spare thread:
+     * the current segment's size (0: none) and end, appends started, and
+     * the end at which the spare thread wants waking (UINT64_MAX: not
+     * waiting). The pair is not read atomically: a stale pair only makes
+     * one pacing decision early or late. */
+    _Atomic uint64_t pace_size;
+    _Atomic uint64_t pace_end;
+    _Atomic uint64_t pace_appends;
+    _Atomic uint64_t pace_at;
+    bool pace_idle;        /* spare thread only: the last wait found the */
+    uint64_t pace_idle_at; /* log idle at this pace_appends count */
+    _Atomic uint64_t sp_chunks; /* stats of the spare thread */
+    _Atomic uint64_t sp_paced;
 };
 
 /* ---- small helpers ---- */
@@ -244,29 +270,132 @@ static int sl_corrupt(const struct seglog *l, char *err, const char *name,
     return COORD_ECORRUPT;
 }
 
-/* Creates name in dfd as a zero-filled file of size bytes, written for
+/* ---- spare pacing ---- */
+
+uint64_t seglog__spare_allowed(uint64_t spare, uint64_t chunk, uint64_t end,
+                               uint64_t size)
+{
+    if (size == 0 || end >= size)
+        return spare;
+    /* frac: the fill in 1/2^20 (end < size < 2^32); spare * frac stays
+     * below 2^64 for any spare below 2^44 (ours are at most 1 GiB). */
+    uint64_t frac = (end << 20) / size;
+    uint64_t a = ((spare * frac) >> 20) * 100 / SEGLOG_SPARE_DONE_PCT;
+    a += chunk;
+    return a < spare ? a : spare;
+}
+
+uint64_t seglog__spare_wake_end(uint64_t spare, uint64_t chunk,
+                                uint64_t done, uint64_t size)
+{
+    if (seglog__spare_allowed(spare, chunk, size, size) <= done)
+        return UINT64_MAX;
+    uint64_t lo = 0, hi = size; /* allowed(hi) > done; monotonic in end */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (seglog__spare_allowed(spare, chunk, mid, size) > done)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static void sl_deadline(struct timespec *ts, uint64_t us)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(us / 1000000);
+    ts->tv_nsec += (long)(us % 1000000) * 1000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Spare thread, under mu, before it writes past done bytes of a spare of
+ * size bytes: waits while the spare is ahead of the current segment's
+ * fill (seglog__spare_allowed), unless a rotation waits for it, the log
+ * closes, or no append started for spare_idle_us (an idle disk). The
+ * appender wakes us when its end reaches pace_at; the timeout bounds the
+ * wait for anything the flags missed. */
+static void sl_pace(struct seglog *l, uint64_t done, uint64_t size)
+{
+    for (;;) {
+        if (atomic_load(&l->stop) || l->spare_urgent)
+            break;
+        /* Still idle since the last wait: the rest at once. */
+        if (l->pace_idle && atomic_load(&l->pace_appends) == l->pace_idle_at)
+            break;
+        l->pace_idle = false;
+        uint64_t at = seglog__spare_wake_end(size, l->spare_chunk, done,
+                                             atomic_load(&l->pace_size));
+        atomic_store(&l->pace_at, at);
+        /* After publishing pace_at (seq_cst), so an append that ends
+         * past it either is seen here or wakes us under mu. */
+        if (atomic_load(&l->pace_end) >= at)
+            break;
+        uint64_t seen = atomic_load(&l->pace_appends);
+        struct timespec dl;
+        sl_deadline(&dl, l->spare_idle_us);
+        atomic_fetch_add(&l->sp_paced, 1);
+        int rc = pthread_cond_timedwait(&l->cv, &l->mu, &dl);
+        if (rc == ETIMEDOUT && atomic_load(&l->pace_appends) == seen) {
+            l->pace_idle = true;
+            l->pace_idle_at = seen;
+            break;
+        }
+    }
+    atomic_store(&l->pace_at, UINT64_MAX);
+}
+
+/* Appending thread: publishes the current segment's fill for the pacing
+ * and wakes the spare thread when it reached what that one waits for. */
+static void sl_pace_note(struct seglog *l)
+{
+    const struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
+    uint64_t end = s ? s->end : 0;
+    atomic_store(&l->pace_size, s ? s->size : 0);
+    atomic_store(&l->pace_end, end);
+    if (end >= atomic_load(&l->pace_at)) {
+        pthread_mutex_lock(&l->mu);
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+    }
+}
+
+/* Creates name in l->dfd as a zero-filled file of size bytes, written for
  * real (so its blocks are allocated and written: later overwrites change
- * no metadata) and synced. With direct, the zeros bypass the page cache
- * (64 MiB of dirty pages would otherwise compete with the appends'
- * writes at the next writeback). Gives up (ECANCELED) when *stop. */
-static int sl_make_zero_file(int dfd, const char *name, uint64_t size,
-                             const uint8_t *zeros, bool direct,
-                             atomic_bool *stop)
+ * no metadata) and synced. With direct I/O the zeros bypass the page
+ * cache (64 MiB of dirty pages would otherwise compete with the appends'
+ * writes at the next writeback). spare: the spare thread's file, in
+ * chunks of spare_chunk paced by sl_pace, given up (ECANCELED) when the
+ * log closes; otherwise a segment made inline by a rotation, at once. */
+static int sl_make_zero_file(struct seglog *l, const char *name,
+                             uint64_t size, bool spare)
 {
     int fl = O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC;
-    int fd = direct ? openat(dfd, name, fl | O_DIRECT, 0644) : -1;
+    bool direct = spare ? l->zero_direct : l->direct;
+    uint64_t chunk = spare ? l->spare_chunk : SL_CHUNK;
+    int fd = direct ? openat(l->dfd, name, fl | O_DIRECT, 0644) : -1;
     if (fd < 0)
-        fd = openat(dfd, name, fl, 0644);
+        fd = openat(l->dfd, name, fl, 0644);
     if (fd < 0)
         return -1;
-    for (uint64_t off = 0; off < size; off += SL_CHUNK) {
-        size_t n = size - off < SL_CHUNK ? (size_t)(size - off) : SL_CHUNK;
-        if (stop && atomic_load(stop)) {
+    for (uint64_t off = 0; off < size; off += chunk) {
+        size_t n = size - off < chunk ? (size_t)(size - off) : chunk;
+        if (spare) {
+            pthread_mutex_lock(&l->mu);
+            sl_pace(l, off, size);
+            pthread_mutex_unlock(&l->mu);
+        }
+        if (spare && atomic_load(&l->stop)) {
             errno = ECANCELED;
             goto fail;
         }
-        if (sl_pwrite(fd, zeros, n, off) != 0)
+        if (sl_pwrite(fd, l->zbuf, n, off) != 0)
             goto fail;
+        if (spare)
+            atomic_fetch_add(&l->sp_chunks, 1);
     }
     if (fdatasync(fd) != 0)
         goto fail;
@@ -275,7 +404,7 @@ static int sl_make_zero_file(int dfd, const char *name, uint64_t size,
 fail:;
     int e = errno;
     close(fd);
-    (void)unlinkat(dfd, name, 0);
+    (void)unlinkat(l->dfd, name, 0);
     errno = e;
     return -1;
 }
@@ -295,8 +424,7 @@ static void *sl_spare_main(void *arg)
             break;
         uint64_t size = l->spare_plan;
         pthread_mutex_unlock(&l->mu);
-        int rc = sl_make_zero_file(l->dfd, SL_SPARE_TMP, size, l->zbuf,
-                                   l->zero_direct, &l->stop);
+        int rc = sl_make_zero_file(l, SL_SPARE_TMP, size, true);
         pthread_mutex_lock(&l->mu);
         /* Renamed under mu, so a rotation sees the flag and the file
          * change together. The directory sync is best effort: a rotation
@@ -311,6 +439,7 @@ static void *sl_spare_main(void *arg)
         }
         /* Made, or failed: retried at the next rotation, not in a loop. */
         l->spare_want = false;
+        l->spare_urgent = false;
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
@@ -479,6 +608,7 @@ static int sl_drop_all(struct seglog *l, char *err)
     int rc = sl_unlink_segs(l, 0, l->nseg, true, err);
     l->first = 0;
     l->last = 0;
+    sl_pace_note(l);
     return rc;
 }
 
@@ -503,6 +633,8 @@ static int sl_take_spare(struct seglog *l, const char *name, uint64_t need,
 {
     while (!l->spare_ready && l->spare_want && l->spare_plan >= need) {
         l->st.spare_waits++;
+        l->spare_urgent = true; /* the thread stops pacing */
+        pthread_cond_broadcast(&l->cv);
         pthread_cond_wait(&l->cv, &l->mu);
     }
     if (!l->spare_ready || l->spare_size < need)
@@ -534,8 +666,7 @@ static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
         l->st.spare_misses++;
         if (size < l->next_bytes)
             size = l->next_bytes;
-        if (sl_make_zero_file(l->dfd, SL_SEG_TMP, size, l->zbuf,
-                              l->direct, NULL) ||
+        if (sl_make_zero_file(l, SL_SEG_TMP, size, false) ||
             renameat(l->dfd, SL_SEG_TMP, l->dfd, name) != 0)
             return sl_fail(l, err, "make segment", name);
     }
@@ -543,6 +674,13 @@ static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
         return sl_fail(l, err, "sync directory for", name);
     l->st.rotations++;
     l->next_bytes = sl_next_size(l, size);
+    int rc = sl_seg_new(l, first, err);
+    if (rc == 0)
+        rc = sl_seg_open(l, &l->segs[l->nseg - 1], err);
+    if (rc == 0)
+        rc = sl_open_tail(l, err);
+    /* The new segment's fill first, so the next spare is paced by it. */
+    sl_pace_note(l);
     pthread_mutex_lock(&l->mu);
     if (!l->spare_ready && !l->spare_want) {
         l->spare_want = true;
@@ -550,11 +688,6 @@ static int sl_rotate(struct seglog *l, uint64_t first, uint64_t need,
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
-    int rc = sl_seg_new(l, first, err);
-    if (rc == 0)
-        rc = sl_seg_open(l, &l->segs[l->nseg - 1], err);
-    if (rc == 0)
-        rc = sl_open_tail(l, err);
     return sl_stick(l, err, rc);
 }
 
@@ -634,6 +767,7 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
         return rc;
     if (l->failed)
         return sl_failed(l, err);
+    atomic_fetch_add(&l->pace_appends, 1);
     struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
     if (!s || s->end + bytes > s->size) {
         if ((rc = sl_rotate(l, recs[0].index, bytes, err)) != 0)
@@ -666,6 +800,7 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
     s->end = end;
     l->st.appends++;
     l->st.bytes += total;
+    sl_pace_note(l);
     return 0;
 }
 
@@ -775,6 +910,7 @@ int seglog_truncate(struct seglog *l, uint64_t from, char *err)
         s->n = from - s->first;
     }
     l->last = from - 1;
+    sl_pace_note(l);
     return 0;
 }
 
@@ -813,6 +949,8 @@ bool seglog_direct(const struct seglog *l)
 void seglog_get_stats(const struct seglog *l, struct seglog_stats *out)
 {
     *out = l->st;
+    out->spare_chunks = atomic_load(&l->sp_chunks);
+    out->spare_paced = atomic_load(&l->sp_paced);
 }
 
 /* ---- open ---- */
@@ -825,6 +963,7 @@ struct sl_rd {
     size_t cap;
     uint64_t base; /* file offset of buf[0] */
     size_t have;
+    uint64_t nread; /* bytes read (seglog_stats.open_read_bytes) */
 };
 
 /* Points *p at the file's bytes [off, off + n). 0, 1 past the end, or -1
@@ -853,6 +992,7 @@ static int sl_rd_get(struct sl_rd *r, uint64_t off, size_t n,
     ssize_t got = sl_pread(r->fd, r->buf, want, off);
     if (got < 0)
         return -1;
+    r->nread += (uint64_t)got;
     r->base = off;
     r->have = (size_t)got;
     if ((size_t)got < n)
@@ -885,18 +1025,64 @@ static const char *sl_rec_check(struct sl_rd *r, const struct sl_seg *s,
     return NULL;
 }
 
+/* Widens s's dirty range to hold [lo, hi). */
+static void sl_dirty(struct sl_seg *s, uint64_t lo, uint64_t hi)
+{
+    if (s->dlo >= s->dhi) {
+        s->dlo = lo;
+        s->dhi = hi;
+        return;
+    }
+    s->dlo = lo < s->dlo ? lo : s->dlo;
+    s->dhi = hi > s->dhi ? hi : s->dhi;
+}
+
+/* The tail check that spares open a second read of the tail: notes the
+ * non-zero bytes of the reader's window from *zc on (the bytes before *zc
+ * were checked) in s's dirty range and moves *zc to the window's end. A
+ * gap between *zc and the window (the reader skipped ahead) counts as
+ * dirty: the repair reads it again. */
+static void sl_zcheck(const struct seglog *l, const struct sl_rd *r,
+                      struct sl_seg *s, uint64_t *zc)
+{
+    uint64_t top = r->base + r->have;
+    if (*zc >= top)
+        return;
+    if (*zc < r->base) {
+        sl_dirty(s, *zc, r->base);
+        *zc = r->base;
+    }
+    const uint8_t *p = r->buf + (*zc - r->base);
+    size_t n = (size_t)(top - *zc);
+    for (size_t k = 0; k < n; k += SL_CHUNK) { /* zbuf: SL_CHUNK zeros */
+        size_t m = n - k < SL_CHUNK ? n - k : SL_CHUNK;
+        if (memcmp(p + k, l->zbuf, m) == 0)
+            continue;
+        size_t i = k, j = k + m;
+        while (!p[i])
+            i++;
+        while (!p[j - 1])
+            j--;
+        sl_dirty(s, *zc + i, *zc + j);
+    }
+    *zc = top;
+}
+
 /* After the records of the last segment end at bad (a bad record, or a
  * zero length word where a record may start): looks (8-byte steps, to the
  * end of the file; open reads it anyway to repair the tail) for a record
  * that validates with this segment's seed and holds the expected index or
  * a later one. Found, the end is not a torn tail but damage in front of
  * entries that were written (and maybe acknowledged): COORD_ECORRUPT,
- * never a silent repair. 0 if none; -1 in *io on a read error. */
-static int sl_scan_on(struct seglog *l, struct sl_rd *r,
-                      const struct sl_seg *s, uint64_t bad,
-                      const char *name, int *io, char *err)
+ * never a silent repair. 0 if none; -1 in *io on a read error. On 0,
+ * s->scanned is set and s->dlo/dhi hold the non-zero bytes after s->end
+ * (sl_zcheck), so sl_repair_tail does not read the tail again. */
+static int sl_scan_on(struct seglog *l, struct sl_rd *r, struct sl_seg *s,
+                      uint64_t bad, const char *name, int *io, char *err)
 {
     uint64_t want = s->first + s->n;
+    uint64_t zc = s->end;
+    sl_zcheck(l, r, s, &zc);
     for (uint64_t q = bad; q + SEGLOG_REC_HDR <= r->size; q += 8) {
         const uint8_t *p;
         int g = sl_rd_get(r, q, SEGLOG_REC_HDR, &p);
@@ -904,6 +1090,7 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
             *io = g < 0 ? -1 : 0;
             return 0;
         }
+        sl_zcheck(l, r, s, &zc);
         uint32_t len = store__get_u32(p);
         uint64_t idx = store__get_u64(p + 8);
         if (len == 0 || len > STORE_ENTRY_BYTES_MAX || idx < want)
@@ -913,6 +1100,7 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
             *io = -1;
             return 0;
         }
+        sl_zcheck(l, r, s, &zc);
         if (g != 0 || store__get_u32(p + 4) != sl_rec_crc(s->seed, p, len))
             continue;
         store__errf(err, "seglog: %s/%s: records end at offset %" PRIu64
@@ -922,6 +1110,9 @@ static int sl_scan_on(struct seglog *l, struct sl_rd *r,
                     "(docs/storage.md)", l->dir, name, bad, want, idx, q);
         return COORD_ECORRUPT;
     }
+    if (zc < r->size) /* the last few bytes, past the last 8-byte step */
+        sl_dirty(s, zc, r->size);
+    s->scanned = true;
     return 0;
 }
 
@@ -976,6 +1167,7 @@ static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
         s->end = pos;
     }
     coord_free(r.buf);
+    l->st.open_read_bytes += r.nread;
     if (rc == 0 && io < 0) {
         rc = sl_fail(l, err, "read", name);
         l->failed = false;
@@ -984,12 +1176,21 @@ static int sl_parse(struct seglog *l, struct sl_seg *s, bool strict,
 }
 
 /* Zeroes every non-zero byte after the last record of the last segment
- * (read in SL_CHUNK chunks; only dirty blocks are written), then syncs. */
+ * (read in SL_CHUNK chunks; only dirty blocks are written), then syncs.
+ * If the parse checked the tail already (s->scanned), only the blocks of
+ * its dirty range are read, so a clean tail is not read twice. */
 static int sl_repair_tail(struct seglog *l, char *err)
 {
     struct sl_seg *s = &l->segs[l->nseg - 1];
     char name[SL_NAME_BYTES];
     bool dirty = false;
+    uint64_t a = s->end & ~(SL_A - 1), z = s->size;
+    if (s->scanned && s->dlo >= s->dhi)
+        return 0;
+    if (s->scanned) {
+        a = (s->dlo & ~(SL_A - 1)) > a ? s->dlo & ~(SL_A - 1) : a;
+        z = sl_align(s->dhi, SL_A) < z ? sl_align(s->dhi, SL_A) : z;
+    }
     int rc = sl_wbuf(l, SL_CHUNK, err);
     sl_name(name, s->first);
     if (rc != 0)
@@ -997,11 +1198,12 @@ static int sl_repair_tail(struct seglog *l, char *err)
     int fd = openat(l->dfd, name, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return sl_fail(l, err, "open for repair", name);
-    for (uint64_t c = s->end & ~(SL_A - 1); c < s->size; c += SL_CHUNK) {
-        size_t len = s->size - c < SL_CHUNK ? (size_t)(s->size - c) : SL_CHUNK;
+    for (uint64_t c = a; c < z; c += SL_CHUNK) {
+        size_t len = z - c < SL_CHUNK ? (size_t)(z - c) : SL_CHUNK;
         errno = 0;
         if (sl_pread(fd, l->wbuf, len, c) != (ssize_t)len)
             goto fail;
+        l->st.open_read_bytes += len;
         for (size_t b = 0; b < len; b += SL_A) {
             size_t lo = c + b < s->end ? (size_t)(s->end - c) : b;
             if (sl_is_zero(l->wbuf + lo, b + SL_A - lo))
@@ -1212,9 +1414,19 @@ static int sl_init(struct seglog *l, const char *dir,
                                          : SEGLOG_SEGMENT_BYTES_DEFAULT;
     l->next_bytes = sl_next_size(l, 0);
     l->direct = !(o && o->buffered);
+    l->spare_chunk = o && o->spare_chunk_bytes
+                         ? o->spare_chunk_bytes & ~(SL_A - 1)
+                         : SEGLOG_SPARE_CHUNK_BYTES_DEFAULT;
+    l->spare_idle_us = o && o->spare_idle_us ? o->spare_idle_us
+                                             : SEGLOG_SPARE_IDLE_US;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    pthread_condattr_t ca; /* timed pacing waits: monotonic */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
     atomic_init(&l->stop, false);
+    atomic_init(&l->pace_at, UINT64_MAX);
     l->dir = coord_strndup(dir, strlen(dir));
     l->zbuf = sl_aligned_alloc(SL_CHUNK, &l->zraw);
     if (!l->dir || !l->zbuf) {
@@ -1240,10 +1452,15 @@ int seglog_open(struct seglog **out, const char *dir,
     *out = NULL;
     uint64_t sb = o && o->segment_bytes ? o->segment_bytes
                                         : SEGLOG_SEGMENT_BYTES_DEFAULT;
+    uint64_t cb = o && o->spare_chunk_bytes
+                      ? o->spare_chunk_bytes
+                      : SEGLOG_SPARE_CHUNK_BYTES_DEFAULT;
     if (!dir || sb < SEGLOG_SEGMENT_BYTES_MIN ||
-        sb > SEGLOG_SEGMENT_BYTES_MAX || sb % SL_A != 0) {
-        store__errf(err, "seglog: bad options (segment_bytes %" PRIu64 ")",
-                    sb);
+        sb > SEGLOG_SEGMENT_BYTES_MAX || sb % SL_A != 0 ||
+        cb < SEGLOG_SPARE_CHUNK_BYTES_MIN ||
+        cb > SEGLOG_SPARE_CHUNK_BYTES_MAX) {
+        store__errf(err, "seglog: bad options (segment_bytes %" PRIu64
+                    ", spare_chunk_bytes %" PRIu64 ")", sb, cb);
         return COORD_EINVAL;
     }
     struct seglog *l = coord_calloc(1, sizeof(*l));
@@ -1262,6 +1479,7 @@ int seglog_open(struct seglog **out, const char *dir,
         l->spare_want = !l->spare_ready;
         l->spare_plan = l->next_bytes;
         l->zero_direct = l->direct;
+        sl_pace_note(l);
         if (pthread_create(&l->th, NULL, sl_spare_main, l) != 0) {
             store__errf(err, "seglog: cannot start the spare thread");
             rc = COORD_EIO;

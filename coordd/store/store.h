@@ -154,6 +154,8 @@ struct store_options {
     bool rocks_log;
     /* Size of a new segment file; 0: SEGLOG_SEGMENT_BYTES_DEFAULT. */
     uint64_t log_segment_bytes;
+    /* Chunk of the paced spare zero-fill; 0: the seglog default. */
+    uint64_t log_spare_chunk_bytes;
 };
 
 struct store_stats {

@@ -1,7 +1,9 @@
 /* test_seglog.c -- unit tests for coordd/store/seglog.c, the Raft log in
- * preallocated segment files: append/read/reopen, rotation and the spare,
- * truncate, compact, torn tails, corruption (flipped bit, gap, a record
- * with another segment's CRC seed), the on-disk format, bad arguments.
+ * preallocated segment files: append/read/reopen, rotation and the spare
+ * (its pacing rule, its pacing by the appends, a rotation that catches up
+ * with a paced spare), truncate, compact, torn tails, open reading each
+ * byte once, corruption (flipped bit, gap, a record with another
+ * segment's CRC seed), the on-disk format, bad arguments.
  * Every case runs in buffered mode and, where the temp dir's file system
  * allows it, in direct mode, each in its own mkdtemp dir under /tmp that
  * the test removes. Waiting for the spare polls its file with a deadline. */
@@ -25,6 +27,7 @@
 
 #include "coord.h"
 #include "coordd/store/seglog.h"
+#include "coordd/store/seglog_int.h"
 #include "coordd/store/store.h"
 #include "coordd/store/store_int.h"
 #include "libcoord/shared/alloc.h"
@@ -34,6 +37,8 @@ struct fx {
     char dir[64];
     struct seglog *l;
     uint64_t seg_bytes;
+    uint64_t spare_chunk;   /* 0: the default */
+    uint64_t spare_idle_us; /* 0: the default */
     char err[STORE_ERRMSG_BYTES];
     uint8_t *buf;
     size_t cap;
@@ -59,6 +64,8 @@ static int fx_setup(void **state)
         return -1;
     f->l = NULL;
     f->seg_bytes = 256 * 1024; /* small spares: less disk traffic */
+    f->spare_chunk = 0;
+    f->spare_idle_us = 0;
     f->buf = NULL;
     f->cap = 0;
     return 0;
@@ -77,7 +84,8 @@ static int fx_teardown(void **state)
 
 static int fx_open_rc(struct fx *f)
 {
-    struct seglog_options o = {f->seg_bytes, f->buffered};
+    struct seglog_options o = {f->seg_bytes, f->buffered, f->spare_chunk,
+                               f->spare_idle_us};
     seglog_close(f->l);
     f->l = NULL;
     f->err[0] = 0;
@@ -231,6 +239,16 @@ static uint8_t *read_file(const char *p, uint64_t *size)
     assert_int_equal(pread(fd, b, *size, 0), (ssize_t)*size);
     close(fd);
     return b;
+}
+
+/* Every byte of file p from offset `from` to its end is zero. */
+static void assert_zero_from(const char *p, uint64_t from)
+{
+    uint64_t size;
+    uint8_t *b = read_file(p, &size);
+    for (uint64_t i = from; i < size; i++)
+        assert_int_equal(b[i], 0);
+    coord_free(b);
 }
 
 static void write_at(const char *p, const void *b, size_t n, uint64_t off)
@@ -544,11 +562,7 @@ static void torn_tail_is_zeroed(void **state)
         nz += rec[i] != 0;
     assert_int_equal(st.tail_zeroed, nz);
     assert_int_equal(st.tail_zeroed_at, end);
-    uint64_t size;
-    uint8_t *b = read_file(p, &size);
-    for (uint64_t i = end; i < size; i++)
-        assert_int_equal(b[i], 0);
-    coord_free(b);
+    assert_zero_from(p, end);
     append_range(f, 51, 80, 11, 300);
     fx_open(f);
     assert_int_equal(seglog_last(f->l), 80);
@@ -701,11 +715,7 @@ static void out_of_sequence_tail(void **state)
     write_at(p, rec, sizeof(rec), end);
     fx_open(f);
     assert_int_equal(seglog_last(f->l), 30);
-    uint64_t size;
-    uint8_t *b = read_file(p, &size);
-    for (uint64_t i = end; i < size; i++)
-        assert_int_equal(b[i], 0);
-    coord_free(b);
+    assert_zero_from(p, end);
 }
 
 /* A crash right after a rotation leaves an empty (zero) last segment and
@@ -1127,6 +1137,227 @@ static void growth_sequence(void **state)
     assert_int_equal(file_size(p), SEGLOG_SEGMENT_BYTES_MIN);
 }
 
+/* ---- open reads each byte once ---- */
+
+/* Sum of the segment files' sizes. */
+static uint64_t segs_bytes(const struct fx *f)
+{
+    uint64_t segs[64], sum = 0;
+    char p[128];
+    size_t n = list_segs(f, segs, 64);
+    for (size_t i = 0; i < n; i++) {
+        seg_path(f, segs[i], p, sizeof(p));
+        sum += file_size(p);
+    }
+    return sum;
+}
+
+/* Open parses every segment and, for the last one, checks the unused
+ * remainder for later records and for non-zero bytes to repair: one read
+ * of each byte (it used to read that remainder a second time to repair
+ * it, even when it was all zeros). */
+static void open_reads_each_byte_once(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 1200, 27, 1000); /* 256 KiB segments: 3 of them */
+    fx_close(f);
+    uint64_t total = segs_bytes(f);
+    fx_open(f);
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_true(st.open_read_bytes >= total);
+    assert_true(st.open_read_bytes <= total + SEGLOG_ALIGN);
+    assert_int_equal(st.tail_zeroed, 0);
+    check_range(f, 1, 1200, 27, 1000);
+    /* The default segment size: one 1 MiB segment, mostly zeros. */
+    fx_close(f);
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->seg_bytes = 0;
+    fx_open(f);
+    append_range(f, 1, 30, 27, 1000);
+    fx_close(f);
+    total = segs_bytes(f);
+    assert_int_equal(total, SEGLOG_SEGMENT_BYTES_FIRST);
+    fx_open(f);
+    seglog_get_stats(f->l, &st);
+    assert_true(st.open_read_bytes >= total);
+    assert_true(st.open_read_bytes <= total + SEGLOG_ALIGN);
+}
+
+/* Non-zero bytes after the last record, in the padding of its block, in
+ * the middle and in the very last byte of the file, are all found by the
+ * single read and zeroed; only their blocks are read again. */
+static void tail_dirty_spots_zeroed(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 40, 28, 300);
+    fx_close(f);
+    char p[128];
+    seg_path(f, 1, p, sizeof(p));
+    uint64_t end = end_of(40, 28, 300), size = file_size(p);
+    uint8_t x = 0xee;
+    /* end + 5: the length word at end is 0, so this is padding. */
+    write_at(p, &x, 1, end + 5);
+    write_at(p, &x, 1, size / 2 + 3);
+    write_at(p, &x, 1, size - 1);
+    fx_open(f);
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.tail_zeroed, 3);
+    assert_int_equal(st.tail_zeroed_at, end);
+    assert_true(st.open_read_bytes <= 2 * size);
+    assert_zero_from(p, end);
+    check_range(f, 1, 40, 28, 300);
+    /* One spot near the end: the repair reads one block, not the tail. */
+    fx_close(f);
+    write_at(p, &x, 1, size - 100);
+    fx_open(f);
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.tail_zeroed, 1);
+    assert_int_equal(st.tail_zeroed_at, (size - 100) & ~(uint64_t)4095);
+    assert_true(st.open_read_bytes <= size + SEGLOG_ALIGN);
+    append_range(f, 41, 60, 28, 300);
+    fx_open(f);
+    check_range(f, 1, 60, 28, 300);
+}
+
+/* ---- spare pacing ---- */
+
+/* The rule: in step with the current segment's fill, complete at
+ * SEGLOG_SPARE_DONE_PCT, one chunk ahead; unpaced without a segment; the
+ * wake-up point is the first end that allows more. */
+static void spare_pacing_rule(void **state)
+{
+    (void)state;
+    const uint64_t m = 1024 * 1024, c = 64 * 1024;
+    assert_int_equal(seglog__spare_allowed(8 * m, c, 0, 0), 8 * m);
+    assert_int_equal(seglog__spare_allowed(8 * m, c, 0, 4 * m), c);
+    uint64_t half = 4 * m * SEGLOG_SPARE_DONE_PCT / 100;
+    assert_int_equal(seglog__spare_allowed(8 * m, c, half, 4 * m), 8 * m);
+    assert_int_equal(seglog__spare_allowed(8 * m, c, half / 2, 4 * m),
+                     4 * m + c);
+    assert_int_equal(seglog__spare_allowed(8 * m, c, 4 * m, 4 * m), 8 * m);
+    uint64_t prev = 0;
+    for (uint64_t e = 0; e <= 4 * m; e += 4093) {
+        uint64_t a = seglog__spare_allowed(8 * m, c, e, 4 * m);
+        assert_true(a >= prev && a <= 8 * m && a >= c);
+        prev = a;
+    }
+    /* The largest sizes do not overflow. */
+    uint64_t g = SEGLOG_SEGMENT_BYTES_MAX, big = UINT32_MAX - 4095;
+    assert_int_equal(seglog__spare_allowed(g, c, big - 1, big), g);
+    assert_true(seglog__spare_allowed(g, c, big / 4, big) > g / 4);
+    for (uint64_t d = 0; d < 8 * m; d += 333 * 1024) {
+        uint64_t w = seglog__spare_wake_end(8 * m, c, d, 4 * m);
+        assert_true(w <= 4 * m);
+        assert_true(seglog__spare_allowed(8 * m, c, w, 4 * m) > d);
+        if (w > 0)
+            assert_true(seglog__spare_allowed(8 * m, c, w - 1, 4 * m) <= d);
+    }
+    assert_int_equal(seglog__spare_wake_end(8 * m, c, 8 * m, 4 * m),
+                     UINT64_MAX);
+}
+
+/* Polls the stats until the spare thread waits for the fill (it writes
+ * what the rule allows first); 60 s deadline. */
+static void wait_paced(struct fx *f, struct seglog_stats *st)
+{
+    double dl = now_s() + 60;
+    for (;;) {
+        seglog_get_stats(f->l, st);
+        if (st->spare_paced > 0)
+            return;
+        assert_true(now_s() < dl);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* 1 MiB segments, 64 KiB chunks, an idle timeout far beyond the test: the
+ * spare made after the first rotation is written a chunk or two ahead of
+ * the fill, then waits; once appends fill half the segment, it is
+ * finished at once (the appender wakes the thread) and the next rotation
+ * takes it without waiting. */
+static void spare_paced_by_appends(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t m = SEGLOG_SEGMENT_BYTES_FIRST;
+    f->seg_bytes = m;
+    f->spare_chunk = 64 * 1024;
+    f->spare_idle_us = 20 * 1000 * 1000;
+    fx_open(f);
+    wait_spare(f); /* no segment yet: made unpaced */
+    append_range(f, 1, 2, 29, 300);
+    struct seglog_stats st;
+    wait_paced(f, &st);
+    assert_int_equal(st.rotations, 1);
+    assert_false(file_exists(f->dir, "spare"));
+    char p[128];
+    snprintf(p, sizeof(p), "%s/spare.tmp", f->dir);
+    assert_true(file_size(p) <= 2 * f->spare_chunk);
+    /* Half the segment: ~500-byte records. */
+    uint64_t last = 2;
+    while (end_of(last, 29, 1000) < m / 2 + 4096)
+        last++;
+    double t0 = now_s();
+    append_range(f, 3, last, 29, 1000);
+    wait_spare(f);
+    assert_true(now_s() - t0 < 10); /* not the idle timeout */
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.spare_chunks, 2 * m / f->spare_chunk);
+    /* Fill the segment: the rotation takes the spare, no wait. */
+    uint64_t to = last;
+    while (st.rotations == 1) {
+        to += 50;
+        append_range(f, to - 49, to, 29, 1000);
+        seglog_get_stats(f->l, &st);
+    }
+    assert_int_equal(st.spare_waits, 0);
+    assert_int_equal(st.spare_misses, 0);
+    fx_open(f);
+    check_range(f, 3, to, 29, 1000);
+}
+
+/* A rotation that comes while the paced spare is far behind (one batch
+ * that does not fit the rest of the segment) waits for it, and the thread
+ * then writes the rest at once instead of waiting for a fill that cannot
+ * come (the appender is the one waiting) or for the idle timeout. */
+static void rotation_hurries_paced_spare(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t m = SEGLOG_SEGMENT_BYTES_FIRST;
+    f->seg_bytes = m;
+    f->spare_chunk = 64 * 1024;
+    f->spare_idle_us = 20 * 1000 * 1000;
+    fx_open(f);
+    wait_spare(f);
+    append_range(f, 1, 2, 30, 300);
+    struct seglog_stats st;
+    wait_paced(f, &st);
+    uint32_t big = (uint32_t)(m - SEGLOG_REC_HDR - 64);
+    uint8_t *v = coord_malloc(big);
+    memset(v, 0x3c, big);
+    struct seglog_rec r = {3, v, big};
+    double t0 = now_s();
+    assert_int_equal(seglog_append(f->l, &r, 1, f->err), 0);
+    assert_true(now_s() - t0 < 10); /* not the idle timeout */
+    seglog_get_stats(f->l, &st);
+    assert_int_equal(st.rotations, 2);
+    assert_true(st.spare_waits >= 1);
+    assert_int_equal(st.spare_misses, 0);
+    fx_open(f);
+    check_range(f, 1, 2, 30, 300);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 3, &f->buf, &f->cap, &len, f->err),
+                     0);
+    assert_int_equal(len, big);
+    assert_memory_equal(f->buf, v, big);
+    coord_free(v);
+}
+
 /* Direct mode really is in use where the file system allows it. */
 static void direct_mode_on_tmp(void **state)
 {
@@ -1199,11 +1430,22 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             truncate_zeroes_from_the_end, fx_setup, fx_teardown, &fx),     \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            zeroed_block_refused, fx_setup, fx_teardown, &fx)
+            zeroed_block_refused, fx_setup, fx_teardown, &fx),             \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            open_reads_each_byte_once, fx_setup, fx_teardown, &fx),        \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            tail_dirty_spots_zeroed, fx_setup, fx_teardown, &fx),          \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            spare_paced_by_appends, fx_setup, fx_teardown, &fx),           \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            rotation_hurries_paced_spare, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {
-    const struct CMUnitTest buffered[] = {CASES(fx_buffered)};
+    const struct CMUnitTest buffered[] = {
+        CASES(fx_buffered),
+        cmocka_unit_test(spare_pacing_rule),
+    };
     const struct CMUnitTest direct[] = {
         CASES(fx_direct),
         cmocka_unit_test_prestate_setup_teardown(

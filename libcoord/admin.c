@@ -79,6 +79,68 @@ void coord__complete_status(struct coord__req *r, const struct wire_resp *m,
     r->cb.status(r->data, 0, &st);
 }
 
+/* ---- prefer_leader --------------------------------------------------- */
+
+/* Index of the server of c's list whose host text and port are addr's. */
+static bool server_of(const struct coord_client *c, struct wire_bytes addr,
+                      size_t *idx)
+{
+    char text[WIRE_ADDR_BYTES_MAX + 1];
+    struct coord__server s;
+    size_t n;
+    if (addr.len == 0 || addr.len > WIRE_ADDR_BYTES_MAX)
+        return false;
+    memcpy(text, addr.ptr, addr.len);
+    text[addr.len] = '\0';
+    if (coord__servers_parse(text, &s, 1, &n) != 0)
+        return false;
+    for (size_t i = 0; i < c->n_servers; i++) {
+        if (c->servers[i].port == s.port &&
+            strcmp(c->servers[i].host, s.host) == 0) {
+            *idx = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The STATUS reply of coord__ask_leader(), from the server it was sent to
+ * (a lost connection fails it): a follower that knows its leader names
+ * the leader's address among the members. */
+static void leader_known(void *data, int err, const struct wire_resp *m)
+{
+    struct coord_client *c = data;
+    if (err == COORD_ECLOSED || err == COORD_ESESSIONEXPIRED)
+        return;
+    if (err != 0 || m == NULL) {
+        coord__leader_seen(c, false, false, 0); /* ask again later */
+        return;
+    }
+    const struct wire_status *w = &m->u.status;
+    bool here = w->leader_id != 0 && w->leader_id == w->server_id;
+    struct wire_iter it = w->it;
+    struct wire_member wm;
+    size_t idx = 0;
+    bool listed = false;
+    while (!here && !listed && wire_next_member(&it, &wm))
+        listed = wm.id == w->leader_id && w->leader_id != 0 &&
+                 server_of(c, wm.addr, &idx);
+    coord__leader_seen(c, here, listed, idx);
+}
+
+int coord__ask_leader(struct coord_client *c)
+{
+    struct wire_req q = {.op = WIRE_OP_STATUS};
+    struct coord__req *r = coord__req_new(COORD_FRAME_BYTES_MAX);
+    if (r == NULL)
+        return COORD_ENOMEM;
+    r->op = q.op;
+    r->cb_kind = COORD__CB_RAW;
+    r->cb.raw = leader_known;
+    r->data = c;
+    return coord__submit(c, r, enc_admin, &q, false);
+}
+
 /* ---- Async ------------------------------------------------------------ */
 
 int coord_astatus(struct coord_client *c, coord_status_cb cb, void *data)

@@ -125,12 +125,86 @@ static void conn_reset(struct coord_client *c)
     c->out_len = 0;
 }
 
+/* ---- Staying on the leader (prefer_leader) -------------------------------
+ * After a handshake with a follower the client asks it who leads (STATUS,
+ * admin.c). If the leader's client address is in the list, the client
+ * stops writing requests, waits for the ones in flight to be answered,
+ * and resumes its session on the leader (MOVE_TO_LEADER). Nothing is
+ * reported: the session never was in jeopardy. If the leader cannot be
+ * reached, the client goes back to the server it came from (MOVE_BACK),
+ * still silently, and avoids that leader for a while; only if the way
+ * back fails too does the application hear of a lost connection. While
+ * it sits on a follower it asks again every leader_recheck_ms. */
+
+#define COORD__AVOID_RECHECKS 10 /* an unreachable leader: rechecks skipped */
+
+static void conn_start(struct coord_client *c);
+
+/* The leader did not answer the move: back to where the session was. */
+static void move_back(struct coord_client *c)
+{
+    uint64_t now = coord__now_ms();
+    conn_reset(c);
+    c->avoid_idx = c->move_to;
+    c->avoid_until_ms =
+        now + (uint64_t)c->opts.leader_recheck_ms * COORD__AVOID_RECHECKS;
+    c->move = COORD__MOVE_BACK;
+    c->server_idx = (c->move_from + c->n_servers - 1) % c->n_servers;
+    c->conn = COORD__CONN_IDLE;
+    c->conn_deadline_ms = now; /* at once: the session is fine */
+}
+
+void coord__leader_seen(struct coord_client *c, bool here, bool listed,
+                        size_t idx)
+{
+    if (c->conn != COORD__CONN_READY || c->closing_seen)
+        return; /* the next handshake decides again */
+    uint64_t now = coord__now_ms();
+    if (here)
+        return;
+    if (listed && idx != c->server_idx &&
+        (idx != c->avoid_idx || now >= c->avoid_until_ms)) {
+        c->move_to = idx;
+        c->move_pending = true;
+        c->move_since_ms = now;
+        return;
+    }
+    c->leader_check_ms = now + c->opts.leader_recheck_ms;
+}
+
+/* A handshake succeeded on a connection set up as `how`. */
+static void leader_hello(struct coord_client *c, int how,
+                         const struct wire_hello_reply *h)
+{
+    c->leader_check_ms = 0;
+    if (!c->opts.prefer_leader || c->n_servers < 2 ||
+        h->leader_id == h->server_id)
+        return;
+    /* Straight after a move the leader may have changed hands: the next
+     * check, not an immediate one, keeps two servers from bouncing us. */
+    if (how == COORD__MOVE_NONE && h->leader_id != 0 &&
+        coord__ask_leader(c) == 0)
+        return;
+    c->leader_check_ms = coord__now_ms() + c->opts.leader_recheck_ms;
+}
+
 /* The connection failed or went silent: fail what was written to it
  * (ECONNLOSS), report jeopardy once, and schedule the next server. */
 static void conn_fail(struct coord_client *c)
 {
-    bool was_ready = c->conn == COORD__CONN_READY;
+    if (c->move == COORD__MOVE_TO_LEADER) {
+        move_back(c);
+        return;
+    }
+    /* A failed way back from an unreachable leader: the application
+     * believed it was connected, so it hears of the loss now. */
+    bool was_ready = c->conn == COORD__CONN_READY ||
+                     c->move == COORD__MOVE_BACK;
     struct coord__req *lost;
+
+    c->move = COORD__MOVE_NONE;
+    c->move_pending = false;
+    c->leader_check_ms = 0;
 
     conn_reset(c);
     pthread_mutex_lock(&c->mu);
@@ -304,9 +378,14 @@ static int on_hello(struct coord_client *c, const struct wire_resp *m)
     }
     c->conn = COORD__CONN_READY;
     c->attempt = 0;
+    int how = c->move;
+    c->move = COORD__MOVE_NONE;
     int err = send_set_watches(c);
     if (err != 0)
         return err;
+    leader_hello(c, how, h);
+    if (how != COORD__MOVE_NONE)
+        return 0; /* the application saw this session connected already */
     bool again = c->connected_once;
     c->connected_once = true;
     set_state(c, again ? COORD_STATE_RECONNECTED : COORD_STATE_CONNECTED);
@@ -430,10 +509,13 @@ static int do_write(struct coord_client *c)
     return 0;
 }
 
-/* Moves unsent requests into the output buffer, in xid order. */
+/* Moves unsent requests into the output buffer, in xid order; none while
+ * a move to the leader waits for the written ones to be answered. */
 static int flush_requests(struct coord_client *c)
 {
     int err = 0;
+    if (c->move_pending)
+        return 0;
     pthread_mutex_lock(&c->mu);
     struct coord__req *r = coord__reqtab_next_unsent(&c->reqs);
     for (; r != NULL && err == 0 && c->out_len < CLIENT_OUT_BYTES_HIGH;
@@ -502,6 +584,11 @@ static void run_timers(struct coord_client *c, uint64_t now)
             conn_fail(c);
         break;
     case COORD__CONN_READY:
+        if (c->leader_check_ms != 0 && now >= c->leader_check_ms) {
+            c->leader_check_ms = 0;
+            if (coord__ask_leader(c) != 0)
+                c->leader_check_ms = now + c->opts.leader_recheck_ms;
+        }
         if (now >= c->last_recv_ms + c->opts.silent_timeout_ms)
             check_silence(c);
         else if (now >= next_ping(c))
@@ -520,10 +607,46 @@ static uint64_t next_wakeup(struct coord_client *c)
         d = c->last_recv_ms + c->opts.silent_timeout_ms;
         uint64_t p = next_ping(c);
         d = p < d ? p : d;
+        if (c->leader_check_ms != 0 && c->leader_check_ms < d)
+            d = c->leader_check_ms;
+        uint64_t m = c->move_since_ms + c->opts.leader_recheck_ms;
+        if (c->move_pending && m < d)
+            d = m;
     } else if (!c->closing_seen || c->conn != COORD__CONN_IDLE) {
         d = c->conn_deadline_ms;
     }
     return d < t ? d : t;
+}
+
+/* prefer_leader: once nothing written is unanswered (a request in flight
+ * would fail with COORD_ECONNLOSS), leave this server for the leader and
+ * resume the session there. The unsent requests wait for the new
+ * connection, as after any reconnect. */
+static void maybe_move(struct coord_client *c)
+{
+    if (c->conn != COORD__CONN_READY || c->closing_seen) {
+        c->move_pending = false;
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    bool busy = coord__reqtab_any_sent(&c->reqs);
+    pthread_mutex_unlock(&c->mu);
+    uint64_t now = coord__now_ms();
+    if (busy && now >= c->move_since_ms + c->opts.leader_recheck_ms) {
+        /* a slow request holds the others back: stay, ask again later */
+        c->move_pending = false;
+        c->leader_check_ms = now + c->opts.leader_recheck_ms;
+        return;
+    }
+    if (busy)
+        return;
+    conn_reset(c);
+    c->conn = COORD__CONN_IDLE;
+    c->move_pending = false;
+    c->move = COORD__MOVE_TO_LEADER;
+    c->move_from = c->server_idx;
+    c->server_idx = (c->move_to + c->n_servers - 1) % c->n_servers;
+    conn_start(c); /* takes server_idx + 1 */
 }
 
 /* A non-blocking connect finished (POLLOUT): check it, then say HELLO. */
@@ -625,6 +748,8 @@ bool coord__io_round(struct coord_client *c, int max_wait_ms)
     if (c->closing_seen && (!c->close_sent || c->close_done))
         return false;
     run_timers(c, coord__now_ms());
+    if (c->move_pending)
+        maybe_move(c);
     if (c->conn == COORD__CONN_READY && flush_requests(c) != 0)
         conn_fail(c);
     if (c->fd >= 0 && c->conn != COORD__CONN_CONNECTING &&

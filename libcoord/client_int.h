@@ -133,6 +133,9 @@ size_t coord__reqtab_expire(struct coord__reqtab *t, uint64_t now_ms,
  * unsent ones stay for the next connection. */
 size_t coord__reqtab_drop_sent(struct coord__reqtab *t,
                                struct coord__req **out);
+/* Whether a request was written to the current connection and is not
+ * answered yet. */
+bool coord__reqtab_any_sent(const struct coord__reqtab *t);
 /* Moves every request to *out. */
 size_t coord__reqtab_drain(struct coord__reqtab *t, struct coord__req **out);
 /* Earliest deadline, or UINT64_MAX when empty. */
@@ -262,6 +265,17 @@ struct coord_client {
     bool close_done;  /* and completed (reply, loss or timeout) */
     bool io_started;  /* thread is valid */
     bool connected_once; /* a handshake succeeded: later ones reconnect */
+    /* prefer_leader (client.c "Staying on the leader"). move: what the
+     * connection being set up is (enum coord__move); move_pending: leave
+     * for servers[move_to] once nothing written is unanswered; a leader
+     * that could not be reached is not tried again before avoid_until_ms;
+     * leader_check_ms: next STATUS while on a follower (0: none). */
+    int move;
+    bool move_pending;
+    size_t move_to, move_from, avoid_idx;
+    uint64_t move_since_ms; /* move_pending since */
+    uint64_t avoid_until_ms;
+    uint64_t leader_check_ms;
 
     /* State listeners (listen.c), guarded by mu. lst_running: the I/O
      * thread is running them (removal waits on users_cv until it ends). */
@@ -337,6 +351,21 @@ void coord__watches_lost(struct coord_client *c, uint64_t zxid);
 int coord__multi_results(const struct wire_resp *resp,
                          struct coord_op_result **out, size_t *n);
 
+/* prefer_leader (admin.c): asks the connected server who leads, by a
+ * STATUS request; the reply goes to coord__leader_seen(). 0 or an error
+ * (nothing asked). I/O thread. */
+int coord__ask_leader(struct coord_client *c);
+/* prefer_leader (client.c): the connected server answered; here: it
+ * leads; listed: the leader's client address is servers[idx]. */
+void coord__leader_seen(struct coord_client *c, bool here, bool listed,
+                        size_t idx);
+
+/* A prefer_leader connection attempt. */
+enum coord__move {
+    COORD__MOVE_NONE = 0,  /* an ordinary (re)connect */
+    COORD__MOVE_TO_LEADER, /* leaving a follower for the leader */
+    COORD__MOVE_BACK,      /* the leader was unreachable: back again */
+};
 /* admin.c: a STATUS reply (or failure, m == NULL) to its callback. */
 void coord__complete_status(struct coord__req *r, const struct wire_resp *m,
                             int err);

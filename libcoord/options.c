@@ -23,6 +23,7 @@ void coord_options_init(struct coord_options *opts)
     opts->silent_timeout_ms = 1000;
     opts->backoff_initial_ms = 50;
     opts->backoff_max_ms = 2000;
+    opts->leader_recheck_ms = 1000;
 }
 
 static bool is_space(char ch)
@@ -141,6 +142,7 @@ int coord__options_resolve(const struct coord_options *in,
     COORD__DEFAULT(silent_timeout_ms)
     COORD__DEFAULT(backoff_initial_ms)
     COORD__DEFAULT(backoff_max_ms)
+    COORD__DEFAULT(leader_recheck_ms)
 #undef COORD__DEFAULT
     /* A ping must go out well within the silence bound, or a healthy but
      * idle server would look dead. */

@@ -80,6 +80,11 @@ struct coord__req *coord__reqtab_next_unsent(const struct coord__reqtab *t)
     return r;
 }
 
+bool coord__reqtab_any_sent(const struct coord__reqtab *t)
+{
+    return t->head != NULL && t->head->sent; /* the sent ones: a prefix */
+}
+
 /* Moves r from the table to the tail of the list *out (tail at **tail). */
 static void move_out(struct coord__reqtab *t, struct coord__req *r,
                      struct coord__req ***tail)

@@ -251,10 +251,22 @@ struct coord_options {
     /* No I/O thread: the application drives the client with coord_fd()
      * and coord_process() from its own loop (see below). */
     bool external_loop;
+    /* Keep the session on the leader: after each handshake with a
+     * follower, ask it for the leader's client address and, if that
+     * address is one of `servers` (same host text and port), move the
+     * session there once no request is in flight (requests submitted
+     * meanwhile wait; no state change is reported for the move). Writes
+     * then skip the follower's forwarding hop (docs/client.md). Off by
+     * default: sessions spread over the members. */
+    bool prefer_leader;
+    /* prefer_leader: while on a follower (the leader unknown, not in
+     * `servers`, or just unreachable), ask again this often. */
+    uint32_t leader_recheck_ms;
 };
 
 /* Defaults: session 10000 ms, connect 1000 ms, request 10000 ms, ping
- * 300 ms, silent 1000 ms, backoff 50..2000 ms, servers "127.0.0.1:2281". */
+ * 300 ms, silent 1000 ms, backoff 50..2000 ms, servers "127.0.0.1:2281",
+ * prefer_leader off, leader recheck 1000 ms. */
 COORD_API void coord_options_init(struct coord_options *opts);
 
 /* Validates opts, starts the I/O thread and begins connecting; returns

@@ -62,6 +62,8 @@ RUNS=(
     "set-1x1-leader|--op=set --connections=1 --outstanding=1 --servers=LEADER"
     "set-1x1-follower|--op=set --connections=1 --outstanding=1
         --servers=FOLLOWER"
+    "set-1x1-prefer-leader|--op=set --connections=1 --outstanding=1
+        --prefer-leader"
     "set-16x16|--op=set --connections=16 --outstanding=16"
     "set-64x16|--op=set --connections=64 --outstanding=16"
     "create-delete-64x16|--op=create-delete --connections=64 --outstanding=16"
@@ -141,7 +143,11 @@ wait_all_serve() {
 # The floor of a 1x1 write (docs/benchmarks.md, "Closing the gap"): one
 # durable append on the data directories' file system plus two loopback
 # round trips, measured with the nodes idle, before and after the series
-# (the disk's latency moves with the other load on the box).
+# (the disk's latency moves with the other load on the box). Beside it the
+# shared-disk floor ("The floor on one shared disk"): the same with the
+# fsync replaced by the second of three appends started together
+# (coordbench --probe-majority), what a majority of these three nodes on
+# one disk needs.
 # value of key $2 in the kv line $1
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # fsync p50 printed by probe number $1
@@ -149,8 +155,8 @@ probe_p50() { tr ' ' '\n' <"$dir/probe$1.txt" | sed -n 's/^fsync_p50_us=//p'; }
 
 floor_probes() {
     local probe j i ppids
-    probe=$("$BENCH" --probe-fsync="$dir" --probe-rtt --probe-n=1000 |
-        tr '\n' ' ')
+    probe=$("$BENCH" --probe-fsync="$dir" --probe-rtt \
+        --probe-majority="$dir" --probe-n=1000 | tr '\n' ' ')
     echo "floor probes: $probe" | tee -a "$OUT"
     # The three nodes share one disk: the same probe run by 2 and by 3
     # processes at once shows whether the device serves flushes in parallel.
@@ -168,6 +174,15 @@ floor_probes() {
     echo "1x1 floor (fsync p50 + 2 x rtt p50 + 100 us):" \
         "$(kv "$probe" fsync_p50_us) + 2 x $(kv "$probe" rtt_p50_us) + 100 =" \
         "$(echo "$(kv "$probe" fsync_p50_us) $(kv "$probe" rtt_p50_us)" |
+            awk '{printf "%.0f us", $1 + 2 * $2 + 100}')" | tee -a "$OUT"
+    echo "3 appenders started together (us): 2nd done p50" \
+        "$(kv "$probe" majority_p50_us) p99 $(kv "$probe" majority_p99_us);" \
+        "1st p50 $(kv "$probe" first_p50_us), 3rd p50" \
+        "$(kv "$probe" third_p50_us)" | tee -a "$OUT"
+    echo "shared-disk floor (2nd of 3 p50 + 2 x rtt p50 + 100 us):" \
+        "$(kv "$probe" majority_p50_us) + 2 x $(kv "$probe" rtt_p50_us) +" \
+        "100 = $(echo "$(kv "$probe" majority_p50_us) \
+            $(kv "$probe" rtt_p50_us)" |
             awk '{printf "%.0f us", $1 + 2 * $2 + 100}')" | tee -a "$OUT"
 }
 

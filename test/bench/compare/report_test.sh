@@ -9,7 +9,9 @@
 # (left out of the medians, explained in a notes list), coordlockbench's
 # server CPU per hand-off, the 1x1 floor (computed from the probes' p50s
 # by mode=floor; the lower of the before/after floors chosen, named, and
-# compared) and the met/missed verdict of every target row. Ends with
+# compared), the shared-disk floor beside it (majority probe: its own
+# lower floor, informational, no verdict; absent without the probe) and
+# the met/missed verdict of every target row. Ends with
 # "N passed, N failed". Runs in well under a second; starts nothing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,14 @@ check() { # description, haystack, needle (fixed string)
     else
         fail=$((fail + 1))
         echo "FAILED: $1: no line with: $3"
+    fi
+}
+check_absent() { # description, haystack, needle (fixed string)
+    if printf '%s\n' "$2" | grep -qF -- "$3"; then
+        fail=$((fail + 1))
+        echo "FAILED: $1: a line with: $3"
+    else
+        pass=$((pass + 1))
     fi
 }
 
@@ -100,6 +110,7 @@ check "targets: 1x1 against the lower floor (after), computed from parts" \
     "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 500 us vs floor 490.0 us (the lower floor, after coord's runs: fsync p50 250 + 2 x RTT p50 70 + 100; before: 521.0 us, fsync p50 300.5, RTT p50 60.25): missed |"
 check "floor lines stay in the header" "$out" \
     "floor: when=before at=10:00:00 fsync_n=1000 fsync_p50_us=300.5"
+check_absent "no majority probe, no shared-disk row" "$out" "informational"
 
 check "a run with 0 ops is not a median: failed row" "$out" \
     "| 1x1 | ZooKeeper (failed: see below) | - |"
@@ -117,21 +128,29 @@ check "the run itself still counts" "$out" \
 # The floor line compare.sh records, from coordbench's probe output.
 probes='fsync_n=1000 fsync_p10_us=90.0 fsync_p50_us=151.5 fsync_p90_us=200.0 fsync_p99_us=300.0
 rtt_n=1000 rtt_p10_us=30.0 rtt_p50_us=48.25 rtt_p90_us=60.0 rtt_p99_us=99.0'
-fl=$(printf '%s\n' "$probes" |
+maj='majority_n=1000 majority_p10_us=200.0 majority_p50_us=230.5 majority_p90_us=300.0 majority_p99_us=400.0 first_p50_us=210.0 first_p99_us=350.0 third_p50_us=250.0 third_p99_us=450.0 start_skew_p50_us=20.0 start_skew_p99_us=50.0'
+fl=$(printf '%s\n%s\n' "$probes" "$maj" |
     awk -v mode=floor -v when=before -v at=12:00:00 -f "$here/report.awk")
 check "floor line: fsync p50 + 2 x RTT p50 + 100" "$fl" \
     "floor: when=before at=12:00:00 fsync_n=1000 fsync_p50_us=151.5 fsync_p99_us=300.0 rtt_n=1000 rtt_p50_us=48.25 rtt_p99_us=99.0 floor_us=348.0"
+check "floor line: majority p50 + 2 x RTT p50 + 100 after the floor" "$fl" \
+    "floor_us=348.0 majority_n=1000 majority_p50_us=230.5 majority_p99_us=400.0 first_p50_us=210.0 third_p50_us=250.0 majority_floor_us=427.0"
+fl=$(printf '%s\n' "$probes" |
+    awk -v mode=floor -v when=before -v at=12:00:00 -f "$here/report.awk")
+check "floor line: a missing majority probe keeps the floor" "$fl" \
+    "rtt_p99_us=99.0 floor_us=348.0 majority_failed=probe"
 fl=$(printf '%s\n' "$probes" | grep fsync |
     awk -v mode=floor -v when=after -v at=12:01:00 -f "$here/report.awk")
 check "floor line: a missing probe is a failure, not a floor" "$fl" \
     "floor: when=after at=12:01:00 failed=probe"
 
-# Second run: the before floor is the lower; a failed probe line; an
-# unmeasured etcd; a kill max over 1 s; a lock row without server CPU.
+# Second run: the before floor is the lower, the after majority floor
+# is; a failed probe line; an unmeasured etcd; a kill max over 1 s; a
+# lock row without server CPU.
 cat >"$raw2" <<'EOF'
-# floor: when=before at=10:00:00 fsync_n=1000 fsync_p50_us=250 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=450.0
+# floor: when=before at=10:00:00 fsync_n=1000 fsync_p50_us=250 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=450.0 majority_n=1000 majority_p50_us=400 majority_p99_us=900.0 first_p50_us=300 third_p50_us=420 majority_floor_us=600.0
 # floor: when=between at=10:00:01 failed=probe
-# floor: when=after at=10:05:00 fsync_n=1000 fsync_p50_us=500 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=700.0
+# floor: when=after at=10:05:00 fsync_n=1000 fsync_p50_us=500 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=700.0 majority_n=1000 majority_p50_us=300.5 majority_p99_us=900.0 first_p50_us=280 third_p50_us=350 majority_floor_us=500.5
 sys=coord wl=set shape=1x1 rep=1 ops=5000 ops_per_s=500 p50_us=450.0 p99_us=900 p999_us=990 max_us=999 server_cpu_us_per_op=20 errors=0
 sys=coord wl=set shape=64x16 rep=1 ops_per_s=600 p50_us=9 p99_us=90 p999_us=99 max_us=100 server_cpu_us_per_op=9 errors=0
 sys=zk wl=set shape=64x16 rep=1 ops_per_s=100 p50_us=50 p99_us=400 p999_us=500 max_us=600 server_cpu_us_per_op=100 errors=0
@@ -143,6 +162,14 @@ EOF
 out=$(awk -f "$here/report.awk" "$raw2")
 check "targets: 1x1 equal to the lower floor (before) is met" "$out" \
     "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 450.0 us vs floor 450.0 us (the lower floor, before coord's runs: fsync p50 250 + 2 x RTT p50 50 + 100; after: 700.0 us, fsync p50 500, RTT p50 50): met |"
+# The shared-disk floor picks its own lower one (after: 300.5 + 2 x 50 +
+# 100 = 500.5) and gives a distance, no verdict; the 1x1 target row above
+# is unchanged (met against the literal 450.0).
+check "targets: shared-disk floor, informational, its own lower floor" \
+    "$out" \
+    "| (informational) 1x1 write p50 vs shared-disk floor: majority of three durable on this disk + 2 RTT + 0.1 ms | 450.0 us vs 500.5 us (the lower, after coord's runs: 2nd of 3 concurrent appends p50 300.5 (1st 280, 3rd 350) + 2 x RTT p50 50 + 100; before: 600.0 us, 2nd of 3 p50 400, RTT p50 50): 50.5 us at or below it |"
+check "targets: the shared-disk row is explained" "$out" \
+    "The row after it is informational, not a target"
 check "targets: met against one system, the other not measured" "$out" \
     "| writes 64x16 >= 5x ZooKeeper, >= 5x etcd | 6.00x, -: met; etcd not measured |"
 check "targets: kill max over 1 s" "$out" \
@@ -157,6 +184,32 @@ check "targets: 1x1 without a floor probe" "$out" \
 out=$(grep -v 'when=before' "$raw2" | awk -f "$here/report.awk")
 check "targets: the only floor" "$out" \
     "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 450.0 us vs floor 700.0 us (the only floor, after coord's runs: fsync p50 500 + 2 x RTT p50 50 + 100): met |"
+out=$(grep -v 'when=after' "$raw2" | sed 's/p50_us=450.0/p50_us=1000.0/' |
+    awk -f "$here/report.awk")
+check "targets: the only shared-disk floor, coord above it" "$out" \
+    "| 1000.0 us vs 600.0 us (the only one, before coord's runs: 2nd of 3 concurrent appends p50 400 (1st 300, 3rd 420) + 2 x RTT p50 50 + 100): 400.0 us above it |"
+check "targets: the literal verdict stays literal" "$out" \
+    "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 1000.0 us vs floor 450.0 us (the only floor, before coord's runs: fsync p50 250 + 2 x RTT p50 50 + 100): missed |"
+
+# set-leader (coord only: libcoord's prefer_leader): its own table, the
+# other systems' set rows beside it, and a second 1x1 verdict against the
+# same literal floor; the default-placement verdict is unchanged.
+sl=$( (cat "$raw2"
+    echo "sys=coord wl=set-leader shape=1x1 rep=1 ops_per_s=3000 p50_us=400.0 p99_us=600 p999_us=700 max_us=800 server_cpu_us_per_op=300 errors=0"
+    echo "sys=zk wl=set shape=1x1 rep=1 ops_per_s=1000 p50_us=900 p99_us=2000 p999_us=3000 max_us=4000 server_cpu_us_per_op=500 errors=0"
+    ) | awk -f "$here/report.awk")
+check "set-leader: its table" "$sl" \
+    "### Writes, coord's sessions on the leader (libcoord prefer_leader; ZooKeeper and etcd: their set rows, random member)"
+check "set-leader: coord's row" "$sl" \
+    "| 1x1 | coord | 3000 | 400.0 | 600 | 700 | 800 | 300 | 0 |"
+check "set-leader: ZooKeeper's set row beside it, marked" "$sl" \
+    "| 1x1 | ZooKeeper (its set row) | 1000 | 900 |"
+check "set-leader: a second 1x1 verdict, same floor" "$sl" \
+    "| 1x1 write p50, sessions on the leader (prefer_leader) <= fsync + 2 RTT + 0.1 ms | 400.0 us vs floor 450.0 us (the lower floor, before coord's runs: fsync p50 250 + 2 x RTT p50 50 + 100; after: 700.0 us, fsync p50 500, RTT p50 50): met |"
+check "set-leader: the default verdict unchanged" "$sl" \
+    "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 450.0 us vs floor 450.0 us (the lower floor, before"
+check_absent "set-leader: no second verdict without its runs" "$out" \
+    "sessions on the leader (prefer_leader) <="
 
 plot=$(awk -v mode=plot -f "$here/report.awk" "$raw")
 check "plot points: system, workload, ops/s, p99 in ms, shape" "$plot" \

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct bench_cfg {
     enum bench_op op;
     unsigned read_pct;    /* mix: percentage of reads */
     bool local_reads;     /* mix: reads are COORD_READ_LOCAL */
+    bool prefer_leader;   /* sessions move to the leader (libcoord) */
     uint64_t keys;
     double duration_s;
     double warmup_s;
@@ -380,6 +382,7 @@ static int open_clients(void)
     coord_options_init(&o);
     o.servers = g_cfg.servers;
     o.request_timeout_ms = g_cfg.timeout_ms;
+    o.prefer_leader = g_cfg.prefer_leader;
     for (unsigned i = 0; i < g_cfg.conns; i++) {
         struct bench_conn *c = &g_conns[i];
         c->id = i;
@@ -391,6 +394,53 @@ static int open_clients(void)
         if (rc != 0) {
             fprintf(stderr, "coordbench: client %u to %s: %s\n", i,
                     g_cfg.servers, coord_errname(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* --prefer-leader: the sessions move to the leader shortly after their
+ * first reply; the window starts once they are there (bounded wait). */
+#define BENCH_ON_LEADER_WAIT_MS 5000
+
+static int await_on_leader(void)
+{
+    uint64_t deadline = now_ns() + BENCH_ON_LEADER_WAIT_MS * 1000000ull;
+    for (unsigned i = 0; i < g_cfg.conns; i++) {
+        struct coord_status st;
+        for (;;) {
+            int rc = coord_status(g_conns[i].cl, &st);
+            if (rc != 0)
+                return rc;
+            if (st.leader_id != 0 && st.server_id == st.leader_id)
+                break;
+            if (now_ns() >= deadline) {
+                fprintf(stderr, "coordbench: client %u not on the leader "
+                        "after %d ms\n", i, BENCH_ON_LEADER_WAIT_MS);
+                return COORD_ETIMEDOUT;
+            }
+            poll(NULL, 0, 10);
+        }
+    }
+    return 0;
+}
+
+/* Local reads are served from the connection's own server, which may not
+ * have applied the key space setup_tree just created through another
+ * connection (COORD_ENONODE, rightly: a local read may be stale). SYNC
+ * first, as a ZooKeeper client would, so that the run measures reads, not
+ * setup lag. */
+static int sync_local_readers(void)
+{
+    if (!(g_cfg.op == OP_GET_LOCAL ||
+          (g_cfg.op == OP_MIX && g_cfg.local_reads)))
+        return 0;
+    for (unsigned i = 0; i < g_cfg.conns; i++) {
+        int rc = coord_sync(g_conns[i].cl, g_base);
+        if (rc != 0) {
+            fprintf(stderr, "coordbench: sync of client %u: %s\n", i,
+                    coord_errname(rc));
             return rc;
         }
     }
@@ -895,6 +945,8 @@ static void usage(FILE *f)
 "                        creates a unique node then deletes it (2 ops)\n"
 "  --read-pct=N          mix: percentage of reads (default 90)\n"
 "  --local-reads         mix: reads are local instead of linearizable\n"
+"  --prefer-leader       sessions move to the leader (libcoord's\n"
+"                        prefer_leader; default: a random member)\n"
 "  --value-size=BYTES    value written and pre-created (default 128)\n"
 "  --keys=N              key space, created before the run (default 1000)\n"
 "  --duration=SECS       measured window (default 10; fractions ok)\n"
@@ -908,6 +960,10 @@ static void usage(FILE *f)
 "  --free-port           print a free TCP port on 127.0.0.1 and exit\n"
 "  --probe-fsync=DIR     time N appends+fdatasync of 256 B to a file in DIR,\n"
 "                        print fsync_p50_us etc. and exit (no server)\n"
+"  --probe-majority=DIR  time N rounds of 3 threads each appending 256 B +\n"
+"                        fdatasync to its own file in DIR, started together;\n"
+"                        print the 2nd completion's majority_p50_us etc.\n"
+"                        (and the 1st, 3rd) and exit (no server)\n"
 "  --probe-rtt           time N 64-byte loopback TCP round trips, print\n"
 "                        rtt_p50_us etc. and exit (no server)\n"
 "  --probe-n=N           samples of a probe (default 1000)\n"
@@ -941,11 +997,13 @@ static bool parse_format(const char *s)
 }
 
 enum { O_SELFTEST = 1000, O_FREEPORT, O_NOCLEAN, O_LOCAL, O_HELP,
-       O_PROBE_FSYNC, O_PROBE_RTT, O_PROBE_N };
+       O_PROBE_FSYNC, O_PROBE_RTT, O_PROBE_N, O_PROBE_MAJ,
+       O_PREFER_LEADER };
 
 static unsigned g_probe_n = 1000;
 static const char *g_probe_dir; /* --probe-fsync */
 static bool g_probe_rtt;
+static const char *g_probe_maj_dir; /* --probe-majority */
 
 /* Returns 0 to run, 1 when a helper ran, -1 on a bad option. */
 static int parse_one(int opt, const char *arg)
@@ -985,6 +1043,7 @@ static int parse_one(int opt, const char *arg)
         g_cfg.timeout_ms = (uint32_t)v; return 0;
     case O_NOCLEAN: g_cfg.cleanup = false; return 0;
     case O_LOCAL: g_cfg.local_reads = true; return 0;
+    case O_PREFER_LEADER: g_cfg.prefer_leader = true; return 0;
     case O_SELFTEST: exit(self_test());
     case O_FREEPORT: exit(print_free_port());
     case O_HELP: usage(stdout); exit(0);
@@ -993,6 +1052,7 @@ static int parse_one(int opt, const char *arg)
         g_probe_n = (unsigned)v; return 0;
     case O_PROBE_FSYNC: g_probe_dir = arg; return 0;
     case O_PROBE_RTT: g_probe_rtt = true; return 0;
+    case O_PROBE_MAJ: g_probe_maj_dir = arg; return 0;
     default: return -1;
     }
 }
@@ -1006,6 +1066,7 @@ static int parse_args(int argc, char **argv)
         {"op", required_argument, 0, 'o'},
         {"read-pct", required_argument, 0, 'r'},
         {"local-reads", no_argument, 0, O_LOCAL},
+        {"prefer-leader", no_argument, 0, O_PREFER_LEADER},
         {"value-size", required_argument, 0, 'v'},
         {"keys", required_argument, 0, 'k'},
         {"duration", required_argument, 0, 'd'},
@@ -1021,6 +1082,7 @@ static int parse_args(int argc, char **argv)
         {"probe-fsync", required_argument, 0, O_PROBE_FSYNC},
         {"probe-rtt", no_argument, 0, O_PROBE_RTT},
         {"probe-n", required_argument, 0, O_PROBE_N},
+        {"probe-majority", required_argument, 0, O_PROBE_MAJ},
         {0, 0, 0, 0},
     };
     g_cfg = (struct bench_cfg){
@@ -1042,9 +1104,16 @@ static int parse_args(int argc, char **argv)
         usage(stderr);
         return -1;
     }
-    if (g_probe_dir || g_probe_rtt) /* probes only: no server */
-        exit((g_probe_dir ? probe_fsync(g_probe_dir, g_probe_n) : 0) |
-             (g_probe_rtt ? probe_rtt(g_probe_n) : 0));
+    if (g_probe_dir || g_probe_rtt || g_probe_maj_dir) {
+        int rc = 0; /* probes only, no server; lines in this order */
+        if (g_probe_dir)
+            rc |= probe_fsync(g_probe_dir, g_probe_n);
+        if (g_probe_rtt)
+            rc |= probe_rtt(g_probe_n);
+        if (g_probe_maj_dir)
+            rc |= probe_majority(g_probe_maj_dir, g_probe_n);
+        exit(rc);
+    }
     return 0;
 }
 
@@ -1058,8 +1127,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < g_cfg.value_size; i++)
         g_value[i] = (char)('a' + i % 26);
     int rc = open_clients();
+    if (rc == 0 && g_cfg.prefer_leader)
+        rc = await_on_leader();
     if (rc == 0)
         rc = setup_tree(g_conns[0].cl);
+    if (rc == 0)
+        rc = sync_local_readers();
     struct bench_result r;
     memset(&r, 0, sizeof(r));
     if (rc == 0)

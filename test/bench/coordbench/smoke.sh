@@ -3,8 +3,9 @@
 # starts its own coordd (temp data dir, free port on 127.0.0.1), runs
 # coordbench for 1 s at 2 connections x 2 in flight for every op kind, and
 # checks each run completed ops with no errors and read the server's CPU.
-# Also runs the histogram self-test and checks that a missing server is a
-# failure, not a silent zero. Stops every process it started by PID, also
+# Also runs the histogram self-test and the floor probes (their lines,
+# their files unlinked), and checks that a missing server is a failure,
+# not a silent zero. Stops every process it started by PID, also
 # on failure (trap). Prints "N passed, N failed". It measures nothing: the
 # figures come from scripts/bench-single.sh.
 set -u
@@ -40,6 +41,40 @@ if "$BENCH" --self-test >"$dir/selftest" 2>&1 &&
 else
     cat "$dir/selftest"
     bad "histogram self-test"
+fi
+
+# The floor probes (no server): one line each in the order fsync, rtt,
+# majority; the majority's 1st <= 2nd <= 3rd completion; no file left
+# behind; a directory that does not exist is a failure, not a line.
+mkdir "$dir/probe"
+out=$("$BENCH" --probe-fsync="$dir/probe" --probe-rtt \
+    --probe-majority="$dir/probe" --probe-n=20 2>&1)
+prc=$?
+echo "probes: $out"
+if [ "$prc" -eq 0 ] && [ -z "$(ls -A "$dir/probe")" ] &&
+    printf '%s\n' "$out" | awk '
+        NR == 1 && /^fsync_n=20 / { f = 1 }
+        NR == 2 && /^rtt_n=20 / { r = 1 }
+        NR == 3 && /^majority_n=20 / {
+            for (i = 1; i <= NF; i++) {
+                split($i, kv, "=")
+                v[kv[1]] = kv[2]
+            }
+            m = v["first_p50_us"] + 0 > 0 &&
+                v["first_p50_us"] + 0 <= v["majority_p50_us"] + 0 &&
+                v["majority_p50_us"] + 0 <= v["third_p50_us"] + 0
+        }
+        END { exit !(f && r && m && NR == 3) }'; then
+    ok "probes: fsync, rtt, majority (1st <= 2nd <= 3rd), files unlinked"
+else
+    bad "probes (rc=$prc, left: $(ls -A "$dir/probe"))"
+fi
+if "$BENCH" --probe-majority="$dir/none" --probe-n=5 >"$dir/noprobe" \
+    2>&1 || grep -q majority_n "$dir/noprobe"; then
+    cat "$dir/noprobe"
+    bad "majority probe in a missing directory did not fail"
+else
+    ok "majority probe in a missing directory fails"
 fi
 
 port=$("$BENCH" --free-port)

@@ -3,7 +3,10 @@
 # `perf script` lines; PREFIX.env: the nodes', leader's and coordbench's
 # PIDs) and prints the median, p10 and p90 of each hop of a 1x1 write, the
 # follower being the one whose APPEND_RESP reached the leader first. The
-# storage thread of a node is the thread that calls fdatasync. Reads only.
+# storage thread of a node is the thread that makes the log durable: a
+# small O_DIRECT|O_DSYNC pwrite64 (the log's segments; the spare segment's
+# zero-fill writes 256 KiB chunks from another thread) or fdatasync (the
+# RocksDB log); "fsync" below is that call. Reads only.
 #
 #   scripts/trace-1x1-hops.py PREFIX [PREFIX...]   (several: pooled)
 import re
@@ -22,6 +25,19 @@ def sendlen(rest):
     return int(m.group(1), 16) if m else 0
 
 
+DURABLE_MAX = 0x10000  # a log append: a few 4 KiB blocks
+
+
+def count(rest):
+    m = re.search(r'count: (0x[0-9a-f]+)', rest)
+    return int(m.group(1), 16) if m else None
+
+
+def durable_in(e, rest):
+    return e == 'sys_enter_fdatasync' or (
+        e == 'sys_enter_pwrite64' and (count(rest) or 0) <= DURABLE_MAX)
+
+
 def load(prefix):
     text = open(prefix + '.env').read()
     nodes = re.search(r'pids=([\d ]+?) leader_pid', text).group(1).split()
@@ -37,8 +53,8 @@ def load(prefix):
 
 def writes(prefix):
     nodes, lp, bp, ev = load(prefix)
-    worker = {pid: tid for _, pid, tid, e, _ in ev
-              if e == 'sys_enter_fdatasync' and pid in nodes}
+    worker = {pid: tid for _, pid, tid, e, rest in ev
+              if durable_in(e, rest) and pid in nodes}
     ctid = next((tid for _, pid, tid, e, _ in ev
                  if pid == bp and e == 'sys_enter_sendto'), None)
     foll = [p for p in nodes if p != lp]
@@ -51,6 +67,19 @@ def writes(prefix):
                 return j
         return None
 
+    def fsync_in(i, tid):
+        if i is None:
+            return None
+        for j in range(i, len(ev)):
+            if ev[j][2] == tid and durable_in(ev[j][3], ev[j][4]):
+                return j
+        return None
+
+    def fsync_out(i, tid):
+        if i is None:
+            return None
+        return first(i, tid, ev[i][3].replace('enter', 'exit'))
+
     out = []
     for i, (_, _, tid, e, rest) in enumerate(ev):
         if tid != ctid or e != 'sys_enter_sendto' or sendlen(rest) <= 0x60:
@@ -61,18 +90,15 @@ def writes(prefix):
                               lambda x: sendlen(x) >= 0x80)
         if r['l_append'] is None or lp not in worker:
             continue
-        r['l_fsync_in'] = first(i, worker[lp], 'sys_enter_fdatasync')
-        r['l_fsync_out'] = first(r['l_fsync_in'], worker[lp],
-                                 'sys_exit_fdatasync')
+        r['l_fsync_in'] = fsync_in(i, worker[lp])
+        r['l_fsync_out'] = fsync_out(r['l_fsync_in'], worker[lp])
         best = None
         for f in foll:
             if f not in worker:
                 continue
             h = {'f_wake': first(r['l_append'], f, 'sys_exit_epoll_wait')}
-            h['f_fsync_in'] = first(h['f_wake'], worker[f],
-                                    'sys_enter_fdatasync')
-            h['f_fsync_out'] = first(h['f_fsync_in'], worker[f],
-                                     'sys_exit_fdatasync')
+            h['f_fsync_in'] = fsync_in(h['f_wake'], worker[f])
+            h['f_fsync_out'] = fsync_out(h['f_fsync_in'], worker[f])
             h['f_evfd'] = first(h['f_fsync_out'], worker[f],
                                 'sys_enter_write')
             h['f_loopwake'] = first(h['f_fsync_out'], f,

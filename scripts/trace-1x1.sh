@@ -6,7 +6,8 @@
 # for TRACE_SECONDS with `perf record -a` (needs root or
 # perf_event_paranoid <= -1), stops every node by PID, and prints the
 # median of each hop of a write (scripts/trace-1x1-hops.py): client send,
-# leader wake, APPEND sent, follower wake, follower fdatasync in/out, its
+# leader wake, APPEND sent, follower wake, follower durable write in/out
+# (the log segment's O_DIRECT pwrite64, or fdatasync), its
 # worker's eventfd write, follower loop wake, APPEND_RESP sent, leader
 # wake, reply sent, client wake. It measures; it changes nothing.
 #
@@ -57,7 +58,8 @@ done
 benchpid=$!
 sleep 2 # into the measured window: the trace starts mid-run
 ev=sched:sched_switch,sched:sched_wakeup
-for s in enter_fdatasync exit_fdatasync enter_sendto exit_read enter_write \
+for s in enter_fdatasync exit_fdatasync enter_pwrite64 exit_pwrite64 \
+    enter_sendto exit_read enter_write \
     enter_futex enter_epoll_wait exit_epoll_wait enter_poll exit_poll; do
     ev+=",syscalls:sys_$s"
 done

@@ -133,8 +133,10 @@ static void conn_reset(struct coord_client *c)
  * reported: the session never was in jeopardy. If the leader cannot be
  * reached, the client goes back to the server it came from (MOVE_BACK),
  * still silently, and avoids that leader for a while; only if the way
- * back fails too does the application hear of a lost connection. While
- * it sits on a follower it asks again every leader_recheck_ms. */
+ * back fails too does the application hear of a lost connection. It asks
+ * again every leader_recheck_ms, on the leader too: leadership can move
+ * (a transfer, a partition healed) while the old leader stays up and
+ * keeps the connection. */
 
 #define COORD__AVOID_RECHECKS 10 /* an unreachable leader: rechecks skipped */
 
@@ -160,9 +162,7 @@ void coord__leader_seen(struct coord_client *c, bool here, bool listed,
     if (c->conn != COORD__CONN_READY || c->closing_seen)
         return; /* the next handshake decides again */
     uint64_t now = coord__now_ms();
-    if (here)
-        return;
-    if (listed && idx != c->server_idx &&
+    if (!here && listed && idx != c->server_idx &&
         (idx != c->avoid_idx || now >= c->avoid_until_ms)) {
         c->move_to = idx;
         c->move_pending = true;
@@ -177,13 +177,12 @@ static void leader_hello(struct coord_client *c, int how,
                          const struct wire_hello_reply *h)
 {
     c->leader_check_ms = 0;
-    if (!c->opts.prefer_leader || c->n_servers < 2 ||
-        h->leader_id == h->server_id)
+    if (!c->opts.prefer_leader || c->n_servers < 2)
         return;
     /* Straight after a move the leader may have changed hands: the next
      * check, not an immediate one, keeps two servers from bouncing us. */
     if (how == COORD__MOVE_NONE && h->leader_id != 0 &&
-        coord__ask_leader(c) == 0)
+        h->leader_id != h->server_id && coord__ask_leader(c) == 0)
         return;
     c->leader_check_ms = coord__now_ms() + c->opts.leader_recheck_ms;
 }

@@ -259,8 +259,9 @@ struct coord_options {
      * then skip the follower's forwarding hop (docs/client.md). Off by
      * default: sessions spread over the members. */
     bool prefer_leader;
-    /* prefer_leader: while on a follower (the leader unknown, not in
-     * `servers`, or just unreachable), ask again this often. */
+    /* prefer_leader: ask again this often who leads -- on a follower
+     * (the leader unknown, not in `servers`, or just unreachable) and on
+     * the leader (leadership may move while it stays up). */
     uint32_t leader_recheck_ms;
 };
 

@@ -2,8 +2,9 @@
  * 3-node coordd cluster on 127.0.0.1-3: sessions that first land on a
  * follower move to the leader while their writes go on (no error, no
  * state change reported), a client whose list lacks the leader stays where
- * it is, and after kill -9 of the leader the sessions end up on the new
- * one. Without the option about two clients in three stay on a follower,
+ * it is, after kill -9 of the leader the sessions end up on the new one,
+ * and after a leadership transfer (the old leader stays up, connections
+ * open) they move on to the new one. Without the option about two clients in three stay on a follower,
  * so the placement checks fail. Every process is stopped by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -184,12 +185,50 @@ static void follows_new_leader_after_kill(void **state)
     }
 }
 
+/* Leadership handed to another member while the old leader stays up and
+ * keeps its connections: the clients' periodic check (leader_recheck_ms,
+ * on the leader too) moves every session on to the new leader, without a
+ * reported state change. */
+static void follows_leader_transfer(void **state)
+{
+    (void)state;
+    tcluster_init(&cl, 3, "");
+    assert_int_equal(tcluster_start(&cl, 15000), 0);
+    int lead = tcluster_leader(&cl, 5000);
+    assert_true(lead >= 0);
+    static struct states st[NCLIENTS];
+    struct coord_client *c[NCLIENTS];
+    memset(st, 0, sizeof(st));
+    for (int i = 0; i < NCLIENTS; i++) {
+        c[i] = client(cl.servers, &st[i]);
+        assert_true(on_leader_within(c[i], 5000));
+    }
+    int to = (lead + 1) % cl.n;
+    assert_int_equal(coord_leader_transfer(c[0], cl.node[to].node_id), 0);
+    int64_t deadline = tproc_now_ms() + 10000;
+    while (tcluster_leader(&cl, 1000) != to)
+        assert_true(tproc_now_ms() < deadline);
+    for (int i = 0; i < NCLIENTS; i++) {
+        assert_true(on_leader_within(c[i], 5000));
+        uint64_t server, leader;
+        placement(c[i], &server, &leader);
+        assert_int_equal(server, cl.node[to].node_id);
+        assert_int_equal(coord_create(c[i], "/x", "", 0, COORD_EPHEMERAL |
+                                      COORD_SEQUENTIAL, 0, NULL, NULL), 0);
+        assert_int_equal(atomic_load(&st[i].n[COORD_STATE_CONNECTED]), 1);
+        assert_int_equal(atomic_load(&st[i].n[COORD_STATE_DISCONNECTED]),
+                         0);
+        coord_close(c[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(sessions_move_to_leader, teardown),
         cmocka_unit_test_teardown(stays_when_leader_not_listed, teardown),
         cmocka_unit_test_teardown(follows_new_leader_after_kill, teardown),
+        cmocka_unit_test_teardown(follows_leader_transfer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

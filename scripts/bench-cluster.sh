@@ -145,8 +145,9 @@ wait_all_serve() {
 # round trips, measured with the nodes idle, before and after the series
 # (the disk's latency moves with the other load on the box). Beside it the
 # shared-disk floor ("The floor on one shared disk"): the same with the
-# fsync replaced by the second of three appends started together
-# (coordbench --probe-majority), what a majority of these three nodes on
+# fsync replaced by the second of three log writes started together
+# (coordbench --probe-majority: 4 KiB O_DIRECT|O_DSYNC overwrites, as the
+# log segments write), what a majority of these three nodes on
 # one disk needs.
 # value of key $2 in the kv line $1
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }

@@ -19,7 +19,7 @@
 # coordbench's probes on the temp dir's file system: raw header lines
 # "floor: when=before|after ..."; the report judges coord's 1x1 write p50
 # against the lower of the two. The same lines carry the shared-disk
-# floor (the second of three appends started together, as the three
+# floor (the second of three log writes started together, as the three
 # nodes on this one disk commit, + 2 RTT + 0.1 ms), which the report
 # shows beside the target as information, without a verdict.
 #
@@ -255,8 +255,9 @@ fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system
 # when=$1 ... failed=probe" (majority_failed=probe when only the majority
 # probe failed). 1000 appends + fdatasync of 256 B in the temp dir (the
 # servers' file system), 1000 64-byte loopback TCP round trips and 1000
-# rounds of three such appends started together (three files, a barrier
-# per round): about a second or less each here.
+# rounds of three log writes started together (three zero-filled files,
+# a 4 KiB O_DIRECT|O_DSYNC block each, a barrier per round): about a
+# second or less each here.
 floor_probe() {
     local fs="" rt="" mj="" at
     at=$(date -u +%T)

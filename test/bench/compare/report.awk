@@ -14,8 +14,9 @@
 # majority_n=.. majority_p50_us=.. majority_p99_us=.. first_p50_us=..
 # third_p50_us=.. majority_floor_us=..", floor = fsync p50 + 2 x RTT p50
 # + 100 us (issue 9's 1x1 target), majority floor = the p50 of the second
-# of three appends started together on the same disk (a majority of a
-# 3-node cluster whose nodes share it) + 2 x RTT p50 + 100 us; "floor:
+# of three log writes started together on the same disk (a majority of a
+# 3-node cluster whose nodes share it; 4 KiB O_DIRECT|O_DSYNC overwrites,
+# as coord's log writes) + 2 x RTT p50 + 100 us; "floor:
 # when=W failed=probe" when the fsync or RTT probe is missing, and
 # "majority_failed=probe" in place of the majority part when only that
 # one is. The report recomputes both floors from the parts (floor_of).
@@ -474,8 +475,8 @@ function floor_row(a, what,    p50, i, best, f, o) {
 }
 
 # The informational row after the 1x1 target: coord's p50 against the
-# lower shared-disk floor (second of three concurrent appends + 2 RTT +
-# 100 us), by how much above or below; no verdict. Nothing without a
+# lower shared-disk floor (second of three concurrent log writes + 2 RTT
+# + 100 us), by how much above or below; no verdict. Nothing without a
 # majority probe in the run.
 function majority_row(a,    p50, i, w, best, f, o, d) {
     p50 = a == "" ? "" : kv(a, "p50_us")
@@ -504,7 +505,7 @@ function majority_row(a,    p50, i, w, best, f, o, d) {
             p50 + 0 > f ? "above" : "at or below")
     printf "| (informational) 1x1 write p50 vs shared-disk floor: majority" \
         " of three durable on this disk + 2 RTT + 0.1 ms | %s us vs %.1f us" \
-        " (%s, %s coord's runs: 2nd of 3 concurrent appends p50 %s (1st %s," \
+        " (%s, %s coord's runs: 2nd of 3 concurrent log writes p50 %s (1st %s," \
         " 3rd %s) + 2 x RTT p50 %s + 100%s): %s |\n",
         p50 == "" ? "-" : p50, f,
         (o != "" ? "the lower" : "the only one"), best, fl_maj[best],
@@ -524,8 +525,9 @@ function targets(    a, z, e, i, anymaj) {
     if (anymaj) {
         printf "\nThe row after it is informational, not a target: the same"
         printf "\nfloor with the fsync replaced by the p50 of the second of"
-        printf "\nthree appends started together on the same disk"
-        printf "\n(coordbench --probe-majority), as a commit needs two of three"
+        printf "\nthree log writes started together on the same disk (4 KiB"
+        printf "\nO_DIRECT|O_DSYNC overwrites, as coord's log segments write;"
+        printf "\ncoordbench --probe-majority), as a commit needs two of three"
         printf "\nreplicas durable and the three nodes here share one disk."
     }
     printf "\n\n"

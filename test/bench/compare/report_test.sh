@@ -167,7 +167,7 @@ check "targets: 1x1 equal to the lower floor (before) is met" "$out" \
 # is unchanged (met against the literal 450.0).
 check "targets: shared-disk floor, informational, its own lower floor" \
     "$out" \
-    "| (informational) 1x1 write p50 vs shared-disk floor: majority of three durable on this disk + 2 RTT + 0.1 ms | 450.0 us vs 500.5 us (the lower, after coord's runs: 2nd of 3 concurrent appends p50 300.5 (1st 280, 3rd 350) + 2 x RTT p50 50 + 100; before: 600.0 us, 2nd of 3 p50 400, RTT p50 50): 50.5 us at or below it |"
+    "| (informational) 1x1 write p50 vs shared-disk floor: majority of three durable on this disk + 2 RTT + 0.1 ms | 450.0 us vs 500.5 us (the lower, after coord's runs: 2nd of 3 concurrent log writes p50 300.5 (1st 280, 3rd 350) + 2 x RTT p50 50 + 100; before: 600.0 us, 2nd of 3 p50 400, RTT p50 50): 50.5 us at or below it |"
 check "targets: the shared-disk row is explained" "$out" \
     "The row after it is informational, not a target"
 check "targets: met against one system, the other not measured" "$out" \
@@ -187,7 +187,7 @@ check "targets: the only floor" "$out" \
 out=$(grep -v 'when=after' "$raw2" | sed 's/p50_us=450.0/p50_us=1000.0/' |
     awk -f "$here/report.awk")
 check "targets: the only shared-disk floor, coord above it" "$out" \
-    "| 1000.0 us vs 600.0 us (the only one, before coord's runs: 2nd of 3 concurrent appends p50 400 (1st 300, 3rd 420) + 2 x RTT p50 50 + 100): 400.0 us above it |"
+    "| 1000.0 us vs 600.0 us (the only one, before coord's runs: 2nd of 3 concurrent log writes p50 400 (1st 300, 3rd 420) + 2 x RTT p50 50 + 100): 400.0 us above it |"
 check "targets: the literal verdict stays literal" "$out" \
     "| 1x1 write p50 <= fsync + 2 RTT + 0.1 ms | 1000.0 us vs floor 450.0 us (the only floor, before coord's runs: fsync p50 250 + 2 x RTT p50 50 + 100): missed |"
 

@@ -1,8 +1,10 @@
 /* probe.c -- coordbench's floor probes: the latency of one durable append
  * (write + fdatasync of a small record to a file in a given directory, as a
- * log's group commit of one entry costs), of a majority of three such
- * appends started together on the same file system (as a 3-node cluster
- * whose nodes share one disk commits an entry), and of one loopback TCP
+ * log's group commit of one entry costs), of a majority of three log
+ * writes started together on the same file system (as a 3-node cluster
+ * whose nodes share one disk commits an entry; each written the way
+ * coord's log segments are: a 4 KiB O_DIRECT|O_DSYNC overwrite of a
+ * zero-filled file, see coordd/store/seglog.c), and of one loopback TCP
  * round trip (a 64-byte ping-pong between two threads over 127.0.0.1 with
  * TCP_NODELAY, as a request and its reply cost). docs/benchmarks.md
  * ("1x1 write latency against the floor") compares a 1x1 write's p50 with
@@ -34,6 +36,10 @@
 #define PROBE_PING_BYTES 64
 /* Writers of the majority probe: the replicas of a 3-node cluster. */
 #define PROBE_REPLICAS 3
+/* A majority probe writer's unit (coord's log block) and the zero-filled
+ * file it overwrites block after block, wrapping around. */
+#define PROBE_BLOCK_BYTES 4096
+#define PROBE_LOG_FILE_BYTES (1024 * 1024)
 
 static uint64_t probe_now_ns(void)
 {
@@ -109,6 +115,7 @@ struct maj_probe {
     pthread_cond_t cv;
     int gate;           /* 0 wait, 1 run the rounds, -1 give up */
     int fds[PROBE_REPLICAS];
+    int direct; /* O_DIRECT|O_DSYNC on every fd, else pwrite + fdatasync */
     uint64_t t0[PROBE_REPLICAS], t1[PROBE_REPLICAS];
     int err[PROBE_REPLICAS]; /* errno of the round's append, or 0 */
     unsigned left;           /* rounds still to run */
@@ -157,8 +164,11 @@ static void *maj_main(void *arg)
 {
     const struct maj_worker *w = arg;
     struct maj_probe *p = w->p;
-    char rec[PROBE_RECORD_BYTES];
-    memset(rec, 'm', sizeof(rec));
+    _Alignas(PROBE_BLOCK_BYTES) static char recs[PROBE_REPLICAS]
+                                               [PROBE_BLOCK_BYTES];
+    char *rec = recs[w->idx]; /* aligned, as O_DIRECT wants */
+    memset(rec, 'm', PROBE_BLOCK_BYTES);
+    uint64_t off = 0;
     pthread_mutex_lock(&p->mu);
     while (p->gate == 0)
         pthread_cond_wait(&p->cv, &p->mu);
@@ -170,11 +180,14 @@ static void *maj_main(void *arg)
             break;
         p->t0[w->idx] = probe_now_ns();
         errno = 0;
-        if (write(p->fds[w->idx], rec, sizeof(rec)) != (ssize_t)sizeof(rec) ||
-            fdatasync(p->fds[w->idx]) != 0)
+        int fd = p->fds[w->idx];
+        if (pwrite(fd, rec, PROBE_BLOCK_BYTES, (off_t)off) !=
+                PROBE_BLOCK_BYTES ||
+            (!p->direct && fdatasync(fd) != 0))
             p->err[w->idx] = errno ? errno : EIO;
         else
             p->err[w->idx] = 0;
+        off = (off + PROBE_BLOCK_BYTES) % PROBE_LOG_FILE_BYTES;
         p->t1[w->idx] = probe_now_ns();
         if (pthread_barrier_wait(&p->done) == PTHREAD_BARRIER_SERIAL_THREAD)
             maj_round_end(p);
@@ -182,18 +195,38 @@ static void *maj_main(void *arg)
     return NULL;
 }
 
-/* Opens writer idx's probe file in dir and unlinks it; -1 after a message. */
-static int maj_open(const char *dir, unsigned idx)
+/* Makes writer idx's probe file in dir: PROBE_LOG_FILE_BYTES of zeros,
+ * durable, then reopened for O_DIRECT|O_DSYNC overwrites (*direct stays
+ * 1) or, where the file system refuses O_DIRECT (tmpfs), for pwrite +
+ * fdatasync (*direct set to 0); unlinked once open. -1 after a message. */
+static int maj_open(const char *dir, unsigned idx, int *direct)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/coordbench-majority-probe.%d.%u", dir,
              (int)getpid(), idx);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-    if (fd < 0)
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
         fprintf(stderr, "coordbench: %s: %s\n", path, strerror(errno));
-    else
-        unlink(path);
-    return fd;
+        return -1;
+    }
+    static const char zero[PROBE_BLOCK_BYTES];
+    int ok = 1;
+    for (size_t o = 0; ok && o < PROBE_LOG_FILE_BYTES; o += sizeof(zero))
+        ok = write(fd, zero, sizeof(zero)) == (ssize_t)sizeof(zero);
+    ok = ok && fsync(fd) == 0;
+    close(fd);
+    fd = -1;
+    if (ok && *direct)
+        fd = open(path, O_WRONLY | O_DIRECT | O_DSYNC);
+    if (ok && fd < 0 && (!*direct || errno == EINVAL)) {
+        *direct = 0;
+        fd = open(path, O_WRONLY);
+    }
+    if (!ok || fd < 0)
+        fprintf(stderr, "coordbench: %s: %s\n", path,
+                strerror(errno ? errno : EIO));
+    unlink(path);
+    return ok ? fd : -1;
 }
 
 /* Starts the writers, opens the gate (or closes it if one could not
@@ -238,12 +271,13 @@ int probe_majority(const char *dir, unsigned n)
     p.left = n;
     p.stop = n == 0;
     p.failed = 0;
+    p.direct = 1;
     hist_init(&p.first);
     hist_init(&p.second);
     hist_init(&p.third);
     hist_init(&p.skew);
     for (; nfd < PROBE_REPLICAS; nfd++)
-        if ((p.fds[nfd] = maj_open(dir, nfd)) < 0)
+        if ((p.fds[nfd] = maj_open(dir, nfd, &p.direct)) < 0)
             goto out_close;
     if (maj_check(pthread_mutex_init(&p.mu, NULL)) != 0)
         goto out_close;
@@ -259,7 +293,7 @@ int probe_majority(const char *dir, unsigned n)
         print_p50_p99("first", &p.first);
         print_p50_p99("third", &p.third);
         print_p50_p99("start_skew", &p.skew);
-        printf("\n");
+        printf(" majority_direct=%d\n", p.direct);
     }
 
     pthread_barrier_destroy(&p.done);

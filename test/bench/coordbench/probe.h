@@ -10,15 +10,16 @@
  * dir (unlinked at once). Prints fsync_n, fsync_p10_us .. fsync_p99_us. */
 int probe_fsync(const char *dir, unsigned n);
 
-/* n lock-step rounds of three threads, each appending 256 bytes + fdatasync
- * to its own fresh file in dir (unlinked at once), started together by a
- * barrier: a 3-node cluster's replicas on one disk making the same entry
- * durable. Per round, from the round's start (the first thread's clock
+/* n lock-step rounds of three threads, each writing one 4 KiB block to its
+ * own fresh zero-filled file in dir (unlinked at once) with O_DIRECT|
+ * O_DSYNC, as coord's log segments are written (pwrite + fdatasync where
+ * the file system refuses O_DIRECT), started together by a barrier: a
+ * 3-node cluster's replicas on one disk making the same entry durable. Per round, from the round's start (the first thread's clock
  * after the barrier) to the second completion (a majority of three), the
  * first and the third, and the start skew (last thread's start - first's).
  * Prints one line: majority_n, majority_p10_us .. majority_p99_us,
  * first_p50_us, first_p99_us, third_p50_us, third_p99_us,
- * start_skew_p50_us, start_skew_p99_us. */
+ * start_skew_p50_us, start_skew_p99_us, majority_direct (1 or 0). */
 int probe_majority(const char *dir, unsigned n);
 
 /* n round trips of 64 bytes over a loopback TCP connection between this

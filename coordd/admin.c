@@ -442,8 +442,13 @@ static void sessions_reply(struct node *n, struct nreq *rq,
  * snapshot save`: made on the first request (export_id 0), freed once its
  * last chunk is sent, when nobody has read from it for
  * NODE_EXPORT_IDLE_MS (node_admin_tick), or at node_admin_close(). While
- * one is being fetched, a new export is refused (COORD_EBUSY). */
+ * one is being fetched, a new export is refused (COORD_EBUSY). A first
+ * request that needs a snapshot still in flight is parked here, not
+ * waited for on the loop, and answered when that snapshot ends
+ * (node_admin_snapshot_ended). */
 struct node_export {
+    struct nreq *parked; /* first requests waiting, rq->index: their want */
+    struct nreq *parked_tail;
     uint64_t id;
     uint64_t index;
     uint64_t sum;
@@ -463,6 +468,8 @@ struct node_export {
  * asked for is refused (COORD_EBUSY): a client saving in a loop cannot
  * keep the loop thread in snapshot passes (each its whole tree). */
 #define NODE_EXPORT_PASS_GAP_MS 10000
+/* export_fill: a snapshot is in flight, the request waits for its end. */
+#define NODE_EXPORT_PENDING 1
 
 static void export_drop(struct node_export *e)
 {
@@ -489,37 +496,9 @@ static int export_write(void *data, const void *bytes, size_t len)
     return 0;
 }
 
-/* Fills e from the node's newest Raft snapshot: a consistent tree as of
- * its index. One not covering the applied index is replaced first by a
- * snapshot taken the normal way (a pass over the tree, which also serves
- * as the next regular snapshot; at most one per NODE_EXPORT_PASS_GAP_MS),
- * unless one is being written already (then that one, just taken, is
- * used). A child still serializing is waited for at most an election
- * timeout (node_snapshot_settle), then COORD_EBUSY. Only a node with
- * nothing applied yet has none: its (empty) tree is serialized here. */
-static int export_fill(struct node *n, struct node_export *e)
+static int export_copy(struct node_export *e, const uint8_t *src,
+                       size_t len, uint64_t index)
 {
-    uint64_t index;
-    size_t len;
-    int rc = node_snapshot_settle(n); /* bounded wait, else EBUSY */
-    if (rc)
-        return rc;
-    const uint8_t *src = node_snapshot_bytes(n, &index, &len);
-    if (!src || index < n->applied) {
-        int64_t now = net_now_ms(n->net);
-        if (e->pass_ms && now - e->pass_ms < NODE_EXPORT_PASS_GAP_MS)
-            return COORD_EBUSY;
-        e->pass_ms = now;
-        node_take_snapshot(n);
-        if ((rc = node_snapshot_settle(n)) != 0)
-            return rc;
-        src = node_snapshot_bytes(n, &index, &len);
-    }
-    if (!src) {
-        rc = tree_snapshot_write(n->tree, export_write, e);
-        e->index = tree_applied_index(n->tree);
-        return rc;
-    }
     e->buf = coord_malloc(len ? len : 1);
     if (!e->buf)
         return COORD_ENOMEM;
@@ -529,8 +508,42 @@ static int export_fill(struct node *n, struct node_export *e)
     return 0;
 }
 
-/* Starts an export (see export_fill for its cost). */
-static int export_start(struct node *n)
+/* Fills e from the node's newest Raft snapshot if it covers want (the
+ * index applied when the export was asked for): a consistent tree as of
+ * its index. An older one is replaced first by a snapshot taken the
+ * normal way (a pass over the tree in a child, which also serves as the
+ * next regular snapshot; at most one per NODE_EXPORT_PASS_GAP_MS). While
+ * a snapshot is in flight: NODE_EXPORT_PENDING, the request waits for
+ * its end -- the loop never does. Only a node with nothing applied yet
+ * has none: its (empty) tree is serialized here. */
+static int export_fill(struct node *n, struct node_export *e, uint64_t want)
+{
+    uint64_t index;
+    size_t len;
+    if (node_snapshot_pending(n))
+        return NODE_EXPORT_PENDING;
+    const uint8_t *src = node_snapshot_bytes(n, &index, &len);
+    if (src && index >= want)
+        return export_copy(e, src, len, index);
+    int64_t now = net_now_ms(n->net);
+    if (e->pass_ms && now - e->pass_ms < NODE_EXPORT_PASS_GAP_MS)
+        return COORD_EBUSY;
+    e->pass_ms = now;
+    node_take_snapshot(n);
+    if (node_snapshot_pending(n))
+        return NODE_EXPORT_PENDING;
+    src = node_snapshot_bytes(n, &index, &len);
+    if (src && index >= want)
+        return export_copy(e, src, len, index); /* serialized in-process */
+    if (src || n->applied > 0)
+        return COORD_EBUSY; /* no pass now (retry pause after a failure) */
+    int rc = tree_snapshot_write(n->tree, export_write, e); /* empty */
+    e->index = tree_applied_index(n->tree);
+    return rc;
+}
+
+/* Starts an export covering want (see export_fill for its cost). */
+static int export_start(struct node *n, uint64_t want)
 {
     struct node_export *e = n->export;
     if (!e) {
@@ -541,16 +554,16 @@ static int export_start(struct node *n)
     }
     if (e->buf)
         return COORD_EBUSY; /* one at a time: each costs a copy */
-    /* ids name this server too: a client that reconnected elsewhere
-     * mid-way gets COORD_EAGAIN, not another server's export */
-    e->id = n->cfg.id << 32 | ((e->id + 1) & 0xffffffffu);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = export_fill(n, e);
+    int rc = export_fill(n, e, want);
     if (rc) {
         export_drop(e);
         return rc;
     }
+    /* ids name this server too: a client that reconnected elsewhere
+     * mid-way gets COORD_EAGAIN, not another server's export */
+    e->id = n->cfg.id << 32 | ((e->id + 1) & 0xffffffffu);
     e->sum = wire_snapshot_sum(WIRE_SNAPSHOT_SUM_INIT, e->buf, e->len);
     e->last_ms = net_now_ms(n->net);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -575,24 +588,11 @@ void node_admin_tick(struct node *n)
     }
 }
 
-static void snapshot_reply(struct node *n, struct nreq *rq,
-                           const struct wire_req *q)
+/* Answers rq with the chunk of e at offset. */
+static void send_chunk(struct node *n, struct nreq *rq, struct node_export *e,
+                       uint64_t offset)
 {
-    const struct wire_snapshot_req *sr = &q->u.snapshot;
-    int rc = 0;
-    if (sr->export_id == 0)
-        rc = export_start(n);
-    else if (!n->export || n->export->id != sr->export_id ||
-             !n->export->buf)
-        rc = COORD_EAGAIN; /* replaced by a newer export, or sent */
-    struct node_export *e = n->export;
-    if (!rc && sr->offset > e->len)
-        rc = COORD_EINVAL;
-    if (rc) {
-        node_fail_req(n, rq, rc);
-        return;
-    }
-    size_t k = e->len - sr->offset;
+    size_t k = e->len - offset;
     size_t max = WIRE_SNAPSHOT_CHUNK_BYTES;
     if (max > n->cfg.limits.data_bytes_max)
         max = n->cfg.limits.data_bytes_max;
@@ -602,17 +602,89 @@ static void snapshot_reply(struct node *n, struct nreq *rq,
     resp.u.snapshot = (struct wire_snapshot_chunk){
         .export_id = e->id, .index = e->index, .total = e->len,
         .sum = e->sum,
-        .chunk = {(const char *)e->buf + sr->offset, (uint32_t)k}};
+        .chunk = {(const char *)e->buf + offset, (uint32_t)k}};
     reply(n, rq, &resp);
     e->last_ms = net_now_ms(n->net);
-    if (sr->offset + k == e->len) /* all sent: free the copy */
+    if (offset + k == e->len) /* all sent: free the copy */
         export_drop(e);
+}
+
+/* A first request (export_id 0, offset 0) for an export covering
+ * rq->index: answered now, or parked until the snapshot in flight ends.
+ * Parked, it holds the connection's later replies back, as a write
+ * does, and a closed connection leaves it to us (node_on_close). */
+static void export_first(struct node *n, struct nreq *rq)
+{
+    int rc = export_start(n, rq->index);
+    if (rc == NODE_EXPORT_PENDING) {
+        struct node_export *e = n->export;
+        rq->state = NREQ_WRITE;
+        rq->next_wait = NULL;
+        if (e->parked_tail)
+            e->parked_tail->next_wait = rq;
+        else
+            e->parked = rq;
+        e->parked_tail = rq;
+        return;
+    }
+    if (rc)
+        node_fail_req(n, rq, rc);
+    else
+        send_chunk(n, rq, n->export, 0);
+}
+
+void node_admin_snapshot_ended(struct node *n)
+{
+    struct node_export *e = n->export;
+    if (!e)
+        return;
+    struct nreq *rq = e->parked;
+    e->parked = e->parked_tail = NULL;
+    while (rq) { /* each may park again, on a new list */
+        struct nreq *next = rq->next_wait;
+        rq->next_wait = NULL;
+        if (rq->conn)
+            export_first(n, rq);
+        else
+            nreq_free(rq);
+        rq = next;
+    }
+}
+
+static void snapshot_reply(struct node *n, struct nreq *rq,
+                           const struct wire_req *q)
+{
+    const struct wire_snapshot_req *sr = &q->u.snapshot;
+    if (sr->export_id == 0) {
+        rq->index = n->applied; /* the export covers what is applied */
+        if (sr->offset != 0)
+            node_fail_req(n, rq, COORD_EINVAL);
+        else
+            export_first(n, rq);
+        return;
+    }
+    struct node_export *e = n->export;
+    int rc = 0;
+    if (!e || e->id != sr->export_id || !e->buf)
+        rc = COORD_EAGAIN; /* replaced by a newer export, or sent */
+    else if (sr->offset > e->len)
+        rc = COORD_EINVAL;
+    if (rc)
+        node_fail_req(n, rq, rc);
+    else
+        send_chunk(n, rq, e, sr->offset);
 }
 
 void node_admin_close(struct node *n)
 {
-    if (n->export)
+    if (n->export) {
         coord_free(n->export->buf);
+        while (n->export->parked) { /* connections are gone */
+            struct nreq *rq = n->export->parked;
+            n->export->parked = rq->next_wait;
+            nreq_free(rq);
+        }
+    }
     coord_free(n->export);
     n->export = NULL;
 }

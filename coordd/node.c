@@ -430,8 +430,6 @@ struct node_snap_job {
     bool held;           /* proposals waited for it (logged once) */
     int64_t hold_ms;     /* a batch waits for it since, or 0 */
     bool hold_over;      /* one waited snapshot_hold_ms: no more holds */
-    pthread_mutex_t mu;  /* with cv: collected or done was just set */
-    pthread_cond_t cv;   /* (node_snapshot_settle waits on it) */
     atomic_bool collected; /* buf holds the whole snapshot */
     uint64_t keep_from;  /* store_snap_commit's argument */
     uint64_t index;
@@ -505,15 +503,6 @@ int node_conf_decode(const uint8_t *in, uint32_t len, struct raft_conf *c)
     return 0;
 }
 
-/* The snapshot thread: wakes a node_snapshot_settle waiting on the loop
- * (after the flag it waits for was set). */
-static void snap_notify(struct node_snap_job *j)
-{
-    pthread_mutex_lock(&j->mu);
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
 /* The stream's own checksum holds: a child that exited 0 after writing
  * bytes that do not (a bug, memory corruption in the copy) is not stored.
  * On the snapshot thread: one pass over the bytes. */
@@ -540,12 +529,10 @@ static void *snap_thread(void *arg)
             j->child_rc = COORD_ECORRUPT;
         if (j->child_rc) { /* nothing stored: the loop retries later */
             atomic_store(&j->done, true);
-            snap_notify(j);
             net_wakeup(j->n->net);
             return NULL;
         }
         atomic_store(&j->collected, true);
-        snap_notify(j);
     }
     struct store *s = j->n->store;
     int rc = store_snap_begin(s, j->index, j->term, j->conf, j->conf_len);
@@ -560,7 +547,6 @@ static void *snap_thread(void *arg)
         rc = store_snap_commit(s, j->keep_from);
     j->rc = rc;
     atomic_store(&j->done, true);
-    snap_notify(j);
     net_wakeup(j->n->net);
     return NULL;
 }
@@ -610,20 +596,13 @@ static int snap_serialize(struct node *n, struct node_snap_job *j)
     return rc;
 }
 
-/* A job with its condition variable on the monotonic clock; NULL when
- * out of memory. */
+/* A new job; NULL when out of memory. */
 static struct node_snap_job *snap_job_new(struct node *n)
 {
     struct node_snap_job *j = coord_calloc(1, sizeof(*j));
     if (!j)
         return NULL;
     j->n = n;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&j->mu, NULL);
     return j;
 }
 
@@ -634,8 +613,6 @@ static void snap_job_free(struct node_snap_job *j)
         snapfork_kill(&j->child);
         snapfork_reap(&j->child);
     }
-    pthread_cond_destroy(&j->cv);
-    pthread_mutex_destroy(&j->mu);
     coord_free(j->buf);
     coord_free(j);
 }
@@ -782,31 +759,10 @@ static void snap_tick(struct node *n)
     snapfork_kill(&j->child);
 }
 
-int node_snapshot_settle(struct node *n)
+bool node_snapshot_pending(const struct node *n)
 {
-    struct node_snap_job *j = n->snap_job;
-    if (!j || j->install || atomic_load(&j->collected))
-        return 0;
-    int64_t wait_ms = (int64_t)n->cfg.tick_ms * n->cfg.election_ticks *
-                      NODE_SNAP_SETTLE_TIMEOUTS;
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += wait_ms / 1000;
-    dl.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&j->mu);
-    while (!atomic_load(&j->collected) && !atomic_load(&j->done))
-        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&j->mu);
-    if (atomic_load(&j->done)) {
-        snap_check(n); /* ends j (and may start the next snapshot) */
-        return 0;
-    }
-    return atomic_load(&j->collected) ? 0 : COORD_EBUSY;
+    const struct node_snap_job *j = n->snap_job;
+    return j && (j->install || !atomic_load(&j->collected));
 }
 
 const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
@@ -955,6 +911,7 @@ static void snap_check(struct node *n)
                  coord_errname(j->child_rc));
         n->snap_retry_ms = net_now_ms(n->net) + n->cfg.snapshot_retry_ms;
         snap_job_free(j);
+        node_admin_snapshot_ended(n);
         return;
     }
     snapfork_reap(&j->child);
@@ -986,6 +943,7 @@ static void snap_check(struct node *n)
     }
     j->buf = NULL; /* kept as n->snap_buf */
     snap_job_free(j);
+    node_admin_snapshot_ended(n);
 }
 
 /* ---- loop callbacks --------------------------------------------------- */

@@ -67,10 +67,6 @@
 /* After a snapshot child failed (crashed, killed, exited non-zero), the
  * next snapshot is not started before snapshot_retry_ms: a child that
  * fails at once every time must not become a fork per applied batch. */
-/* SNAPSHOT_READ waits on the loop for a child still serializing at most
- * this many election timeouts, then answers COORD_EBUSY: longer, and
- * followers would start an election against a frozen leader. */
-#define NODE_SNAP_SETTLE_TIMEOUTS 1
 /* Peer frame types of coordd's own (above Raft's message types). */
 #define NODE_PEER_FORWARD 100
 #define NODE_PEER_LIVENESS 101
@@ -308,15 +304,13 @@ void node_take_snapshot(struct node *n);
 /* True while this node's own snapshot is being taken (serialized or
  * written): the log is compacted when it completes. */
 bool node_snapshot_running(const struct node *n);
-/* For SNAPSHOT_READ: while a child still serializes our own snapshot,
- * waits (blocking the loop) until its bytes are collected, at most
- * NODE_SNAP_SETTLE_TIMEOUTS election timeouts. 0 (nothing in flight any
- * more, or collected), or COORD_EBUSY (still serializing: ask again). */
-int node_snapshot_settle(struct node *n);
+/* For SNAPSHOT_READ: true while a snapshot is in flight whose bytes are
+ * not all here yet (our own still serializing, or one being installed);
+ * node_admin_snapshot_ended() is called when it ends. */
+bool node_snapshot_pending(const struct node *n);
 /* The newest serialized snapshot (collected and being written, or the
  * latest durable one) and its index, or NULL when there is none. Never
- * waits: call node_snapshot_settle first for one in flight. Valid until
- * the loop runs on. */
+ * waits. Valid until the loop runs on. */
 const uint8_t *node_snapshot_bytes(struct node *n, uint64_t *index,
                                    size_t *len);
 
@@ -331,6 +325,9 @@ void node_admin_dial(struct node *n);
 void node_admin_request(struct node *n, struct nreq *rq,
                         const struct wire_req *q);
 void node_admin_close(struct node *n); /* frees the snapshot export */
+/* A snapshot job ended (taken, installed or failed): answers the export
+ * requests parked for it (admin.c). */
+void node_admin_snapshot_ended(struct node *n);
 void node_admin_conf_applied(struct node *n, const struct raft_entry *e,
                              uint8_t type, uint64_t id, const uint8_t *ctx,
                              uint32_t ctx_len);

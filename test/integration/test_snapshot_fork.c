@@ -519,6 +519,19 @@ static void loop_serves_while_child_stopped(void **state)
     assert_int_equal(rawc_create(&c, "/during", "d", 0, NULL, 0), 0);
     assert_int_equal(proc_state(child, p.pid), 'T');
     assert_int_equal(count_lines("snapshot taken"), taken);
+    /* An export asked for now is parked until a snapshot covering what is
+     * applied exists; the loop goes on serving meanwhile. */
+    struct rawc d;
+    assert_int_equal(rawc_connect(&d, p.host, p.port), 0);
+    long_timeout(&d);
+    assert_int_equal(rawc_hello(&d, 0, NULL, 30000), 0);
+    uint64_t want = c.last_zxid;
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    int64_t xid = rawc_send(&d, &q);
+    assert_true(xid > 0);
+    assert_int_equal(write_many(&c, false, "/k", 100), 100);
+    struct pollfd pd = {.fd = d.fd, .events = POLLIN};
+    assert_int_equal(poll(&pd, 1, 0), 0); /* not answered, not refused */
     /* Past the log's capacity (2 x snapshot_entries + 1024) writes wait
      * for the snapshot rather than fail: all succeed once it resumes. */
     struct resumer r = {.fd = stopped_fd};
@@ -528,6 +541,14 @@ static void loop_serves_while_child_stopped(void **state)
     assert_true(r.saw_hold);
     assert_int_equal(ok, 3 * SNAP_ENTRIES);
     assert_true(wait_lines("snapshot taken", taken));
+    /* The stopped child's snapshot is older than the export: a new pass
+     * was started for it, and its first chunk answers the request. */
+    struct wire_resp er;
+    assert_int_equal(rawc_wait(&d, xid, &er, NULL), 0);
+    assert_int_equal(er.err, 0);
+    assert_true(er.u.snapshot.index >= want);
+    assert_true(er.u.snapshot.total > 0 && er.u.snapshot.chunk.len > 0);
+    rawc_close(&d);
     assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */
     forget_child();
     assert_int_equal(count_lines("snapshot child failed"), 0);
@@ -563,19 +584,9 @@ static void killed_child_is_retried(void **state)
     assert_int_equal(tproc_stop(&p, 20000), 0);
 }
 
-static int snap_read(struct rawc *c, uint64_t id)
-{
-    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
-    q.u.snapshot = (struct wire_snapshot_req){id, 0};
-    struct wire_resp r;
-    int64_t xid = rawc_send(c, &q);
-    assert_true(xid > 0);
-    assert_int_equal(rawc_wait(c, xid, &r, NULL), 0);
-    return r.err;
-}
-
-/* A child left stopped: an export needing it answers COORD_EBUSY (the
- * loop does not wait for it beyond an election timeout); writes that find
+/* A child left stopped: an export needing it is parked, not waited for on
+ * the loop (writes go on meanwhile), and answered once the child's
+ * snapshot ends (here: killed, failed: COORD_EBUSY); writes that find
  * the log full wait snapshot_hold_ms at most, then get COORD_EAGAIN (no
  * other error, none unanswered); after snapshot_child_timeout_ms the child
  * is killed, reaped and logged as failed, and a later snapshot is taken
@@ -588,7 +599,13 @@ static void stopped_child_times_out(void **state)
         &c, "--snapshot-child-timeout-ms=8000 --snapshot-hold-ms=300 "
             "--snapshot-retry-ms=100");
     int taken = count_lines("snapshot taken");
-    assert_int_equal(snap_read(&c, 0), COORD_EBUSY);
+    struct rawc d;
+    assert_int_equal(rawc_connect(&d, p.host, p.port), 0);
+    long_timeout(&d);
+    assert_int_equal(rawc_hello(&d, 0, NULL, 30000), 0);
+    struct wire_req q = {.op = WIRE_OP_SNAPSHOT_READ};
+    int64_t xid = rawc_send(&d, &q); /* parked behind the stopped child */
+    assert_true(xid > 0);
     /* Past the full log: held, then refused, until the child is killed. */
     n_eagain = n_other = 0;
     int64_t end = tproc_now_ms() + DEADLINE_MS;
@@ -598,12 +615,21 @@ static void stopped_child_times_out(void **state)
     }
     assert_int_equal(n_other, 0);
     assert_true(n_eagain > 0); /* else the child died first: too slow */
+    /* The writes were served while the export waited: no answer yet,
+     * unless the child's snapshot has ended (logged before the answer). */
+    struct pollfd pd = {.fd = d.fd, .events = POLLIN};
+    bool answered = poll(&pd, 1, 0) > 0;
+    assert_true(!answered || count_lines("snapshot child failed") > 0);
     assert_true(tproc_log_has(&p, "writes wait for snapshot"));
     assert_true(tproc_log_has(&p, "writes refused: snapshot too slow"));
     char line[96];
     snprintf(line, sizeof(line), "pid=%d ", (int)child);
     assert_true(wait_lines("snapshot child timed out", 0));
     assert_true(wait_lines("snapshot child failed", 0));
+    struct wire_resp r;
+    assert_int_equal(rawc_wait(&d, xid, &r, NULL), 0);
+    assert_int_equal(r.err, COORD_EBUSY); /* no snapshot covers it yet */
+    rawc_close(&d);
     assert_int_equal(count_lines(line), 3); /* started, timed out, failed */
     assert_true(tproc_log_has(&p, "signal 9"));
     assert_int_equal(wait_state(child, p.pid, "0"), 0); /* reaped */

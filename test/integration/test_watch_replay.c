@@ -559,6 +559,11 @@ static void reread_after(const char *extra, int changes)
     }
     proxy_set(&px, true, false);
     assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
+    /* The re-read notice answers the watch's re-registration (SET_WATCHES,
+     * sent after the HELLO reply that reported RECONNECTED). Only once it
+     * is here is the watch surely back: a change made before would be
+     * covered by the notice itself and get no event of its own. */
+    assert_true(wait_count(&seen.n_ev, 1) >= 1);
     /* Then a live change: the watch stays. Its event comes after anything
      * the reconnect sent, so the list below is all that was sent. */
     uint64_t z = put(w, "/r/a", "live");

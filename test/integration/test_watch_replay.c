@@ -677,6 +677,8 @@ static void restart_from_snapshot_must_reread(void **state)
     w = open_client(direct, false);
     proxy_set(&px, true, false);
     assert_true(wait_state(COORD_STATE_RECONNECTED, 2) == 2);
+    /* the re-read notice first: the watch is back (see reread_after) */
+    assert_true(wait_count(&seen.n_ev, 1) >= 1);
     uint64_t z = put(w, "/r/a", "y");
     assert_int_equal(wait_count(&seen.n_ev, 2), 2);
     pthread_mutex_lock(&seen.mu);

@@ -1276,23 +1276,30 @@ static void wait_paced(struct fx *f, struct seglog_stats *st)
     }
 }
 
-/* 1 MiB segments, 64 KiB chunks, an idle timeout far beyond the test: the
- * spare made after the first rotation is written a chunk or two ahead of
- * the fill, then waits; once appends fill half the segment, it is
+/* 1 MiB segments, 64 KiB chunks, an idle timeout far beyond the test;
+ * records 1-2 (tag) appended once the first spare is ready (made unpaced:
+ * no segment yet); returns once the next spare is being paced (st). */
+static void paced_start(struct fx *f, uint32_t tag, struct seglog_stats *st)
+{
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_FIRST;
+    f->spare_chunk = 64 * 1024;
+    f->spare_idle_us = 20 * 1000 * 1000;
+    fx_open(f);
+    wait_spare(f);
+    append_range(f, 1, 2, tag, 300);
+    wait_paced(f, st);
+}
+
+/* The spare made after the first rotation is written a chunk or two ahead
+ * of the fill, then waits; once appends fill half the segment, it is
  * finished at once (the appender wakes the thread) and the next rotation
  * takes it without waiting. */
 static void spare_paced_by_appends(void **state)
 {
     struct fx *f = *state;
     const uint64_t m = SEGLOG_SEGMENT_BYTES_FIRST;
-    f->seg_bytes = m;
-    f->spare_chunk = 64 * 1024;
-    f->spare_idle_us = 20 * 1000 * 1000;
-    fx_open(f);
-    wait_spare(f); /* no segment yet: made unpaced */
-    append_range(f, 1, 2, 29, 300);
     struct seglog_stats st;
-    wait_paced(f, &st);
+    paced_start(f, 29, &st);
     assert_int_equal(st.rotations, 1);
     assert_false(file_exists(f->dir, "spare"));
     char p[128];
@@ -1329,14 +1336,8 @@ static void rotation_hurries_paced_spare(void **state)
 {
     struct fx *f = *state;
     const uint64_t m = SEGLOG_SEGMENT_BYTES_FIRST;
-    f->seg_bytes = m;
-    f->spare_chunk = 64 * 1024;
-    f->spare_idle_us = 20 * 1000 * 1000;
-    fx_open(f);
-    wait_spare(f);
-    append_range(f, 1, 2, 30, 300);
     struct seglog_stats st;
-    wait_paced(f, &st);
+    paced_start(f, 30, &st);
     uint32_t big = (uint32_t)(m - SEGLOG_REC_HDR - 64);
     uint8_t *v = coord_malloc(big);
     memset(v, 0x3c, big);

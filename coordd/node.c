@@ -244,6 +244,9 @@ static void on_state_change(struct node *n, const struct raft_update *u)
     if (n->role == RAFT_LEADER && !was_leader)
         node_sessions_reset_clocks(n); /* DESIGN: a new leader restarts
                                           every session's clock */
+    node_metrics_publish(n); /* term, role and leader at once, not a tick
+                                later: a scrape never pairs a new term
+                                with an old leader */
 }
 
 void node_process_update(struct node *n, const struct raft_update *u)

@@ -147,6 +147,11 @@
       "Nice value of the storage thread (appends and fsyncs), so that it "  \
       "runs first when woken. Negative needs CAP_SYS_NICE or RLIMIT_NICE "  \
       "(systemd LimitNICE=); without: logged, unchanged. 0: as is.")        \
+    X(raft, log_aio, BOOL, true, "", 0, 1,                                   \
+      "Start log appends from the loop thread with Linux AIO when the "     \
+      "storage thread is idle (saves a thread hand-off per write); off: "  \
+      "every append goes through the storage thread. Needs log_segments "  \
+      "with direct I/O; without, or without kernel AIO, it is unused.")    \
     X(raft, log_segments, BOOL, true, "", 0, 1,                              \
       "Keep the Raft log in preallocated segment files (data_dir/"          \
       "log-segments, direct I/O) instead of RocksDB. A store made with it " \

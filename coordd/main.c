@@ -71,6 +71,7 @@ static void fill_node_config(const struct coordd_config *c,
         .slow_fsync_ms = (uint32_t)c->slow_fsync_ms,
         .persist_spin_us = (uint32_t)c->persist_spin_us,
         .storage_nice = (int32_t)c->storage_nice,
+        .log_aio = c->log_aio,
         .corrupt_digest_at = c->test_corrupt_digest_at,
         .join = c->join,
     };

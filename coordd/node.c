@@ -998,6 +998,8 @@ static void note_persist_latency(struct node *n, uint64_t seq)
 static void node_on_wakeup(void *data)
 {
     struct node *n = data;
+    if (n->worker_started)
+        store_worker_reap(&n->worker); /* an append from the loop */
     int err = atomic_load(&n->worker_err);
     if (err) {
         /* A failed fsync is never retried (fsyncgate): stop here. */
@@ -1101,6 +1103,14 @@ void node_net_callbacks(struct node *n, struct net_callbacks *cb)
 int node_attach_net(struct node *n, struct net *net)
 {
     n->net = net;
+    /* Appends from the loop need the loop to reap their completions. */
+    if (n->cfg.log_aio && n->worker_started) {
+        if (store_worker_set_aio(&n->worker) == 0)
+            net_wake_on_fd(net, store_worker_aio_fd(&n->worker));
+        else
+            log_emit(LOG_LEVEL_INFO, "log appends stay on the storage "
+                     "thread", "reason=\"%s\"", n->worker.errmsg);
+    }
     int rc = node_cluster_attach(n);
     if (rc == 0)
         node_admin_dial(n);
@@ -1395,6 +1405,8 @@ int node_open(struct node **out, const struct node_config *cfg,
 void node_stop_threads(struct node *n)
 {
     snap_job_abort(n); /* a serializing child is killed, not waited for */
+    if (n->net && store_worker_aio_fd(&n->worker) >= 0)
+        net_wake_on_fd(n->net, -1); /* its eventfd closes with the worker */
     if (n->worker_started)
         store_worker_stop(&n->worker);
     n->worker_started = false;

@@ -60,6 +60,7 @@ struct node_config {
     uint32_t slow_fsync_ms;      /* a persist round this slow: warn */
     uint32_t persist_spin_us;    /* store_worker_spin budget; 0: off */
     int32_t storage_nice;        /* storage thread's nice; 0: as is */
+    bool log_aio;                /* appends from the loop (log_aio) */
     uint64_t corrupt_digest_at;  /* test-only: corrupt the tree there */
     /* Joining a running cluster: a new data directory bootstraps with
      * the other members as voters and this node out of the

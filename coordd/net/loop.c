@@ -91,6 +91,25 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
         n->cb.on_wakeup(n->cb.data);
 }
 
+static void wakefd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct net *n = w->data;
+    if (n->cb.on_wakeup)
+        n->cb.on_wakeup(n->cb.data);
+}
+
+void net_wake_on_fd(struct net *n, int fd)
+{
+    if (n->wakefd_w.fd >= 0)
+        ev_io_stop(n->loop, &n->wakefd_w);
+    ev_io_init(&n->wakefd_w, wakefd_cb, fd, EV_READ);
+    n->wakefd_w.data = n;
+    if (fd >= 0)
+        ev_io_start(n->loop, &n->wakefd_w);
+}
+
 /* Runs once per iteration before the loop sleeps: node.c's batched step,
  * then one flush per connection with output, then node.c's wake-ups of
  * its other threads (after the sends: see on_flushed), then freeing dead
@@ -128,6 +147,7 @@ static void start_watchers(struct net *n)
     ev_timer_start(n->loop, &n->tick_w);
     ev_async_init(&n->wake_w, wake_cb);
     n->wake_w.data = n;
+    ev_io_init(&n->wakefd_w, wakefd_cb, -1, EV_READ); /* net_wake_on_fd */
     ev_async_start(n->loop, &n->wake_w);
     ev_prepare_init(&n->prepare_w, prepare_cb);
     n->prepare_w.data = n;
@@ -207,6 +227,8 @@ void net_close(struct net *n)
     ev_signal_stop(n->loop, &n->int_w);
     ev_timer_stop(n->loop, &n->tick_w);
     ev_async_stop(n->loop, &n->wake_w);
+    if (n->wakefd_w.fd >= 0)
+        ev_io_stop(n->loop, &n->wakefd_w);
     ev_prepare_stop(n->loop, &n->prepare_w);
     ev_loop_destroy(n->loop);
     coord_free(n);

@@ -106,6 +106,10 @@ void net_stop(struct net *n);
 /* Wakes the loop from any thread; on_wakeup runs on the loop thread.
  * Thread-safe and async-signal-safe. */
 void net_wakeup(struct net *n);
+/* Also runs on_wakeup when fd becomes readable (an eventfd that another
+ * party signals, e.g. the storage worker's completions; on_wakeup must
+ * drain it). One such fd per net; -1 stops watching. Loop thread only. */
+void net_wake_on_fd(struct net *n, int fd);
 /* The port actually listened on (useful with client_port 0). */
 uint16_t net_client_port(const struct net *n);
 /* Monotonic milliseconds. */

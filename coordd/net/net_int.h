@@ -73,6 +73,7 @@ struct net {
     struct net_peer *peers[NET_PEERS_MAX];
     ev_timer tick_w;
     ev_async wake_w;
+    ev_io wakefd_w; /* net_wake_on_fd; fd -1: not started */
     ev_prepare prepare_w;
     ev_signal term_w;
     ev_signal int_w;

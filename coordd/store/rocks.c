@@ -416,6 +416,47 @@ static int rocks_apply(void *impl, char *err, const struct store_kv_op *ops,
     return rc;
 }
 
+/* store_ops.append_begin: the asynchronous path only while nothing of
+ * RocksDB waits for a sync (rocks_apply would sync it first). */
+static int rocks_append_begin(void *impl, char *err,
+                              const struct store_kv_op *ops, uint32_t n,
+                              struct store_io *io)
+{
+    struct rocks *r = impl;
+    if (!r->seg || r->dirty) {
+        store__errf(err, "append: %s", r->seg ? "unsynced writes first"
+                                              : "no log segments");
+        return COORD_EAGAIN;
+    }
+    int rc = seg_failed(r, err);
+    if (rc == 0)
+        rc = seg_reserve(r, err, n);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        coord_assert(ops[i].cf == STORE_CF_LOG &&
+                     ops[i].kind == STORE_KV_PUT && ops[i].klen == 8);
+        r->recs[i] = (struct seglog_rec){store__get_u64(ops[i].key),
+                                         ops[i].val, ops[i].vlen};
+    }
+    struct seglog_io sio;
+    rc = seglog_append_begin(r->seg, r->recs, n, &sio, err);
+    if (rc == 0)
+        *io = (struct store_io){sio.fd, sio.buf, sio.len, sio.off};
+    return rc;
+}
+
+static int rocks_append_end(void *impl, char *err, int64_t res)
+{
+    struct rocks *r = impl;
+    if (!r->seg) {
+        store__errf(err, "append: no log segments");
+        return COORD_EINVAL;
+    }
+    int rc = seglog_append_end(r->seg, res, err);
+    return rc ? seg_stick(r, err) : 0;
+}
+
 static int rocks_sync(void *impl, char *err)
 {
     struct rocks *r = impl;
@@ -898,6 +939,8 @@ static const struct store_ops rocks_ops = {
     .format = rocks_format,
     .log_bounds = rocks_log_bounds,
     .log_repair = rocks_log_repair,
+    .append_begin = rocks_append_begin,
+    .append_end = rocks_append_end,
 };
 
 /* ---- open -------------------------------------------------------------- */

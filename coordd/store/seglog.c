@@ -124,6 +124,17 @@ struct seglog {
     uint64_t pace_idle_at; /* log idle at this pace_appends count */
     _Atomic uint64_t sp_chunks; /* stats of the spare thread */
     _Atomic uint64_t sp_paced;
+    /* The append between seglog_append_begin and _end (fl.on), and the
+     * compaction that waits for its end (0: none). */
+    struct {
+        bool on;
+        uint32_t n;
+        uint64_t index; /* of the first record */
+        uint64_t bytes; /* records, unpadded */
+        uint64_t start; /* file offset of wbuf */
+        size_t total;   /* bytes written from start */
+        uint64_t compact_below;
+    } fl;
 };
 
 /* ---- small helpers ---- */
@@ -758,9 +769,59 @@ static int sl_write(struct seglog *l, const uint8_t *buf, size_t n,
     return 0;
 }
 
+/* Encodes recs[0..n) (bytes unpadded, sl_check_batch) for the last
+ * segment s into wbuf, from *start (s->end rounded down: the tail block
+ * is written again with the new records after it) for *total bytes. */
+static int sl_prepare(struct seglog *l, struct sl_seg *s,
+                      const struct seglog_rec *recs, uint32_t n,
+                      uint64_t bytes, uint64_t *start, size_t *total,
+                      char *err)
+{
+    *start = s->end & ~(SL_A - 1);
+    size_t pre = (size_t)(s->end - *start);
+    *total = (size_t)(sl_align(s->end + bytes, SL_A) - *start);
+    int rc = sl_wbuf(l, *total, err);
+    if (rc != 0)
+        return sl_stick(l, err, rc);
+    memcpy(l->wbuf, l->tail, pre);
+    if (sl_encode(s, recs, n, l->wbuf + pre, s->end) != 0) {
+        store__errf(err, "seglog: no memory for the index");
+        return sl_stick(l, err, COORD_ENOMEM);
+    }
+    memset(l->wbuf + pre + bytes, 0, *total - pre - bytes);
+    return 0;
+}
+
+/* The n records from index, prepared in wbuf from start (total bytes),
+ * are durable in the last segment: they join the log. */
+static void sl_appended(struct seglog *l, uint64_t index, uint32_t n,
+                        uint64_t bytes, uint64_t start, size_t total)
+{
+    struct sl_seg *s = &l->segs[l->nseg - 1];
+    uint64_t end = s->end + bytes;
+    memcpy(l->tail, l->wbuf + ((end & ~(SL_A - 1)) - start),
+           (size_t)(end & (SL_A - 1)));
+    if (l->first == 0)
+        l->first = index;
+    l->last = index + n - 1;
+    s->n += n;
+    s->end = end;
+    l->st.appends++;
+    l->st.bytes += total;
+    sl_pace_note(l);
+}
+
+static int sl_busy(char *err, const char *what)
+{
+    store__errf(err, "seglog: %s while an append is in flight", what);
+    return COORD_EINVAL;
+}
+
 int seglog_append(struct seglog *l, const struct seglog_rec *recs,
                   uint32_t n, char *err)
 {
+    if (l->fl.on)
+        return sl_busy(err, "append");
     uint64_t bytes;
     int rc = sl_check_batch(l, recs, n, &bytes, err);
     if (rc != 0)
@@ -774,34 +835,67 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
             return rc;
         s = &l->segs[l->nseg - 1];
     }
-    uint64_t start = s->end & ~(SL_A - 1);
-    size_t pre = (size_t)(s->end - start);
-    size_t total = (size_t)(sl_align(s->end + bytes, SL_A) - start);
-    if ((rc = sl_wbuf(l, total, err)) != 0)
-        return sl_stick(l, err, rc);
-    memcpy(l->wbuf, l->tail, pre);
-    if (sl_encode(s, recs, n, l->wbuf + pre, s->end) != 0) {
-        store__errf(err, "seglog: no memory for the index");
-        return sl_stick(l, err, COORD_ENOMEM);
-    }
-    memset(l->wbuf + pre + bytes, 0, total - pre - bytes);
+    uint64_t start;
+    size_t total;
+    if ((rc = sl_prepare(l, s, recs, n, bytes, &start, &total, err)) != 0)
+        return rc;
     if (sl_write(l, l->wbuf, total, start) != 0) {
         char name[SL_NAME_BYTES];
         sl_name(name, s->first);
         return sl_fail(l, err, "write", name);
     }
-    uint64_t end = s->end + bytes;
-    memcpy(l->tail, l->wbuf + ((end & ~(SL_A - 1)) - start),
-           (size_t)(end & (SL_A - 1)));
-    if (l->first == 0)
-        l->first = recs[0].index;
-    l->last = recs[n - 1].index;
-    s->n += n;
-    s->end = end;
-    l->st.appends++;
-    l->st.bytes += total;
-    sl_pace_note(l);
+    sl_appended(l, recs[0].index, n, bytes, start, total);
     return 0;
+}
+
+int seglog_append_begin(struct seglog *l, const struct seglog_rec *recs,
+                        uint32_t n, struct seglog_io *io, char *err)
+{
+    uint64_t bytes;
+    int rc = sl_check_batch(l, recs, n, &bytes, err);
+    if (rc != 0)
+        return rc;
+    if (l->failed)
+        return sl_failed(l, err);
+    struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
+    if (l->fl.on || !l->direct || !s || s->end + bytes > s->size ||
+        l->wfd < 0 || l->wseg != l->nseg - 1) {
+        store__errf(err, "seglog: this append needs the synchronous path");
+        return COORD_EAGAIN;
+    }
+    atomic_fetch_add(&l->pace_appends, 1);
+    uint64_t start;
+    size_t total;
+    if ((rc = sl_prepare(l, s, recs, n, bytes, &start, &total, err)) != 0)
+        return rc;
+    l->fl.on = true;
+    l->fl.n = n;
+    l->fl.index = recs[0].index;
+    l->fl.bytes = bytes;
+    l->fl.start = start;
+    l->fl.total = total;
+    *io = (struct seglog_io){l->wfd, l->wbuf, total, start};
+    return 0;
+}
+
+int seglog_append_end(struct seglog *l, int64_t res, char *err)
+{
+    if (!l->fl.on) {
+        store__errf(err, "seglog: no append in flight");
+        return COORD_EINVAL;
+    }
+    l->fl.on = false;
+    if (res != (int64_t)l->fl.total) {
+        char name[SL_NAME_BYTES];
+        sl_name(name, l->segs[l->nseg - 1].first);
+        errno = res < 0 ? (int)-res : EIO; /* short: no errno of its own */
+        return sl_fail(l, err, "write", name);
+    }
+    sl_appended(l, l->fl.index, l->fl.n, l->fl.bytes, l->fl.start,
+                l->fl.total);
+    uint64_t below = l->fl.compact_below;
+    l->fl.compact_below = 0;
+    return below ? seglog_compact(l, below, err) : 0;
 }
 
 /* ---- read, truncate, compact ---- */
@@ -887,6 +981,8 @@ static int sl_zero_tail(struct seglog *l, uint64_t from, char *err)
 
 int seglog_truncate(struct seglog *l, uint64_t from, char *err)
 {
+    if (l->fl.on)
+        return sl_busy(err, "truncate");
     if (l->failed)
         return sl_failed(l, err);
     if (l->nseg == 0 || from > l->last)
@@ -920,6 +1016,15 @@ int seglog_compact(struct seglog *l, uint64_t below, char *err)
         return sl_failed(l, err);
     if (l->nseg == 0 || below <= l->first)
         return 0;
+    if (below > l->last && l->fl.on) {
+        /* Would unlink the segment being written: done at its end, when
+         * the records in flight are part of the log (and go too if below
+         * is past them). A crash before then finds the log as it was,
+         * which compaction allows. */
+        if (below > l->fl.compact_below)
+            l->fl.compact_below = below;
+        return 0;
+    }
     if (below > l->last)
         return sl_drop_all(l, err);
     size_t k = 0;

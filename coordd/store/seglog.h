@@ -137,6 +137,31 @@ bool seglog_direct(const struct seglog *l);
  * contiguously. */
 int seglog_append(struct seglog *l, const struct seglog_rec *recs,
                   uint32_t n, char *err);
+/* Asynchronous append, for a caller that issues the write itself
+ * (coordd: Linux AIO from the loop thread; docs/storage.md "Log writes
+ * from the loop"). seglog_append_begin encodes recs[0..n) (as for
+ * seglog_append) as one aligned write and describes it in *io; the caller
+ * writes io->len bytes of io->buf at io->off to io->fd (O_DIRECT|O_DSYNC:
+ * durable when complete) and reports the result to seglog_append_end,
+ * which makes the records part of the log. In between, the log reads as
+ * before the call; compaction works, except that one that would unlink the
+ * segment being written is done by seglog_append_end; appends and
+ * truncation are refused (COORD_EINVAL). COORD_EAGAIN, with nothing
+ * changed: this batch cannot go this way (buffered mode, no room left in
+ * the current segment, an append already in flight): use seglog_append.
+ * io->buf stays valid and unchanged until seglog_append_end. */
+struct seglog_io {
+    int fd;
+    const uint8_t *buf;
+    size_t len;
+    uint64_t off;
+};
+int seglog_append_begin(struct seglog *l, const struct seglog_rec *recs,
+                        uint32_t n, struct seglog_io *io, char *err);
+/* res: bytes written, or a negative errno. Anything but io->len fails the
+ * log (COORD_EIO, sticky: a failed write is never retried). Returns the
+ * status of the deferred compaction, if one waited. */
+int seglog_append_end(struct seglog *l, int64_t res, char *err);
 /* Deletes entries >= from (no-op if from > last), durable on return:
  * later segments are unlinked, highest first, each followed by a directory
  * sync, before the tail of the segment holding from is zeroed. */

@@ -808,6 +808,49 @@ int store_write(struct store *s, const struct store_write *w, uint32_t n,
     return rc;
 }
 
+int store_append_begin(struct store *s, const struct store_entry *es,
+                       uint32_t n, struct store_io *io)
+{
+    struct store_write w = {.entries = es, .n_entries = n};
+    int rc = check_write(s->errmsg, &w);
+    if (rc)
+        return rc;
+    if (n == 0 || !s->ops->append_begin) {
+        store__errf(s->errmsg, "append: %s", n ? "not supported here"
+                                               : "no entries");
+        return n ? COORD_EAGAIN : COORD_EINVAL;
+    }
+    uint64_t nops, bytes;
+    write_size(&w, 1, &nops, &bytes);
+    struct store_kv_op *ops = coord_malloc(nops * sizeof(*ops));
+    uint8_t *buf = coord_malloc(bytes);
+    rc = COORD_ENOMEM;
+    if (ops && buf) {
+        uint32_t k = write_fill(&w, 1, ops, buf);
+        pthread_mutex_lock(&s->mu);
+        rc = s->ops->append_begin(s->impl, s->errmsg, ops, k, io);
+        pthread_mutex_unlock(&s->mu);
+    } else {
+        store__errf(s->errmsg, "append: out of memory");
+    }
+    coord_free(ops);
+    coord_free(buf);
+    return rc;
+}
+
+int store_append_end(struct store *s, int64_t res)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->ops->append_end ? s->ops->append_end(s->impl, s->errmsg, res)
+                                : COORD_EINVAL;
+    if (rc == 0) {
+        s->stats.writes++;
+        s->stats.syncs++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int store_sync(struct store *s)
 {
     pthread_mutex_lock(&s->mu);

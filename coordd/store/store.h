@@ -216,6 +216,29 @@ int store_read(struct store *s, uint64_t lo, uint64_t hi,
  * it is durable when this returns 0. Data is borrowed for the call. */
 int store_write(struct store *s, const struct store_write *w, uint32_t n,
                 bool sync);
+/* Asynchronous log append (docs/storage.md "Log writes from the loop"):
+ * store_append_begin encodes es[0..n) -- what store_write writes for a
+ * request with entries only -- as one write for the caller to issue
+ * itself: len bytes of buf at off to fd, which is O_DIRECT|O_DSYNC, so the
+ * entries are durable once the write completes. The caller then reports
+ * its result (bytes written or a negative errno) to store_append_end,
+ * which makes the entries part of the log. In between, the store works as
+ * usual (reads, snapshots, compaction) except for writes to the log, which
+ * the caller must not make (store_worker holds them back). COORD_EAGAIN,
+ * with nothing changed: these entries cannot go this way now (no log
+ * segments, buffered segments, RocksDB writes not yet synced, no room in
+ * the current segment): use store_write. buf stays valid and unchanged
+ * until store_append_end. A failed write is sticky (COORD_EIO), as for
+ * store_write. */
+struct store_io {
+    int fd;
+    const uint8_t *buf;
+    size_t len;
+    uint64_t off;
+};
+int store_append_begin(struct store *s, const struct store_entry *es,
+                       uint32_t n, struct store_io *io);
+int store_append_end(struct store *s, int64_t res);
 /* Makes everything written so far durable. */
 int store_sync(struct store *s);
 /* Deletes log entries < below (not durable until the next sync). below
@@ -296,7 +319,13 @@ struct store_worker_stats {
     uint64_t batches;  /* backend write batches */
     uint64_t syncs;    /* fsyncs */
     uint64_t max_group; /* most requests in one batch */
+    uint64_t aio_writes;    /* requests written from the submitting thread
+                             * (store_worker_set_aio) */
+    uint64_t aio_fallbacks; /* of those, written with pwrite there because
+                             * io_submit refused */
 };
+
+struct store_worker_aio; /* worker.c */
 
 struct store_worker {
     struct store *s;
@@ -333,6 +362,10 @@ struct store_worker {
     void *on_sync_data;
     struct store_worker_stats stats;
     char errmsg[STORE_ERRMSG_BYTES];
+    /* Asynchronous log appends (store_worker_set_aio), the submitting
+     * thread's; aio_busy (under mu) holds the thread back meanwhile. */
+    struct store_worker_aio *aio;
+    bool aio_busy;
 };
 
 /* Starts the worker on the open store s (borrowed; close the worker first).
@@ -377,8 +410,27 @@ void store_worker_set_spin(struct store_worker *w, uint32_t spin_us);
  * value beyond RLIMIT_NICE without CAP_SYS_NICE: the caller logs it
  * and carries on). */
 int store_worker_set_nice(struct store_worker *w, int nice);
+/* Log appends from the submitting thread (docs/storage.md "Log writes from
+ * the loop"): a request with entries only, submitted while nothing else is
+ * queued or being written, is not handed to the thread; the submitter
+ * encodes it (store_append_begin) and store_worker_kick starts its write
+ * with Linux AIO (io_submit, never blocking on the disk), whose completion
+ * signals store_worker_aio_fd(). The submitter then calls
+ * store_worker_reap, which finishes the request (done_cb, on the
+ * submitting thread) and lets the thread take what queued meanwhile, in
+ * seq order as ever. Everything else goes to the thread as before. Returns
+ * 0, or COORD_EIO if the kernel offers no AIO (the caller logs it and
+ * carries on without). From the submitting thread, before the first
+ * submit. */
+int store_worker_set_aio(struct store_worker *w);
+/* The eventfd signalled when an asynchronous append completes; -1 when
+ * not in use. */
+int store_worker_aio_fd(const struct store_worker *w);
+/* Finishes the asynchronous append if it completed (drains the eventfd).
+ * Returns true if one was finished (its done_cb has run). */
+bool store_worker_reap(struct store_worker *w);
 /* Makes everything queued durable (unless a fatal error happened), stops
- * the thread and frees the queue. */
+ * the thread and frees the queue; waits for an append in flight. */
 void store_worker_stop(struct store_worker *w);
 void store_worker_get_stats(struct store_worker *w,
                             struct store_worker_stats *out);

@@ -86,6 +86,11 @@ struct store_ops {
     /* Optional (NULL: nothing repaired). What opening the log zeroed
      * (store_state.log_zeroed, log_zeroed_at). */
     void (*log_repair)(void *impl, uint64_t *bytes, uint64_t *at);
+    /* Optional (NULL: COORD_EAGAIN). store_append_begin's backend half:
+     * ops are log PUTs only, contiguous. */
+    int (*append_begin)(void *impl, char *err, const struct store_kv_op *ops,
+                        uint32_t n, struct store_io *io);
+    int (*append_end)(void *impl, char *err, int64_t res);
 };
 
 /* Called by backends' open functions once the backend is up: checks or

@@ -14,7 +14,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <linux/aio_abi.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -174,7 +176,7 @@ static void *worker_main(void *arg)
             worker_spin_idle(w, seen, us);
             pthread_mutex_lock(&w->mu);
         }
-        while (w->n == 0 && !w->stop)
+        while ((w->n == 0 || w->aio_busy) && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
         uint32_t n = w->n;
         for (uint32_t i = 0; i < n; i++)
@@ -277,10 +279,18 @@ static int submit_check(struct store_worker *w, uint64_t seq, uint64_t bytes)
     return 0;
 }
 
+static int aio_begin(struct store_worker *w, uint64_t seq,
+                     const struct store_write *wr);
+
 /* Queues a copy of wr; the caller wakes the thread (store_worker_kick). */
 static int submit(struct store_worker *w, uint64_t seq,
                   const struct store_write *wr)
 {
+    if (w->aio) {
+        int rc = aio_begin(w, seq, wr);
+        if (rc != COORD_EAGAIN)
+            return rc;
+    }
     struct store_worker_req *q = req_copy(seq, wr);
     if (!q)
         return COORD_ENOMEM;
@@ -315,8 +325,11 @@ int store_worker_submit_quiet(struct store_worker *w, uint64_t seq,
     return submit(w, seq, wr);
 }
 
+static void aio_submit(struct store_worker *w);
+
 void store_worker_kick(struct store_worker *w)
 {
+    aio_submit(w);
     if (!w->kick_pending)
         return;
     w->kick_pending = false;
@@ -326,10 +339,13 @@ void store_worker_kick(struct store_worker *w)
     pthread_cond_signal(&w->cv);
 }
 
+static void aio_stop(struct store_worker *w);
+
 void store_worker_stop(struct store_worker *w)
 {
     if (!w->q)
         return;
+    aio_stop(w);
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     atomic_fetch_add(&w->submitted, 1); /* ends an idle spin at once */
@@ -353,4 +369,197 @@ void store_worker_get_stats(struct store_worker *w,
     pthread_mutex_lock(&w->mu);
     *out = w->stats;
     pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- log appends from the submitting thread (Linux AIO) ----------------- */
+
+enum { AIO_IDLE, AIO_READY, AIO_INFLIGHT };
+
+struct store_worker_aio {
+    aio_context_t ctx;
+    int efd;
+    int state;
+    uint64_t seq;
+    struct store_io io;
+    struct iocb cb;
+    int64_t t0;
+};
+
+static long sys_io_setup(unsigned nr, aio_context_t *ctx)
+{
+    return syscall(SYS_io_setup, nr, ctx);
+}
+
+static long sys_io_destroy(aio_context_t ctx)
+{
+    return syscall(SYS_io_destroy, ctx);
+}
+
+static long sys_io_submit(aio_context_t ctx, long n, struct iocb **cbs)
+{
+    return syscall(SYS_io_submit, ctx, n, cbs);
+}
+
+static long sys_io_getevents(aio_context_t ctx, long min, long max,
+                             struct io_event *ev, struct timespec *t)
+{
+    return syscall(SYS_io_getevents, ctx, min, max, ev, t);
+}
+
+int store_worker_set_aio(struct store_worker *w)
+{
+    if (w->aio)
+        return 0;
+    struct store_worker_aio *a = coord_calloc(1, sizeof(*a));
+    if (!a) {
+        store__errf(w->errmsg, "worker: out of memory");
+        return COORD_ENOMEM;
+    }
+    a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (a->efd < 0 || sys_io_setup(1, &a->ctx) != 0) {
+        store__errf(w->errmsg, "worker: no Linux AIO (%s)", strerror(errno));
+        if (a->efd >= 0)
+            close(a->efd);
+        coord_free(a);
+        return COORD_EIO;
+    }
+    w->aio = a;
+    return 0;
+}
+
+int store_worker_aio_fd(const struct store_worker *w)
+{
+    return w->aio ? w->aio->efd : -1;
+}
+
+/* submit's first try: COORD_EAGAIN sends the request to the thread. */
+static int aio_begin(struct store_worker *w, uint64_t seq,
+                     const struct store_write *wr)
+{
+    struct store_worker_aio *a = w->aio;
+    if (a->state != AIO_IDLE || wr->hs_changed || wr->truncate_from ||
+        wr->n_entries == 0)
+        return COORD_EAGAIN;
+    pthread_mutex_lock(&w->mu);
+    int rc = submit_check(w, seq, 0);
+    bool idle = rc == 0 && w->n == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (rc || !idle)
+        return rc ? rc : COORD_EAGAIN;
+    /* The thread has nothing and is writing nothing (slots are freed only
+     * after their batch), and only this thread adds: the store's log is
+     * ours until aio_busy drops. */
+    rc = store_append_begin(w->s, wr->entries, wr->n_entries, &a->io);
+    if (rc == COORD_EAGAIN)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    if (rc) {
+        w->fatal = rc;
+        memcpy(w->errmsg, w->s->errmsg, sizeof(w->errmsg));
+    } else {
+        w->last_seq = seq;
+        w->aio_busy = true;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 0) {
+        a->seq = seq;
+        a->state = AIO_READY;
+        atomic_fetch_add(&w->submitted, 1);
+    }
+    return rc;
+}
+
+/* The write of the request in flight ended with res (bytes or -errno). */
+static void aio_finish(struct store_worker *w, int64_t res, bool fallback)
+{
+    struct store_worker_aio *a = w->aio;
+    int rc = store_append_end(w->s, res);
+    int64_t took = worker_now_us() - a->t0;
+    if (rc == 0 && w->on_sync)
+        w->on_sync(w->on_sync_data, (uint64_t)took);
+    a->state = AIO_IDLE;
+    pthread_mutex_lock(&w->mu);
+    w->aio_busy = false;
+    if (rc) {
+        w->fatal = rc;
+        memcpy(w->errmsg, w->s->errmsg, sizeof(w->errmsg));
+    } else {
+        w->stats.requests++;
+        w->stats.batches++;
+        w->stats.syncs++;
+        w->stats.aio_writes++;
+        w->stats.aio_fallbacks += fallback;
+        if (w->stats.max_group == 0)
+            w->stats.max_group = 1;
+    }
+    if (w->n)
+        pthread_cond_signal(&w->cv); /* what queued meanwhile */
+    pthread_mutex_unlock(&w->mu);
+    w->done_cb(w->done_data, rc, a->seq);
+}
+
+/* The write done here, blocking: io_submit refused, or shutting down. */
+static void aio_write_here(struct store_worker *w)
+{
+    struct store_worker_aio *a = w->aio;
+    ssize_t n = pwrite(a->io.fd, a->io.buf, a->io.len, (off_t)a->io.off);
+    aio_finish(w, n < 0 ? -errno : n, true);
+}
+
+static void aio_submit(struct store_worker *w)
+{
+    struct store_worker_aio *a = w->aio;
+    if (!a || a->state != AIO_READY)
+        return;
+    memset(&a->cb, 0, sizeof(a->cb));
+    a->cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    a->cb.aio_fildes = (uint32_t)a->io.fd;
+    a->cb.aio_buf = (uint64_t)(uintptr_t)a->io.buf;
+    a->cb.aio_nbytes = a->io.len;
+    a->cb.aio_offset = (int64_t)a->io.off;
+    a->cb.aio_flags = IOCB_FLAG_RESFD;
+    a->cb.aio_resfd = (uint32_t)a->efd;
+    struct iocb *cbs[1] = {&a->cb};
+    a->t0 = worker_now_us();
+    if (sys_io_submit(a->ctx, 1, cbs) == 1)
+        a->state = AIO_INFLIGHT;
+    else
+        aio_write_here(w);
+}
+
+bool store_worker_reap(struct store_worker *w)
+{
+    struct store_worker_aio *a = w->aio;
+    if (!a || a->state != AIO_INFLIGHT)
+        return false;
+    uint64_t cnt;
+    if (read(a->efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
+        return false; /* not signalled yet */
+    struct io_event ev;
+    struct timespec zero = {0, 0};
+    if (sys_io_getevents(a->ctx, 1, 1, &ev, &zero) != 1)
+        return false;
+    aio_finish(w, ev.res, false);
+    return true;
+}
+
+static void aio_stop(struct store_worker *w)
+{
+    struct store_worker_aio *a = w->aio;
+    if (!a)
+        return;
+    if (a->state == AIO_READY) {
+        aio_write_here(w);
+    } else if (a->state == AIO_INFLIGHT) {
+        struct io_event ev;
+        long got;
+        do
+            got = sys_io_getevents(a->ctx, 1, 1, &ev, NULL);
+        while (got < 0 && errno == EINTR);
+        aio_finish(w, got == 1 ? ev.res : -EIO, false);
+    }
+    sys_io_destroy(a->ctx);
+    close(a->efd);
+    coord_free(a);
+    w->aio = NULL;
 }

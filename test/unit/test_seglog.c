@@ -1383,6 +1383,176 @@ static bool tmp_allows_direct(void)
     return true;
 }
 
+/* ---- asynchronous append (seglog_append_begin / _end) ---- */
+
+struct abatch {
+    struct seglog_rec r[8];
+    uint8_t v[8][300];
+};
+
+/* Records [from, from + n) under tag, as append_range makes them. */
+static void abatch_fill(struct abatch *b, uint64_t from, uint32_t n,
+                        uint32_t tag)
+{
+    assert_true(n <= 8);
+    for (uint32_t k = 0; k < n; k++) {
+        b->r[k].index = from + k;
+        b->r[k].len = val_len(from + k, tag, 300);
+        b->r[k].val = b->v[k];
+        val_fill(b->v[k], b->r[k].len, from + k, tag);
+    }
+}
+
+/* Does the write the caller of seglog_append_begin owes. */
+static int64_t io_do(const struct seglog_io *io)
+{
+    ssize_t w = pwrite(io->fd, io->buf, io->len, (off_t)io->off);
+    return w < 0 ? -errno : w;
+}
+
+static void async_append_roundtrip(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 10, 21, 300);
+    struct abatch b;
+    struct seglog_io io;
+    abatch_fill(&b, 11, 3, 21);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 3, &io, f->err), 0);
+    assert_true(io.len % SEGLOG_ALIGN == 0 && io.off % SEGLOG_ALIGN == 0);
+    /* In flight: the log reads as before; no other change goes in. */
+    assert_int_equal(seglog_last(f->l), 10);
+    check_range(f, 1, 10, 21, 300);
+    uint32_t len;
+    assert_int_equal(seglog_read(f->l, 11, &f->buf, &f->cap, &len, f->err),
+                     COORD_ENONODE);
+    assert_int_equal(seglog_append(f->l, b.r, 3, f->err), COORD_EINVAL);
+    assert_int_equal(seglog_truncate(f->l, 5, f->err), COORD_EINVAL);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 3, &io, f->err),
+                     COORD_EAGAIN);
+    assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+    assert_int_equal(seglog_last(f->l), 13);
+    check_range(f, 1, 13, 21, 300);
+    assert_int_equal(seglog_append_end(f->l, 0, f->err), COORD_EINVAL);
+    /* Mixed with synchronous appends, then read back after a reopen. */
+    append_range(f, 14, 20, 21, 300);
+    abatch_fill(&b, 21, 8, 21);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 8, &io, f->err), 0);
+    assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 1);
+    assert_int_equal(seglog_last(f->l), 28);
+    check_range(f, 1, 28, 21, 300);
+}
+
+static void async_compact_waits_for_end(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 10, 22, 300);
+    struct abatch b;
+    struct seglog_io io;
+    abatch_fill(&b, 11, 2, 22);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 2, &io, f->err), 0);
+    /* Past the last durable entry: would unlink the segment in flight. */
+    assert_int_equal(seglog_compact(f->l, 11, f->err), 0);
+    assert_int_equal(seglog_first(f->l), 1);
+    check_range(f, 1, 10, 22, 300);
+    assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+    assert_int_equal(seglog_first(f->l), 11);
+    assert_int_equal(seglog_last(f->l), 12);
+    check_range(f, 11, 12, 22, 300);
+    /* Past the records in flight too: the log is empty at the end. */
+    abatch_fill(&b, 13, 1, 22);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 1, &io, f->err), 0);
+    assert_int_equal(seglog_compact(f->l, 50, f->err), 0);
+    assert_int_equal(seglog_compact(f->l, 40, f->err), 0); /* max kept */
+    assert_int_equal(seglog_last(f->l), 12);
+    assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+    assert_int_equal(seglog_first(f->l), 0);
+    assert_int_equal(seglog_last(f->l), 0);
+    append_range(f, 50, 55, 22, 300);
+    fx_open(f);
+    assert_int_equal(seglog_first(f->l), 50);
+    check_range(f, 50, 55, 22, 300);
+}
+
+static void async_failed_write_is_sticky(void **state)
+{
+    struct fx *f = *state;
+    fx_open(f);
+    append_range(f, 1, 10, 23, 300);
+    struct abatch b;
+    struct seglog_io io;
+    abatch_fill(&b, 11, 2, 23);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 2, &io, f->err), 0);
+    assert_int_equal(seglog_append_end(f->l, -EIO, f->err), COORD_EIO);
+    assert_non_null(strstr(f->err, "00000000000000000001.seg"));
+    assert_int_equal(seglog_last(f->l), 10);
+    assert_int_equal(seglog_append(f->l, b.r, 2, f->err), COORD_EIO);
+    assert_int_equal(seglog_append_begin(f->l, b.r, 2, &io, f->err),
+                     COORD_EIO);
+    fx_open(f);
+    /* A short write is a failure too. */
+    assert_int_equal(seglog_append_begin(f->l, b.r, 2, &io, f->err), 0);
+    assert_int_equal(seglog_append_end(f->l, (int64_t)io.len - 512,
+                                       f->err), COORD_EIO);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), 10);
+    check_range(f, 1, 10, 23, 300);
+}
+
+/* What cannot go asynchronously is refused with nothing changed: a batch
+ * that needs a new segment, and anything in buffered mode. */
+static void async_refused_cases(void **state)
+{
+    struct fx *f = *state;
+    f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
+    fx_open(f);
+    struct abatch b;
+    struct seglog_io io;
+    abatch_fill(&b, 1, 1, 24);
+    /* An empty log has no segment to write into yet. */
+    assert_int_equal(seglog_append_begin(f->l, b.r, 1, &io, f->err),
+                     COORD_EAGAIN);
+    append_range(f, 1, 10, 24, 300);
+    abatch_fill(&b, 11, 1, 24);
+    int rc = seglog_append_begin(f->l, b.r, 1, &io, f->err);
+    assert_int_equal(rc, f->buffered ? COORD_EAGAIN : 0);
+    if (rc == 0)
+        assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+    else
+        append_range(f, 11, 11, 24, 300);
+    /* Fill the segment to within one record of its end. */
+    uint64_t i = 12;
+    struct seglog_stats st;
+    seglog_get_stats(f->l, &st);
+    uint64_t rot = st.rotations;
+    while (st.rotations == rot) {
+        append_range(f, i, i, 24, 300);
+        i++;
+        seglog_get_stats(f->l, &st);
+    }
+    /* i - 1 opened a new segment: fill that one up to the brim. */
+    uint64_t room = 0;
+    for (;;) {
+        abatch_fill(&b, i, 8, 24);
+        rc = seglog_append_begin(f->l, b.r, 8, &io, f->err);
+        if (rc != 0)
+            break;
+        assert_int_equal(seglog_append_end(f->l, io_do(&io), f->err), 0);
+        i += 8;
+        room++;
+    }
+    assert_int_equal(rc, COORD_EAGAIN);
+    assert_true(f->buffered ? room == 0 : room > 0);
+    assert_int_equal(seglog_last(f->l), i - 1);
+    assert_int_equal(seglog_append(f->l, b.r, 8, f->err), 0);
+    fx_open(f);
+    assert_int_equal(seglog_last(f->l), i + 7);
+    check_range(f, 1, i + 7, 24, 300);
+}
+
 #define CASES(fx)                                                          \
     cmocka_unit_test_prestate_setup_teardown(empty_open_close, fx_setup,   \
                                              fx_teardown, &fx),            \
@@ -1439,7 +1609,9 @@ static bool tmp_allows_direct(void)
         cmocka_unit_test_prestate_setup_teardown(                          \
             spare_paced_by_appends, fx_setup, fx_teardown, &fx),           \
         cmocka_unit_test_prestate_setup_teardown(                          \
-            rotation_hurries_paced_spare, fx_setup, fx_teardown, &fx)
+            rotation_hurries_paced_spare, fx_setup, fx_teardown, &fx),     \
+        cmocka_unit_test_prestate_setup_teardown(                          \
+            async_refused_cases, fx_setup, fx_teardown, &fx)
 
 int main(void)
 {
@@ -1453,6 +1625,13 @@ int main(void)
             direct_mode_on_tmp, fx_setup, fx_teardown, &fx_direct),
         cmocka_unit_test_prestate_setup_teardown(
             direct_follows_the_fs, fx_setup, fx_teardown, &fx_direct),
+        cmocka_unit_test_prestate_setup_teardown(
+            async_append_roundtrip, fx_setup, fx_teardown, &fx_direct),
+        cmocka_unit_test_prestate_setup_teardown(
+            async_compact_waits_for_end, fx_setup, fx_teardown, &fx_direct),
+        cmocka_unit_test_prestate_setup_teardown(
+            async_failed_write_is_sticky, fx_setup, fx_teardown,
+            &fx_direct),
     };
     int rc = cmocka_run_group_tests_name("seglog_buffered", buffered, NULL,
                                          NULL);

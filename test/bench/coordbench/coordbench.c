@@ -507,7 +507,9 @@ static uint64_t self_cpu_us(void)
  * every thread, plus pwrite64 calls of the storage threads (named
  * "coordd-storage"), which with the log in segment files are the
  * O_DIRECT|O_DSYNC log writes -- each one a device flush, one per group
- * commit. Counted with kernel tracepoints (perf_event_open, one counter
+ * commit -- plus io_submit calls of every thread: the same log writes
+ * started from the loop with Linux AIO (log_aio; coordd submits nothing
+ * else that way). Counted with kernel tracepoints (perf_event_open, one counter
  * per thread that exists when the window starts; needs root or
  * perf_event_paranoid <= -1 and tracefs). Counting costs the server
  * nothing measurable. */
@@ -575,10 +577,11 @@ static void sync_start(struct sync_counter *sc)
 {
     sc->n = 0;
     sc->failed = g_cfg.npids == 0;
-    long ids[3] = {tracepoint_id("sys_enter_fsync"),
+    long ids[4] = {tracepoint_id("sys_enter_fsync"),
                    tracepoint_id("sys_enter_fdatasync"),
-                   tracepoint_id("sys_enter_pwrite64")};
-    if (ids[0] < 0 || ids[1] < 0 || ids[2] < 0)
+                   tracepoint_id("sys_enter_pwrite64"),
+                   tracepoint_id("sys_enter_io_submit")};
+    if (ids[0] < 0 || ids[1] < 0 || ids[2] < 0 || ids[3] < 0)
         sc->failed = true;
     for (unsigned p = 0; p < g_cfg.npids && !sc->failed; p++) {
         char path[64];
@@ -594,6 +597,7 @@ static void sync_start(struct sync_counter *sc)
             pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
             sync_open_task(sc, ids[0], tid);
             sync_open_task(sc, ids[1], tid);
+            sync_open_task(sc, ids[3], tid);
             if (is_storage_thread(g_cfg.pids[p], tid))
                 sync_open_task(sc, ids[2], tid);
         }

@@ -1,0 +1,288 @@
+/* test_worker_aio.c -- unit tests for the storage worker's log appends
+ * from the submitting thread (coordd/store/worker.c store_worker_set_aio,
+ * Linux AIO on the log segments): an entries-only request while the
+ * worker is idle is written through io_submit and finished by
+ * store_worker_reap on this thread; what queues meanwhile waits for it and
+ * is written by the thread after it, in seq order; requests with hard
+ * state go to the thread; stopping finishes an append in flight or not yet
+ * started. Each case uses a RocksDB store with log segments in its own
+ * mkdtemp dir under /tmp (direct I/O: the case is skipped where the file
+ * system or kernel offers no O_DIRECT or AIO) and reopens it to check what
+ * is durable. Waiting polls the worker's eventfd or a condition variable,
+ * with a deadline; nothing sleeps to synchronise. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coord.h"
+#include "coordd/store/store.h"
+
+#define SEQS_MAX 16
+
+struct fx {
+    char dir[64];
+    struct store s;
+    struct store_worker wk;
+    bool open;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t seqs[SEQS_MAX]; /* every done_cb, in order */
+    uint32_t n_seqs;
+    int status;
+};
+
+static const struct store_options opts = {7, 1, false, false, 0, 0};
+
+static void done_cb(void *data, int status, uint64_t seq)
+{
+    struct fx *f = data;
+    pthread_mutex_lock(&f->mu);
+    if (status)
+        f->status = status;
+    if (f->n_seqs < SEQS_MAX)
+        f->seqs[f->n_seqs++] = seq;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/worker-aio-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    *state = f;
+    return 0;
+}
+
+static void fx_stop(struct fx *f)
+{
+    if (f->started)
+        store_worker_stop(&f->wk);
+    f->started = false;
+    if (f->open)
+        store_close(&f->s);
+    f->open = false;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    fx_stop(f);
+    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+    return 0;
+}
+
+/* Opens the store and starts the worker with AIO; skips the case where
+ * the kernel or file system cannot do it. */
+static void fx_start(struct fx *f)
+{
+    assert_int_equal(store_open_rocks(&f->s, f->dir, &opts), 0);
+    f->open = true;
+    assert_int_equal(store_worker_start(&f->wk, &f->s, 64, 1 << 20, done_cb,
+                                        f), 0);
+    f->started = true;
+    if (store_worker_set_aio(&f->wk) != 0) {
+        fprintf(stderr, "no AIO here: %s\n", f->wk.errmsg);
+        skip();
+    }
+    assert_true(store_worker_aio_fd(&f->wk) >= 0);
+}
+
+/* A first entry through the thread: the log then has a segment, which an
+ * asynchronous append needs (a new segment is made synchronously). */
+static int submit(struct fx *f, uint64_t seq, uint64_t index, uint64_t term,
+                  bool hs)
+{
+    static const uint8_t data[] = "value";
+    struct store_entry e = {index, 1, 1, sizeof(data), data};
+    struct store_write w = {hs, term, 0, 0, &e, index ? 1 : 0};
+    return store_worker_submit_quiet(&f->wk, seq, &w);
+}
+
+static uint32_t n_done(struct fx *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint32_t n = f->n_seqs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+static uint64_t last_done(struct fx *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t seq = f->n_seqs ? f->seqs[f->n_seqs - 1] : 0;
+    pthread_mutex_unlock(&f->mu);
+    return seq;
+}
+
+/* Waits until seq is reported durable (one done_cb may cover several
+ * seqs); fails after 30 s instead of hanging. */
+static void wait_done(struct fx *f, uint64_t seq)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int rc = 0;
+    pthread_mutex_lock(&f->mu);
+    while ((f->n_seqs == 0 || f->seqs[f->n_seqs - 1] < seq) &&
+           f->status == 0 && rc == 0)
+        rc = pthread_cond_timedwait(&f->cv, &f->mu, &until);
+    pthread_mutex_unlock(&f->mu);
+    assert_int_equal(f->status, 0);
+    assert_true(last_done(f) >= seq);
+}
+
+/* Waits for the append in flight to complete and finishes it here. */
+static void reap(struct fx *f)
+{
+    struct pollfd p = {store_worker_aio_fd(&f->wk), POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 30000), 1);
+    assert_true(store_worker_reap(&f->wk));
+    assert_false(store_worker_reap(&f->wk)); /* nothing more in flight */
+}
+
+/* Reopens the store and checks that the log is [1, last] at term. */
+static void check_durable(struct fx *f, uint64_t last, uint64_t term)
+{
+    fx_stop(f);
+    assert_int_equal(store_open_rocks(&f->s, f->dir, &opts), 0);
+    f->open = true;
+    struct store_state st;
+    assert_int_equal(store_load(&f->s, &st), 0);
+    assert_int_equal(st.last, last);
+    assert_int_equal(st.term, term);
+    struct store_entry out[8];
+    uint8_t buf[256];
+    uint32_t n = 0;
+    assert_int_equal(store_read(&f->s, 1, last + 1, out, 8, buf,
+                                sizeof(buf), &n), 0);
+    assert_int_equal(n, last);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].index, i + 1);
+        assert_string_equal((const char *)out[i].data, "value");
+    }
+}
+
+static void append_from_submitter(void **state)
+{
+    struct fx *f = *state;
+    fx_start(f);
+    assert_int_equal(submit(f, 1, 1, 1, true), 0); /* hard state: thread */
+    store_worker_kick(&f->wk);
+    wait_done(f, 1);
+    struct store_worker_stats st;
+    store_worker_get_stats(&f->wk, &st);
+    assert_int_equal(st.aio_writes, 0);
+    assert_int_equal(submit(f, 2, 2, 0, false), 0);
+    store_worker_kick(&f->wk);
+    reap(f);
+    assert_int_equal(n_done(f), 2);
+    assert_int_equal(f->seqs[1], 2);
+    store_worker_get_stats(&f->wk, &st);
+    assert_int_equal(st.aio_writes, 1);
+    assert_int_equal(st.aio_fallbacks, 0);
+    assert_int_equal(st.requests, 2);
+    check_durable(f, 2, 1);
+}
+
+/* Requests queued while an append is in flight wait for it, whatever
+ * they carry, and are done in seq order after it. */
+static void queued_behind_in_flight(void **state)
+{
+    struct fx *f = *state;
+    fx_start(f);
+    assert_int_equal(submit(f, 1, 1, 1, true), 0);
+    store_worker_kick(&f->wk);
+    wait_done(f, 1);
+    assert_int_equal(submit(f, 2, 2, 0, false), 0); /* from here */
+    store_worker_kick(&f->wk);
+    assert_int_equal(submit(f, 3, 0, 2, true), 0);  /* hard state only */
+    assert_int_equal(submit(f, 4, 3, 0, false), 0); /* not idle: thread */
+    store_worker_kick(&f->wk);
+    struct pollfd p = {store_worker_aio_fd(&f->wk), POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 30000), 1);
+    /* Complete but not reaped: the thread still holds seqs 3 and 4. */
+    assert_int_equal(n_done(f), 1);
+    assert_true(store_worker_reap(&f->wk));
+    assert_int_equal(last_done(f) >= 2, true);
+    wait_done(f, 4);
+    assert_int_equal(f->seqs[1], 2); /* the append first, then the rest */
+    for (uint32_t i = 1; i < f->n_seqs; i++)
+        assert_true(f->seqs[i] > f->seqs[i - 1]);
+    struct store_worker_stats st;
+    store_worker_get_stats(&f->wk, &st);
+    assert_int_equal(st.aio_writes, 1);
+    assert_int_equal(st.requests, 4);
+    check_durable(f, 3, 2);
+}
+
+/* Stopping finishes an append in flight, and one begun but never
+ * started (no kick): both are durable. */
+static void stop_finishes_appends(void **state)
+{
+    struct fx *f = *state;
+    fx_start(f);
+    assert_int_equal(submit(f, 1, 1, 1, true), 0);
+    store_worker_kick(&f->wk);
+    wait_done(f, 1);
+    assert_int_equal(submit(f, 2, 2, 0, false), 0);
+    store_worker_kick(&f->wk);
+    store_worker_stop(&f->wk); /* in flight */
+    f->started = false;
+    assert_int_equal(n_done(f), 2);
+    assert_int_equal(store_worker_aio_fd(&f->wk), -1);
+    assert_int_equal(store_worker_start(&f->wk, &f->s, 64, 1 << 20, done_cb,
+                                        f), 0);
+    f->started = true;
+    assert_int_equal(store_worker_set_aio(&f->wk), 0);
+    assert_int_equal(submit(f, 3, 3, 0, false), 0);
+    struct store_worker_stats st;
+    store_worker_get_stats(&f->wk, &st);
+    assert_int_equal(st.aio_writes, 0); /* begun only */
+    store_worker_stop(&f->wk);
+    f->started = false;
+    assert_int_equal(n_done(f), 3);
+    assert_int_equal(f->seqs[2], 3);
+    check_durable(f, 3, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(append_from_submitter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(queued_behind_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stop_finishes_appends, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -478,6 +478,10 @@ static void aio_finish(struct store_worker *w, int64_t res, bool fallback)
     if (rc == 0 && w->on_sync)
         w->on_sync(w->on_sync_data, (uint64_t)took);
     a->state = AIO_IDLE;
+    /* Reported before the thread may take what queued meanwhile: done_cb
+     * calls must come in seq order (a later batch of the thread reported
+     * first would be overwritten by this seq: a lost acknowledgement). */
+    w->done_cb(w->done_data, rc, a->seq);
     pthread_mutex_lock(&w->mu);
     w->aio_busy = false;
     if (rc) {
@@ -495,7 +499,6 @@ static void aio_finish(struct store_worker *w, int64_t res, bool fallback)
     if (w->n)
         pthread_cond_signal(&w->cv); /* what queued meanwhile */
     pthread_mutex_unlock(&w->mu);
-    w->done_cb(w->done_data, rc, a->seq);
 }
 
 /* The write done here, blocking: io_submit refused, or shutting down. */
@@ -549,6 +552,7 @@ static void aio_stop(struct store_worker *w)
     if (!a)
         return;
     if (a->state == AIO_READY) {
+        a->t0 = worker_now_us();
         aio_write_here(w);
     } else if (a->state == AIO_INFLIGHT) {
         struct io_event ev;

@@ -40,6 +40,7 @@ struct fx {
     uint64_t seqs[SEQS_MAX]; /* every done_cb, in order */
     uint32_t n_seqs;
     int status;
+    uint64_t hold_seq; /* its done_cb gives later ones a window first */
 };
 
 static const struct store_options opts = {7, 1, false, false, 0, 0};
@@ -48,6 +49,22 @@ static void done_cb(void *data, int status, uint64_t seq)
 {
     struct fx *f = data;
     pthread_mutex_lock(&f->mu);
+    if (seq == f->hold_seq) {
+        /* Were a later request allowed to finish before this one is
+         * reported, it would be recorded first in this window. A wait
+         * that ends by timing out is the passing case. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 300 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        uint32_t n0 = f->n_seqs;
+        while (f->n_seqs == n0 &&
+               pthread_cond_timedwait(&f->cv, &f->mu, &until) == 0)
+            ;
+    }
     if (status)
         f->status = status;
     if (f->n_seqs < SEQS_MAX)
@@ -229,6 +246,7 @@ static void queued_behind_in_flight(void **state)
     store_worker_kick(&f->wk);
     struct pollfd p = {store_worker_aio_fd(&f->wk), POLLIN, 0};
     assert_int_equal(poll(&p, 1, 30000), 1);
+    f->hold_seq = 2;
     /* Complete but not reaped: the thread still holds seqs 3 and 4. */
     assert_int_equal(n_done(f), 1);
     assert_true(store_worker_reap(&f->wk));

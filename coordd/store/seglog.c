@@ -124,8 +124,9 @@ struct seglog {
     uint64_t pace_idle_at; /* log idle at this pace_appends count */
     _Atomic uint64_t sp_chunks; /* stats of the spare thread */
     _Atomic uint64_t sp_paced;
-    /* The append between seglog_append_begin and _end (fl.on), and the
-     * compaction that waits for its end (0: none). */
+    /* The append between seglog_append_begin and _end (fl.on), and a
+     * compaction that had to wait for it (0: none), done by the next
+     * synchronous call (never by _end: it runs on coordd's loop). */
     struct {
         bool on;
         uint32_t n;
@@ -817,13 +818,22 @@ static int sl_busy(char *err, const char *what)
     return COORD_EINVAL;
 }
 
+/* Does the compaction that waited for an append in flight, if any. */
+static int sl_pending(struct seglog *l, char *err)
+{
+    return l->fl.compact_below ? seglog_compact(l, 0, err) : 0;
+}
+
 int seglog_append(struct seglog *l, const struct seglog_rec *recs,
                   uint32_t n, char *err)
 {
     if (l->fl.on)
         return sl_busy(err, "append");
+    int rc = sl_pending(l, err);
+    if (rc != 0)
+        return rc;
     uint64_t bytes;
-    int rc = sl_check_batch(l, recs, n, &bytes, err);
+    rc = sl_check_batch(l, recs, n, &bytes, err);
     if (rc != 0)
         return rc;
     if (l->failed)
@@ -858,7 +868,8 @@ int seglog_append_begin(struct seglog *l, const struct seglog_rec *recs,
     if (l->failed)
         return sl_failed(l, err);
     struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
-    if (l->fl.on || !l->direct || !s || s->end + bytes > s->size ||
+    if (l->fl.on || l->fl.compact_below || !l->direct || !s ||
+        s->end + bytes > s->size ||
         l->wfd < 0 || l->wseg != l->nseg - 1) {
         store__errf(err, "seglog: this append needs the synchronous path");
         return COORD_EAGAIN;
@@ -893,9 +904,7 @@ int seglog_append_end(struct seglog *l, int64_t res, char *err)
     }
     sl_appended(l, l->fl.index, l->fl.n, l->fl.bytes, l->fl.start,
                 l->fl.total);
-    uint64_t below = l->fl.compact_below;
-    l->fl.compact_below = 0;
-    return below ? seglog_compact(l, below, err) : 0;
+    return 0;
 }
 
 /* ---- read, truncate, compact ---- */
@@ -985,6 +994,9 @@ int seglog_truncate(struct seglog *l, uint64_t from, char *err)
         return sl_busy(err, "truncate");
     if (l->failed)
         return sl_failed(l, err);
+    int rc = sl_pending(l, err);
+    if (rc != 0)
+        return rc;
     if (l->nseg == 0 || from > l->last)
         return 0;
     if (from <= l->first)
@@ -994,7 +1006,7 @@ int seglog_truncate(struct seglog *l, uint64_t from, char *err)
     coord_assert(keep >= 1);
     /* Highest segment first, each unlink synced: a crash in between
      * leaves a prefix of the log. */
-    int rc = sl_unlink_segs(l, keep, l->nseg, true, err);
+    rc = sl_unlink_segs(l, keep, l->nseg, true, err);
     if (rc == 0)
         rc = sl_open_tail(l, err);
     if (rc != 0)
@@ -1014,17 +1026,22 @@ int seglog_compact(struct seglog *l, uint64_t below, char *err)
 {
     if (l->failed)
         return sl_failed(l, err);
-    if (l->nseg == 0 || below <= l->first)
-        return 0;
     if (below > l->last && l->fl.on) {
-        /* Would unlink the segment being written: done at its end, when
-         * the records in flight are part of the log (and go too if below
-         * is past them). A crash before then finds the log as it was,
-         * which compaction allows. */
+        /* Would unlink the segment being written: done by the next
+         * synchronous call after its end, when the records in flight are
+         * part of the log (and go too if below is past them). A crash
+         * before then finds the log as it was, which compaction allows. */
         if (below > l->fl.compact_below)
             l->fl.compact_below = below;
         return 0;
     }
+    if (!l->fl.on && l->fl.compact_below) {
+        if (l->fl.compact_below > below)
+            below = l->fl.compact_below;
+        l->fl.compact_below = 0;
+    }
+    if (l->nseg == 0 || below <= l->first)
+        return 0;
     if (below > l->last)
         return sl_drop_all(l, err);
     size_t k = 0;

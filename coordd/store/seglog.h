@@ -145,7 +145,9 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
  * durable when complete) and reports the result to seglog_append_end,
  * which makes the records part of the log. In between, the log reads as
  * before the call; compaction works, except that one that would unlink the
- * segment being written is done by seglog_append_end; appends and
+ * segment being written waits: the next seglog_append, _truncate or
+ * _compact does it (seglog_append_end never touches the disk), and
+ * seglog_append_begin answers COORD_EAGAIN until then; appends and
  * truncation are refused (COORD_EINVAL). COORD_EAGAIN, with nothing
  * changed: this batch cannot go this way (buffered mode, no room left in
  * the current segment, an append already in flight): use seglog_append.
@@ -159,8 +161,7 @@ struct seglog_io {
 int seglog_append_begin(struct seglog *l, const struct seglog_rec *recs,
                         uint32_t n, struct seglog_io *io, char *err);
 /* res: bytes written, or a negative errno. Anything but io->len fails the
- * log (COORD_EIO, sticky: a failed write is never retried). Returns the
- * status of the deferred compaction, if one waited. */
+ * log (COORD_EIO, sticky: a failed write is never retried). */
 int seglog_append_end(struct seglog *l, int64_t res, char *err);
 /* Deletes entries >= from (no-op if from > last), durable on return:
  * later segments are unlinked, highest first, each followed by a directory

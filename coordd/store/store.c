@@ -827,9 +827,14 @@ int store_append_begin(struct store *s, const struct store_entry *es,
     rc = COORD_ENOMEM;
     if (ops && buf) {
         uint32_t k = write_fill(&w, 1, ops, buf);
-        pthread_mutex_lock(&s->mu);
-        rc = s->ops->append_begin(s->impl, s->errmsg, ops, k, io);
-        pthread_mutex_unlock(&s->mu);
+        /* coordd's loop calls this: it never waits for another thread's
+         * store call (a snapshot commit syncs), it lets the worker go. */
+        if (pthread_mutex_trylock(&s->mu) != 0) {
+            rc = COORD_EAGAIN;
+        } else {
+            rc = s->ops->append_begin(s->impl, s->errmsg, ops, k, io);
+            pthread_mutex_unlock(&s->mu);
+        }
     } else {
         store__errf(s->errmsg, "append: out of memory");
     }

@@ -227,9 +227,10 @@ int store_write(struct store *s, const struct store_write *w, uint32_t n,
  * the caller must not make (store_worker holds them back). COORD_EAGAIN,
  * with nothing changed: these entries cannot go this way now (no log
  * segments, buffered segments, RocksDB writes not yet synced, no room in
- * the current segment): use store_write. buf stays valid and unchanged
- * until store_append_end. A failed write is sticky (COORD_EIO), as for
- * store_write. */
+ * the current segment, another thread in a store call right now): use
+ * store_write. buf stays valid and unchanged until store_append_end,
+ * which does no disk I/O but takes the store's mutex (like store_read).
+ * A failed write is sticky (COORD_EIO), as for store_write. */
 struct store_io {
     int fd;
     const uint8_t *buf;

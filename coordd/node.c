@@ -38,6 +38,8 @@
 #define NODE_SNAP_SUM_BYTES 8
 #define NODE_FNV_OFFSET 0xcbf29ce484222325ULL
 #define NODE_FNV_PRIME 0x100000001b3ULL
+/* An install's writer polls this often for earlier persists to finish. */
+#define NODE_SNAP_PERSIST_POLL_NS 100000
 
 static void stop_tick(struct node *n);
 static void snap_rx_chunk(struct node *n, const struct raft_update *u);
@@ -94,6 +96,7 @@ static void persist_update(struct node *n, const struct raft_update *u)
     }
     /* With a loop, the worker is woken in node_on_flushed, after this
      * iteration's messages left (a leader's APPENDs before its fsync). */
+    n->submitted_seq = u->persist_seq;
     int rc = n->net ? store_worker_submit_quiet(&n->worker, u->persist_seq,
                                                 &w)
                     : store_worker_submit(&n->worker, u->persist_seq, &w);
@@ -446,6 +449,8 @@ struct node_snap_job {
     int rc;
     pthread_t thread;
     atomic_bool done;
+    uint64_t after_seq;  /* install: persists queued before it */
+    atomic_bool abort;   /* snap_job_abort: stop waiting for them */
 };
 
 static int snap_append_cb(void *data, const void *bytes, size_t len)
@@ -522,6 +527,23 @@ static bool snap_sum_ok(const uint8_t *p, size_t len)
     return h == want;
 }
 
+/* An install's commit drops the log: it must come after every persist
+ * request queued before the install (raft.h: the install sits between
+ * them and later ones), or an older batch written late would land on the
+ * dropped log. They complete on their own (storage thread, or the loop's
+ * AIO reaping); this background thread polls for that. */
+static int snap_wait_persisted(struct node_snap_job *j)
+{
+    struct node *n = j->n;
+    while (atomic_load(&n->durable_seq) < j->after_seq) {
+        if (atomic_load(&n->worker_err) || atomic_load(&j->abort))
+            return COORD_EIO;
+        struct timespec ts = {0, NODE_SNAP_PERSIST_POLL_NS};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 static void *snap_thread(void *arg)
 {
     struct node_snap_job *j = arg;
@@ -546,6 +568,8 @@ static void *snap_thread(void *arg)
         rc = store_snap_write(s, off, j->buf + off, (uint32_t)chunk);
         off += chunk;
     }
+    if (rc == 0 && j->install)
+        rc = snap_wait_persisted(j);
     if (rc == 0)
         rc = store_snap_commit(s, j->keep_from);
     j->rc = rc;
@@ -630,6 +654,7 @@ static void snap_job_abort(struct node *n)
         return;
     int pid = (int)j->child.pid;
     snapfork_kill(&j->child);
+    atomic_store(&j->abort, true);
     pthread_join(j->thread, NULL);
     n->snap_job = NULL;
     if (pid > 0) {
@@ -822,6 +847,7 @@ static void snap_install_start(struct node *n, const struct raft_update *u)
     if (!j)
         coord_panic("out of memory installing a snapshot");
     j->install = true;
+    j->after_seq = n->submitted_seq;
     j->t0_us = metrics_now_us(); /* last chunk in */
     j->index = u->snap.index;
     j->term = u->snap.term;

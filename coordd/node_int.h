@@ -208,6 +208,7 @@ struct node {
     uint64_t open_read_id; /* 0 = no read waits for a batch */
     /* persistence */
     atomic_uint_fast64_t durable_seq;
+    uint64_t submitted_seq; /* the last persist request queued (loop) */
     atomic_int worker_err;
     uint64_t acked_seq;
     struct store_entry *sents;

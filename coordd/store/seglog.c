@@ -125,8 +125,9 @@ struct seglog {
     _Atomic uint64_t sp_chunks; /* stats of the spare thread */
     _Atomic uint64_t sp_paced;
     /* The append between seglog_append_begin and _end (fl.on), and a
-     * compaction that had to wait for it (0: none), done by the next
-     * synchronous call (never by _end: it runs on coordd's loop). */
+     * compaction that had to wait for it (0: none), done by the first
+     * synchronous append at or past it, or by the next compaction (never
+     * by _end: it runs on coordd's loop). */
     struct {
         bool on;
         uint32_t n;
@@ -818,10 +819,16 @@ static int sl_busy(char *err, const char *what)
     return COORD_EINVAL;
 }
 
-/* Does the compaction that waited for an append in flight, if any. */
-static int sl_pending(struct seglog *l, char *err)
+/* Does the compaction that waited for an append in flight before an
+ * append at index at or past its bound (an append below it continues the
+ * log as it stands). coordd orders a snapshot install's compaction after
+ * every persist queued before it (node.c snap_wait_persisted), so what
+ * waits here is a compaction within the records that were in flight. */
+static int sl_pending(struct seglog *l, uint64_t index, char *err)
 {
-    return l->fl.compact_below ? seglog_compact(l, 0, err) : 0;
+    if (l->fl.compact_below == 0 || index < l->fl.compact_below)
+        return 0;
+    return seglog_compact(l, 0, err);
 }
 
 int seglog_append(struct seglog *l, const struct seglog_rec *recs,
@@ -829,7 +836,7 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
 {
     if (l->fl.on)
         return sl_busy(err, "append");
-    int rc = sl_pending(l, err);
+    int rc = sl_pending(l, n && recs ? recs[0].index : 0, err);
     if (rc != 0)
         return rc;
     uint64_t bytes;
@@ -858,22 +865,29 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
     return 0;
 }
 
+static int sl_sync_path(char *err)
+{
+    store__errf(err, "seglog: this append needs the synchronous path");
+    return COORD_EAGAIN;
+}
+
 int seglog_append_begin(struct seglog *l, const struct seglog_rec *recs,
                         uint32_t n, struct seglog_io *io, char *err)
 {
+    if (l->failed)
+        return sl_failed(l, err);
+    /* First: with a compaction pending, the log's last index is not yet
+     * what the caller appends after (a snapshot was installed past it). */
+    struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
+    if (l->fl.on || l->fl.compact_below || !l->direct || !s ||
+        l->wfd < 0 || l->wseg != l->nseg - 1)
+        return sl_sync_path(err);
     uint64_t bytes;
     int rc = sl_check_batch(l, recs, n, &bytes, err);
     if (rc != 0)
         return rc;
-    if (l->failed)
-        return sl_failed(l, err);
-    struct sl_seg *s = l->nseg ? &l->segs[l->nseg - 1] : NULL;
-    if (l->fl.on || l->fl.compact_below || !l->direct || !s ||
-        s->end + bytes > s->size ||
-        l->wfd < 0 || l->wseg != l->nseg - 1) {
-        store__errf(err, "seglog: this append needs the synchronous path");
-        return COORD_EAGAIN;
-    }
+    if (s->end + bytes > s->size)
+        return sl_sync_path(err);
     atomic_fetch_add(&l->pace_appends, 1);
     uint64_t start;
     size_t total;
@@ -994,9 +1008,7 @@ int seglog_truncate(struct seglog *l, uint64_t from, char *err)
         return sl_busy(err, "truncate");
     if (l->failed)
         return sl_failed(l, err);
-    int rc = sl_pending(l, err);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     if (l->nseg == 0 || from > l->last)
         return 0;
     if (from <= l->first)
@@ -1027,10 +1039,16 @@ int seglog_compact(struct seglog *l, uint64_t below, char *err)
     if (l->failed)
         return sl_failed(l, err);
     if (below > l->last && l->fl.on) {
-        /* Would unlink the segment being written: done by the next
-         * synchronous call after its end, when the records in flight are
-         * part of the log (and go too if below is past them). A crash
+        /* Would unlink the segment being written: done later (sl_pending),
+         * when the records in flight and any older batch queued behind
+         * them are part of the log (and go too, being below). A crash
          * before then finds the log as it was, which compaction allows. */
+        /* Never past the records in flight: what is appended after them
+         * was written after this call, so this call cannot cover it (an
+         * unbounded drop kept pending would erase those later). */
+        uint64_t cap = l->fl.index + l->fl.n;
+        if (below > cap)
+            below = cap;
         if (below > l->fl.compact_below)
             l->fl.compact_below = below;
         return 0;

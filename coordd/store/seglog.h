@@ -145,12 +145,14 @@ int seglog_append(struct seglog *l, const struct seglog_rec *recs,
  * durable when complete) and reports the result to seglog_append_end,
  * which makes the records part of the log. In between, the log reads as
  * before the call; compaction works, except that one that would unlink the
- * segment being written waits: the next seglog_append, _truncate or
- * _compact does it (seglog_append_end never touches the disk), and
- * seglog_append_begin answers COORD_EAGAIN until then; appends and
- * truncation are refused (COORD_EINVAL). COORD_EAGAIN, with nothing
- * changed: this batch cannot go this way (buffered mode, no room left in
- * the current segment, an append already in flight): use seglog_append.
+ * segment being written waits, bounded by the records in flight (what is
+ * appended after them is not covered): the first seglog_append at or
+ * past that bound, or the next seglog_compact, does it
+ * (seglog_append_end never touches the disk), and seglog_append_begin
+ * answers COORD_EAGAIN until then; appends and truncation are refused
+ * (COORD_EINVAL). COORD_EAGAIN, with nothing changed: this batch cannot
+ * go this way (buffered mode, no room left in the current segment, an
+ * append already in flight, a compaction waiting): use seglog_append.
  * io->buf stays valid and unchanged until seglog_append_end. */
 struct seglog_io {
     int fd;

@@ -10,6 +10,11 @@
  * wakes this thread once, after the loop flushed its sockets
  * (store_worker_kick). It must not touch libev, and after a failed write or
  * sync it stops for good: a failed fsync is never retried.
+ * With store_worker_set_aio, an entries-only request that finds this
+ * thread idle is written by the submitting thread itself with Linux AIO
+ * instead (the end of this file; docs/storage.md "Log writes from the
+ * loop"); the thread takes nothing while such a write is in flight, so
+ * requests still become durable, and are reported, in seq order.
  */
 #include "store.h"
 

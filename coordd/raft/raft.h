@@ -65,6 +65,9 @@
 #include <stdint.h>
 
 #define RAFT_NONE 0
+/* A HEARTBEAT's ctx when it only tells the commit index (no read round is
+ * 0: rounds carry their term, >= 1, in the top half). Not answered. */
+#define RAFT_CTX_NOTICE 0
 
 /* Members of a configuration (voters + learners). Fixed upper bound so all
  * tables are sized at init. Matches COORDD_MEMBERS_MAX. */
@@ -168,7 +171,8 @@ struct raft_msg {
     /* VOTE/PREVOTE: sent because of a leadership transfer (ignore the
      * "heard from a leader recently" guard, §4.2.3). */
     bool transfer;
-    /* HEARTBEAT, HEARTBEAT_RESP: read-index round context.
+    /* HEARTBEAT, HEARTBEAT_RESP: read-index round context; a HEARTBEAT
+     * with RAFT_CTX_NOTICE is a commit notice, never answered.
      * READ_INDEX, READ_INDEX_RESP: the read request id. */
     uint64_t ctx;
     /* READ_INDEX_RESP: the read index (0 with reject on failure). */

@@ -315,6 +315,8 @@ void raft_recv_heartbeat(struct raft *r, const struct raft_msg *m)
     uint64_t c = m->commit < last ? m->commit : last;
     if (!r->installing && c > r->commit)
         r->commit = c;
+    if (m->ctx == RAFT_CTX_NOTICE)
+        return; /* a commit notice: nothing to acknowledge */
     struct raft_msg *resp =
         raft_msg_new(r, RAFT_MSG_HEARTBEAT_RESP, m->from);
     if (resp != NULL)
@@ -340,7 +342,11 @@ void raft_recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
 /* Tells follower p the commit index at once with a heartbeat (capped at
  * its match, as every heartbeat is) when it has every entry and so will
  * get no APPEND carrying it before the next heartbeat tick: its clients'
- * forwarded writes and reads wait for it to apply. */
+ * forwarded writes and reads wait for it to apply. Its ctx is 0, which no
+ * read round has (rounds carry the term in their top half): a commit
+ * notice that the follower does not answer, as an answer would tell the
+ * leader nothing new (it starts no round; p's match is known) and cost a
+ * message each way per commit (docs/peer-protocol.md). */
 static void notify_commit_one(struct raft *r, struct raft_prog *p)
 {
     if (p->id == r->id || p->state != RAFT_PROG_REPLICATE ||
@@ -350,7 +356,7 @@ static void notify_commit_one(struct raft *r, struct raft_prog *p)
     if (m == NULL)
         return;
     m->commit = p->match < r->commit ? p->match : r->commit;
-    m->ctx = r->read_round;
+    m->ctx = RAFT_CTX_NOTICE;
 }
 
 /* The commit index advanced: tell every caught-up follower. */

@@ -595,6 +595,42 @@ static void heartbeat_commit_capped_by_match(void **state)
     assert_int_equal(rfx_commit(fx, 3), 6);
 }
 
+/* A commit notice (a heartbeat with RAFT_CTX_NOTICE, sent as the commit
+ * moves) tells a caught-up follower the commit at once and is not
+ * answered; the tick's heartbeats carry the read round and are. */
+static void commit_notice_not_answered(void **state)
+{
+    struct rfx *fx = *state;
+    rfx_init(fx, 3, 0, NULL);
+    rfx_elect(fx, 1);
+    rfx_stabilize(fx);
+    assert_int_equal(rfx_propose(fx, 1, "a"), 0);
+    rfx_persist(fx, 1);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_APPEND);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_APPEND);
+    rfx_persist(fx, 2);
+    rfx_persist(fx, 3);
+    rfx_deliver(fx, 2, 1, RAFT_MSG_APPEND_RESP);
+    assert_int_equal(rfx_commit(fx, 1), 2);
+    for (uint64_t id = 2; id <= 3; id++) {
+        struct rfx_msg *hb = rfx_find(fx, 1, id, RAFT_MSG_HEARTBEAT);
+        assert_non_null(hb);
+        assert_int_equal(hb->m.ctx, RAFT_CTX_NOTICE);
+        assert_int_equal(hb->m.commit, id == 2 ? 2 : 1); /* match: 2, 1 */
+    }
+    assert_int_equal(rfx_deliver(fx, 1, 2, RAFT_MSG_HEARTBEAT), 1);
+    assert_int_equal(rfx_commit(fx, 2), 2);
+    assert_int_equal(rfx_count(fx, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 0);
+    rfx_stabilize(fx);
+    assert_int_equal(rfx_commit(fx, 3), 2);
+    rfx_tick(fx, 1, 1);
+    struct rfx_msg *hb = rfx_find(fx, 1, 2, RAFT_MSG_HEARTBEAT);
+    assert_non_null(hb);
+    assert_int_not_equal(hb->m.ctx, RAFT_CTX_NOTICE);
+    assert_int_equal(rfx_deliver(fx, 1, 2, RAFT_MSG_HEARTBEAT), 1);
+    assert_int_equal(rfx_count(fx, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 1);
+}
+
 /* Bug 21: an ack of an older batch must not mark a newer entry at the
  * same index stable (the (index, term) ABA race). */
 static void bug21_persist_ack_aba_race(void **state)
@@ -673,6 +709,7 @@ int main(void)
         T(full_uncommitted_log_still_takes_noop),
         T(full_log_survives_failed_leaderships),
         T(heartbeat_commit_capped_by_match),
+        T(commit_notice_not_answered),
         T(lost_pipelined_appends_recovered),
         T(unreachable_drops_to_probe),
         T(bug21_persist_ack_aba_race),

@@ -10,13 +10,16 @@
 # (the log segment's O_DIRECT pwrite64, or fdatasync), its
 # worker's eventfd write, follower loop wake, APPEND_RESP sent, leader
 # wake, reply sent, client wake. It measures; it changes nothing.
-# The hops model a storage thread that makes each write durable: with
-# log_aio on (the default since session 7) most writes start from the
-# loop with io_submit instead, which this script does not follow yet;
-# trace the thread's path with COORDD_EXTRA=--log-aio=false.
+# The hops model a storage thread that makes each write durable (trace
+# that path with COORDD_EXTRA=--log-aio=false); with log_aio on (the
+# default since session 7) most writes start from the loop with
+# io_submit, and scripts/trace-1x1-aio.py prints that path's steps.
 #
 #   BUILD=build  TRACE_SECONDS=1  TRACE_OUT=$BUILD/trace-1x1
 #   COORDD_EXTRA=""  extra coordd flags for every node
+#   TRACE_TARGET=leader  or follower: the member coordbench talks to
+#                    (trace-1x1-hops.py and trace-1x1-aio.py follow the
+#                    leader's path only; the follower's is raw in .txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -57,23 +60,33 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 [ -n "$leader" ] || { echo "no leader"; exit 1; }
-"$BENCH" --servers="$(addr_of "$leader")" --op=set --connections=1 \
+target=$leader
+if [ "${TRACE_TARGET:-leader}" = follower ]; then
+    target=$((leader % 3 + 1))
+fi
+"$BENCH" --servers="$(addr_of "$target")" --op=set --connections=1 \
     --outstanding=1 --duration=$((SECS + 3)) --warmup=1 >"$OUT.bench" &
 benchpid=$!
 sleep 2 # into the measured window: the trace starts mid-run
 ev=sched:sched_switch,sched:sched_wakeup
 for s in enter_fdatasync exit_fdatasync enter_pwrite64 exit_pwrite64 \
     enter_sendto exit_read enter_write \
-    enter_futex enter_epoll_wait exit_epoll_wait enter_poll exit_poll; do
+    enter_futex enter_epoll_wait exit_epoll_wait enter_poll exit_poll \
+    enter_io_submit exit_io_submit enter_io_getevents; do
     ev+=",syscalls:sys_$s"
 done
-perf record -q -a -o "$data" -e "$ev" -- sleep "$SECS" >/dev/null 2>&1
+perf record -q -a -o "$data" -e "$ev" --exclude-perf -- sleep "$SECS" \
+    >/dev/null 2>&1
 bpid=$benchpid
 wait "$benchpid"
 benchpid=
 perf script -i "$data" -F comm,pid,tid,cpu,time,event,trace 2>/dev/null |
     sed 's/syscalls://; s/sched://' >"$OUT.txt"
 echo "pids=${pids[*]} leader_pid=${pids[$((leader - 1))]}" \
-    "bench_pid=$bpid" >"$OUT.env"
+    "bench_pid=$bpid target_pid=${pids[$((target - 1))]}" >"$OUT.env"
 grep -E '^(ops_per_s|p50_us|p99_us) ' "$OUT.bench" || true
-python3 scripts/trace-1x1-hops.py "$OUT"
+if grep -q 'sys_enter_io_submit' "$OUT.txt"; then
+    python3 scripts/trace-1x1-aio.py "$OUT"
+else
+    python3 scripts/trace-1x1-hops.py "$OUT"
+fi

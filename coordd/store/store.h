@@ -324,6 +324,8 @@ struct store_worker_stats {
                              * (store_worker_set_aio) */
     uint64_t aio_fallbacks; /* of those, written with pwrite there because
                              * io_submit refused */
+    uint64_t aio_chained;   /* of those, queued behind an append in flight
+                             * and taken by its end as the next append */
 };
 
 struct store_worker_aio; /* worker.c */
@@ -428,7 +430,9 @@ int store_worker_set_aio(struct store_worker *w);
  * not in use. */
 int store_worker_aio_fd(const struct store_worker *w);
 /* Finishes the asynchronous append if it completed (drains the eventfd).
- * Returns true if one was finished (its done_cb has run). */
+ * Returns true if one was finished (its done_cb has run). Requests queued
+ * meanwhile with entries only become the next asynchronous append, which
+ * the next store_worker_kick starts; others go to the thread. */
 bool store_worker_reap(struct store_worker *w);
 /* Makes everything queued durable (unless a fatal error happened), stops
  * the thread and frees the queue; waits for an append in flight. */

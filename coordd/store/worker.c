@@ -14,7 +14,9 @@
  * thread idle is written by the submitting thread itself with Linux AIO
  * instead (the end of this file; docs/storage.md "Log writes from the
  * loop"); the thread takes nothing while such a write is in flight, so
- * requests still become durable, and are reported, in seq order.
+ * requests still become durable, and are reported, in seq order. What
+ * queued meanwhile becomes the next such write when it carries entries
+ * only (aio_chain); otherwise the thread takes it.
  */
 #include "store.h"
 
@@ -338,6 +340,11 @@ void store_worker_kick(struct store_worker *w)
     if (!w->kick_pending)
         return;
     w->kick_pending = false;
+    /* An append from here is in flight: its end hands the queue on
+     * (aio_finish), so waking the thread now would only put it back to
+     * sleep. aio_busy is written by this thread only. */
+    if (w->aio_busy)
+        return;
     /* Signalled after the unlock in submit(): a worker woken while we
      * held mu would block on it at once (a second context switch). The
      * predicate (n) changed under mu, so no wake-up is lost. */
@@ -388,6 +395,10 @@ struct store_worker_aio {
     struct store_io io;
     struct iocb cb;
     int64_t t0;
+    uint32_t nreq; /* requests in this append */
+    /* aio_chain's scratch: the entries of the requests it takes */
+    struct store_entry *es;
+    uint32_t es_cap;
 };
 
 static long sys_io_setup(unsigned nr, aio_context_t *ctx)
@@ -468,10 +479,83 @@ static int aio_begin(struct store_worker *w, uint64_t seq,
     pthread_mutex_unlock(&w->mu);
     if (rc == 0) {
         a->seq = seq;
+        a->nreq = 1;
         a->state = AIO_READY;
         atomic_fetch_add(&w->submitted, 1);
     }
     return rc;
+}
+
+/* The requests queued while an append from here was in flight, if they
+ * are entries-only, contiguous and fit one append: taken as the next
+ * append from here (AIO_READY; store_worker_kick starts it) rather than
+ * handed to the thread, which would first have to be woken (on a busy
+ * 2-vCPU box that wake-up is the largest cost of a batch after the disk).
+ * Called by the submitting thread with mu held and aio_busy clear;
+ * returns true with mu released (the append ready, or a fatal error
+ * reported), false with mu held and nothing changed. */
+static bool aio_chain(struct store_worker *w)
+{
+    struct store_worker_aio *a = w->aio;
+    uint32_t n = w->n, total = 0;
+    if (n == 0 || w->stop)
+        return false;
+    uint64_t next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct store_write *wr =
+            &w->q[(w->head + i) % w->queue_max]->w;
+        if (wr->hs_changed || wr->truncate_from || wr->n_entries == 0 ||
+            (next && wr->entries[0].index != next))
+            return false;
+        next = wr->entries[wr->n_entries - 1].index + 1;
+        total += wr->n_entries; /* bounded by the queue's bytes and slots */
+    }
+    if (total > a->es_cap) {
+        struct store_entry *p =
+            coord_realloc(a->es, (size_t)total * sizeof(*p));
+        if (!p)
+            return false;
+        a->es = p;
+        a->es_cap = total;
+    }
+    w->aio_busy = true; /* the thread stays off the queue and the store */
+    pthread_mutex_unlock(&w->mu);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct store_write *wr =
+            &w->q[(w->head + i) % w->queue_max]->w;
+        memcpy(&a->es[k], wr->entries, wr->n_entries * sizeof(*a->es));
+        k += wr->n_entries;
+    }
+    int rc = store_append_begin(w->s, a->es, total, &a->io);
+    pthread_mutex_lock(&w->mu);
+    if (rc == COORD_EAGAIN) {
+        w->aio_busy = false;
+        return false; /* the thread takes them, as before */
+    }
+    if (rc) {
+        w->aio_busy = false;
+        w->fatal = rc;
+        memcpy(w->errmsg, w->s->errmsg, sizeof(w->errmsg));
+        uint64_t seq = w->q[w->head]->seq;
+        pthread_mutex_unlock(&w->mu);
+        w->done_cb(w->done_data, rc, seq);
+        return true;
+    }
+    /* Encoded (store_append_begin copied the entries): the slots go. */
+    a->seq = w->q[(w->head + n - 1) % w->queue_max]->seq;
+    a->nreq = n;
+    for (uint32_t i = 0; i < n; i++) {
+        struct store_worker_req *q = w->q[(w->head + i) % w->queue_max];
+        w->bytes -= q->bytes;
+        coord_free(q);
+    }
+    w->head = (w->head + n) % w->queue_max;
+    w->n = 0;
+    w->stats.aio_chained += n;
+    pthread_mutex_unlock(&w->mu);
+    a->state = AIO_READY;
+    return true;
 }
 
 /* The write of the request in flight ended with res (bytes or -errno). */
@@ -493,14 +577,17 @@ static void aio_finish(struct store_worker *w, int64_t res, bool fallback)
         w->fatal = rc;
         memcpy(w->errmsg, w->s->errmsg, sizeof(w->errmsg));
     } else {
-        w->stats.requests++;
+        w->stats.requests += a->nreq;
         w->stats.batches++;
         w->stats.syncs++;
-        w->stats.aio_writes++;
+        w->stats.aio_writes += a->nreq;
         w->stats.aio_fallbacks += fallback;
-        if (w->stats.max_group == 0)
-            w->stats.max_group = 1;
+        if (a->nreq > w->stats.max_group)
+            w->stats.max_group = a->nreq;
     }
+    /* Not after a fallback: a refused io_submit would only refuse again. */
+    if (rc == 0 && !fallback && aio_chain(w))
+        return; /* what queued meanwhile is the next append from here */
     if (w->n)
         pthread_cond_signal(&w->cv); /* what queued meanwhile */
     pthread_mutex_unlock(&w->mu);
@@ -556,10 +643,14 @@ static void aio_stop(struct store_worker *w)
     struct store_worker_aio *a = w->aio;
     if (!a)
         return;
-    if (a->state == AIO_READY) {
-        a->t0 = worker_now_us();
-        aio_write_here(w);
-    } else if (a->state == AIO_INFLIGHT) {
+    /* Finishing one in flight may chain the next (then READY), which is
+     * written here: a write from here never chains. */
+    while (a->state != AIO_IDLE) {
+        if (a->state == AIO_READY) {
+            a->t0 = worker_now_us();
+            aio_write_here(w);
+            continue;
+        }
         struct io_event ev;
         long got;
         do
@@ -569,6 +660,7 @@ static void aio_stop(struct store_worker *w)
     }
     sys_io_destroy(a->ctx);
     close(a->efd);
+    coord_free(a->es);
     coord_free(a);
     w->aio = NULL;
 }

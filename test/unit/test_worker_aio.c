@@ -3,8 +3,9 @@
  * Linux AIO on the log segments): an entries-only request while the
  * worker is idle is written through io_submit and finished by
  * store_worker_reap on this thread; what queues meanwhile waits for it and
- * is written by the thread after it, in seq order; requests with hard
- * state go to the thread; stopping finishes an append in flight or not yet
+ * is written after it, in seq order (as the next append from here when
+ * it carries entries only, else by the thread); requests with hard state
+ * go to the thread; stopping finishes an append in flight or not yet
  * started. Each case uses a RocksDB store with log segments in its own
  * mkdtemp dir under /tmp (direct I/O: the case is skipped where the file
  * system or kernel offers no O_DIRECT or AIO) and reopens it to check what
@@ -262,6 +263,46 @@ static void queued_behind_in_flight(void **state)
     check_durable(f, 3, 2);
 }
 
+/* Entries-only requests queued behind an append in flight are taken by
+ * its end as the next append from here (the thread is not woken), and
+ * written in seq order; stopping writes one so taken but not started. */
+static void queued_entries_chained(void **state)
+{
+    struct fx *f = *state;
+    fx_start(f);
+    assert_int_equal(submit(f, 1, 1, 1, true), 0);
+    store_worker_kick(&f->wk);
+    wait_done(f, 1);
+    assert_int_equal(submit(f, 2, 2, 0, false), 0); /* from here */
+    store_worker_kick(&f->wk);
+    assert_int_equal(submit(f, 3, 3, 0, false), 0); /* queued */
+    assert_int_equal(submit(f, 4, 4, 0, false), 0);
+    store_worker_kick(&f->wk);
+    reap(f); /* 2 done; 3 and 4 taken, ready, not started */
+    assert_int_equal(n_done(f), 2);
+    assert_int_equal(last_done(f), 2);
+    store_worker_kick(&f->wk); /* started */
+    reap(f);
+    assert_int_equal(n_done(f), 3);
+    assert_int_equal(last_done(f), 4);
+    struct store_worker_stats st;
+    store_worker_get_stats(&f->wk, &st);
+    assert_int_equal(st.aio_writes, 3);
+    assert_int_equal(st.aio_chained, 2);
+    assert_int_equal(st.requests, 4);
+    assert_int_equal(st.batches, 3); /* the thread wrote seq 1 only */
+    assert_int_equal(submit(f, 5, 5, 0, false), 0);
+    store_worker_kick(&f->wk);
+    assert_int_equal(submit(f, 6, 6, 0, false), 0);
+    store_worker_kick(&f->wk);
+    store_worker_stop(&f->wk); /* 5 in flight, then 6 taken and written */
+    f->started = false;
+    assert_int_equal(last_done(f), 6);
+    for (uint32_t i = 1; i < f->n_seqs; i++)
+        assert_true(f->seqs[i] > f->seqs[i - 1]);
+    check_durable(f, 6, 1);
+}
+
 /* Stopping finishes an append in flight, and one begun but never
  * started (no kick): both are durable. */
 static void stop_finishes_appends(void **state)
@@ -298,6 +339,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(append_from_submitter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(queued_behind_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(queued_entries_chained, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_appends, setup,
                                         teardown),

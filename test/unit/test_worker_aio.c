@@ -134,8 +134,8 @@ static void fx_start(struct fx *f)
     assert_true(store_worker_aio_fd(&f->wk) >= 0);
 }
 
-/* A first entry through the thread: the log then has a segment, which an
- * asynchronous append needs (a new segment is made synchronously). */
+/* Queues (no kick) seq: the entry at index (none if 0) and, with hs, the
+ * hard state term. */
 static int submit(struct fx *f, uint64_t seq, uint64_t index, uint64_t term,
                   bool hs)
 {
@@ -209,13 +209,21 @@ static void check_durable(struct fx *f, uint64_t last, uint64_t term)
     }
 }
 
+/* fx_start, then a first entry with hard state through the thread: the
+ * log then has a segment, which an asynchronous append needs (a new
+ * segment is made synchronously). */
+static void fx_start_written(struct fx *f)
+{
+    fx_start(f);
+    assert_int_equal(submit(f, 1, 1, 1, true), 0);
+    store_worker_kick(&f->wk);
+    wait_done(f, 1);
+}
+
 static void append_from_submitter(void **state)
 {
     struct fx *f = *state;
-    fx_start(f);
-    assert_int_equal(submit(f, 1, 1, 1, true), 0); /* hard state: thread */
-    store_worker_kick(&f->wk);
-    wait_done(f, 1);
+    fx_start_written(f); /* hard state: the thread's */
     struct store_worker_stats st;
     store_worker_get_stats(&f->wk, &st);
     assert_int_equal(st.aio_writes, 0);
@@ -236,10 +244,7 @@ static void append_from_submitter(void **state)
 static void queued_behind_in_flight(void **state)
 {
     struct fx *f = *state;
-    fx_start(f);
-    assert_int_equal(submit(f, 1, 1, 1, true), 0);
-    store_worker_kick(&f->wk);
-    wait_done(f, 1);
+    fx_start_written(f);
     assert_int_equal(submit(f, 2, 2, 0, false), 0); /* from here */
     store_worker_kick(&f->wk);
     assert_int_equal(submit(f, 3, 0, 2, true), 0);  /* hard state only */
@@ -269,10 +274,7 @@ static void queued_behind_in_flight(void **state)
 static void queued_entries_chained(void **state)
 {
     struct fx *f = *state;
-    fx_start(f);
-    assert_int_equal(submit(f, 1, 1, 1, true), 0);
-    store_worker_kick(&f->wk);
-    wait_done(f, 1);
+    fx_start_written(f);
     assert_int_equal(submit(f, 2, 2, 0, false), 0); /* from here */
     store_worker_kick(&f->wk);
     assert_int_equal(submit(f, 3, 3, 0, false), 0); /* queued */
@@ -308,10 +310,7 @@ static void queued_entries_chained(void **state)
 static void stop_finishes_appends(void **state)
 {
     struct fx *f = *state;
-    fx_start(f);
-    assert_int_equal(submit(f, 1, 1, 1, true), 0);
-    store_worker_kick(&f->wk);
-    wait_done(f, 1);
+    fx_start_written(f);
     assert_int_equal(submit(f, 2, 2, 0, false), 0);
     store_worker_kick(&f->wk);
     store_worker_stop(&f->wk); /* in flight */

@@ -14,33 +14,12 @@
 #
 #   scripts/trace-1x1-aio.py PREFIX [PREFIX...]   (several: pooled)
 import re
-import statistics
-import sys
 
-LINE = re.compile(r'^\s*(\S+)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):'
-                  r'\s*(.*)$')
-DURABLE_MAX = 0x10000
-
+from trace1x1 import load, pooled, show
 
 def num(rest, key):
     m = re.search(key + r': (0x[0-9a-f]+)', rest)
     return int(m.group(1), 16) if m else 0
-
-
-def load(prefix):
-    text = open(prefix + '.env').read()
-    nodes = re.search(r'pids=([\d ]+?) leader_pid', text).group(1).split()
-    env = dict(re.findall(r'(leader_pid|bench_pid|target_pid)=(\d+)', text))
-    if env.get('target_pid', env['leader_pid']) != env['leader_pid']:
-        sys.exit(prefix + ': coordbench talked to a follower; this follows '
-                 'the leader\'s path only (read the raw .txt)')
-    ev = []
-    for line in open(prefix + '.txt'):
-        m = LINE.match(line)
-        if m:
-            comm, pid, tid, _, t, e, rest = m.groups()
-            ev.append((float(t) * 1e6, pid, tid, e, rest, comm))
-    return nodes, env['leader_pid'], env['bench_pid'], ev
 
 
 class Trace:
@@ -59,10 +38,10 @@ class Trace:
 def writes(prefix):
     nodes, lp, bp, ev = load(prefix)
     tr = Trace(ev)
-    worker = {pid: tid for _, pid, tid, e, rest, _ in ev
+    worker = {pid: tid for _, pid, tid, e, rest in ev
               if e == 'sys_enter_pwrite64' and pid in nodes and pid != tid
               and num(rest, 'count') <= DURABLE_MAX}
-    ctid = next((tid for _, pid, tid, e, _, _ in ev
+    ctid = next((tid for _, pid, tid, e, _ in ev
                  if pid == bp and e == 'sys_enter_sendto'), None)
     foll = [p for p in nodes if p != lp]
 
@@ -90,7 +69,7 @@ def writes(prefix):
         return h
 
     out = []
-    for i, (_, _, tid, e, rest, _) in enumerate(ev):
+    for i, (_, _, tid, e, rest) in enumerate(ev):
         if tid != ctid or e != 'sys_enter_sendto' or num(rest, 'len') <= 0x60:
             continue
         r = {'c_send': i}
@@ -127,22 +106,8 @@ def writes(prefix):
     return out
 
 
-def show(label, d):
-    d = sorted(x for x in d if x is not None)
-    if not d:
-        return
-    print(f'  {label:<34} p50 {statistics.median(d):7.0f} us'
-          f'  p10 {d[len(d) // 10]:6.0f}  p90 {d[len(d) * 9 // 10]:7.0f}')
-
-
 def main():
-    rows = []
-    for prefix in sys.argv[1:]:
-        rows += writes(prefix)
-    if not rows:
-        sys.exit('no complete write found in the trace')
-    print(f'{len(rows)} writes traced ({" ".join(sys.argv[1:])}); '
-          'offsets from the client\'s send')
+    rows = pooled(writes, '; offsets from the client\'s send')
     for k in ('l_wake', 'l_append', 'l_sub_in', 'l_sub_out', 'f_wake',
               'f_in', 'f_out', 'f_resp', 'l_wake2', 'l_done', 'l_reply',
               'c_wake'):

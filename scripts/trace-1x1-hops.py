@@ -10,11 +10,9 @@
 #
 #   scripts/trace-1x1-hops.py PREFIX [PREFIX...]   (several: pooled)
 import re
-import statistics
-import sys
 
-LINE = re.compile(r'^\s*(\S+)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):'
-                  r'\s*(.*)$')
+from trace1x1 import load, pooled, show
+
 HOPS = ['c_send', 'l_wake', 'l_append', 'f_wake', 'f_fsync_in',
         'f_fsync_out', 'f_evfd', 'f_loopwake', 'f_resp', 'l_wake2',
         'l_reply', 'c_wake']
@@ -36,19 +34,6 @@ def count(rest):
 def durable_in(e, rest):
     return e == 'sys_enter_fdatasync' or (
         e == 'sys_enter_pwrite64' and (count(rest) or 0) <= DURABLE_MAX)
-
-
-def load(prefix):
-    text = open(prefix + '.env').read()
-    nodes = re.search(r'pids=([\d ]+?) leader_pid', text).group(1).split()
-    env = dict(re.findall(r'(leader_pid|bench_pid)=(\d+)', text))
-    ev = []
-    for line in open(prefix + '.txt'):
-        m = LINE.match(line)
-        if m:
-            _, pid, tid, _, t, e, rest = m.groups()
-            ev.append((float(t) * 1e6, pid, tid, e, rest))
-    return nodes, env['leader_pid'], env['bench_pid'], ev
 
 
 def writes(prefix):
@@ -120,19 +105,8 @@ def writes(prefix):
     return out
 
 
-def show(label, d):
-    d = sorted(d)
-    print(f'  {label:<28} p50 {statistics.median(d):7.0f} us'
-          f'  p10 {d[len(d) // 10]:6.0f}  p90 {d[len(d) * 9 // 10]:7.0f}')
-
-
 def main():
-    rows = []
-    for prefix in sys.argv[1:]:
-        rows += writes(prefix)
-    if not rows:
-        sys.exit('no complete write found in the trace')
-    print(f'{len(rows)} writes traced ({" ".join(sys.argv[1:])})')
+    rows = pooled(writes)
     for a, b in zip(HOPS, HOPS[1:]):
         show(f'{a} -> {b}', [r[b] - r[a] for r in rows])
     show('leader: wake -> own fsync in', [r['l_fsync_in'] - r['l_wake']

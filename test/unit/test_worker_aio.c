@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "coord.h"
 #include "coordd/store/store.h"
@@ -218,6 +219,20 @@ static void fx_start_written(struct fx *f)
     assert_int_equal(submit(f, 1, 1, 1, true), 0);
     store_worker_kick(&f->wk);
     wait_done(f, 1);
+    /* The thread reports a batch durable before it frees the batch's
+     * queue slots, and an append from here needs an empty queue (else
+     * the next request goes to the thread: seen under ASan, a 30 s poll
+     * for an append that was never started here). Nothing signals the
+     * freeing, so poll for it, bounded. */
+    for (int i = 0; i < 30000; i++) {
+        pthread_mutex_lock(&f->wk.mu);
+        uint32_t n = f->wk.n;
+        pthread_mutex_unlock(&f->wk.mu);
+        if (n == 0)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the worker's queue is not empty after 30 s");
 }
 
 static void append_from_submitter(void **state)

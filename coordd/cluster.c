@@ -598,8 +598,10 @@ static int peer_handshake(struct node *n, struct net_conn *c,
     if (rc == 0 && (h.cluster_id != n->cfg.cluster_id || h.to != n->cfg.id))
         rc = COORD_EAUTH;
     if (rc) {
-        log_emit(LOG_LEVEL_WARN, "peer link refused", "from=%s err=%s",
-                 net_conn_peer(c), coord_errname(rc));
+        log_emit(LOG_LEVEL_WARN, "peer link refused",
+                 "from=%s err=%s peer_version=%u version=%u",
+                 net_conn_peer(c), coord_errname(rc), h.version,
+                 (unsigned)PEER_VERSION);
         return rc;
     }
     net_conn_set_data(c, (void *)(uintptr_t)h.from);

@@ -113,6 +113,12 @@
     X(raft, check_quorum, BOOL, true, "", 0, 1,                              \
       "A leader that has not heard from a majority for an election "        \
       "timeout steps down, so a partitioned leader stops serving.")         \
+    X(raft, pair_commit, BOOL, true, "", 0, 1,                               \
+      "With 2 or 3 voters, the leader tells followers its durable log "     \
+      "index, so a follower commits a write as soon as its own copy is "    \
+      "durable (leader + follower are a quorum) instead of waiting for "    \
+      "the leader's commit notice: one round trip less for writes sent "    \
+      "to a follower. Off: followers learn commits from the leader only.")  \
     X(raft, inflight_msgs_max, UINT, COORDD_INFLIGHT_MSGS_MAX, "messages",   \
       1, 4096, "AppendEntries messages in flight per follower "              \
       "(pipelining window).")                                                \

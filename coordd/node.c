@@ -1302,6 +1302,7 @@ static int init_raft(struct node *n, const struct store_state *st,
         .reads_max = NODE_READS_MAX,
         .pre_vote = c->pre_vote,
         .check_quorum = c->check_quorum,
+        .pair_commit = c->pair_commit,
     };
     n->log_entries_max = rc.log_entries_max;
     coord_random_bytes(&rc.seed, sizeof(rc.seed));

@@ -37,6 +37,7 @@ struct node_config {
     uint32_t heartbeat_ticks;
     bool pre_vote;
     bool check_quorum;
+    bool pair_commit;
     uint32_t inflight_msgs_max;
     uint32_t append_bytes_max;
     uint64_t uncommitted_bytes_max;

@@ -31,20 +31,21 @@ enum peer_field {
     F_OFFSET,
     F_LAST,
     F_CHUNK,
+    F_DURABLE,
 };
 
 #define PEER_HEAD_FIELDS 4 /* type, from, to, term */
 #define PEER_TYPE_MAX RAFT_MSG_READ_INDEX_RESP
-#define PEER_FIELDS_MAX 4
+#define PEER_FIELDS_MAX 5
 
 static const uint8_t layouts[PEER_TYPE_MAX + 1][PEER_FIELDS_MAX + 1] = {
-    [RAFT_MSG_APPEND] = {F_INDEX, F_LOG_TERM, F_COMMIT, F_ENTRIES},
+    [RAFT_MSG_APPEND] = {F_INDEX, F_LOG_TERM, F_COMMIT, F_DURABLE, F_ENTRIES},
     [RAFT_MSG_APPEND_RESP] = {F_INDEX, F_REJECT, F_HINT_INDEX, F_HINT_TERM},
     [RAFT_MSG_VOTE] = {F_INDEX, F_LOG_TERM, F_TRANSFER},
     [RAFT_MSG_VOTE_RESP] = {F_REJECT},
     [RAFT_MSG_PREVOTE] = {F_INDEX, F_LOG_TERM, F_TRANSFER},
     [RAFT_MSG_PREVOTE_RESP] = {F_REJECT},
-    [RAFT_MSG_HEARTBEAT] = {F_COMMIT, F_CTX},
+    [RAFT_MSG_HEARTBEAT] = {F_COMMIT, F_DURABLE, F_CTX},
     [RAFT_MSG_HEARTBEAT_RESP] = {F_CTX},
     [RAFT_MSG_SNAPSHOT] = {F_SNAP, F_OFFSET, F_LAST, F_CHUNK},
     [RAFT_MSG_SNAPSHOT_RESP] = {F_INDEX, F_OFFSET, F_REJECT},
@@ -208,6 +209,7 @@ static void enc_field(struct wire_buf *b, uint8_t f, const struct raft_msg *m,
     case F_INDEX: mp_write_uint(b, m->index); break;
     case F_LOG_TERM: mp_write_uint(b, m->log_term); break;
     case F_COMMIT: mp_write_uint(b, m->commit); break;
+    case F_DURABLE: mp_write_uint(b, m->durable); break;
     case F_ENTRIES: enc_entries(b, m, lim); break;
     case F_REJECT: mp_write_bool(b, m->reject); break;
     case F_HINT_INDEX: mp_write_uint(b, m->hint_index); break;
@@ -309,6 +311,7 @@ static void dec_field(struct dec *d, uint8_t f, struct raft_msg *out)
     case F_INDEX: out->index = mp_read_uint(r, UINT64_MAX); break;
     case F_LOG_TERM: out->log_term = mp_read_uint(r, UINT64_MAX); break;
     case F_COMMIT: out->commit = mp_read_uint(r, UINT64_MAX); break;
+    case F_DURABLE: out->durable = mp_read_uint(r, UINT64_MAX); break;
     case F_ENTRIES: dec_entries(d, out); break;
     case F_REJECT: out->reject = mp_read_bool(r); break;
     case F_HINT_INDEX: out->hint_index = mp_read_uint(r, UINT64_MAX); break;

@@ -15,7 +15,7 @@
  *
  * The first frame each side sends on a link is the handshake:
  *   [magic_version, cluster_id, from, to]
- *   magic_version  PEER_MAGIC | version (low byte; this is version 1)
+ *   magic_version  PEER_MAGIC | version (low byte; this is version 2)
  *   cluster_id     u64, must equal the receiver's (checked by the caller)
  *   from, to       node ids, non-zero
  * A different magic is COORD_EPROTO; a known magic with another version is
@@ -28,13 +28,13 @@
  * does not use are not sent and decode as 0 / false / NULL):
  *
  *  1 APPEND          index (prev index), log_term (prev term), commit,
- *                    entries: [[term, type, data], ...]
+ *                    durable, entries: [[term, type, data], ...]
  *  2 APPEND_RESP     index, reject (bool), hint_index, hint_term
  *  3 VOTE            index (last log index), log_term, transfer (bool)
  *  4 VOTE_RESP       reject (bool)
  *  5 PREVOTE         as VOTE
  *  6 PREVOTE_RESP    as VOTE_RESP
- *  7 HEARTBEAT       commit, ctx
+ *  7 HEARTBEAT       commit, durable, ctx
  *  8 HEARTBEAT_RESP  ctx
  *  9 SNAPSHOT        snap: [index, term, size, [[id, role], ...]],
  *                    offset, last (bool), chunk (bin)
@@ -66,7 +66,7 @@
 /* "cor" in the high bytes of the handshake's first field; the low byte is
  * the protocol version. */
 #define PEER_MAGIC 0x636f7200u
-#define PEER_VERSION 1
+#define PEER_VERSION 2
 /* Entries per APPEND by default: coordd's proposal batch (node_int.h). */
 #define PEER_ENTRIES_MAX 4096
 /* The most msgpack bytes one entry adds beside its data: array head (1),

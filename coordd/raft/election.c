@@ -52,6 +52,8 @@ void raft_become_follower(struct raft *r, uint64_t term, uint64_t leader)
     if (r->leader != leader || was_leader)
         raft_read_fail_all(r, was_leader ? COORD_ENOTLEADER
                                          : COORD_EUNAVAILABLE);
+    if (r->leader != leader)
+        r->lead_durable = 0; /* another leader's values */
     r->role = RAFT_FOLLOWER;
     r->leader = leader;
     r->transfer_to = RAFT_NONE;

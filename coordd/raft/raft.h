@@ -159,6 +159,10 @@ struct raft_msg {
     uint64_t log_term;
     /* APPEND, HEARTBEAT: the leader's commit (capped for the receiver). */
     uint64_t commit;
+    /* APPEND, HEARTBEAT: the leader's durable last index when it and the
+     * receiver form a quorum of its committed configuration (pair commit,
+     * docs/raft.md), else 0. */
+    uint64_t durable;
     /* APPEND: entries, borrowed. */
     const struct raft_entry *entries;
     uint32_t n_entries;
@@ -303,6 +307,7 @@ struct raft_config {
     uint32_t reads_max;             /* pending read-index requests */
     bool pre_vote;
     bool check_quorum;
+    bool pair_commit;               /* leader sends msg.durable (above) */
     uint64_t seed;                  /* PRNG seed for election timeouts */
     /* Optional tracer: one line per decision, for tests and the sim. */
     void (*trace)(void *data, const char *line);

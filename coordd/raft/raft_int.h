@@ -59,6 +59,7 @@ struct raft_prog {
     uint64_t snap_term;
     uint64_t snap_offset;  /* bytes acknowledged so far */
     uint64_t read_ack;     /* highest read round this member confirmed */
+    uint64_t durable_sent; /* highest msg.durable sent to it this term */
     uint64_t stall_match;  /* match when the stall count started */
     uint32_t stall_ticks;  /* ticks with APPENDs out and no progress */
 };
@@ -99,6 +100,10 @@ struct raft {
     uint64_t commit;
     uint64_t handed;        /* last index given out in update.committed */
     uint64_t applied;       /* last index the caller reported applied */
+    /* pair commit (replication.c): follower: the highest msg.durable of
+     * this term's leader; leader: the highest msg.durable sent this term */
+    uint64_t lead_durable;
+    uint64_t durable_sent;
 
     /* in-memory log (log.c) */
     struct raft_entry *ents; /* log_entries_max + log_reserve slots */
@@ -240,6 +245,12 @@ void raft_recv_append_resp(struct raft *r, const struct raft_msg *m);
 void raft_recv_heartbeat(struct raft *r, const struct raft_msg *m);
 void raft_recv_heartbeat_resp(struct raft *r, const struct raft_msg *m);
 void raft_maybe_commit(struct raft *r);
+/* Leader: the msg.durable for p (0 when pair commit does not apply). */
+uint64_t raft_pair_durable(struct raft *r, struct raft_prog *p);
+/* Leader, own log newly durable: tell followers that can use it. */
+void raft_pair_notify(struct raft *r);
+/* Follower: take msg.durable from the leader, commit what the pair holds. */
+void raft_pair_learn(struct raft *r, uint64_t durable);
 int raft_propose(struct raft *r, const struct raft_event *ev);
 void raft_recv_timeout_now(struct raft *r, const struct raft_msg *m);
 int raft_transfer(struct raft *r, uint64_t to);

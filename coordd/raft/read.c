@@ -1,13 +1,16 @@
 /* read.c -- linearizable reads by ReadIndex (dissertation §6.4), batched.
  *
- * The leader fixes a read's index at its commit index, but only once it has
- * committed an entry of its own term (etcd #7331, bug 8). It then needs one
- * heartbeat round started after the read arrived to be acknowledged by a
- * quorum. Rounds are numbered (term << 32 | n): unique per leader term and
- * never reused, even across restarts, and only acks of this term's rounds
- * count (etcd #20418, bug 9). A partitioned leader never completes a round,
- * so it never answers a read; it fails its reads when it steps down.
- * Followers forward reads to the leader (READ_INDEX, ctx = read id).
+ * The leader fixes a read's index at its commit index (or the highest
+ * durable index it told a follower, whichever is higher: pair commit lets
+ * a follower answer a write the leader has not yet seen committed), but
+ * only once it has committed an entry of its own term (etcd #7331, bug 8).
+ * It then needs one heartbeat round started after the read arrived to be
+ * acknowledged by a quorum. Rounds are numbered (term << 32 | n): unique
+ * per leader term and never reused, even across restarts, and only acks of
+ * this term's rounds count (etcd #20418, bug 9). A partitioned leader never
+ * completes a round, so it never answers a read; it fails its reads when it
+ * steps down. Followers forward reads to the leader (READ_INDEX, ctx = read
+ * id).
  */
 #include "raft_int.h"
 
@@ -99,7 +102,10 @@ void raft_read_advance(struct raft *r)
         struct raft_rd *rd = &r->rds[i];
         if (!rd->fixed && term_ok) {
             rd->fixed = true;
-            rd->index = r->commit;
+            /* a follower may have answered a write up to the highest
+             * durable index it was told (pair commit) */
+            rd->index = r->commit > r->durable_sent ? r->commit
+                                                     : r->durable_sent;
             rd->round = r->read_round + 1;
         }
         if (rd->fixed && rd->round <= r->read_done) {

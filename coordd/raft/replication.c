@@ -3,7 +3,9 @@
  * conflict hints (§3.5), the follower's consistency check and conflict-only
  * truncation (Fig. 2 receiver rules), heartbeats, the commit rule that
  * counts only current-term entries (§3.6.2) with the leader's own entries
- * counted once durable (§10.2.1), proposals and leadership transfer (§3.10).
+ * counted once durable (§10.2.1), pair commit (a follower that with the
+ * leader makes a quorum commits from the leader's durable index; ours,
+ * docs/raft.md), proposals and leadership transfer (§3.10).
  *
  * Messages borrow entries from the in-memory log; nothing here encodes,
  * allocates, or reads a clock.
@@ -63,6 +65,7 @@ static void send_one(struct raft *r, struct raft_prog *p)
     m->index = prev;
     m->log_term = raft_log_term(r, prev);
     m->commit = r->commit;
+    m->durable = raft_pair_durable(r, p);
     m->entries = n > 0 ? raft_log_at(r, prev + 1) : NULL;
     m->n_entries = n;
     if (p->state == RAFT_PROG_REPLICATE) {
@@ -110,6 +113,7 @@ void raft_broadcast_heartbeat(struct raft *r)
         if (m == NULL)
             continue;
         m->commit = p->match < r->commit ? p->match : r->commit;
+        m->durable = raft_pair_durable(r, p);
         m->ctx = r->read_round;
         if (p->state == RAFT_PROG_SNAPSHOT)
             raft_send_snapshot(r, p); /* retransmit the awaited chunk */
@@ -216,6 +220,7 @@ void raft_recv_append(struct raft *r, const struct raft_msg *m)
     uint64_t c = m->commit < last ? m->commit : last;
     if (c > r->commit)
         r->commit = c;
+    raft_pair_learn(r, m->durable);
     if (resp != NULL)
         resp->index = last;
     coord_assert(r->commit <= raft_log_last(r));
@@ -315,6 +320,7 @@ void raft_recv_heartbeat(struct raft *r, const struct raft_msg *m)
     uint64_t c = m->commit < last ? m->commit : last;
     if (!r->installing && c > r->commit)
         r->commit = c;
+    raft_pair_learn(r, m->durable);
     if (m->ctx == RAFT_CTX_NOTICE)
         return; /* a commit notice: nothing to acknowledge */
     struct raft_msg *resp =
@@ -346,16 +352,23 @@ void raft_recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
  * read round has (rounds carry the term in their top half): a commit
  * notice that the follower does not answer, as an answer would tell the
  * leader nothing new (it starts no round; p's match is known) and cost a
- * message each way per commit (docs/peer-protocol.md). */
+ * message each way per commit (docs/peer-protocol.md). Not sent when p
+ * computes that commit itself from the durable index it was told (pair
+ * commit): the notice would carry nothing new. */
 static void notify_commit_one(struct raft *r, struct raft_prog *p)
 {
     if (p->id == r->id || p->state != RAFT_PROG_REPLICATE ||
         p->next <= raft_log_last(r))
         return;
+    uint64_t c = p->match < r->commit ? p->match : r->commit;
+    uint64_t k = p->match < p->durable_sent ? p->match : p->durable_sent;
+    if (k >= c && raft_log_term(r, k) == r->term)
+        return;
     struct raft_msg *m = raft_msg_new(r, RAFT_MSG_HEARTBEAT, p->id);
     if (m == NULL)
         return;
-    m->commit = p->match < r->commit ? p->match : r->commit;
+    m->commit = c;
+    m->durable = raft_pair_durable(r, p);
     m->ctx = RAFT_CTX_NOTICE;
 }
 
@@ -364,6 +377,83 @@ static void notify_commit(struct raft *r)
 {
     for (uint32_t i = 0; i < r->n_prog; i++)
         notify_commit_one(r, &r->prog[i]);
+}
+
+/* Pair commit (docs/raft.md "Pair commit"). Where the leader and one
+ * voter are a quorum -- 2 of 2 or 3 voters -- an entry of the current term
+ * that both hold durably is committed, so a follower told the leader's
+ * durable index commits as soon as its own write ends, without waiting
+ * for its ack to reach the leader and a commit notice to come back. Sent
+ * only while the leader's configuration is committed (a change in flight
+ * may need a larger quorum); a value once sent stays true (the leader
+ * never loses what is durable in its term, and any quorum of the next
+ * single-server configuration still meets the pair). Every value sent is
+ * recorded: the leader's read index covers the highest (read.c), since a
+ * follower may have answered a write up to it. Sent only when the leader's
+ * whole log is durable: under load (entries queued behind the write in
+ * flight) followers learn commits from APPENDs soon anyway, and a durable
+ * index running ahead of the commit would hold up every read (benchmarks,
+ * session 9). */
+uint64_t raft_pair_durable(struct raft *r, struct raft_prog *p)
+{
+    coord_assert(r->role == RAFT_LEADER);
+    if (!r->cfg.pair_commit || r->stable != raft_log_last(r) ||
+        p->role != RAFT_VOTER ||
+        raft_quorum(r) != 2 || !raft_is_voter(r, r->id) ||
+        r->conf_index > r->commit)
+        return 0;
+    if (r->stable > p->durable_sent)
+        p->durable_sent = r->stable;
+    if (r->stable > r->durable_sent)
+        r->durable_sent = r->stable;
+    return r->stable;
+}
+
+/* The leader's log became durable further: tell each follower that was
+ * sent entries past the durable index it knows (a commit notice of the
+ * same step may have told it already). */
+void raft_pair_notify(struct raft *r)
+{
+    coord_assert(r->role == RAFT_LEADER);
+    for (uint32_t i = 0; i < r->n_prog; i++) {
+        struct raft_prog *p = &r->prog[i];
+        if (p->id == r->id || p->state != RAFT_PROG_REPLICATE)
+            continue;
+        uint64_t sent = p->next - 1;
+        uint64_t want = r->stable < sent ? r->stable : sent;
+        if (p->durable_sent >= want || raft_pair_durable(r, p) == 0)
+            continue;
+        struct raft_msg *m = raft_msg_new(r, RAFT_MSG_HEARTBEAT, p->id);
+        if (m == NULL)
+            continue;
+        m->commit = p->match < r->commit ? p->match : r->commit;
+        m->durable = r->stable;
+        m->ctx = RAFT_CTX_NOTICE;
+    }
+}
+
+/* The follower's side: what it holds durably, up to what the leader holds
+ * durably, is committed if its last entry is of this term -- such an entry
+ * came from this term's leader, so by Log Matching the whole prefix is the
+ * leader's (and by §3.6.2 the older entries commit with it). */
+void raft_pair_learn(struct raft *r, uint64_t durable)
+{
+    if (durable > r->lead_durable)
+        r->lead_durable = durable;
+    if (r->role != RAFT_FOLLOWER || r->installing || r->leader == RAFT_NONE)
+        return;
+    /* and, as the leader, only in a committed configuration of 2 or 3
+     * voters that it is one of (the checks cost nothing to repeat) */
+    if (raft_quorum(r) != 2 || !raft_is_voter(r, r->id) ||
+        r->conf_index > r->commit)
+        return;
+    uint64_t k = r->lead_durable < r->stable ? r->lead_durable : r->stable;
+    if (k <= r->commit || raft_log_term(r, k) != r->term)
+        return;
+    coord_assert(k <= raft_log_last(r));
+    raft_trace(r, "pair commit %llu -> %llu", (unsigned long long)r->commit,
+               (unsigned long long)k);
+    r->commit = k;
 }
 
 /* §3.6.2: only an entry of the current term commits by counting; the

@@ -170,6 +170,8 @@ void raft_hs_set(struct raft *r, uint64_t term, uint64_t vote)
     coord_assert(term > r->term || r->vote == RAFT_NONE || r->vote == vote);
     if (term != r->term || vote != r->vote)
         r->hs_dirty = true;
+    if (term != r->term) /* pair commit: values of one leader's term */
+        r->lead_durable = r->durable_sent = 0;
     r->term = term;
     r->vote = vote;
 }
@@ -298,6 +300,10 @@ static int step_persisted(struct raft *r, uint64_t seq)
         if (self != NULL && self->match < r->stable)
             self->match = r->stable;
         raft_maybe_commit(r);
+        if (r->role == RAFT_LEADER)
+            raft_pair_notify(r);
+    } else {
+        raft_pair_learn(r, 0);
     }
     raft_tally_self(r);
     return 0;

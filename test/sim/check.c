@@ -165,7 +165,8 @@ static void store_last(const struct sim_store *st, uint64_t *term,
  * X's (they would grant X their vote after a restart); a majority means the
  * commit is unsafe even if no such election happens in this history. */
 static void check_electable(struct sim_world *w, struct sim_node *n,
-                            const struct raft_status *st, uint64_t h)
+                            const struct raft_status *st, uint64_t h,
+                            const char *who)
 {
     uint32_t voters = 0;
     for (uint32_t i = 0; i < st->conf.n; i++)
@@ -188,10 +189,10 @@ static void check_electable(struct sim_world *w, struct sim_node *n,
                 grants++;
         }
         if (grants * 2 > voters) {
-            sim_fail(w, "I4 unsafe commit: leader %" PRIu64 " term %" PRIu64
+            sim_fail(w, "I4 unsafe commit: %s %" PRIu64 " term %" PRIu64
                      " committed index %" PRIu64 " but node %" PRIu64
                      " (last %" PRIu64 "/%" PRIu64 ") lacks it and could be "
-                     "elected by %u of %u voters", n->id, st->term,
+                     "elected by %u of %u voters", who, n->id, st->term,
                      st->commit, x->id, xi, xt, grants, voters);
             return;
         }
@@ -201,7 +202,8 @@ static void check_electable(struct sim_world *w, struct sim_node *n,
 /* I6: the leader's new commit index is durable on a quorum of the voters of
  * its configuration (counting the leader's own disk too). */
 static void check_quorum_durable(struct sim_world *w, struct sim_node *n,
-                                 const struct raft_status *st)
+                                 const struct raft_status *st,
+                                 const char *who)
 {
     bool found;
     uint64_t h = sim_shadow_h(&n->sh, st->commit, &found);
@@ -217,12 +219,35 @@ static void check_quorum_durable(struct sim_world *w, struct sim_node *n,
             durable++;
     }
     if (durable * 2 <= voters)
-        sim_fail(w, "I6 commit not quorum-durable: leader %" PRIu64
+        sim_fail(w, "I6 commit not quorum-durable: %s %" PRIu64
                  " term %" PRIu64 " commit %" PRIu64 " is durable on only %u"
-                 " of %u voters", n->id, st->term, st->commit, durable,
+                 " of %u voters", who, n->id, st->term, st->commit, durable,
                  voters);
     else
-        check_electable(w, n, st, h);
+        check_electable(w, n, st, h, who);
+}
+
+/* I6 for a follower that committed ahead of every leader, which only pair
+ * commit may do (docs/raft.md): the entry must be quorum-durable in the
+ * follower's configuration, and no voter lacking it may be electable in
+ * its leader's (which may have a change in flight the follower has not
+ * received; any quorum of it must still meet the pair). */
+static void check_follower_commit(struct sim_world *w, struct sim_node *n,
+                                  const struct raft_status *st)
+{
+    check_quorum_durable(w, n, st, "follower");
+    uint64_t lid = st->term < w->leader_cap ? w->leader_of[st->term] : 0;
+    struct sim_node *l = lid ? sim_node_by_id(w, lid) : NULL;
+    if (w->failed || l == NULL || !l->up || l->r == NULL)
+        return;
+    struct raft_status ls;
+    raft_status(l->r, &ls);
+    bool found;
+    uint64_t h = sim_shadow_h(&n->sh, st->commit, &found);
+    if (ls.term != st->term || ls.role != RAFT_LEADER || !found)
+        return;
+    ls.commit = st->commit;
+    check_electable(w, n, &ls, h, "follower");
 }
 
 static void check_new_leader(struct sim_world *w, struct sim_node *n,
@@ -288,9 +313,7 @@ void sim_check_status(struct sim_world *w, struct sim_node *n,
         w->leader_commit_max = st->commit;
     if (!led && st->commit > prev_commit &&
         st->commit > w->leader_commit_max)
-        sim_fail(w, "I6 follower %" PRIu64 " commit %" PRIu64 " beyond "
-                 "any leader's commit (%" PRIu64 ")", n->id, st->commit,
-                 w->leader_commit_max);
+        check_follower_commit(w, n, st);
     if (w->failed)
         return;
     for (uint64_t i = prev_commit + 1; i <= st->commit; i++) {
@@ -305,7 +328,7 @@ void sim_check_status(struct sim_world *w, struct sim_node *n,
         (prev_role != RAFT_LEADER || prev_term != st->term))
         check_new_leader(w, n, st);
     if (led && st->commit > prev_commit)
-        check_quorum_durable(w, n, st);
+        check_quorum_durable(w, n, st, "leader");
 }
 
 /* I5 at apply time and I10. */

@@ -1384,6 +1384,7 @@ static void draw_swarm(struct sim_world *w)
         w->nodes[i].disk_mult = sim_rng_chance(&g, 0.2) ?
                                 sim_rng_range(&g, 100, 500) : 100;
     }
+    c->pair_commit = sim_rng_chance(&g, 0.8); /* drawn last: seeds keep */
 }
 
 void sim_world_init(struct sim_world *w, uint64_t seed, uint64_t steps,
@@ -1415,11 +1416,12 @@ void sim_world_init(struct sim_world *w, uint64_t seed, uint64_t steps,
     }
     sim_trace(w, "seed %" PRIu64 ": %u voters, drop %.2f dup %.2f delay %"
               PRIu64 "+%" PRIu64 " disk %" PRIu64 "+%" PRIu64
-              " partition %.2f crash %.2f prevote %d checkquorum %d",
+              " partition %.2f crash %.2f prevote %d checkquorum %d"
+              " paircommit %d",
               seed, w->sw.n_voters, w->sw.drop, w->sw.dup, w->sw.delay_min,
               w->sw.delay_mean, w->sw.disk_min, w->sw.disk_mean,
               w->sw.p_partition, w->sw.p_crash, w->sw.cfg.pre_vote,
-              w->sw.cfg.check_quorum);
+              w->sw.cfg.check_quorum, w->sw.cfg.pair_commit);
     for (uint32_t i = 0; i < w->sw.n_voters; i++)
         node_start(w, &w->nodes[i]);
     schedule(w, SIM_EV_WORK, w->sw.tick_base * 5, NULL, NULL);

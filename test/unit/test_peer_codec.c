@@ -94,6 +94,7 @@ static void make_msg(struct raft_msg *m, struct msg_store *st, uint8_t t,
         m->index = extreme ? UINT64_MAX - CAP : v() >> 1;
         m->log_term = extreme ? UINT64_MAX : v();
         m->commit = extreme ? UINT64_MAX : v();
+        m->durable = extreme ? UINT64_MAX : v();
         size_t off = 0;
         for (uint32_t i = 0; i < n; i++) {
             struct raft_entry *e = &st->e[i];
@@ -126,6 +127,7 @@ static void make_msg(struct raft_msg *m, struct msg_store *st, uint8_t t,
         break;
     case RAFT_MSG_HEARTBEAT:
         m->commit = extreme ? UINT64_MAX : v();
+        m->durable = extreme ? UINT64_MAX : v();
         m->ctx = extreme ? UINT64_MAX : v();
         break;
     case RAFT_MSG_HEARTBEAT_RESP:
@@ -167,7 +169,7 @@ static void assert_msg_equal(const struct raft_msg *a,
     assert_int_equal(a->type, b->type);
     assert_true(a->from == b->from && a->to == b->to && a->term == b->term);
     assert_true(a->index == b->index && a->log_term == b->log_term);
-    assert_true(a->commit == b->commit);
+    assert_true(a->commit == b->commit && a->durable == b->durable);
     assert_int_equal(a->n_entries, b->n_entries);
     for (uint32_t i = 0; i < a->n_entries; i++) {
         const struct raft_entry *x = &a->entries[i], *y = &b->entries[i];
@@ -225,10 +227,10 @@ static int dec(const uint8_t *p, size_t n, struct raft_msg *out,
 
 /* Fields of the message after [type, from, to, term], per the doc. */
 static const uint32_t doc_fields[] = {
-    [RAFT_MSG_APPEND] = 4,        [RAFT_MSG_APPEND_RESP] = 4,
+    [RAFT_MSG_APPEND] = 5,        [RAFT_MSG_APPEND_RESP] = 4,
     [RAFT_MSG_VOTE] = 3,          [RAFT_MSG_VOTE_RESP] = 1,
     [RAFT_MSG_PREVOTE] = 3,       [RAFT_MSG_PREVOTE_RESP] = 1,
-    [RAFT_MSG_HEARTBEAT] = 2,     [RAFT_MSG_HEARTBEAT_RESP] = 1,
+    [RAFT_MSG_HEARTBEAT] = 3,     [RAFT_MSG_HEARTBEAT_RESP] = 1,
     [RAFT_MSG_SNAPSHOT] = 4,      [RAFT_MSG_SNAPSHOT_RESP] = 3,
     [RAFT_MSG_TIMEOUT_NOW] = 0,   [RAFT_MSG_READ_INDEX] = 1,
     [RAFT_MSG_READ_INDEX_RESP] = 3,
@@ -254,8 +256,9 @@ static void assert_doc_layout(const struct wire_buf *b,
     assert_true(a->ptr[2].via.u64 == m->to);
     assert_true(a->ptr[3].via.u64 == m->term);
     if (m->type == RAFT_MSG_APPEND) {
-        msgpack_object_array *es = &a->ptr[7].via.array;
-        assert_int_equal(a->ptr[7].type, MSGPACK_OBJECT_ARRAY);
+        assert_true(a->ptr[7].via.u64 == m->durable);
+        msgpack_object_array *es = &a->ptr[8].via.array;
+        assert_int_equal(a->ptr[8].type, MSGPACK_OBJECT_ARRAY);
         assert_int_equal(es->size, m->n_entries);
         for (uint32_t i = 0; i < es->size; i++) {
             msgpack_object_array *e = &es->ptr[i].via.array;
@@ -346,6 +349,7 @@ static void unused_fields_not_sent(void **state)
     assert_true(out.index == 0 && out.log_term == 0 && !out.reject);
     assert_true(out.snap.index == 0 && out.offset == 0);
     assert_true(out.commit == m.commit && out.ctx == m.ctx);
+    assert_true(out.durable == m.durable);
     wire_buf_free(&b);
     /* a heartbeat with small values is a few bytes */
     memset(&m, 0, sizeof(m));
@@ -355,7 +359,7 @@ static void unused_fields_not_sent(void **state)
     m.term = 3;
     m.commit = 100;
     assert_int_equal(enc(&b, &m), 0);
-    assert_int_equal(body_len(&b), 7);
+    assert_int_equal(body_len(&b), 8);
     wire_buf_free(&b);
 }
 
@@ -479,9 +483,10 @@ static int append_variant(uint32_t n, uint32_t len, uint64_t et,
 {
     struct ref r;
     ref_init(&r);
-    head(&r, 8, RAFT_MSG_APPEND);
+    head(&r, 9, RAFT_MSG_APPEND);
     msgpack_pack_uint64(&r.pk, prev);
     msgpack_pack_uint64(&r.pk, 1);
+    msgpack_pack_uint64(&r.pk, 0);
     msgpack_pack_uint64(&r.pk, 0);
     msgpack_pack_array(&r.pk, n);
     for (uint32_t i = 0; i < n; i++) {
@@ -700,8 +705,8 @@ static void wrong_types_and_arity(void **state)
     /* an entry with a wrong arity, a str for the data */
     struct ref r;
     ref_init(&r);
-    head(&r, 8, RAFT_MSG_APPEND);
-    for (int k = 0; k < 3; k++)
+    head(&r, 9, RAFT_MSG_APPEND);
+    for (int k = 0; k < 4; k++)
         msgpack_pack_uint64(&r.pk, 1);
     msgpack_pack_array(&r.pk, 1);
     msgpack_pack_array(&r.pk, 4);
@@ -710,8 +715,8 @@ static void wrong_types_and_arity(void **state)
     pack_bin(&r, "x", 1);
     assert_int_equal(ref_dec(&r, CAP), COORD_EPROTO);
     ref_init(&r);
-    head(&r, 8, RAFT_MSG_APPEND);
-    for (int k = 0; k < 3; k++)
+    head(&r, 9, RAFT_MSG_APPEND);
+    for (int k = 0; k < 4; k++)
         msgpack_pack_uint64(&r.pk, 1);
     msgpack_pack_array(&r.pk, 1);
     msgpack_pack_array(&r.pk, 3);
@@ -842,7 +847,8 @@ static void handshake(void **state)
                                          body_len(&b), &off),
                      MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(up.data.via.array.size, 4);
-    assert_true(up.data.via.array.ptr[0].via.u64 == (PEER_MAGIC | 1));
+    assert_true(up.data.via.array.ptr[0].via.u64 ==
+                (PEER_MAGIC | PEER_VERSION));
     assert_true(up.data.via.array.ptr[1].via.u64 == h.cluster_id);
     msgpack_unpacked_destroy(&up);
     /* truncation and trailing bytes */
@@ -870,13 +876,14 @@ static void handshake(void **state)
     bad.version = 256;
     assert_int_equal(peer_encode_hello(&b, &bad), COORD_EINVAL);
     assert_int_equal(b.len, 0);
-    /* another version: EPROTOVERSION whatever its layout */
+    /* another version (version 1 lacked msg.durable): EPROTOVERSION
+     * whatever its layout */
     bad = h;
-    bad.version = 2;
+    bad.version = 1;
     assert_int_equal(peer_encode_hello(&b, &bad), 0);
     assert_int_equal(peer_decode_hello(body(&b), body_len(&b), &o),
                      COORD_EPROTOVERSION);
-    assert_int_equal(o.version, 2);
+    assert_int_equal(o.version, 1);
     wire_buf_free(&b);
     struct ref r;
     ref_init(&r);
@@ -892,11 +899,12 @@ static void handshake(void **state)
     const uint64_t cases[][5] = {
         /* n, magic, cluster, from, to */
         {4, 0x12345601, 1, 1, 2},
-        {4, PEER_MAGIC | 1, 1, 0, 2},
-        {4, PEER_MAGIC | 1, 1, 1, 0},
-        {3, PEER_MAGIC | 1, 1, 1, 0},
-        {5, PEER_MAGIC | 1, 1, 1, 2},
-        {4, PEER_MAGIC | 1, 0, 1, 2}, /* cluster 0 is the caller's call */
+        {4, PEER_MAGIC | PEER_VERSION, 1, 0, 2},
+        {4, PEER_MAGIC | PEER_VERSION, 1, 1, 0},
+        {3, PEER_MAGIC | PEER_VERSION, 1, 1, 0},
+        {5, PEER_MAGIC | PEER_VERSION, 1, 1, 2},
+        /* cluster 0 is the caller's call */
+        {4, PEER_MAGIC | PEER_VERSION, 0, 1, 2},
     };
     for (size_t i = 0; i < COORD_ARRAY_LEN(cases); i++) {
         ref_init(&r);

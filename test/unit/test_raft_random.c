@@ -204,6 +204,7 @@ static void walk_seed(struct rfx *fx, uint64_t seed, uint32_t voters)
     cfg.append_entries_max = 1 + (uint32_t)rnd(w, 8);
     cfg.pre_vote = rnd(w, 4) != 0;
     cfg.check_quorum = rnd(w, 4) != 0;
+    cfg.pair_commit = rnd(w, 4) != 0;
     rfx_init(fx, voters, 0, &cfg);
     for (int step = 0; step < 6000; step++) {
         uint64_t a = rnd(w, 100);

@@ -631,6 +631,142 @@ static void commit_notice_not_answered(void **state)
     assert_int_equal(rfx_count(fx, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 1);
 }
 
+/* A cluster of n voters (+ learners) with pair commit on, leader 1. */
+static void pair_cluster(struct rfx *fx, uint32_t voters, uint32_t learners)
+{
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pair_commit = true;
+    rfx_init(fx, voters, learners, &cfg);
+    rfx_elect(fx, 1);
+    rfx_stabilize(fx);
+}
+
+/* Pair commit: a follower told the leader's durable index commits (and
+ * applies) an entry as soon as its own copy is durable, before its ack
+ * reaches the leader; the leader then sends it no commit notice. */
+static void pair_commit_follower_commits_first(void **state)
+{
+    struct rfx *fx = *state;
+    pair_cluster(fx, 3, 0);
+    uint64_t c0 = rfx_commit(fx, 1);
+    assert_int_equal(rfx_propose(fx, 1, "a"), 0);
+    uint64_t a = c0 + 1;
+    /* nothing told while the leader's own write is in flight */
+    assert_int_equal(rfx_find(fx, 1, 2, RAFT_MSG_APPEND)->m.durable, 0);
+    rfx_persist(fx, 1); /* the leader's copy is durable: it says so */
+    for (uint64_t id = 2; id <= 3; id++) {
+        struct rfx_msg *hb = rfx_find(fx, 1, id, RAFT_MSG_HEARTBEAT);
+        assert_non_null(hb);
+        assert_int_equal(hb->m.ctx, RAFT_CTX_NOTICE);
+        assert_int_equal(hb->m.durable, a);
+    }
+    assert_int_equal(rfx_commit(fx, 1), c0);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_APPEND);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_HEARTBEAT);
+    assert_int_equal(rfx_commit(fx, 2), c0); /* its own copy is not */
+    rfx_persist(fx, 2);
+    assert_int_equal(rfx_commit(fx, 2), a);
+    assert_int_equal(rfx_node(fx, 2)->applied, a);
+    assert_int_equal(rfx_commit(fx, 1), c0); /* the ack is still out */
+    assert_int_equal(rfx_deliver(fx, 2, 1, RAFT_MSG_APPEND_RESP), 1);
+    assert_int_equal(rfx_commit(fx, 1), a);
+    assert_int_equal(rfx_count(fx, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    /* the slower follower too needs no further message */
+    rfx_deliver(fx, 1, 3, RAFT_MSG_APPEND);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_HEARTBEAT);
+    rfx_persist(fx, 3);
+    assert_int_equal(rfx_commit(fx, 3), a);
+    assert_int_equal(rfx_deliver(fx, 3, 1, RAFT_MSG_APPEND_RESP), 1);
+    assert_int_equal(rfx_count(fx, 1, 3, RAFT_MSG_HEARTBEAT), 0);
+}
+
+/* The leader's read index covers every durable index it told: a follower
+ * may have answered a write up to it before the leader could commit. */
+static void pair_commit_read_index_covers_durable(void **state)
+{
+    struct rfx *fx = *state;
+    pair_cluster(fx, 3, 0);
+    uint64_t c0 = rfx_commit(fx, 1);
+    assert_int_equal(rfx_propose(fx, 1, "a"), 0);
+    rfx_persist(fx, 1);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_APPEND);
+    rfx_deliver(fx, 1, 2, RAFT_MSG_HEARTBEAT);
+    rfx_persist(fx, 2);
+    assert_int_equal(rfx_commit(fx, 2), c0 + 1);
+    rfx_drop(fx, 2, 1, RAFT_MSG_APPEND_RESP); /* the leader never learns */
+    rfx_read(fx, 1, 9);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_APPEND);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_HEARTBEAT);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_HEARTBEAT); /* the read round's */
+    rfx_deliver(fx, 3, 1, RAFT_MSG_HEARTBEAT_RESP);
+    struct rfx_node *n1 = rfx_node(fx, 1);
+    assert_int_equal(n1->n_reads, 1);
+    assert_int_equal(n1->reads[0].status, 0);
+    assert_int_equal(n1->reads[0].index, c0 + 1);
+    assert_int_equal(rfx_commit(fx, 1), c0);
+}
+
+/* Pair commit needs the pair to be a quorum of a committed configuration:
+ * not with 5 voters, not to a learner, not while a change is in flight. */
+static void pair_commit_only_where_pair_is_quorum(void **state)
+{
+    struct rfx *fx = *state;
+    pair_cluster(fx, 5, 0);
+    assert_int_equal(rfx_propose(fx, 1, "a"), 0);
+    rfx_persist(fx, 1);
+    assert_int_equal(rfx_find(fx, 1, 2, RAFT_MSG_APPEND)->m.durable, 0);
+    assert_int_equal(rfx_count(fx, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    rfx_close(fx);
+    pair_cluster(fx, 3, 1);
+    assert_int_equal(rfx_propose(fx, 1, "a"), 0);
+    rfx_persist(fx, 1);
+    assert_int_not_equal(rfx_find(fx, 1, 2, RAFT_MSG_HEARTBEAT)->m.durable,
+                         0);
+    assert_int_equal(rfx_count(fx, 1, 4, RAFT_MSG_HEARTBEAT), 0);
+    rfx_stabilize(fx);
+    struct raft_event ev = {.type = RAFT_EV_CONF_CHANGE};
+    ev.conf.type = RAFT_CONF_PROMOTE;
+    ev.conf.id = 4;
+    assert_int_equal(rfx_step(fx, 1, &ev), 0);
+    assert_int_equal(rfx_find(fx, 1, 2, RAFT_MSG_APPEND)->m.durable, 0);
+    rfx_persist(fx, 1);
+    assert_int_equal(rfx_count(fx, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+}
+
+/* A follower commits by pair only an entry of the term: an older entry
+ * the leader holds durably may still be lost (Figure 8). */
+static void pair_commit_needs_entry_of_term(void **state)
+{
+    struct rfx *fx = *state;
+    struct raft_config cfg;
+    rfx_config_default(&cfg, 1);
+    cfg.pair_commit = true;
+    rfx_init(fx, 3, 0, &cfg);
+    /* 3 holds (1, t1), uncommitted; leader 2 of term 2 says it is durable
+     * up to 1 but has not yet sent its own no-op */
+    struct raft_entry a = {.index = 1, .term = 1, .type = RAFT_ENTRY_NORMAL};
+    inject_append(fx, 1, 3, 1, 0, 0, 0, &a, 1);
+    rfx_deliver(fx, 1, 3, RAFT_MSG_APPEND);
+    rfx_persist(fx, 3);
+    struct raft_msg hb = {.type = RAFT_MSG_HEARTBEAT, .from = 2, .to = 3,
+                          .term = 2, .commit = 0, .durable = 1,
+                          .ctx = RAFT_CTX_NOTICE};
+    rfx_inject(fx, &hb);
+    rfx_deliver(fx, 2, 3, RAFT_MSG_HEARTBEAT);
+    assert_int_equal(rfx_commit(fx, 3), 0);
+    /* its own term's entry at 2, durable on both: 1 commits with it */
+    struct raft_entry b = {.index = 2, .term = 2, .type = RAFT_ENTRY_NOOP};
+    inject_append(fx, 2, 3, 2, 1, 1, 0, &b, 1);
+    rfx_deliver(fx, 2, 3, RAFT_MSG_APPEND);
+    rfx_persist(fx, 3);
+    assert_int_equal(rfx_commit(fx, 3), 0);
+    hb.durable = 2;
+    rfx_inject(fx, &hb);
+    rfx_deliver(fx, 2, 3, RAFT_MSG_HEARTBEAT);
+    assert_int_equal(rfx_commit(fx, 3), 2);
+}
+
 /* Bug 21: an ack of an older batch must not mark a newer entry at the
  * same index stable (the (index, term) ABA race). */
 static void bug21_persist_ack_aba_race(void **state)
@@ -710,6 +846,10 @@ int main(void)
         T(full_log_survives_failed_leaderships),
         T(heartbeat_commit_capped_by_match),
         T(commit_notice_not_answered),
+        T(pair_commit_follower_commits_first),
+        T(pair_commit_read_index_covers_durable),
+        T(pair_commit_only_where_pair_is_quorum),
+        T(pair_commit_needs_entry_of_term),
         T(lost_pipelined_appends_recovered),
         T(unreachable_drops_to_probe),
         T(bug21_persist_ack_aba_race),

@@ -379,6 +379,13 @@ static void notify_commit(struct raft *r)
         notify_commit_one(r, &r->prog[i]);
 }
 
+/* Both sides: a committed configuration of 2 or 3 voters, this node one. */
+static bool pair_conf(struct raft *r)
+{
+    return raft_quorum(r) == 2 && raft_is_voter(r, r->id) &&
+           r->conf_index <= r->commit;
+}
+
 /* Pair commit (docs/raft.md "Pair commit"). Where the leader and one
  * voter are a quorum -- 2 of 2 or 3 voters -- an entry of the current term
  * that both hold durably is committed, so a follower told the leader's
@@ -398,9 +405,7 @@ uint64_t raft_pair_durable(struct raft *r, struct raft_prog *p)
 {
     coord_assert(r->role == RAFT_LEADER);
     if (!r->cfg.pair_commit || r->stable != raft_log_last(r) ||
-        p->role != RAFT_VOTER ||
-        raft_quorum(r) != 2 || !raft_is_voter(r, r->id) ||
-        r->conf_index > r->commit)
+        p->role != RAFT_VOTER || !pair_conf(r))
         return 0;
     if (r->stable > p->durable_sent)
         p->durable_sent = r->stable;
@@ -440,12 +445,9 @@ void raft_pair_learn(struct raft *r, uint64_t durable)
 {
     if (durable > r->lead_durable)
         r->lead_durable = durable;
-    if (r->role != RAFT_FOLLOWER || r->installing || r->leader == RAFT_NONE)
-        return;
-    /* and, as the leader, only in a committed configuration of 2 or 3
-     * voters that it is one of (the checks cost nothing to repeat) */
-    if (raft_quorum(r) != 2 || !raft_is_voter(r, r->id) ||
-        r->conf_index > r->commit)
+    /* the configuration is checked here too: it costs nothing */
+    if (r->role != RAFT_FOLLOWER || r->installing ||
+        r->leader == RAFT_NONE || !pair_conf(r))
         return;
     uint64_t k = r->lead_durable < r->stable ? r->lead_durable : r->stable;
     if (k <= r->commit || raft_log_term(r, k) != r->term)

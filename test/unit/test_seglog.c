@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "coordd/store/store.h"
 #include "coordd/store/store_int.h"
 #include "libcoord/shared/alloc.h"
+#include "test/lib/tmpdir.h"
 
 struct fx {
     bool buffered;
@@ -46,15 +46,6 @@ struct fx {
 
 static struct fx fx_buffered = {.buffered = true};
 static struct fx fx_direct = {.buffered = false};
-
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int fx_setup(void **state)
 {
@@ -78,7 +69,7 @@ static int fx_teardown(void **state)
     f->l = NULL;
     coord_free(f->buf);
     f->buf = NULL;
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(f->dir);
     return 0;
 }
 
@@ -797,7 +788,7 @@ static void direct_follows_the_fs(void **state)
     assert_int_equal(seglog_append(l, &r, 1, f->err), 0);
     assert_true(seglog_direct(l) == fs_direct);
     seglog_close(l);
-    nftw(shm, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(shm);
 }
 
 /* A failed write (here: a new segment over RLIMIT_FSIZE, EFBIG) is
@@ -1128,7 +1119,7 @@ static void growth_sequence(void **state)
     assert_int_equal(seglog_last(f->l), next - 1);
     /* A small segment_bytes is the first size too. */
     fx_close(f);
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0700), 0);
     f->seg_bytes = SEGLOG_SEGMENT_BYTES_MIN;
     fx_open(f);
@@ -1172,7 +1163,7 @@ static void open_reads_each_byte_once(void **state)
     check_range(f, 1, 1200, 27, 1000);
     /* The default segment size: one 1 MiB segment, mostly zeros. */
     fx_close(f);
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0700), 0);
     f->seg_bytes = 0;
     fx_open(f);

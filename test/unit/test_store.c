@@ -14,7 +14,6 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "coordd/store/seglog.h"
 #include "coordd/store/store.h"
 #include "coordd/store/store_int.h"
+#include "test/lib/tmpdir.h"
 
 /* K_ROCKS: log segments (default); K_ROCKS_LOG: rocks_log. */
 enum { K_ROCKS = 1, K_MEM = 2, K_ROCKS_LOG = 3 };
@@ -117,21 +117,12 @@ static int setup_rocks_log(void **state)
  * come back at reopen. */
 static bool fx_seg(const struct fx *f) { return f->kind == K_ROCKS; }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int teardown(void **state)
 {
     struct fx *f = *state;
     fx_close(f);
     if (f->kind != K_MEM)
-        nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        tdir_remove(f->dir);
     else
         store_mem_disk_free(f->disk);
     free(f);
@@ -1194,7 +1185,7 @@ static void rocks_kill9_power_loss(void **state)
     fx_open(f, &opts_a);
     expect_log(&f->s, 1, 9);
     fx_close(f);
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(f->dir);
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     kill9_child(f, true);

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +27,7 @@
 
 #include "coord.h"
 #include "coordd/store/store.h"
+#include "test/lib/tmpdir.h"
 
 #define SEQS_MAX 16
 
@@ -75,15 +75,6 @@ static void done_cb(void *data, int status, uint64_t seq)
     pthread_mutex_unlock(&f->mu);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -112,7 +103,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     fx_stop(f);
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tdir_remove(f->dir);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     free(f);

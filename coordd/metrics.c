@@ -98,7 +98,7 @@ struct hist {
 /* Gauge words in publish order: the scalars, then peer ids and lags. */
 enum {
     G_NODE, G_TERM, G_LEADER, G_IS_LEADER, G_COMMIT, G_APPLIED, G_LAST,
-    G_SNAP, G_SESSIONS, G_WATCHES, G_CONNS, G_DIGEST, G_BYTES,
+    G_SNAP, G_SESSIONS, G_WATCHES, G_CONNS, G_DIGEST, G_PAIR, G_BYTES,
     G_NPEERS = G_BYTES + 4,
     G_PEER_ID, G_PEER_LAG = G_PEER_ID + COORDD_MEMBERS_MAX,
     G_WORDS = G_PEER_LAG + COORDD_MEMBERS_MAX
@@ -291,6 +291,7 @@ void metrics_publish(struct metrics *m, const struct metrics_gauges *g)
     w[G_WATCHES] = g->watches;
     w[G_CONNS] = g->connections;
     w[G_DIGEST] = g->digest_mismatches;
+    w[G_PAIR] = g->pair_commits;
     for (uint32_t i = 0; i < 4; i++)
         w[G_BYTES + i] = g->bytes[i];
     uint32_t np = g->n_peers < COORDD_MEMBERS_MAX ? g->n_peers
@@ -334,7 +335,8 @@ void metrics_read_gauges(const struct metrics *m, struct metrics_gauges *g)
         .applied = w[G_APPLIED], .last_index = w[G_LAST],
         .snap_index = w[G_SNAP], .sessions = w[G_SESSIONS],
         .watches = w[G_WATCHES], .connections = w[G_CONNS],
-        .digest_mismatches = w[G_DIGEST], .n_peers = (uint32_t)w[G_NPEERS]};
+        .digest_mismatches = w[G_DIGEST], .pair_commits = w[G_PAIR],
+        .n_peers = (uint32_t)w[G_NPEERS]};
     for (uint32_t i = 0; i < 4; i++)
         g->bytes[i] = w[G_BYTES + i];
     for (uint32_t i = 0; i < g->n_peers && i < COORDD_MEMBERS_MAX; i++) {
@@ -375,7 +377,8 @@ void node_metrics_publish(struct node *n)
         .applied = n->applied, .last_index = st.last_index,
         .snap_index = n->snap_index, .sessions = n->n_sessions,
         .watches = n->watches.n_watches, .connections = n->n_conns,
-        .digest_mismatches = n->digest_mismatches};
+        .digest_mismatches = n->digest_mismatches,
+        .pair_commits = st.pair_commits};
     if (n->net) {
         struct net_bytes b;
         net_get_bytes(n->net, &b);
@@ -548,6 +551,9 @@ static void render_raft(struct tbuf *b, const struct metrics *m,
     counter(b, "coord_raft_leader_changes_total", "Times the leader known "
             "here changed to a new server.",
             ctr_get(&m->leader_changes));
+    counter(b, "coord_raft_pair_commits_total", "Times this follower "
+            "moved its commit index itself, from the leader's durable index "
+            "(pair commit, docs/raft.md).", g->pair_commits);
     head(b, "coord_raft_follower_lag_entries", "gauge",
          "Leader only: entries a follower lacks (last index - match).");
     for (uint32_t i = 0; i < g->n_peers; i++)

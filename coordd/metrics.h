@@ -70,6 +70,7 @@ struct metrics_gauges {
     uint64_t watches;
     uint64_t connections;  /* client connections */
     uint64_t digest_mismatches;
+    uint64_t pair_commits; /* Raft pair commits here (counter) */
     uint64_t bytes[4];     /* client in, out, peer in, out (counters) */
     uint32_t n_peers;      /* leader only: followers' replication lag */
     uint64_t peer_id[COORDD_MEMBERS_MAX];

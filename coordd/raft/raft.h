@@ -346,6 +346,7 @@ struct raft_status {
     uint64_t first_index; /* first entry held in memory */
     uint64_t last_index;
     uint64_t snap_index;
+    uint64_t pair_commits; /* times the commit moved by pair commit here */
     struct raft_conf conf;
     uint32_t n_progress;  /* leader only */
     struct raft_progress progress[RAFT_MEMBERS_MAX];

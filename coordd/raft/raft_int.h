@@ -104,6 +104,7 @@ struct raft {
      * this term's leader; leader: the highest msg.durable sent this term */
     uint64_t lead_durable;
     uint64_t durable_sent;
+    uint64_t pair_commits;  /* follower: commits it made that way */
 
     /* in-memory log (log.c) */
     struct raft_entry *ents; /* log_entries_max + log_reserve slots */

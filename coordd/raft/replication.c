@@ -456,6 +456,7 @@ void raft_pair_learn(struct raft *r, uint64_t durable)
     raft_trace(r, "pair commit %llu -> %llu", (unsigned long long)r->commit,
                (unsigned long long)k);
     r->commit = k;
+    r->pair_commits++;
 }
 
 /* §3.6.2: only an entry of the current term commits by counting; the

@@ -43,6 +43,7 @@ void raft_status(const struct raft *r, struct raft_status *out)
     out->first_index = raft_log_first(r);
     out->last_index = raft_log_last(r);
     out->snap_index = r->snap_index;
+    out->pair_commits = r->pair_commits;
     out->conf = r->conf;
     if (r->role != RAFT_LEADER)
         return;

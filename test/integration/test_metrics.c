@@ -537,6 +537,20 @@ static void cluster_snapshot_and_leader_change(void **state)
     int lead = check_agreement();
     coordctl_status_has_stats();
     int f = (lead + 1) % cl.n;
+    /* writes one at a time through a follower: it commits some of them
+     * itself, from the leader's durable index (pair commit, 3 voters) */
+    char fs[64];
+    snprintf(fs, sizeof(fs), "%s:%u", cl.node[f].host, cl.node[f].port);
+    struct coord_client *fc = client(fs);
+    for (int i = 0; i < 200; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/pair-%d", i);
+        assert_int_equal(coord_create(fc, p, "x", 1, 0, 0, NULL, NULL), 0);
+    }
+    coord_close(fc);
+    assert_true(wait_at_least(f, "coord_raft_pair_commits_total", "", 1) >=
+                1);
+    assert_true(node_val(lead, "coord_raft_pair_commits_total", "") == 0);
     assert_int_equal(tproc_stop(&cl.node[f], 10000), 0);
     char servers[64];
     snprintf(servers, sizeof(servers), "%s:%u", cl.node[lead].host,

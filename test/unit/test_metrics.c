@@ -76,6 +76,7 @@ static void empty_registry_is_valid(void **state)
         {"coord_raft_apply_lag_entries", "gauge"},
         {"coord_raft_is_leader", "gauge"},
         {"coord_raft_leader_changes_total", "counter"},
+        {"coord_raft_pair_commits_total", "counter"},
         {"coord_raft_follower_lag_entries", "gauge"},
         {"coord_sessions", "gauge"},
         {"coord_sessions_expired_total", "counter"},
@@ -239,7 +240,7 @@ static void gauges_render(void **state)
         .commit = 120, .applied = 117, .last_index = 125, .snap_index = 100,
         .sessions = 4, .watches = 9, .connections = 5,
         .bytes = {100, 200, 300, 400}, .n_peers = 2,
-        .peer_id = {2, 3}, .peer_lag = {5, 0}};
+        .peer_id = {2, 3}, .peer_lag = {5, 0}, .pair_commits = 11};
     metrics_publish(m, &g);
     metrics_leader_change(m);
     metrics_session_expired(m);
@@ -256,6 +257,7 @@ static void gauges_render(void **state)
     assert_true(get(&s, "coord_sessions", "") == 4);
     assert_true(get(&s, "coord_client_connections", "") == 5);
     assert_true(get(&s, "coord_raft_leader_changes_total", "") == 1);
+    assert_true(get(&s, "coord_raft_pair_commits_total", "") == 11);
     assert_true(get(&s, "coord_sessions_expired_total", "") == 2);
     assert_true(get(&s, "coord_net_bytes_total",
                     "kind=\"client\",dir=\"out\"") == 200);

@@ -530,6 +530,20 @@ static void coordctl_status_has_stats(void)
     assert_int_equal(rows, cl.n);
 }
 
+/* Creates prefix-0 .. prefix-(n-1), one at a time, through member i. */
+static void create_through(int i, const char *prefix, int n)
+{
+    char addr[64];
+    snprintf(addr, sizeof(addr), "%s:%u", cl.node[i].host, cl.node[i].port);
+    struct coord_client *c = client(addr);
+    for (int k = 0; k < n; k++) {
+        char p[64];
+        snprintf(p, sizeof(p), "%s-%d", prefix, k);
+        assert_int_equal(coord_create(c, p, "x", 1, 0, 0, NULL, NULL), 0);
+    }
+    coord_close(c);
+}
+
 static void cluster_snapshot_and_leader_change(void **state)
 {
     (void)state;
@@ -539,29 +553,12 @@ static void cluster_snapshot_and_leader_change(void **state)
     int f = (lead + 1) % cl.n;
     /* writes one at a time through a follower: it commits some of them
      * itself, from the leader's durable index (pair commit, 3 voters) */
-    char fs[64];
-    snprintf(fs, sizeof(fs), "%s:%u", cl.node[f].host, cl.node[f].port);
-    struct coord_client *fc = client(fs);
-    for (int i = 0; i < 200; i++) {
-        char p[32];
-        snprintf(p, sizeof(p), "/pair-%d", i);
-        assert_int_equal(coord_create(fc, p, "x", 1, 0, 0, NULL, NULL), 0);
-    }
-    coord_close(fc);
+    create_through(f, "/pair", 200);
     assert_true(wait_at_least(f, "coord_raft_pair_commits_total", "", 1) >=
                 1);
     assert_true(node_val(lead, "coord_raft_pair_commits_total", "") == 0);
     assert_int_equal(tproc_stop(&cl.node[f], 10000), 0);
-    char servers[64];
-    snprintf(servers, sizeof(servers), "%s:%u", cl.node[lead].host,
-             cl.node[lead].port);
-    struct coord_client *c = client(servers);
-    for (int i = 0; i < 600; i++) {
-        char p[32];
-        snprintf(p, sizeof(p), "/s-%d", i);
-        assert_int_equal(coord_create(c, p, "x", 1, 0, 0, NULL, NULL), 0);
-    }
-    coord_close(c);
+    create_through(lead, "/s", 600);
     double commit = node_val(lead, "coord_raft_commit_index", "");
     assert_true(wait_at_least(lead, "coord_snapshot_bytes_count",
                               "kind=\"taken\"", 1) >= 1);
@@ -593,9 +590,10 @@ static void cluster_snapshot_and_leader_change(void **state)
     assert_int_not_equal(nl, lead);
     assert_true(tproc_log_has(&cl.node[o], "msg=\"leader changed\""));
     /* a membership change is one log line on every replica */
+    char servers[64];
     snprintf(servers, sizeof(servers), "%s:%u", cl.node[nl].host,
              cl.node[nl].port);
-    c = client(servers);
+    struct coord_client *c = client(servers);
     assert_int_equal(coord_member_remove(c, (uint64_t)lead + 1), 0);
     coord_close(c);
     char want[64];

@@ -149,6 +149,9 @@ wait_all_serve() {
 # (coordbench --probe-majority: 4 KiB O_DIRECT|O_DSYNC overwrites, as the
 # log segments write), what a majority of these three nodes on
 # one disk needs.
+# The guest's idle polling, printed in the header (docs/benchmarks.md
+# "Idle vCPUs"): 0 makes every wake-up of an idle vCPU a VM exit.
+HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 # value of key $2 in the kv line $1
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # fsync p50 printed by probe number $1
@@ -157,7 +160,8 @@ probe_p50() { tr ' ' '\n' <"$dir/probe$1.txt" | sed -n 's/^fsync_p50_us=//p'; }
 floor_probes() {
     local probe j i ppids
     probe=$("$BENCH" --probe-fsync="$dir" --probe-rtt \
-        --probe-majority="$dir" --probe-n=1000 | tr '\n' ' ')
+        --probe-majority="$dir" --probe-pipeline="$dir" --probe-n=1000 |
+        tr '\n' ' ')
     echo "floor probes: $probe" | tee -a "$OUT"
     # The three nodes share one disk: the same probe run by 2 and by 3
     # processes at once shows whether the device serves flushes in parallel.
@@ -185,6 +189,11 @@ floor_probes() {
         "100 = $(echo "$(kv "$probe" majority_p50_us) \
             $(kv "$probe" rtt_p50_us)" |
             awk '{printf "%.0f us", $1 + 2 * $2 + 100}')" | tee -a "$OUT"
+    echo "ideal 3-replica pipeline, 1x1 (coordbench --probe-pipeline, us):" \
+        "via leader p50 $(kv "$probe" pipe_leader_p50_us) p99" \
+        "$(kv "$probe" pipe_leader_p99_us); via follower p50" \
+        "$(kv "$probe" pipe_follower_p50_us) p99" \
+        "$(kv "$probe" pipe_follower_p99_us)" | tee -a "$OUT"
 }
 
 for i in 1 2 3; do start_node "$i"; done
@@ -192,7 +201,8 @@ wait_all_serve 30
 echo "3 nodes (pids ${pids[1]} ${pids[2]} ${pids[3]}) at $servers," \
     "leader n$(leader_id); ${SECS}s per run after ${WARMUP}s warm-up;" \
     "$(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ)" \
+    "commit $(git rev-parse --short HEAD 2>/dev/null); $(date -u +%FT%TZ);" \
+    "guest_halt_poll_ns $(cat "$HALT_POLL" 2>/dev/null || echo -)" \
     "${COORDD_EXTRA:+; coordd $COORDD_EXTRA}"
 : >"$OUT"
 floor_probes

@@ -20,8 +20,10 @@
 # "floor: when=before|after ..."; the report judges coord's 1x1 write p50
 # against the lower of the two. The same lines carry the shared-disk
 # floor (the second of three log writes started together, as the three
-# nodes on this one disk commit, + 2 RTT + 0.1 ms), which the report
-# shows beside the target as information, without a verdict.
+# nodes on this one disk commit, + 2 RTT + 0.1 ms) and the ideal pipeline
+# (coordbench --probe-pipeline: the same 1x1 write through four processes
+# that only relay and write a block), which the report shows beside the
+# target as information, without a verdict.
 #
 #   BENCH_SECONDS=10   measured window per run (after BENCH_WARMUP=2)
 #   BENCH_PRIME=5      unrecorded set 16x16 load on each fresh cluster first
@@ -32,6 +34,13 @@
 #   BENCH_CONTENDERS="1 8 32"        lock workload
 #   BENCH_FAILOVERS=3  kill -9 and SIGSTOP rounds per system
 #   BENCH_COORD_FAILOVERS=$BENCH_FAILOVERS   (20 for the issue's target)
+#   BENCH_HALT_POLL_NS=  unset: the machine as found. Set (root, a guest
+#                      with the haltpoll cpuidle driver): the guest's halt
+#                      polling, /sys/module/haltpoll/parameters/
+#                      guest_halt_poll_ns, is set to it for the whole run,
+#                      every system alike, and restored at the end (the
+#                      kernel's default is 200000; docs/benchmarks.md
+#                      "Idle vCPUs"). The header records both values.
 #   compare.sh --report RAW   only regenerate the Markdown from raw lines
 #
 # Failover window: a probe (zkbench/etcdbench --op=failover-probe,
@@ -80,9 +89,28 @@ LOCKBENCH=$CL_BIN/coordlockbench
 # shellcheck source=clusters.sh
 . "$here/clusters.sh"
 
+# The guest's halt polling (BENCH_HALT_POLL_NS above).
+HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+halt_was=
+if [ -n "${BENCH_HALT_POLL_NS:-}" ]; then
+    case $BENCH_HALT_POLL_NS in
+    *[!0-9]*)
+        echo "compare.sh: BENCH_HALT_POLL_NS must be a number of ns" >&2
+        exit 2 ;;
+    esac
+    if [ ! -w "$HALT_POLL" ]; then
+        echo "compare.sh: BENCH_HALT_POLL_NS needs a writable $HALT_POLL" \
+            "(root, the haltpoll cpuidle driver)" >&2
+        exit 2
+    fi
+    halt_was=$(cat "$HALT_POLL")
+    echo "$BENCH_HALT_POLL_NS" >"$HALT_POLL"
+fi
+
 cleanup() {
     cl_stop_all
     rm -rf "$CL_DIR"
+    [ -z "$halt_was" ] || echo "$halt_was" >"$HALT_POLL"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -234,6 +262,12 @@ machine() {
         "kernel $(uname -r), temp dir on $(df -T "$CL_DIR" |
             awk 'NR == 2 { print $2 }')"
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at $1"
+    local drv
+    drv=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null ||
+        echo none)
+    echo "idle: cpuidle driver $drv, guest_halt_poll_ns" \
+        "$(cat "$HALT_POLL" 2>/dev/null || echo -)${halt_was:+ (set by" \
+        "BENCH_HALT_POLL_NS for this run; was $halt_was)}"
 }
 
 fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system
@@ -259,7 +293,7 @@ fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system
 # a 4 KiB O_DIRECT|O_DSYNC block each, a barrier per round): about a
 # second or less each here.
 floor_probe() {
-    local fs="" rt="" mj="" at
+    local fs="" rt="" mj="" pp="" at
     at=$(date -u +%T)
     if [ -x "$CL_BIN/coordbench" ]; then
         fs=$("$CL_BIN/coordbench" --probe-fsync="$CL_DIR" --probe-n=1000 \
@@ -268,8 +302,10 @@ floor_probe() {
             2>>"$CL_LOGS/generators.log") || rt=""
         mj=$("$CL_BIN/coordbench" --probe-majority="$CL_DIR" \
             --probe-n=1000 2>>"$CL_LOGS/generators.log") || mj=""
+        pp=$("$CL_BIN/coordbench" --probe-pipeline="$CL_DIR" \
+            --probe-n=1000 2>>"$CL_LOGS/generators.log") || pp=""
     fi
-    printf '%s\n%s\n%s\n' "$fs" "$rt" "$mj" |
+    printf '%s\n%s\n%s\n%s\n' "$fs" "$rt" "$mj" "$pp" |
         awk -v mode=floor -v when="$1" -v at="$at" -f "$here/report.awk" |
         sed "s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/; s/^/# /" >>"$RAW"
     log "floor $1 coord's runs: $(tail -1 "$RAW" | sed 's/^# floor: //')"

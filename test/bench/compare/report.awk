@@ -8,9 +8,9 @@
 # coord's runs, see below). With -v mode=plot it prints instead the
 # points for plot.gp ("system workload ops/s p99_ms shape"). With
 # -v mode=floor -v when=W -v at=T it reads coordbench's --probe-fsync,
-# --probe-rtt and --probe-majority output lines and prints the raw header
-# line compare.sh records: "floor: when=W at=T fsync_n=.. fsync_p50_us=..
-# fsync_p99_us=.. rtt_n=.. rtt_p50_us=.. rtt_p99_us=.. floor_us=..
+# --probe-rtt, --probe-majority and --probe-pipeline output lines and
+# prints the raw header line compare.sh records: "floor: when=W at=T
+# fsync_n=.. fsync_p50_us=.. fsync_p99_us=.. rtt_n=.. rtt_p50_us=.. rtt_p99_us=.. floor_us=..
 # majority_n=.. majority_p50_us=.. majority_p99_us=.. first_p50_us=..
 # third_p50_us=.. majority_floor_us=..", floor = fsync p50 + 2 x RTT p50
 # + 100 us (issue 9's 1x1 target), majority floor = the p50 of the second
@@ -230,7 +230,8 @@ function stats(sys, sig,    k, n, i, t, v, w, list, med, mx) {
 
 mode == "floor" {
     for (i = 1; i <= NF; i++)
-        if ($i ~ /^(fsync|rtt|majority|first|third)_(n|p50_us|p99_us)=/)
+        if ($i ~ /^(fsync|rtt|majority|first|third)_(n|p50_us|p99_us)=/ ||
+            $i ~ /^pipe_(leader|follower)_(n|p50_us|p99_us)=/)
             probe[substr($i, 1, index($i, "=") - 1)] = \
                 substr($i, index($i, "=") + 1)
     next
@@ -244,6 +245,10 @@ mode == "floor" {
         fl_when[++nfl] = f
         fl_fsync[f] = kv($0, "fsync_p50_us")
         fl_rtt[f] = kv($0, "rtt_p50_us")
+        if (isnum(kv($0, "pipe_leader_p50_us"))) {
+            fl_pl[f] = kv($0, "pipe_leader_p50_us")
+            fl_pf[f] = kv($0, "pipe_follower_p50_us")
+        }
         if (isnum(kv($0, "majority_p50_us"))) {
             fl_maj[f] = kv($0, "majority_p50_us")
             fl_first[f] = kv($0, "first_p50_us")
@@ -295,6 +300,13 @@ END {
         printf " rtt_n=%s rtt_p50_us=%s rtt_p99_us=%s floor_us=%.1f", \
             probe["rtt_n"], probe["rtt_p50_us"], probe["rtt_p99_us"], \
             floor_of(probe["fsync_p50_us"], probe["rtt_p50_us"])
+        if (isnum(probe["pipe_leader_p50_us"]))
+            printf " pipe_leader_p50_us=%s pipe_leader_p99_us=%s" \
+                " pipe_follower_p50_us=%s pipe_follower_p99_us=%s", \
+                probe["pipe_leader_p50_us"], probe["pipe_leader_p99_us"], \
+                probe["pipe_follower_p50_us"], probe["pipe_follower_p99_us"]
+        else
+            printf " pipe_failed=probe"
         if (!isnum(probe["majority_p50_us"])) {
             printf " majority_failed=probe\n"
             exit
@@ -512,7 +524,31 @@ function majority_row(a,    p50, i, w, best, f, o, d) {
         fl_first[best], fl_third[best], fl_rtt[best], o, d
 }
 
-function targets(    a, z, e, i, anymaj) {
+# The informational row after the shared-disk one: coord's 1x1 p50s (via
+# a random member and via the leader) against the lower ideal pipeline
+# (coordbench --probe-pipeline: the same write through four processes
+# that only send, write their block and answer); no verdict. Nothing
+# without a pipeline probe in the run.
+function pipeline_row(a, al,    i, w, best, d, dl) {
+    best = ""
+    for (i = 1; i <= nfl; i++) {
+        w = fl_when[i]
+        if ((w in fl_pl) && (best == "" || fl_pl[w] + 0 < fl_pl[best] + 0))
+            best = w
+    }
+    if (best == "")
+        return
+    d = a == "" ? "-" : kv(a, "p50_us")
+    dl = al == "" ? "-" : kv(al, "p50_us")
+    printf "| (informational) 1x1 write p50 vs an ideal 3-replica pipeline" \
+        " on this machine (coordbench --probe-pipeline: 4 processes that" \
+        " only relay and write) | random member %s us, via the leader %s us" \
+        " vs pipeline via the leader %s us, via a follower %s us (%s, %s" \
+        " coord's runs) |\n", d, dl, fl_pl[best], fl_pf[best],
+        (nfl > 1 ? "the lower" : "the only one"), best
+}
+
+function targets(    a, z, e, i, anymaj, anypipe) {
     printf "\n### Issue 9 targets, as measured in this run\n\n"
     print "Verdicts compare the unrounded figures with the thresholds. The"
     print "1x1 floor is fsync p50 + 2 x loopback RTT p50 + 100 us, measured"
@@ -529,6 +565,17 @@ function targets(    a, z, e, i, anymaj) {
         printf "\nO_DIRECT|O_DSYNC overwrites, as coord's log segments write;"
         printf "\ncoordbench --probe-majority), as a commit needs two of three"
         printf "\nreplicas durable and the three nodes here share one disk."
+    }
+    for (i = 1; i <= nfl; i++)
+        if (fl_when[i] in fl_pl)
+            anypipe = 1
+    if (anypipe) {
+        printf "\nThe ideal-pipeline row is informational too: the same 1x1"
+        printf "\nwrite through four processes (client, leader, two"
+        printf "\nfollowers) over loopback TCP that do nothing but relay it"
+        printf "\nand write one 4 KiB O_DIRECT|O_DSYNC block each"
+        printf "\n(coordbench --probe-pipeline): what any leader-based"
+        printf "\nreplicated log could reach on this machine."
     }
     printf "\n\n"
     print "| target | measured |"
@@ -548,6 +595,8 @@ function targets(    a, z, e, i, anymaj) {
         ratio(num(a, "ops_per_s"), num(z, "ops_per_s")), vd_word()
     floor_row(median("coord", "set", "1x1"), "")
     majority_row(median("coord", "set", "1x1"))
+    pipeline_row(median("coord", "set", "1x1"),
+        median("coord", "set-leader", "1x1"))
     a = median("coord", "set-leader", "1x1")
     if (a != "")
         floor_row(a, ", sessions on the leader (prefer_leader)")

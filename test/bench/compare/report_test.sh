@@ -10,8 +10,9 @@
 # server CPU per hand-off, the 1x1 floor (computed from the probes' p50s
 # by mode=floor; the lower of the before/after floors chosen, named, and
 # compared), the shared-disk floor beside it (majority probe: its own
-# lower floor, informational, no verdict; absent without the probe) and
-# the met/missed verdict of every target row. Ends with
+# lower floor, informational, no verdict; absent without the probe), the
+# ideal pipeline beside them (the same, from --probe-pipeline) and the
+# met/missed verdict of every target row. Ends with
 # "N passed, N failed". Runs in well under a second; starts nothing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -134,11 +135,18 @@ fl=$(printf '%s\n%s\n' "$probes" "$maj" |
 check "floor line: fsync p50 + 2 x RTT p50 + 100" "$fl" \
     "floor: when=before at=12:00:00 fsync_n=1000 fsync_p50_us=151.5 fsync_p99_us=300.0 rtt_n=1000 rtt_p50_us=48.25 rtt_p99_us=99.0 floor_us=348.0"
 check "floor line: majority p50 + 2 x RTT p50 + 100 after the floor" "$fl" \
-    "floor_us=348.0 majority_n=1000 majority_p50_us=230.5 majority_p99_us=400.0 first_p50_us=210.0 third_p50_us=250.0 majority_floor_us=427.0"
+    "majority_n=1000 majority_p50_us=230.5 majority_p99_us=400.0 first_p50_us=210.0 third_p50_us=250.0 majority_floor_us=427.0"
+check "floor line: no pipeline probe is said" "$fl" \
+    "floor_us=348.0 pipe_failed=probe majority_n=1000"
+pipe='pipe_leader_n=1000 pipe_leader_p10_us=150.0 pipe_leader_p50_us=180.5 pipe_leader_p90_us=220.0 pipe_leader_p99_us=300.0 pipe_follower_p50_us=210.0 pipe_follower_p99_us=330.0 pipe_lwrite_p50_us=120.0 pipe_lwrite_p99_us=200.0 pipe_fwrite_p50_us=110.0 pipe_fwrite_p99_us=190.0 pipe_direct=1'
+fl=$(printf '%s\n%s\n%s\n' "$probes" "$maj" "$pipe" |
+    awk -v mode=floor -v when=before -v at=12:00:00 -f "$here/report.awk")
+check "floor line: the pipeline probe's p50s and p99s" "$fl" \
+    "floor_us=348.0 pipe_leader_p50_us=180.5 pipe_leader_p99_us=300.0 pipe_follower_p50_us=210.0 pipe_follower_p99_us=330.0 majority_n=1000"
 fl=$(printf '%s\n' "$probes" |
     awk -v mode=floor -v when=before -v at=12:00:00 -f "$here/report.awk")
 check "floor line: a missing majority probe keeps the floor" "$fl" \
-    "rtt_p99_us=99.0 floor_us=348.0 majority_failed=probe"
+    "rtt_p99_us=99.0 floor_us=348.0 pipe_failed=probe majority_failed=probe"
 fl=$(printf '%s\n' "$probes" | grep fsync |
     awk -v mode=floor -v when=after -v at=12:01:00 -f "$here/report.awk")
 check "floor line: a missing probe is a failure, not a floor" "$fl" \
@@ -148,9 +156,9 @@ check "floor line: a missing probe is a failure, not a floor" "$fl" \
 # is; a failed probe line; an unmeasured etcd; a kill max over 1 s; a
 # lock row without server CPU.
 cat >"$raw2" <<'EOF'
-# floor: when=before at=10:00:00 fsync_n=1000 fsync_p50_us=250 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=450.0 majority_n=1000 majority_p50_us=400 majority_p99_us=900.0 first_p50_us=300 third_p50_us=420 majority_floor_us=600.0
+# floor: when=before at=10:00:00 fsync_n=1000 fsync_p50_us=250 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=450.0 pipe_leader_p50_us=390.5 pipe_leader_p99_us=700 pipe_follower_p50_us=420 pipe_follower_p99_us=800 majority_n=1000 majority_p50_us=400 majority_p99_us=900.0 first_p50_us=300 third_p50_us=420 majority_floor_us=600.0
 # floor: when=between at=10:00:01 failed=probe
-# floor: when=after at=10:05:00 fsync_n=1000 fsync_p50_us=500 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=700.0 majority_n=1000 majority_p50_us=300.5 majority_p99_us=900.0 first_p50_us=280 third_p50_us=350 majority_floor_us=500.5
+# floor: when=after at=10:05:00 fsync_n=1000 fsync_p50_us=500 fsync_p99_us=800.0 rtt_n=1000 rtt_p50_us=50 rtt_p99_us=90.0 floor_us=700.0 pipe_leader_p50_us=400 pipe_leader_p99_us=700 pipe_follower_p50_us=410 pipe_follower_p99_us=800 majority_n=1000 majority_p50_us=300.5 majority_p99_us=900.0 first_p50_us=280 third_p50_us=350 majority_floor_us=500.5
 sys=coord wl=set shape=1x1 rep=1 ops=5000 ops_per_s=500 p50_us=450.0 p99_us=900 p999_us=990 max_us=999 server_cpu_us_per_op=20 errors=0
 sys=coord wl=set shape=64x16 rep=1 ops_per_s=600 p50_us=9 p99_us=90 p999_us=99 max_us=100 server_cpu_us_per_op=9 errors=0
 sys=zk wl=set shape=64x16 rep=1 ops_per_s=100 p50_us=50 p99_us=400 p999_us=500 max_us=600 server_cpu_us_per_op=100 errors=0
@@ -168,6 +176,11 @@ check "targets: 1x1 equal to the lower floor (before) is met" "$out" \
 check "targets: shared-disk floor, informational, its own lower floor" \
     "$out" \
     "| (informational) 1x1 write p50 vs shared-disk floor: majority of three durable on this disk + 2 RTT + 0.1 ms | 450.0 us vs 500.5 us (the lower, after coord's runs: 2nd of 3 concurrent log writes p50 300.5 (1st 280, 3rd 350) + 2 x RTT p50 50 + 100; before: 600.0 us, 2nd of 3 p50 400, RTT p50 50): 50.5 us at or below it |"
+# The pipeline row: the lower pipeline (before: 390.5 via the leader,
+# though the after one is lower via a follower), beside coord's two 1x1
+# runs (no set-leader run here), no verdict.
+check "targets: ideal pipeline, informational, the lower one" "$out" \
+    "| (informational) 1x1 write p50 vs an ideal 3-replica pipeline on this machine (coordbench --probe-pipeline: 4 processes that only relay and write) | random member 450.0 us, via the leader - us vs pipeline via the leader 390.5 us, via a follower 420 us (the lower, before coord's runs) |"
 check "targets: the shared-disk row is explained" "$out" \
     "The row after it is informational, not a target"
 check "targets: met against one system, the other not measured" "$out" \

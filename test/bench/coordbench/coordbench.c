@@ -969,6 +969,11 @@ static void usage(FILE *f)
 "                        file in DIR, started together;\n"
 "                        print the 2nd completion's majority_p50_us etc.\n"
 "                        (and the 1st, 3rd) and exit (no server)\n"
+"  --probe-pipeline=DIR  time N writes one at a time through an ideal\n"
+"                        3-replica pipeline (4 processes over loopback TCP,\n"
+"                        one 4 KiB O_DIRECT|O_DSYNC block per replica in\n"
+"                        DIR per write), via the leader and via a follower;\n"
+"                        print pipe_leader_p50_us etc. and exit (no server)\n"
 "  --probe-rtt           time N 64-byte loopback TCP round trips, print\n"
 "                        rtt_p50_us etc. and exit (no server)\n"
 "  --probe-n=N           samples of a probe (default 1000)\n"
@@ -1003,12 +1008,14 @@ static bool parse_format(const char *s)
 
 enum { O_SELFTEST = 1000, O_FREEPORT, O_NOCLEAN, O_LOCAL, O_HELP,
        O_PROBE_FSYNC, O_PROBE_RTT, O_PROBE_N, O_PROBE_MAJ,
+       O_PROBE_PIPE,
        O_PREFER_LEADER };
 
 static unsigned g_probe_n = 1000;
 static const char *g_probe_dir; /* --probe-fsync */
 static bool g_probe_rtt;
 static const char *g_probe_maj_dir; /* --probe-majority */
+static const char *g_probe_pipe_dir; /* --probe-pipeline */
 
 /* Returns 0 to run, 1 when a helper ran, -1 on a bad option. */
 static int parse_one(int opt, const char *arg)
@@ -1058,6 +1065,7 @@ static int parse_one(int opt, const char *arg)
     case O_PROBE_FSYNC: g_probe_dir = arg; return 0;
     case O_PROBE_RTT: g_probe_rtt = true; return 0;
     case O_PROBE_MAJ: g_probe_maj_dir = arg; return 0;
+    case O_PROBE_PIPE: g_probe_pipe_dir = arg; return 0;
     default: return -1;
     }
 }
@@ -1088,6 +1096,7 @@ static int parse_args(int argc, char **argv)
         {"probe-rtt", no_argument, 0, O_PROBE_RTT},
         {"probe-n", required_argument, 0, O_PROBE_N},
         {"probe-majority", required_argument, 0, O_PROBE_MAJ},
+        {"probe-pipeline", required_argument, 0, O_PROBE_PIPE},
         {0, 0, 0, 0},
     };
     g_cfg = (struct bench_cfg){
@@ -1109,7 +1118,7 @@ static int parse_args(int argc, char **argv)
         usage(stderr);
         return -1;
     }
-    if (g_probe_dir || g_probe_rtt || g_probe_maj_dir) {
+    if (g_probe_dir || g_probe_rtt || g_probe_maj_dir || g_probe_pipe_dir) {
         int rc = 0; /* probes only, no server; lines in this order */
         if (g_probe_dir)
             rc |= probe_fsync(g_probe_dir, g_probe_n);
@@ -1117,6 +1126,8 @@ static int parse_args(int argc, char **argv)
             rc |= probe_rtt(g_probe_n);
         if (g_probe_maj_dir)
             rc |= probe_majority(g_probe_maj_dir, g_probe_n);
+        if (g_probe_pipe_dir)
+            rc |= probe_pipeline(g_probe_pipe_dir, g_probe_n);
         exit(rc);
     }
     return 0;

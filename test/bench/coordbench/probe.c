@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,20 +37,15 @@
 #define PROBE_PING_BYTES 64
 /* Writers of the majority probe: the replicas of a 3-node cluster. */
 #define PROBE_REPLICAS 3
-/* A majority probe writer's unit (coord's log block) and the zero-filled
- * file it overwrites block after block, wrapping around. */
-#define PROBE_BLOCK_BYTES 4096
-#define PROBE_LOG_FILE_BYTES (1024 * 1024)
 
-static uint64_t probe_now_ns(void)
+uint64_t probe_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Prints what_n and what_p10_us .. what_p99_us, no newline. */
-static void print_hist_kv(const char *what, const struct hist *h)
+void probe_print_hist_kv(const char *what, const struct hist *h)
 {
     printf("%s_n=%llu %s_p10_us=%.1f %s_p50_us=%.1f %s_p90_us=%.1f "
            "%s_p99_us=%.1f",
@@ -61,12 +57,11 @@ static void print_hist_kv(const char *what, const struct hist *h)
 
 static void print_hist(const char *what, const struct hist *h)
 {
-    print_hist_kv(what, h);
+    probe_print_hist_kv(what, h);
     printf("\n");
 }
 
-/* Prints " what_p50_us=.. what_p99_us=..", no newline. */
-static void print_p50_p99(const char *what, const struct hist *h)
+void probe_print_p50_p99(const char *what, const struct hist *h)
 {
     printf(" %s_p50_us=%.1f %s_p99_us=%.1f", what,
            hist_quantile(h, 0.50) / 1e3, what, hist_quantile(h, 0.99) / 1e3);
@@ -195,11 +190,7 @@ static void *maj_main(void *arg)
     return NULL;
 }
 
-/* Makes writer idx's probe file in dir: PROBE_LOG_FILE_BYTES of zeros,
- * durable, then reopened for O_DIRECT|O_DSYNC overwrites (*direct stays
- * 1) or, where the file system refuses O_DIRECT (tmpfs), for pwrite +
- * fdatasync (*direct set to 0); unlinked once open. -1 after a message. */
-static int maj_open(const char *dir, unsigned idx, int *direct)
+int probe_log_open(const char *dir, unsigned idx, int *direct)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/coordbench-majority-probe.%d.%u", dir,
@@ -277,7 +268,7 @@ int probe_majority(const char *dir, unsigned n)
     hist_init(&p.third);
     hist_init(&p.skew);
     for (; nfd < PROBE_REPLICAS; nfd++)
-        if ((p.fds[nfd] = maj_open(dir, nfd, &p.direct)) < 0)
+        if ((p.fds[nfd] = probe_log_open(dir, nfd, &p.direct)) < 0)
             goto out_close;
     if (maj_check(pthread_mutex_init(&p.mu, NULL)) != 0)
         goto out_close;
@@ -289,10 +280,10 @@ int probe_majority(const char *dir, unsigned n)
         goto out_start;
     rc = maj_run(&p);
     if (rc == 0) {
-        print_hist_kv("majority", &p.second);
-        print_p50_p99("first", &p.first);
-        print_p50_p99("third", &p.third);
-        print_p50_p99("start_skew", &p.skew);
+        probe_print_hist_kv("majority", &p.second);
+        probe_print_p50_p99("first", &p.first);
+        probe_print_p50_p99("third", &p.third);
+        probe_print_p50_p99("start_skew", &p.skew);
         printf(" majority_direct=%d\n", p.direct);
     }
 
@@ -309,8 +300,7 @@ out_close:
     return rc;
 }
 
-/* Reads exactly n bytes; false on EOF or error. */
-static int read_full(int fd, char *p, size_t n)
+int probe_read_full(int fd, char *p, size_t n)
 {
     while (n > 0) {
         ssize_t r = read(fd, p, n);
@@ -326,14 +316,13 @@ static void *echo_main(void *arg)
 {
     int fd = *(int *)arg;
     char b[PROBE_PING_BYTES];
-    while (read_full(fd, b, sizeof(b)) == 0)
+    while (probe_read_full(fd, b, sizeof(b)) == 0)
         if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
             break;
     return NULL;
 }
 
-/* A connected pair over 127.0.0.1 (fds[0] client, fds[1] accepted). */
-static int loopback_pair(int fds[2])
+int probe_loopback_pair(int fds[2])
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof(sa);
@@ -346,7 +335,7 @@ static int loopback_pair(int fds[2])
         listen(ls, 1) != 0 ||
         connect(fds[0], (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         (fds[1] = accept(ls, NULL, NULL)) < 0) {
-        fprintf(stderr, "coordbench: rtt probe: %s\n", strerror(errno));
+        fprintf(stderr, "coordbench: loopback pair: %s\n", strerror(errno));
         if (ls >= 0)
             close(ls);
         return -1;
@@ -361,7 +350,7 @@ int probe_rtt(unsigned n)
 {
     int fds[2];
     pthread_t th;
-    if (loopback_pair(fds) != 0)
+    if (probe_loopback_pair(fds) != 0)
         return 1;
     if (pthread_create(&th, NULL, echo_main, &fds[1]) != 0) {
         close(fds[0]);
@@ -376,7 +365,7 @@ int probe_rtt(unsigned n)
     for (unsigned i = 0; i < n && rc == 0; i++) {
         uint64_t t0 = probe_now_ns();
         if (write(fds[0], b, sizeof(b)) != (ssize_t)sizeof(b) ||
-            read_full(fds[0], b, sizeof(b)) != 0)
+            probe_read_full(fds[0], b, sizeof(b)) != 0)
             rc = 1;
         else
             hist_record(&h, probe_now_ns() - t0);

@@ -6,6 +6,9 @@
 #ifndef COORDBENCH_PROBE_H
 #define COORDBENCH_PROBE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* n appends of 256 bytes, each followed by fdatasync, to a fresh file in
  * dir (unlinked at once). Prints fsync_n, fsync_p10_us .. fsync_p99_us. */
 int probe_fsync(const char *dir, unsigned n);
@@ -25,5 +28,39 @@ int probe_majority(const char *dir, unsigned n);
 /* n round trips of 64 bytes over a loopback TCP connection between this
  * thread and an echo thread. Prints rtt_n, rtt_p10_us .. rtt_p99_us. */
 int probe_rtt(unsigned n);
+
+/* The pipeline probe (pipeline.c): n writes one at a time through an
+ * ideal 3-replica pipeline in four processes -- a client, a "leader" and
+ * two "followers" over loopback TCP, each replica writing a 4 KiB block
+ * O_DIRECT|O_DSYNC per write to its own file in dir, and doing nothing
+ * else -- first sent to the leader, then to a follower. Prints one line:
+ * pipe_leader_n, pipe_leader_p10_us .. p99, pipe_follower_p50_us,
+ * pipe_follower_p99_us, pipe_direct (1 or 0). */
+int probe_pipeline(const char *dir, unsigned n);
+
+/* Shared by the probes. */
+
+/* A log writer's unit (coord's log block) and the zero-filled file it
+ * overwrites block after block, wrapping around. */
+#define PROBE_BLOCK_BYTES 4096
+#define PROBE_LOG_FILE_BYTES (1024 * 1024)
+
+struct hist;
+
+uint64_t probe_now_ns(void); /* CLOCK_MONOTONIC */
+/* Prints what_n and what_p10_us .. what_p99_us, no newline. */
+void probe_print_hist_kv(const char *what, const struct hist *h);
+/* Prints " what_p50_us=.. what_p99_us=..", no newline. */
+void probe_print_p50_p99(const char *what, const struct hist *h);
+/* Makes writer idx's log file in dir: PROBE_LOG_FILE_BYTES of zeros,
+ * durable, then reopened for O_DIRECT|O_DSYNC overwrites (*direct stays
+ * 1) or, where the file system refuses O_DIRECT (tmpfs), for pwrite +
+ * fdatasync (*direct set to 0); unlinked once open. -1 after a message. */
+int probe_log_open(const char *dir, unsigned idx, int *direct);
+/* A connected pair over 127.0.0.1 with TCP_NODELAY (fds[0] the client,
+ * fds[1] accepted); -1 after a message. */
+int probe_loopback_pair(int fds[2]);
+/* Reads exactly n bytes; -1 on EOF or error. */
+int probe_read_full(int fd, char *p, size_t n);
 
 #endif /* COORDBENCH_PROBE_H */

@@ -77,6 +77,39 @@ else
     ok "majority probe in a missing directory fails"
 fi
 
+# The pipeline probe (no server): one line; the leader's own write is a
+# part of its path, so it cannot take longer than the path; no file and
+# no replica process left behind (they are forks with this command line);
+# a directory that does not exist is a failure.
+out=$("$BENCH" --probe-pipeline="$dir/probe" --probe-n=20 2>&1)
+prc=$?
+echo "pipeline probe: $out"
+left=$(pgrep -f -- "--probe-pipeline=$dir/probe" || true)
+if [ "$prc" -eq 0 ] && [ -z "$(ls -A "$dir/probe")" ] && [ -z "$left" ] &&
+    printf '%s\n' "$out" | awk '
+        /^pipe_leader_n=20 / {
+            for (i = 1; i <= NF; i++) {
+                split($i, kv, "=")
+                v[kv[1]] = kv[2]
+            }
+            ok = v["pipe_lwrite_p50_us"] + 0 > 0 &&
+                v["pipe_fwrite_p50_us"] + 0 > 0 &&
+                v["pipe_follower_p50_us"] + 0 > 0 &&
+                v["pipe_lwrite_p50_us"] + 0 <= v["pipe_leader_p50_us"] + 0
+        }
+        END { exit !(ok && NR == 1) }'; then
+    ok "pipeline probe: both paths, the leader's write within its path"
+else
+    bad "pipeline probe (rc=$prc, files: $(ls -A "$dir/probe"), left: $left)"
+fi
+if "$BENCH" --probe-pipeline="$dir/none" --probe-n=5 >"$dir/noprobe" \
+    2>&1 || grep -q pipe_leader_n "$dir/noprobe"; then
+    cat "$dir/noprobe"
+    bad "pipeline probe in a missing directory did not fail"
+else
+    ok "pipeline probe in a missing directory fails"
+fi
+
 port=$("$BENCH" --free-port)
 "$COORDD" --client-listen=127.0.0.1:"$port" --data-dir="$dir/data" \
     >"$dir/coordd.log" 2>&1 &

@@ -10,9 +10,10 @@
 # -v mode=floor -v when=W -v at=T it reads coordbench's --probe-fsync,
 # --probe-rtt, --probe-majority and --probe-pipeline output lines and
 # prints the raw header line compare.sh records: "floor: when=W at=T
-# fsync_n=.. fsync_p50_us=.. fsync_p99_us=.. rtt_n=.. rtt_p50_us=.. rtt_p99_us=.. floor_us=..
-# majority_n=.. majority_p50_us=.. majority_p99_us=.. first_p50_us=..
-# third_p50_us=.. majority_floor_us=..", floor = fsync p50 + 2 x RTT p50
+# fsync_n=.. fsync_p50_us=.. fsync_p99_us=.. rtt_n=.. rtt_p50_us=..
+# rtt_p99_us=.. floor_us=.. majority_n=.. majority_p50_us=..
+# majority_p99_us=.. first_p50_us=.. third_p50_us=..
+# majority_floor_us=..", floor = fsync p50 + 2 x RTT p50
 # + 100 us (issue 9's 1x1 target), majority floor = the p50 of the second
 # of three log writes started together on the same disk (a majority of a
 # 3-node cluster whose nodes share it; 4 KiB O_DIRECT|O_DSYNC overwrites,

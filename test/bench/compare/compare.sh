@@ -262,12 +262,13 @@ machine() {
         "kernel $(uname -r), temp dir on $(df -T "$CL_DIR" |
             awk 'NR == 2 { print $2 }')"
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at $1"
-    local drv
+    local drv set=""
     drv=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null ||
         echo none)
+    [ -z "$halt_was" ] ||
+        set=" (set by BENCH_HALT_POLL_NS for this run; was $halt_was)"
     echo "idle: cpuidle driver $drv, guest_halt_poll_ns" \
-        "$(cat "$HALT_POLL" 2>/dev/null || echo -)${halt_was:+ (set by" \
-        "BENCH_HALT_POLL_NS for this run; was $halt_was)}"
+        "$(cat "$HALT_POLL" 2>/dev/null || echo -)$set"
 }
 
 fsync_cost() { # 4 KiB O_DSYNC writes on the temp dir's file system

@@ -110,8 +110,11 @@ static void pipe_leader(struct pipe_replica *r, int direct, const int fds[3])
     for (int i = 0; i < 3; i++)
         pf[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
     for (;;) {
-        if (poll(pf, 3, -1) < 0 && errno != EINTR)
+        if (poll(pf, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             return;
+        }
         for (int i = 0; i < 3; i++) {
             struct pipe_msg m;
             if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -152,8 +155,11 @@ static void pipe_follower(struct pipe_replica *r, int direct, const int fds[2])
     for (int i = 0; i < n; i++)
         pf[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
     for (;;) {
-        if (poll(pf, (nfds_t)n, -1) < 0 && errno != EINTR)
+        if (poll(pf, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             return;
+        }
         for (int i = 0; i < n; i++) {
             struct pipe_msg m;
             if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))

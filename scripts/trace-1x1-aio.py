@@ -17,6 +17,9 @@ import re
 
 from trace1x1 import load, pooled, show
 
+# a log append: a few 4 KiB blocks (as in trace-1x1-hops.py)
+DURABLE_MAX = 0x10000
+
 def num(rest, key):
     m = re.search(key + r': (0x[0-9a-f]+)', rest)
     return int(m.group(1), 16) if m else 0

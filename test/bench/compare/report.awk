@@ -555,10 +555,13 @@ function targets(    a, z, e, i, anymaj, anypipe) {
     print "1x1 floor is fsync p50 + 2 x loopback RTT p50 + 100 us, measured"
     print "by coordbench's probes before and after coord's runs (the disk's"
     printf "fsync moves with load); the lower (stricter) floor is used."
-    anymaj = 0
-    for (i = 1; i <= nfl; i++)
+    anymaj = anypipe = 0
+    for (i = 1; i <= nfl; i++) {
         if (fl_when[i] in fl_maj)
             anymaj = 1
+        if (fl_when[i] in fl_pl)
+            anypipe = 1
+    }
     if (anymaj) {
         printf "\nThe row after it is informational, not a target: the same"
         printf "\nfloor with the fsync replaced by the p50 of the second of"
@@ -567,9 +570,6 @@ function targets(    a, z, e, i, anymaj, anypipe) {
         printf "\ncoordbench --probe-majority), as a commit needs two of three"
         printf "\nreplicas durable and the three nodes here share one disk."
     }
-    for (i = 1; i <= nfl; i++)
-        if (fl_when[i] in fl_pl)
-            anypipe = 1
     if (anypipe) {
         printf "\nThe ideal-pipeline row is informational too: the same 1x1"
         printf "\nwrite through four processes (client, leader, two"

@@ -193,7 +193,7 @@ static void *maj_main(void *arg)
 int probe_log_open(const char *dir, unsigned idx, int *direct)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/coordbench-majority-probe.%d.%u", dir,
+    snprintf(path, sizeof(path), "%s/coordbench-log-probe.%d.%u", dir,
              (int)getpid(), idx);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {

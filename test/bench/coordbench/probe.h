@@ -1,6 +1,7 @@
-/* probe.h -- coordbench's floor probes (probe.c): what one durable append,
- * a majority of three concurrent ones on one file system, and one loopback
- * round trip cost on this machine, to compare a 1x1 write's latency with.
+/* probe.h -- coordbench's floor probes (probe.c, pipeline.c): what one
+ * durable append, a majority of three concurrent ones on one file system,
+ * one loopback round trip, and a write through an ideal 3-replica
+ * pipeline cost on this machine, to compare a 1x1 write's latency with.
  * Each prints one key=value line on stdout and returns 0, or 1 after an
  * error message on stderr. No coord involved. */
 #ifndef COORDBENCH_PROBE_H

@@ -69,13 +69,18 @@ if [ "$prc" -eq 0 ] && [ -z "$(ls -A "$dir/probe")" ] &&
 else
     bad "probes (rc=$prc, left: $(ls -A "$dir/probe"))"
 fi
-if "$BENCH" --probe-majority="$dir/none" --probe-n=5 >"$dir/noprobe" \
-    2>&1 || grep -q majority_n "$dir/noprobe"; then
-    cat "$dir/noprobe"
-    bad "majority probe in a missing directory did not fail"
-else
-    ok "majority probe in a missing directory fails"
-fi
+# $1 probe option, $2 its line's first key: the probe must fail on a
+# directory that does not exist, and print no line.
+fails_without_dir() {
+    if "$BENCH" --probe-"$1"="$dir/none" --probe-n=5 >"$dir/noprobe" \
+        2>&1 || grep -q "$2" "$dir/noprobe"; then
+        cat "$dir/noprobe"
+        bad "$1 probe in a missing directory did not fail"
+    else
+        ok "$1 probe in a missing directory fails"
+    fi
+}
+fails_without_dir majority majority_n
 
 # The pipeline probe (no server): one line; the leader's own write is a
 # part of its path, so it cannot take longer than the path; no file and
@@ -102,13 +107,7 @@ if [ "$prc" -eq 0 ] && [ -z "$(ls -A "$dir/probe")" ] && [ -z "$left" ] &&
 else
     bad "pipeline probe (rc=$prc, files: $(ls -A "$dir/probe"), left: $left)"
 fi
-if "$BENCH" --probe-pipeline="$dir/none" --probe-n=5 >"$dir/noprobe" \
-    2>&1 || grep -q pipe_leader_n "$dir/noprobe"; then
-    cat "$dir/noprobe"
-    bad "pipeline probe in a missing directory did not fail"
-else
-    ok "pipeline probe in a missing directory fails"
-fi
+fails_without_dir pipeline pipe_leader_n
 
 port=$("$BENCH" --free-port)
 "$COORDD" --client-listen=127.0.0.1:"$port" --data-dir="$dir/data" \
